@@ -1,0 +1,381 @@
+"""Initializers: one registry of spec strings, one variance-scaling core, the course's dicts.
+
+A *spec* names an initializer everywhere (Python, CLI, sweep files): ``"zeros"``,
+``"constant:0.5"``, ``"random:0.01"``, ``"xavier"``, ``"he_uniform"``,
+``"variance_scaling:2,fan_in,truncated_normal"``. `get(spec)` returns a sampler, a callable
+``(shape, rng) -> ndarray`` for shapes ``(..., fan_out, fan_in)``: fans come from the last two
+axes (the course's ``W[l]`` is ``(n[l], n[l-1])``), leading axes are batch.
+
+The core (JAX's ``variance_scaling``, Keras's ``VarianceScaling``)::
+
+    n        = fan_in | fan_out | (fan_in + fan_out) / 2          (mode)
+    variance = scale / n
+    normal:            W = std * N(0, 1),  std = sqrt(variance)
+    truncated_normal:  W = std / .87962566103423978 * N(0, 1) truncated to (-2, 2)
+    uniform:           W ~ U(-bound, bound), bound = sqrt(3 * variance)
+
+Named initializers are one-line configurations of it. Beware the trap the frameworks set:
+JAX's and Keras's ``he_normal``/``glorot_normal``/``lecun_normal`` are *truncated*; PyTorch's
+``kaiming_normal_``/``xavier_normal_`` are not. Here ``he_normal``, ``glorot_normal`` and
+``lecun_normal`` are plain normal (PyTorch's), and the ``*_truncated_normal`` names are JAX's
+and Keras's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, Union
+
+import numpy as np
+
+from initlab.errors import InitlabError, check_layer_dims, check_positive, unknown
+from initlab.rng import RNG, Seed, resolve
+
+#: Standard deviation of a standard normal truncated to (-2, 2): dividing by it makes a
+#: truncated sample's std equal the target (the constant JAX and Keras use).
+TRUNCATED_NORMAL_STD = 0.87962566103423978
+
+MODES = ("fan_in", "fan_out", "fan_avg")
+DISTRIBUTIONS = ("normal", "truncated_normal", "uniform")
+
+
+class Sampler(Protocol):
+    """What `get` returns: draws a weight array and states the distribution it draws from."""
+
+    spec: str
+
+    def __call__(self, shape: Sequence[int], rng: RNG) -> np.ndarray: ...
+
+    def theory(self, shape: Sequence[int]) -> dict: ...
+
+
+def fans(shape: Sequence[int]) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a weight of shape ``(..., fan_out, fan_in)``.
+
+    The course's ``W[l]`` is ``(n[l], n[l-1])``: fan_in = n[l-1], fan_out = n[l].
+    Leading axes (an ensemble) do not count.
+    """
+    shape = tuple(shape)
+    if len(shape) < 2:
+        raise InitlabError(
+            f"a weight needs a shape (..., fan_out, fan_in) of at least 2 axes, got {shape}"
+        )
+    for n in shape:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+            raise InitlabError(f"every axis of a weight shape must be a positive integer, got {shape}")
+    return int(shape[-1]), int(shape[-2])
+
+
+def _truncated_standard_normal(shape: tuple[int, ...], rng: RNG) -> np.ndarray:
+    """N(0, 1) restricted to (-2, 2) by redrawing what falls outside (as TensorFlow does)."""
+    z = rng.standard_normal(shape)
+    outside = np.abs(z) >= 2.0
+    while outside.any():
+        z[outside] = rng.standard_normal(int(outside.sum()))
+        outside = np.abs(z) >= 2.0
+    return z
+
+
+@dataclass(frozen=True)
+class Constant:
+    """Every weight equal to ``value``: ``W = c``. Zeros is ``Constant(0.0)``."""
+
+    value: float
+    spec: str = "constant"
+
+    def __call__(self, shape: Sequence[int], rng: RNG) -> np.ndarray:
+        fans(shape)
+        return np.full(tuple(shape), self.value, dtype=np.float64)
+
+    def theory(self, shape: Sequence[int]) -> dict:
+        fan_in, fan_out = fans(shape)
+        return {"distribution": "constant", "value": self.value, "std": 0.0,
+                "fan_in": fan_in, "fan_out": fan_out}
+
+
+@dataclass(frozen=True)
+class Normal:
+    """``W = std * randn(shape)``: the course's ``np.random.randn(n, n_prev) * 0.01``."""
+
+    std: float
+    spec: str = "random"
+
+    def __call__(self, shape: Sequence[int], rng: RNG) -> np.ndarray:
+        fans(shape)
+        return rng.standard_normal(tuple(shape)) * self.std
+
+    def theory(self, shape: Sequence[int]) -> dict:
+        fan_in, fan_out = fans(shape)
+        return {"distribution": "normal", "std": self.std, "fan_in": fan_in, "fan_out": fan_out}
+
+
+@dataclass(frozen=True)
+class VarianceScaling:
+    """The core: ``variance = scale / n`` with ``n`` the fan of ``mode``.
+
+    - ``normal``: ``W = sqrt(variance) * N(0, 1)``
+    - ``truncated_normal``: ``W = sqrt(variance) / .8796... * N(0,1)|(-2, 2)``; std = sqrt(variance)
+    - ``uniform``: ``W ~ U(-b, b)``, ``b = sqrt(3 * variance)`` (a uniform's std is b / sqrt(3))
+    """
+
+    scale: float
+    mode: str = "fan_in"
+    distribution: str = "normal"
+    spec: str = "variance_scaling"
+
+    def __post_init__(self) -> None:
+        check_positive(f"{self.spec}: scale", self.scale)
+        if self.mode not in MODES:
+            raise unknown("variance-scaling mode", self.mode, MODES)
+        if self.distribution not in DISTRIBUTIONS:
+            raise unknown("variance-scaling distribution", self.distribution, DISTRIBUTIONS)
+
+    def variance(self, shape: Sequence[int]) -> float:
+        fan_in, fan_out = fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        return self.scale / n
+
+    def __call__(self, shape: Sequence[int], rng: RNG) -> np.ndarray:
+        shape = tuple(shape)
+        std = np.sqrt(self.variance(shape))
+        if self.distribution == "normal":
+            return rng.standard_normal(shape) * std
+        if self.distribution == "truncated_normal":
+            return _truncated_standard_normal(shape, rng) * (std / TRUNCATED_NORMAL_STD)
+        bound = np.sqrt(3.0 * self.variance(shape))
+        return rng.uniform(-bound, bound, shape)
+
+    def theory(self, shape: Sequence[int]) -> dict:
+        fan_in, fan_out = fans(shape)
+        std = float(np.sqrt(self.variance(shape)))
+        out = {"distribution": self.distribution, "std": std, "fan_in": fan_in,
+               "fan_out": fan_out, "mode": self.mode, "scale": self.scale}
+        if self.distribution == "uniform":
+            out["bound"] = float(np.sqrt(3.0) * std)
+        if self.distribution == "truncated_normal":
+            out["bound"] = 2.0 * std / TRUNCATED_NORMAL_STD
+        return out
+
+
+# --------------------------------------------------------------------------- the registry
+@dataclass(frozen=True)
+class Param:
+    """One argument of a spec (``random:SCALE``): its name, parser and default."""
+
+    name: str
+    parse: Callable[[str], object]
+    default: object = None  # None: required
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registry row: how to build the sampler, its formula, and the frameworks' names."""
+
+    name: str
+    build: Callable[..., Sampler]
+    help: str
+    formula: str
+    params: tuple[Param, ...] = ()
+    equivalents: dict[str, str] = field(default_factory=dict)
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise InitlabError(f"expected a number, got {text!r}") from None
+
+
+def _positive(text: str) -> float:
+    return check_positive("scale", _number(text))
+
+
+def _choice(options: Sequence[str]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in options:
+            raise unknown("option", text, options)
+        return text
+
+    return parse
+
+
+def _vs(scale: float, mode: str, distribution: str) -> Callable[[str], VarianceScaling]:
+    return lambda spec: VarianceScaling(scale, mode, distribution, spec)
+
+
+_PT = "torch.nn.init"
+REGISTRY: dict[str, Entry] = {
+    e.name: e
+    for e in [
+        Entry("zeros", lambda spec: Constant(0.0, spec), "all weights 0 (never breaks symmetry)",
+              "W = 0",
+              equivalents={"pytorch": f"{_PT}.zeros_", "keras": "Zeros", "jax": "zeros"}),
+        Entry("constant", lambda spec, c: Constant(c, spec),
+              "all weights equal to C (as symmetric as zeros)", "W = C",
+              (Param("C", _number),),
+              {"pytorch": f"{_PT}.constant_(w, C)", "keras": "Constant(C)", "jax": "constant(C)"}),
+        Entry("random", lambda spec, scale: Normal(scale, spec),
+              "the course's randn * SCALE (default 0.01)", "W = randn * SCALE",
+              (Param("SCALE", _positive, 0.01),),
+              {"numpy": "np.random.randn(n, n_prev) * SCALE",
+               "pytorch": f"{_PT}.normal_(w, 0, SCALE)", "keras": "RandomNormal(stddev=SCALE)",
+               "jax": "normal(SCALE)"}),
+        Entry("xavier", _vs(1.0, "fan_in", "normal"),
+              "the course's Xavier: randn * sqrt(1/n_in) (LeCun's variance)",
+              "W = randn * sqrt(1 / fan_in)",
+              equivalents={"same as": "lecun_normal",
+                           "pytorch": f"{_PT}.kaiming_normal_(w, nonlinearity='linear')",
+                           "note": "PyTorch's/Keras's 'xavier'/'glorot' use fan_avg: glorot_normal"}),
+        Entry("he", _vs(2.0, "fan_in", "normal"),
+              "the course's He: randn * sqrt(2/n_in)", "W = randn * sqrt(2 / fan_in)",
+              equivalents={"same as": "he_normal",
+                           "pytorch": f"{_PT}.kaiming_normal_(w, nonlinearity='relu')"}),
+        Entry("glorot_normal", _vs(1.0, "fan_avg", "normal"),
+              "Glorot & Bengio 2010, normal (PyTorch's xavier_normal_)",
+              "W = N(0, std^2), std = sqrt(2 / (fan_in + fan_out))",
+              equivalents={"pytorch": f"{_PT}.xavier_normal_",
+                           "keras": "none exact: GlorotNormal is truncated (glorot_truncated_normal)",
+                           "jax": "none exact: glorot_normal is truncated (glorot_truncated_normal)"}),
+        Entry("glorot_uniform", _vs(1.0, "fan_avg", "uniform"),
+              "Glorot & Bengio 2010, uniform (Keras's default)",
+              "W ~ U(-b, b), b = sqrt(6 / (fan_in + fan_out))",
+              equivalents={"pytorch": f"{_PT}.xavier_uniform_", "keras": "GlorotUniform",
+                           "jax": "glorot_uniform"}),
+        Entry("glorot_truncated_normal", _vs(1.0, "fan_avg", "truncated_normal"),
+              "Glorot normal as Keras and JAX draw it: truncated at 2 std",
+              "W = std/.8796 * N(0,1)|(-2,2), std = sqrt(2 / (fan_in + fan_out))",
+              equivalents={"keras": "GlorotNormal", "jax": "glorot_normal",
+                           "pytorch": f"{_PT}.trunc_normal_ (std and bounds set by hand)"}),
+        Entry("he_normal", _vs(2.0, "fan_in", "normal"),
+              "He et al. 2015, normal (PyTorch's kaiming_normal_)",
+              "W = N(0, std^2), std = sqrt(2 / fan_in)",
+              equivalents={"pytorch": f"{_PT}.kaiming_normal_(w, nonlinearity='relu')",
+                           "keras": "none exact: HeNormal is truncated (he_truncated_normal)",
+                           "jax": "none exact: he_normal is truncated (he_truncated_normal)"}),
+        Entry("he_uniform", _vs(2.0, "fan_in", "uniform"),
+              "He et al. 2015, uniform", "W ~ U(-b, b), b = sqrt(6 / fan_in)",
+              equivalents={"pytorch": f"{_PT}.kaiming_uniform_(w, nonlinearity='relu')",
+                           "keras": "HeUniform", "jax": "he_uniform"}),
+        Entry("he_truncated_normal", _vs(2.0, "fan_in", "truncated_normal"),
+              "He normal as Keras and JAX draw it: truncated at 2 std",
+              "W = std/.8796 * N(0,1)|(-2,2), std = sqrt(2 / fan_in)",
+              equivalents={"keras": "HeNormal", "jax": "he_normal"}),
+        Entry("lecun_normal", _vs(1.0, "fan_in", "normal"),
+              "LeCun 1998, normal (variance 1/fan_in)", "W = N(0, std^2), std = sqrt(1 / fan_in)",
+              equivalents={"pytorch": f"{_PT}.kaiming_normal_(w, nonlinearity='linear')",
+                           "keras": "none exact: LecunNormal is truncated (lecun_truncated_normal)",
+                           "jax": "none exact: lecun_normal is truncated (lecun_truncated_normal)"}),
+        Entry("lecun_uniform", _vs(1.0, "fan_in", "uniform"),
+              "LeCun 1998, uniform", "W ~ U(-b, b), b = sqrt(3 / fan_in)",
+              equivalents={"pytorch": f"{_PT}.kaiming_uniform_(w, nonlinearity='linear')",
+                           "keras": "LecunUniform", "jax": "lecun_uniform"}),
+        Entry("lecun_truncated_normal", _vs(1.0, "fan_in", "truncated_normal"),
+              "LeCun normal as Keras and JAX draw it: truncated at 2 std",
+              "W = std/.8796 * N(0,1)|(-2,2), std = sqrt(1 / fan_in)",
+              equivalents={"keras": "LecunNormal", "jax": "lecun_normal"}),
+        Entry("pytorch_default", _vs(1.0 / 3.0, "fan_in", "uniform"),
+              "PyTorch's nn.Linear/ConvNd default: U(+-1/sqrt(fan_in)), a third of He's variance",
+              "W ~ U(-b, b), b = 1 / sqrt(fan_in)",
+              equivalents={"pytorch": f"nn.Linear default: {_PT}.kaiming_uniform_(w, a=sqrt(5))"}),
+        Entry("variance_scaling",
+              lambda spec, scale, mode, distribution: VarianceScaling(scale, mode, distribution, spec),
+              "the core: variance SCALE/n with n the fan of MODE, drawn from DISTRIBUTION",
+              "variance = SCALE / fan(MODE); normal | truncated_normal | uniform",
+              (Param("SCALE", _positive, 1.0), Param("MODE", _choice(MODES), "fan_in"),
+               Param("DISTRIBUTION", _choice(DISTRIBUTIONS), "normal")),
+              {"keras": "VarianceScaling", "jax": "variance_scaling"}),
+    ]
+}
+
+
+def names() -> list[str]:
+    """Every registered initializer name, in registry order."""
+    return list(REGISTRY)
+
+
+def usage(name: str) -> str:
+    """The spec's form: ``random[:SCALE]``, ``constant:C``."""
+    entry = REGISTRY[name]
+    out = name
+    for i, p in enumerate(entry.params):
+        sep = ":" if i == 0 else ","
+        out += f"{sep}{p.name}" if p.default is None else f"[{sep}{p.name}]"
+    return out
+
+
+def get(spec: str | Sampler) -> Sampler:
+    """The sampler a spec names: ``get("he")((4, 2), rng)`` draws a ``(4, 2)`` weight.
+
+    ``spec`` is ``NAME`` or ``NAME:ARG[,ARG...]``; a sampler passes through unchanged.
+    Unknown names suggest close ones; bad arguments say what was expected.
+    """
+    if not isinstance(spec, str):
+        if callable(spec) and hasattr(spec, "theory"):
+            return spec
+        raise InitlabError(f"an initializer spec must be a string such as 'he', got {spec!r}")
+    text = spec.strip()
+    name, _, rest = text.partition(":")
+    name = name.strip().lower()
+    if name not in REGISTRY:
+        raise unknown("initializer", name, names())
+    entry = REGISTRY[name]
+    args = [a.strip() for a in rest.split(",")] if rest.strip() else []
+    if len(args) > len(entry.params):
+        raise InitlabError(
+            f"initializer {spec!r} takes at most {len(entry.params)} argument(s): {usage(name)}"
+        )
+    values = []
+    for i, p in enumerate(entry.params):
+        if i < len(args):
+            try:
+                values.append(p.parse(args[i]))
+            except InitlabError as e:
+                raise InitlabError(f"initializer {spec!r}: {p.name}: {e}") from None
+        elif p.default is None:
+            raise InitlabError(f"initializer {name!r} needs {p.name}: write {usage(name)}")
+        else:
+            values.append(p.default)
+    return entry.build(text, *values)
+
+
+# --------------------------------------------------------------------- the course's dicts
+def initialize_parameters_deep(
+    layer_dims: Sequence[int],
+    *,
+    init: str | Sampler = "he",
+    bias: str | Sampler = "zeros",
+    seed: Seed = None,
+) -> dict[str, np.ndarray]:
+    """``{"W1", "b1", ..., "WL", "bL"}`` for layers ``[n_x, n_1, ..., n_L]``.
+
+    ``W[l]: (n[l], n[l-1])`` drawn by the initializer ``init``; ``b[l]: (n[l], 1)`` by ``bias``
+    (zeros by default). Draws go W1, (b1), W2, (b2), ... from one generator. With no seed they
+    come from NumPy's global generator, so ``np.random.seed(3)`` first gives the course's
+    numbers; ``seed=`` (int or Generator) uses a ``numpy.random.Generator``.
+    """
+    dims = check_layer_dims(layer_dims)
+    w_init, b_init = get(init), get(bias)
+    rng = resolve(seed)
+    params: dict[str, np.ndarray] = {}
+    for l in range(1, len(dims)):
+        params[f"W{l}"] = w_init((dims[l], dims[l - 1]), rng)
+        params[f"b{l}"] = b_init((dims[l], 1), rng)
+    return params
+
+
+def initialize_parameters(
+    n_x: int, n_h: int, n_y: int, *, scale: float = 0.01, seed: Seed = None
+) -> dict[str, np.ndarray]:
+    """The course's one-hidden-layer parameters: ``W1 = randn(n_h, n_x) * scale``, ``b1 = 0``,
+    ``W2 = randn(n_y, n_h) * scale``, ``b2 = 0``.
+
+    Shapes ``W1: (n_h, n_x)``, ``b1: (n_h, 1)``, ``W2: (n_y, n_h)``, ``b2: (n_y, 1)``. With no seed,
+    ``np.random.seed(2)`` first gives the course's published ``W1[0] = [-0.00416758, -0.00056267]``.
+    """
+    scale = check_positive("scale", scale)
+    return initialize_parameters_deep([n_x, n_h, n_y], init=Normal(scale, f"random:{scale}"),
+                                      seed=seed)
+
+
+SpecLike = Union[str, Sampler]

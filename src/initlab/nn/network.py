@@ -1,0 +1,420 @@
+"""Forward, backward, gradient descent and `Network`: one code path for one network and for E.
+
+Parameters are the course's dict ``{"W1", "b1", ..., "WL", "bL"}`` with ``W[l]: (n[l], n[l-1])``
+and ``b[l]: (n[l], 1)``, or with a leading ensemble axis: ``(E, n[l], n[l-1])``, ``(E, n[l], 1)``.
+Data are shared by the ensemble: ``X: (n_x, m)``, ``Y: (n_y, m)``. The math broadcasts, so the
+course's 2-D case and E networks at once are the same functions::
+
+    forward:   Z[l] = W[l] @ A[l-1] + b[l],   A[l] = g[l](Z[l])
+    backward:  dZ[L] from the loss;  dZ[l] = dA[l] * g[l]'(Z[l])
+               dW[l] = dZ[l] @ A[l-1]^T / m,  db[l] = sum_examples dZ[l] / m
+               dA[l-1] = W[l]^T @ dZ[l]
+    update:    W[l] := W[l] - alpha * dW[l],  b[l] := b[l] - alpha * db[l]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from initlab.errors import (
+    InitlabError,
+    check_examples,
+    check_layer_dims,
+    check_pair,
+    check_positive,
+    unknown,
+)
+from initlab.initializers import SpecLike, get, initialize_parameters_deep
+from initlab.nn.activations import ACTIVATIONS, HIDDEN, Activation
+from initlab.nn.losses import DEFAULT_LOSS, LOSSES, Loss
+from initlab.rng import Seed, spawn
+
+Params = dict[str, np.ndarray]
+#: One entry per layer: ``(A[l-1], Z[l])``, what the backward pass needs.
+Cache = list[tuple[np.ndarray, np.ndarray]]
+
+
+def num_layers(params: Params) -> int:
+    """L, the number of weight layers in a parameter dict."""
+    return sum(1 for k in params if k.startswith("W"))
+
+
+def forward(params: Params, X: np.ndarray, activations: Sequence[Activation]) -> tuple[np.ndarray, Cache]:
+    """``A[L]`` and the cache. ``X: (n_x, m)``; ``A[L]: (n_y, m)`` or ``(E, n_y, m)``."""
+    A = X
+    cache: Cache = []
+    for l, g in enumerate(activations, start=1):
+        Z = params[f"W{l}"] @ A + params[f"b{l}"]
+        cache.append((A, Z))
+        A = g.fn(Z)
+    return A, cache
+
+
+def backward(
+    params: Params,
+    cache: Cache,
+    AL: np.ndarray,
+    Y: np.ndarray,
+    activations: Sequence[Activation],
+    loss: Loss,
+) -> dict[str, np.ndarray]:
+    """Gradients ``{"dW1", "db1", ..., "dA0", ...}`` of the mean cost; shapes as the parameters.
+
+    ``dA{l}`` is the gradient with respect to ``A[l]`` (``dA0`` with respect to X).
+    """
+    L = len(cache)
+    m = Y.shape[-1]
+    grads: dict[str, np.ndarray] = {}
+    A_prev, Z = cache[-1]
+    dZ = loss.grad(Z, AL, Y, activations[-1])
+    for l in range(L, 0, -1):
+        A_prev, Z = cache[l - 1]
+        if l < L:
+            dZ = grads[f"dA{l}"] * activations[l - 1].grad(Z)
+        grads[f"dW{l}"] = dZ @ A_prev.swapaxes(-1, -2) / m
+        grads[f"db{l}"] = dZ.sum(axis=-1, keepdims=True) / m
+        grads[f"dA{l - 1}"] = params[f"W{l}"].swapaxes(-1, -2) @ dZ
+    return grads
+
+
+def update(params: Params, grads: dict[str, np.ndarray], lr: float | np.ndarray) -> Params:
+    """Gradient descent in place: ``W := W - lr * dW``, ``b := b - lr * db``; returns ``params``.
+
+    ``lr`` is a number, or ``(E, 1, 1)`` for one learning rate per ensemble member.
+    """
+    for l in range(1, num_layers(params) + 1):
+        params[f"W{l}"] -= lr * grads[f"dW{l}"]
+        params[f"b{l}"] -= lr * grads[f"db{l}"]
+    return params
+
+
+@dataclass
+class History:
+    """What ``fit`` recorded: the cost at ``iterations`` (before that step's update).
+
+    ``costs`` is ``(k,)`` for one network, ``(k, E)`` for an ensemble. The last row is the cost
+    after the final update, at iteration ``iterations[-1] == n_iterations``.
+    """
+
+    iterations: np.ndarray
+    costs: np.ndarray
+    lr: float | list[float]
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def final_cost(self) -> float | np.ndarray:
+        return self.costs[-1]
+
+    def to_dict(self) -> dict:
+        """``{"costs": [[iteration, cost], ...]}``; for an ensemble each cost is a list of E."""
+        return {
+            "costs": [[int(i), c.tolist() if np.ndim(c) else float(c)]
+                      for i, c in zip(self.iterations, self.costs)],
+            "final_cost": self.final_cost.tolist() if np.ndim(self.final_cost) else float(self.final_cost),
+            **self.extras,
+        }
+
+    def __repr__(self) -> str:
+        return f"History({len(self.iterations)} records, final cost {self.final_cost})"
+
+
+def _as_list(value: object, n: int, what: str) -> list:
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise InitlabError(f"got {len(value)} {what} for {n} networks")
+        return list(value)
+    return [value] * n
+
+
+class Network:
+    """A fully connected network in the course's conventions, or an ensemble of E of them.
+
+    ``Network([2, 4, 1], hidden="tanh", output="sigmoid", init="random:0.01", seed=3)`` is the
+    course's planar network. ``hidden`` is one activation for every hidden layer or one per
+    hidden layer. ``loss`` defaults by output: sigmoid -> binary cross-entropy, softmax ->
+    cross-entropy, identity -> MSE.
+
+    Ensembles: ``ensemble=E`` holds E networks, each initialized from its own stream of the seed
+    (``SeedSequence(seed).spawn(E)``); ``init`` and ``seed`` may also be lists, one per member,
+    and then member k is initialized exactly as ``Network(..., init=init[k], seed=seed[k])``.
+    E networks trained at once equal the same E trained one by one (``member(k)``).
+    """
+
+    def __init__(
+        self,
+        layer_dims: Sequence[int],
+        *,
+        hidden: str | Sequence[str] = "tanh",
+        output: str = "sigmoid",
+        loss: str | None = None,
+        init: SpecLike | Sequence[SpecLike] = "random:0.01",
+        bias: SpecLike = "zeros",
+        seed: Seed | Sequence[Seed] = None,
+        ensemble: int | None = None,
+        params: Params | None = None,
+    ) -> None:
+        self.layer_dims = check_layer_dims(layer_dims)
+        L = len(self.layer_dims) - 1
+        hidden_names = [hidden] * (L - 1) if isinstance(hidden, str) else list(hidden)
+        if len(hidden_names) != L - 1:
+            raise InitlabError(
+                f"got {len(hidden_names)} hidden activations for {L - 1} hidden layers "
+                f"(layers {self.layer_dims})"
+            )
+        for name in hidden_names:
+            if name not in HIDDEN:
+                raise unknown("hidden activation", name, HIDDEN)
+        if output not in ACTIVATIONS:
+            raise unknown("output activation", output, list(ACTIVATIONS))
+        loss_name = loss or DEFAULT_LOSS.get(output)
+        if loss_name is None:
+            raise InitlabError(f"output {output!r} has no default loss: name one of {list(LOSSES)}")
+        if loss_name not in LOSSES:
+            raise unknown("loss", loss_name, list(LOSSES))
+        self.loss = LOSSES[loss_name]
+        if output not in self.loss.outputs:
+            raise InitlabError(
+                f"loss {loss_name!r} does not go with output {output!r}: "
+                f"use output {' or '.join(self.loss.outputs)}"
+            )
+        if output == "softmax" and self.layer_dims[-1] < 2:
+            raise InitlabError("a softmax output needs at least 2 units; use sigmoid for 1")
+        self.hidden = hidden_names
+        self.output = output
+        self.activations = [ACTIVATIONS[n] for n in hidden_names] + [ACTIVATIONS[output]]
+
+        if ensemble is None and isinstance(init, (list, tuple)):
+            ensemble = len(init)
+        if ensemble is None and isinstance(seed, (list, tuple)):
+            ensemble = len(seed)
+        if ensemble is not None and (isinstance(ensemble, bool) or int(ensemble) < 1):
+            raise InitlabError(f"ensemble must be a positive number of networks, got {ensemble}")
+        self.ensemble = None if ensemble is None else int(ensemble)
+
+        if params is not None:
+            self.params = self._check_params(params)
+            self.init = list(init) if isinstance(init, (list, tuple)) else init
+            return
+        if self.ensemble is None:
+            get(init)  # validate before drawing
+            self.init = init
+            self.params = initialize_parameters_deep(self.layer_dims, init=init, bias=bias, seed=seed)
+        else:
+            inits = _as_list(init, self.ensemble, "initializers")
+            for spec in inits:
+                get(spec)
+            rngs = spawn(seed, self.ensemble)
+            members = [
+                initialize_parameters_deep(self.layer_dims, init=spec, bias=bias, seed=rng)
+                for spec, rng in zip(inits, rngs)
+            ]
+            self.init = inits
+            self.params = {k: np.stack([p[k] for p in members]) for k in members[0]}
+
+    # ------------------------------------------------------------------ construction helpers
+    def _check_params(self, params: Params) -> Params:
+        out = {}
+        lead = () if self.ensemble is None else (self.ensemble,)
+        for l in range(1, len(self.layer_dims)):
+            for key, shape in ((f"W{l}", (self.layer_dims[l], self.layer_dims[l - 1])),
+                               (f"b{l}", (self.layer_dims[l], 1))):
+                if key not in params:
+                    raise InitlabError(f"parameters lack {key} (layers {self.layer_dims})")
+                arr = np.array(params[key], dtype=np.float64)
+                if arr.shape != lead + shape:
+                    raise InitlabError(
+                        f"{key} has shape {arr.shape} but layers {self.layer_dims} "
+                        f"need {lead + shape}"
+                    )
+                out[key] = arr
+        return out
+
+    @classmethod
+    def from_params(cls, params: Params, **kwargs: object) -> Network:
+        """A network around existing parameters (the course's dict, or stacked ``(E, ...)``)."""
+        W1 = np.asarray(params["W1"])
+        L = num_layers(params)
+        dims = [W1.shape[-1]] + [np.asarray(params[f"W{l}"]).shape[-2] for l in range(1, L + 1)]
+        ensemble = W1.shape[0] if W1.ndim == 3 else None
+        return cls(dims, params=params, ensemble=ensemble, **kwargs)
+
+    def member(self, k: int) -> Network:
+        """Member ``k`` of an ensemble as a network of its own (a copy of its parameters)."""
+        if self.ensemble is None:
+            raise InitlabError("member() is for ensembles; this is a single network")
+        if not 0 <= k < self.ensemble:
+            raise InitlabError(f"member {k} does not exist: the ensemble has {self.ensemble}")
+        init = self.init[k] if isinstance(self.init, list) else self.init
+        return Network(self.layer_dims, hidden=self.hidden, output=self.output,
+                       loss=self.loss.name, init=init,
+                       params={key: v[k].copy() for key, v in self.params.items()})
+
+    # ------------------------------------------------------------------------- checks
+    def _check_X(self, X: object) -> np.ndarray:
+        X = check_examples(X, "X")
+        if X.shape[0] != self.layer_dims[0]:
+            raise InitlabError(
+                f"X has shape {X.shape} ({X.shape[0]} features) but the network's input layer "
+                f"has {self.layer_dims[0]} units: expected ({self.layer_dims[0]}, m)"
+            )
+        return X
+
+    def _check_Y(self, X: np.ndarray, Y: object) -> np.ndarray:
+        Y = check_examples(Y, "Y")
+        check_pair(X, Y)
+        n_y = self.layer_dims[-1]
+        if Y.shape[0] != n_y:
+            raise InitlabError(
+                f"Y has shape {Y.shape} but the output layer has {n_y} unit(s): "
+                f"expected ({n_y}, {X.shape[1]})"
+            )
+        if self.loss.name in ("binary_cross_entropy", "cross_entropy") and (
+            Y.min() < 0 or Y.max() > 1
+        ):
+            raise InitlabError(
+                f"Y must hold labels in [0, 1] for {self.loss.name}, got values from "
+                f"{Y.min()} to {Y.max()}"
+            )
+        return Y
+
+    def _check_lr(self, lr: float | Sequence[float]) -> float | np.ndarray:
+        if isinstance(lr, (list, tuple, np.ndarray)):
+            if self.ensemble is None or len(lr) != self.ensemble:
+                raise InitlabError(
+                    f"got {len(lr)} learning rates; give one number, or one per ensemble member"
+                )
+            return np.array([check_positive("lr", v) for v in lr]).reshape(-1, 1, 1)
+        return check_positive("lr", lr)
+
+    # ------------------------------------------------------------------------- the math
+    def forward(self, X: np.ndarray) -> tuple[np.ndarray, Cache]:
+        """``(A[L], cache)`` on ``X: (n_x, m)``."""
+        return forward(self.params, self._check_X(X), self.activations)
+
+    def cost(self, X: np.ndarray, Y: np.ndarray) -> float | np.ndarray:
+        """The mean cost on ``(X, Y)``: a float, or ``(E,)`` for an ensemble."""
+        X = self._check_X(X)
+        Y = self._check_Y(X, Y)
+        AL, cache = forward(self.params, X, self.activations)
+        c = self.loss.cost(cache[-1][1], AL, Y)
+        return float(c) if np.ndim(c) == 0 else c
+
+    def gradients(self, X: np.ndarray, Y: np.ndarray) -> dict[str, np.ndarray]:
+        """Backpropagated gradients ``{"dW1", "db1", ...}`` on ``(X, Y)`` (no update)."""
+        X = self._check_X(X)
+        Y = self._check_Y(X, Y)
+        AL, cache = forward(self.params, X, self.activations)
+        return backward(self.params, cache, AL, Y, self.activations, self.loss)
+
+    def fit(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        *,
+        lr: float | Sequence[float],
+        iterations: int,
+        print_every: int | None = None,
+        record_every: int | None = None,
+        callback: Callable[[int, float | np.ndarray], None] | None = None,
+    ) -> History:
+        """Full-batch gradient descent for ``iterations`` steps; returns the `History`.
+
+        The cost is recorded every ``record_every`` iterations (default: about 200 records)
+        and always at iteration 0 and after the last update. ``print_every=1000`` prints the
+        course's "Cost after iteration i: c". ``callback(i, cost)`` is called at each record
+        (the CLI's progress bar).
+        """
+        X = self._check_X(X)
+        Y = self._check_Y(X, Y)
+        alpha = self._check_lr(lr)
+        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
+            raise InitlabError(f"iterations must be a non-negative integer, got {iterations!r}")
+        every = record_every or max(1, iterations // 200)
+        if every < 1:
+            raise InitlabError(f"record_every must be at least 1, got {record_every}")
+        if print_every is not None and print_every < 1:
+            raise InitlabError(f"print_every must be at least 1, got {print_every}")
+        its, costs = [], []
+        params, acts, loss = self.params, self.activations, self.loss
+        for i in range(iterations):
+            AL, cache = forward(params, X, acts)
+            log = i % every == 0
+            printing = print_every is not None and i % print_every == 0
+            if log or printing:
+                c = loss.cost(cache[-1][1], AL, Y)
+                if log:
+                    its.append(i)
+                    costs.append(c)
+                    if callback is not None:
+                        callback(i, c)
+                if printing:
+                    print(f"Cost after iteration {i}: {c}")
+            update(params, backward(params, cache, AL, Y, acts, loss), alpha)
+        AL, cache = forward(params, X, acts)
+        c = loss.cost(cache[-1][1], AL, Y)
+        its.append(iterations)
+        costs.append(c)
+        if callback is not None:
+            callback(iterations, c)
+        lr_out = alpha.ravel().tolist() if isinstance(alpha, np.ndarray) else alpha
+        return History(np.array(its), np.array(costs), lr_out)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Predicted labels ``(1, m)`` (or ``(E, 1, m)``): ``A > 0.5`` as 0/1 for one sigmoid
+        output, the arg-max class index for softmax, the output itself for regression."""
+        AL, _ = self.forward(X)
+        if self.output == "softmax":
+            return AL.argmax(axis=-2)[..., None, :]
+        if self.loss.name == "binary_cross_entropy":
+            return (AL > 0.5).astype(np.int64)
+        return AL
+
+    def accuracy(self, X: np.ndarray, Y: np.ndarray) -> float | np.ndarray:
+        """Fraction of examples predicted right, in [0, 1]; ``(E,)`` for an ensemble."""
+        X = self._check_X(X)
+        Y = self._check_Y(X, Y)
+        pred = self.predict(X)
+        if self.output == "softmax":
+            truth = Y.argmax(axis=0)[None, :]
+        elif self.loss.name == "binary_cross_entropy":
+            truth = (Y > 0.5).astype(np.int64)
+        else:
+            raise InitlabError("accuracy is for classification; this network regresses")
+        acc = (pred == truth).all(axis=-2).mean(axis=-1)
+        return float(acc) if np.ndim(acc) == 0 else acc
+
+    def __repr__(self) -> str:
+        ens = f", ensemble={self.ensemble}" if self.ensemble else ""
+        return (f"Network({self.layer_dims}, hidden={self.hidden}, output={self.output!r}, "
+                f"init={self.init!r}{ens})")
+
+
+def gradient_check(net: Network, X: np.ndarray, Y: np.ndarray, *, epsilon: float = 1e-7) -> float:
+    """Relative error between backprop and central finite differences (one network).
+
+    ``||g - g_approx|| / (||g|| + ||g_approx||)`` over all parameters, with
+    ``g_approx = (J(theta + eps) - J(theta - eps)) / (2 eps)``; the course calls below 2e-7 fine.
+    """
+    if net.ensemble is not None:
+        raise InitlabError("gradient_check takes one network; use net.member(k) for an ensemble")
+    grads = net.gradients(X, Y)
+    analytic, numeric = [], []
+    for key, theta in net.params.items():
+        g = grads[f"d{key}"]
+        it = np.nditer(theta, flags=["multi_index"])
+        for _ in it:
+            idx = it.multi_index
+            old = theta[idx]
+            theta[idx] = old + epsilon
+            plus = net.cost(X, Y)
+            theta[idx] = old - epsilon
+            minus = net.cost(X, Y)
+            theta[idx] = old
+            numeric.append((plus - minus) / (2 * epsilon))
+            analytic.append(g[idx])
+    a, n = np.array(analytic), np.array(numeric)
+    denom = np.linalg.norm(a) + np.linalg.norm(n)
+    return 0.0 if denom == 0 else float(np.linalg.norm(a - n) / denom)
