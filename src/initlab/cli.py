@@ -1,0 +1,238 @@
+"""The command line: each command parses strings, calls the library, and prints.
+
+Every command takes ``--json`` (one machine-readable object on stdout). Bad input is one line
+on stderr, ``error: ...``, and exit code 2: no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+
+from initlab import data as datasets
+from initlab import initializers
+from initlab.errors import InitlabError
+from initlab.nn import Network
+
+app = typer.Typer(
+    help="initlab: neural-network weight initialization, measured.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+# ----------------------------------------------------------------------------- helpers
+def parse_ints(text: str, option: str) -> list[int]:
+    """``"2,4,1"`` -> ``[2, 4, 1]``; anything else names the option and the bad part."""
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        return [int(p) for p in parts]
+    except ValueError:
+        raise InitlabError(
+            f"{option} takes comma-separated integers such as 2,4,1; got {text!r}"
+        ) from None
+
+
+def emit_json(obj: dict) -> None:
+    """One JSON object on stdout."""
+    sys.stdout.write(json.dumps(obj, default=_jsonable) + "\n")
+
+
+def _jsonable(o: object) -> object:
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"not JSON-serializable: {type(o).__name__}")
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def train_run(
+    *,
+    data: str,
+    layers: Sequence[int],
+    hidden: str,
+    output: str | None,
+    init: str,
+    lr: float,
+    iterations: int,
+    seed: int | None,
+    data_seed: int | None,
+    progress: bool = False,
+) -> dict:
+    """Load data, train one network, and return the ``train --json`` object."""
+    ds = datasets.load(data, seed=data_seed)
+    layers = list(layers)
+    if layers and layers[0] != ds.n_x:
+        raise InitlabError(f"--layers starts with {layers[0]} inputs but {ds.name} has "
+                           f"{ds.n_x} features: start with {ds.n_x}")
+    if layers and layers[-1] != ds.n_y:
+        raise InitlabError(f"--layers ends with {layers[-1]} output unit(s) but {ds.name} needs "
+                           f"{ds.n_y} ({len(ds.classes)} classes)")
+    out = output or ds.output
+    net = Network(layers, hidden=hidden, output=out, init=init, seed=seed)
+    callback = None
+    bar = None
+    if progress:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        bar = Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                       TextColumn("cost {task.fields[cost]}"), TimeRemainingColumn(),
+                       console=_stderr_console(), transient=True)
+        task = bar.add_task("train", total=iterations, cost="-")
+
+        def callback(i: int, c: float) -> None:
+            bar.update(task, completed=i, cost=f"{float(c):.6f}")
+
+        bar.start()
+    try:
+        history = net.fit(ds.X_train, ds.Y_train, lr=lr, iterations=iterations, callback=callback)
+    finally:
+        if bar is not None:
+            bar.stop()
+    return {
+        "config": {"data": data, "layers": layers, "hidden": hidden, "output": out,
+                   "loss": net.loss.name, "init": init, "lr": lr, "iterations": iterations,
+                   "seed": seed, "data_seed": data_seed},
+        **history.to_dict(),
+        "train_accuracy": net.accuracy(ds.X_train, ds.Y_train),
+        "test_accuracy": net.accuracy(ds.X_test, ds.Y_test),
+    }
+
+
+# ---------------------------------------------------------------------------- commands
+@app.command()
+def train(
+    data: Annotated[str, typer.Option(help=f"built-in set ({', '.join(datasets.names())}) or a .csv/.npz file")] = "flower",
+    layers: Annotated[str, typer.Option(help="layer sizes n_x,n_1,...,n_L")] = "2,4,1",
+    hidden: Annotated[str, typer.Option(help="hidden activation")] = "tanh",
+    output: Annotated[Optional[str], typer.Option(help="output activation (default: sigmoid for 2 classes, softmax for more)")] = None,
+    init: Annotated[str, typer.Option(help="initializer spec, see `initlab init --list`")] = "random:0.01",
+    lr: Annotated[float, typer.Option(help="learning rate alpha")] = 1.2,
+    iterations: Annotated[int, typer.Option(help="gradient-descent steps")] = 10000,
+    seed: Annotated[Optional[int], typer.Option(help="seed of the initialization")] = None,
+    data_seed: Annotated[Optional[int], typer.Option(help="seed of the data draw (default: the course's sets)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Train one network with gradient descent; print the cost as it goes and the accuracies."""
+    result = train_run(data=data, layers=parse_ints(layers, "--layers"), hidden=hidden,
+                       output=output, init=init, lr=lr, iterations=iterations, seed=seed,
+                       data_seed=data_seed, progress=not as_json and sys.stderr.isatty())
+    if as_json:
+        emit_json(result)
+        return
+    step = max(1, len(result["costs"]) // 10)
+    for i, c in result["costs"][::step]:
+        print(f"Cost after iteration {i}: {c:.6f}")
+    print(f"Final cost: {result['final_cost']:.6f}")
+    print(f"Train accuracy: {100 * result['train_accuracy']:.2f}%")
+    print(f"Test accuracy:  {100 * result['test_accuracy']:.2f}%")
+
+
+@app.command("init")
+def init_cmd(
+    name: Annotated[Optional[str], typer.Argument(help="initializer spec, e.g. he or random:0.01")] = None,
+    shape: Annotated[str, typer.Option(help="weight shape fan_out,fan_in (leading axes: batch)")] = "512,256",
+    seed: Annotated[int, typer.Option(help="seed of the sample")] = 0,
+    list_all: Annotated[bool, typer.Option("--list", help="list every initializer")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="the formula and the frameworks' equivalents")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Draw a sample from an initializer and compare its statistics with the formula."""
+    if list_all or name is None:
+        rows = [{"name": n, "usage": initializers.usage(n), "help": e.help, "formula": e.formula}
+                for n, e in initializers.REGISTRY.items()]
+        if as_json:
+            emit_json({"initializers": rows})
+        else:
+            width = max(len(r["usage"]) for r in rows)
+            for r in rows:
+                print(f"{r['usage']:<{width}}  {r['help']}")
+        return
+    sampler = initializers.get(name)
+    entry = initializers.REGISTRY[name.split(":")[0].strip().lower()]
+    if explain:
+        info = {"name": entry.name, "usage": initializers.usage(entry.name), "help": entry.help,
+                "formula": entry.formula, "equivalents": entry.equivalents}
+        if as_json:
+            emit_json(info)
+            return
+        print(f"{info['usage']}: {info['help']}")
+        print(f"  formula: {info['formula']}")
+        for k, v in info["equivalents"].items():
+            print(f"  {k}: {v}")
+        return
+    dims = parse_ints(shape, "--shape")
+    theory = sampler.theory(dims)
+    W = sampler(dims, np.random.default_rng(seed))
+    result = {"init": name, "shape": dims, "seed": seed,
+              "sample": {"mean": float(W.mean()), "std": float(W.std()),
+                         "min": float(W.min()), "max": float(W.max())},
+              "formula": {"text": entry.formula, **theory}}
+    if as_json:
+        emit_json(result)
+        return
+    s, f = result["sample"], result["formula"]
+    print(f"{name}: {entry.formula}   (fan_in {f['fan_in']}, fan_out {f['fan_out']})")
+    print(f"  formula: {f['distribution']}, std {f['std']:.6g}"
+          + (f", bound {f['bound']:.6g}" if "bound" in f else ""))
+    print(f"  sample {tuple(dims)}: mean {s['mean']:.3g}, std {s['std']:.6g}, "
+          f"min {s['min']:.6g}, max {s['max']:.6g}")
+
+
+@app.command()
+def demo(
+    iterations: Annotated[int, typer.Option(help="gradient-descent steps")] = 10000,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """The course's flower network (2-4-1, tanh) from zeros and from random:0.01."""
+    results = [train_run(data="flower", layers=[2, 4, 1], hidden="tanh", output=None, init=spec,
+                         lr=1.2, iterations=iterations, seed=3, data_seed=None)
+               for spec in ("zeros", "random:0.01")]
+    if as_json:
+        emit_json({"runs": results})
+        return
+    print("The course's flower data, a 2-4-1 tanh network, lr 1.2, "
+          f"{iterations} iterations of gradient descent:\n")
+    print(f"{'init':<14}{'final cost':>12}{'train acc':>12}{'test acc':>12}")
+    for r in results:
+        print(f"{r['config']['init']:<14}{r['final_cost']:>12.4f}"
+              f"{100 * r['train_accuracy']:>11.2f}%{100 * r['test_accuracy']:>11.2f}%")
+    zero, rand = results
+    print(f"\nZeros: every hidden unit computes the same function; accuracy "
+          f"{100 * zero['train_accuracy']:.1f}%. Random small weights break the symmetry: "
+          f"{100 * rand['train_accuracy']:.1f}%.")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``initlab`` script: errors become one line and exit code 2."""
+    from typer._click.exceptions import ClickException  # typer vendors click
+
+    try:
+        code = app(args=argv, prog_name="initlab", standalone_mode=False)
+    except InitlabError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except ClickException as e:
+        print(f"error: {e.format_message()}", file=sys.stderr)
+        sys.exit(e.exit_code if e.exit_code else 2)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

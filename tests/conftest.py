@@ -1,0 +1,24 @@
+"""Shared test settings: Hypothesis profiles (derandomized in CI) and small data made in code."""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("ci", derandomize=True, max_examples=30, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=30, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+#: Statistical checks run at each of these seeds and must hold at all of them.
+SEEDS = (0, 1, 2)
+
+
+@pytest.fixture
+def toy():
+    """A small binary problem: X (3, 20), Y (1, 20), made in code."""
+    rng = np.random.default_rng(123)
+    X = rng.standard_normal((3, 20))
+    Y = (X[0:1] + 0.5 * X[1:2] > 0).astype(float)
+    return X, Y
