@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Annotated, Optional
+from typing import Annotated
 
 import numpy as np
 import typer
@@ -113,17 +113,20 @@ def train_run(
 
 
 # ---------------------------------------------------------------------------- commands
+DATA_HELP = f"built-in set ({', '.join(datasets.names())}) or a .csv/.npz file"
+OUTPUT_HELP = "output activation (default: sigmoid for 2 classes, softmax for more)"
+
 @app.command()
 def train(
-    data: Annotated[str, typer.Option(help=f"built-in set ({', '.join(datasets.names())}) or a .csv/.npz file")] = "flower",
+    data: Annotated[str, typer.Option(help=DATA_HELP)] = "flower",
     layers: Annotated[str, typer.Option(help="layer sizes n_x,n_1,...,n_L")] = "2,4,1",
     hidden: Annotated[str, typer.Option(help="hidden activation")] = "tanh",
-    output: Annotated[Optional[str], typer.Option(help="output activation (default: sigmoid for 2 classes, softmax for more)")] = None,
+    output: Annotated[str | None, typer.Option(help=OUTPUT_HELP)] = None,
     init: Annotated[str, typer.Option(help="initializer spec, see `initlab init --list`")] = "random:0.01",
     lr: Annotated[float, typer.Option(help="learning rate alpha")] = 1.2,
     iterations: Annotated[int, typer.Option(help="gradient-descent steps")] = 10000,
-    seed: Annotated[Optional[int], typer.Option(help="seed of the initialization")] = None,
-    data_seed: Annotated[Optional[int], typer.Option(help="seed of the data draw (default: the course's sets)")] = None,
+    seed: Annotated[int | None, typer.Option(help="seed of the initialization")] = None,
+    data_seed: Annotated[int | None, typer.Option(help="seed of the data draw (default: the course's sets)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Train one network with gradient descent; print the cost as it goes and the accuracies."""
@@ -143,7 +146,7 @@ def train(
 
 @app.command("init")
 def init_cmd(
-    name: Annotated[Optional[str], typer.Argument(help="initializer spec, e.g. he or random:0.01")] = None,
+    name: Annotated[str | None, typer.Argument(help="initializer spec, e.g. he or random:0.01")] = None,
     shape: Annotated[str, typer.Option(help="weight shape fan_out,fan_in (leading axes: batch)")] = "512,256",
     seed: Annotated[int, typer.Option(help="seed of the sample")] = 0,
     list_all: Annotated[bool, typer.Option("--list", help="list every initializer")] = False,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Union
+from typing import Protocol
 
 import numpy as np
 
@@ -378,4 +378,4 @@ def initialize_parameters(
                                       seed=seed)
 
 
-SpecLike = Union[str, Sampler]
+SpecLike = str | Sampler

@@ -5,16 +5,15 @@ course's own behaviour is asked for (no seed: NumPy's global `np.random`, as `np
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Union
 
 import numpy as np
 
 from initlab.errors import InitlabError
 
 #: What a sampler draws from: a `Generator`, or a legacy `RandomState` (the course's global).
-RNG = Union[np.random.Generator, np.random.RandomState]
+RNG = np.random.Generator | np.random.RandomState
 #: What a face accepts as `seed=`.
-Seed = Union[None, int, np.random.Generator, np.random.RandomState, np.random.SeedSequence]
+Seed = None | int | np.random.Generator | np.random.RandomState | np.random.SeedSequence
 
 
 def resolve(seed: Seed) -> RNG:

@@ -112,7 +112,7 @@ class History:
         """``{"costs": [[iteration, cost], ...]}``; for an ensemble each cost is a list of E."""
         return {
             "costs": [[int(i), c.tolist() if np.ndim(c) else float(c)]
-                      for i, c in zip(self.iterations, self.costs)],
+                      for i, c in zip(self.iterations, self.costs, strict=True)],
             "final_cost": self.final_cost.tolist() if np.ndim(self.final_cost) else float(self.final_cost),
             **self.extras,
         }
@@ -209,7 +209,7 @@ class Network:
             rngs = spawn(seed, self.ensemble)
             members = [
                 initialize_parameters_deep(self.layer_dims, init=spec, bias=bias, seed=rng)
-                for spec, rng in zip(inits, rngs)
+                for spec, rng in zip(inits, rngs, strict=True)
             ]
             self.init = inits
             self.params = {k: np.stack([p[k] for p in members]) for k in members[0]}

@@ -1,0 +1,111 @@
+"""The command line: arguments map to the library call, JSON is one object, errors are one
+line on stderr with exit code 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from initlab import cli
+
+
+def run(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    out, err = capsys.readouterr()
+    return e.value.code, out, err
+
+
+def test_train_maps_arguments(monkeypatch, capsys):
+    seen = {}
+
+    def fake(**kwargs):
+        seen.update(kwargs)
+        return {"config": {}, "costs": [[0, 0.7], [5, 0.5]], "final_cost": 0.5,
+                "train_accuracy": 1.0, "test_accuracy": 0.5}
+
+    monkeypatch.setattr(cli, "train_run", fake)
+    code, out, _ = run(["train", "--data", "moons", "--layers", "2,8,1", "--hidden", "relu",
+                        "--init", "he", "--lr", "0.3", "--iterations", "5", "--seed", "7",
+                        "--json"], capsys)
+    assert code == 0 and json.loads(out)["train_accuracy"] == 1.0
+    assert seen == {"data": "moons", "layers": [2, 8, 1], "hidden": "relu", "output": None,
+                    "init": "he", "lr": 0.3, "iterations": 5, "seed": 7, "data_seed": None,
+                    "progress": False}
+
+
+def test_train_json_real_run(capsys):
+    code, out, _ = run(["train", "--data", "flower", "--layers", "2,4,1", "--init",
+                        "random:0.01", "--lr", "1.2", "--iterations", "300", "--seed", "3",
+                        "--json"], capsys)
+    assert code == 0
+    r = json.loads(out)
+    assert {"config", "costs", "train_accuracy", "test_accuracy"} <= set(r)
+    assert r["config"]["init"] == "random:0.01" and r["config"]["layers"] == [2, 4, 1]
+    assert 0 <= r["train_accuracy"] <= 1 and 0 <= r["test_accuracy"] <= 1
+    assert r["costs"][0][0] == 0 and r["costs"][-1][0] == 300
+    assert r["costs"][-1][1] < r["costs"][0][1]
+
+
+def test_init_json_statistics(capsys):
+    code, out, _ = run(["init", "he", "--shape", "512,256", "--seed", "0", "--json"], capsys)
+    r = json.loads(out)
+    assert code == 0 and r["formula"]["fan_in"] == 256 and r["formula"]["fan_out"] == 512
+    assert r["sample"]["std"] == pytest.approx(r["formula"]["std"], rel=0.02)
+    assert {"mean", "std", "min", "max"} <= set(r["sample"])
+
+
+def test_init_uniform_reports_bound(capsys):
+    _, out, _ = run(["init", "glorot_uniform", "--shape", "300,200", "--json"], capsys)
+    r = json.loads(out)
+    assert r["sample"]["max"] <= r["formula"]["bound"]
+
+
+def test_init_list_and_explain(capsys):
+    code, out, _ = run(["init", "--list"], capsys)
+    assert code == 0 and "random[:SCALE]" in out and "glorot_uniform" in out
+    code, out, _ = run(["init", "he_normal", "--explain"], capsys)
+    assert "kaiming_normal_" in out and "truncated" in out
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [(["train", "--init", "hee"], "did you mean he"),
+     (["train", "--init", "random:-1"], "> 0"),
+     (["train", "--layers", "2,0,1"], "width 0"),
+     (["train", "--layers", "2,x,1"], "comma-separated integers"),
+     (["train", "--layers", "3,4,1"], "flower has 2 features"),
+     (["train", "--data", "nope.csv"], "does not exist"),
+     (["train", "--no-such-option"], "No such option"),
+     (["init", "he", "--shape", "0,3"], "positive integer")],
+)
+def test_errors_are_one_line_exit_2(argv, words, capsys):
+    code, out, err = run(argv + ["--iterations", "1"] if argv[0] == "train" else argv, capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error: ") and words in err
+    assert "Traceback" not in err and out == ""
+
+
+def test_ragged_csv_from_cli(tmp_path, capsys):
+    f = tmp_path / "r.csv"
+    f.write_text("1,2,0\n3,4,1\n5,1\n")
+    code, _, err = run(["train", "--data", str(f), "--layers", "2,1", "--iterations", "1"], capsys)
+    assert code == 2 and "line 3" in err and err.count("\n") == 1
+
+
+def test_console_script_smoke():
+    """The installed `initlab` entry point, as a user runs it."""
+    p = subprocess.run([sys.executable, "-m", "initlab.cli", "train", "--iterations", "50",
+                        "--json"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and json.loads(p.stdout)["config"]["data"] == "flower"
+    p = subprocess.run([sys.executable, "-m", "initlab.cli", "train", "--init", "nope"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and p.stderr.startswith("error: unknown initializer")
+
+
+def test_import_initlab_is_numpy_only():
+    code = ("import sys, initlab; bad = [m for m in ('torch', 'matplotlib', 'sklearn', 'typer',"
+            " 'rich', 'scipy') if m in sys.modules]; print(bad)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.stdout.strip() == "[]"
