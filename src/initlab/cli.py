@@ -219,6 +219,30 @@ def demo(
           f"{100 * rand['train_accuracy']:.1f}%.")
 
 
+course_app = typer.Typer(help="The course's own functions: check a learner's code against them.",
+                         no_args_is_help=True)
+app.add_typer(course_app, name="course")
+
+
+@course_app.command("check")
+def course_check(
+    file: Annotated[str, typer.Argument(help="the learner's .py file (only this file is imported)")],
+    module: Annotated[str | None, typer.Option(help="planar, deep or initialization (default: guessed)")] = None,
+    seed: Annotated[int, typer.Option(help="seed of the random inputs")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Call each course function in FILE and initlab's reference on the same random inputs."""
+    from initlab.course.check import check, main_text
+
+    report = check(file, module, seed=seed)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        print(main_text(report))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``initlab`` script: errors become one line and exit code 2."""
     from typer._click.exceptions import ClickException  # typer vendors click

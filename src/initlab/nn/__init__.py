@@ -8,10 +8,12 @@ from initlab.nn.network import (
     backward,
     forward,
     gradient_check,
+    linear_backward,
+    linear_forward,
     update,
 )
 
 __all__ = [
     "ACTIVATIONS", "HIDDEN", "LOSSES", "Activation", "History", "Loss", "Network",
-    "backward", "forward", "gradient_check", "update",
+    "backward", "forward", "gradient_check", "linear_backward", "linear_forward", "update",
 ]

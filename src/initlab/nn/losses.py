@@ -34,6 +34,19 @@ def bce_grad(Z: np.ndarray, A: np.ndarray, Y: np.ndarray, out: Activation) -> np
     return A - Y
 
 
+def bce_cost_from_probabilities(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """The course's formula as written, from the probabilities:
+    ``-(1/m) nansum(Y log A + (1 - Y) log(1 - A))``.
+
+    Where an output has saturated to exactly 0 or 1 this is ``inf`` (the course prints
+    "Cost after iteration 0: inf" for its large random init); `bce_cost` is the stable form.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logprobs = Y * np.log(A) + (1 - Y) * np.log(1 - A)
+    m = A.shape[-1]
+    return -np.nansum(logprobs, axis=(-2, -1)) / m
+
+
 def softmax_ce_cost(Z: np.ndarray, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """``-(1/m) sum_k Y_k log softmax(Z)_k = (1/m) sum(logsumexp(Z) - sum_k Y_k Z_k)``, stable."""
     zmax = Z.max(axis=-2, keepdims=True)

@@ -42,12 +42,28 @@ def num_layers(params: Params) -> int:
     return sum(1 for k in params if k.startswith("W"))
 
 
+def linear_forward(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``Z = W @ A_prev + b``: ``(n[l], n[l-1]) @ (n[l-1], m) + (n[l], 1) -> (n[l], m)``."""
+    return W @ A_prev + b
+
+
+def linear_backward(
+    dZ: np.ndarray, A_prev: np.ndarray, W: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(dA_prev, dW, db)`` from ``dZ: (n[l], m)``: ``dA_prev = W^T @ dZ``,
+    ``dW = dZ @ A_prev^T / m``, ``db = sum over examples of dZ / m``."""
+    m = dZ.shape[-1]
+    dW = dZ @ A_prev.swapaxes(-1, -2) / m
+    db = dZ.sum(axis=-1, keepdims=True) / m
+    return W.swapaxes(-1, -2) @ dZ, dW, db
+
+
 def forward(params: Params, X: np.ndarray, activations: Sequence[Activation]) -> tuple[np.ndarray, Cache]:
     """``A[L]`` and the cache. ``X: (n_x, m)``; ``A[L]: (n_y, m)`` or ``(E, n_y, m)``."""
     A = X
     cache: Cache = []
     for l, g in enumerate(activations, start=1):
-        Z = params[f"W{l}"] @ A + params[f"b{l}"]
+        Z = linear_forward(A, params[f"W{l}"], params[f"b{l}"])
         cache.append((A, Z))
         A = g.fn(Z)
     return A, cache
@@ -66,17 +82,14 @@ def backward(
     ``dA{l}`` is the gradient with respect to ``A[l]`` (``dA0`` with respect to X).
     """
     L = len(cache)
-    m = Y.shape[-1]
     grads: dict[str, np.ndarray] = {}
-    A_prev, Z = cache[-1]
-    dZ = loss.grad(Z, AL, Y, activations[-1])
+    dZ = loss.grad(cache[-1][1], AL, Y, activations[-1])
     for l in range(L, 0, -1):
         A_prev, Z = cache[l - 1]
         if l < L:
             dZ = grads[f"dA{l}"] * activations[l - 1].grad(Z)
-        grads[f"dW{l}"] = dZ @ A_prev.swapaxes(-1, -2) / m
-        grads[f"db{l}"] = dZ.sum(axis=-1, keepdims=True) / m
-        grads[f"dA{l - 1}"] = params[f"W{l}"].swapaxes(-1, -2) @ dZ
+        grads[f"dA{l - 1}"], grads[f"dW{l}"], grads[f"db{l}"] = linear_backward(
+            dZ, A_prev, params[f"W{l}"])
     return grads
 
 
