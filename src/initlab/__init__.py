@@ -4,6 +4,7 @@
 """
 
 from initlab import initializers
+from initlab.diagnose import saturation, symmetry
 from initlab.errors import InitlabError
 from initlab.initializers import initialize_parameters, initialize_parameters_deep
 from initlab.nn import History, Network, gradient_check
@@ -12,5 +13,5 @@ __version__ = "0.1.0"
 
 __all__ = [
     "History", "InitlabError", "Network", "gradient_check", "initialize_parameters",
-    "initialize_parameters_deep", "initializers",
+    "initialize_parameters_deep", "initializers", "saturation", "symmetry",
 ]

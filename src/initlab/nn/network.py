@@ -116,19 +116,39 @@ class History:
     costs: np.ndarray
     lr: float | list[float]
     extras: dict = field(default_factory=dict)
+    #: What ``fit(track=...)`` measured (`initlab.diagnose.tracking.Tracked`), else None.
+    tracked: object = None
 
     @property
     def final_cost(self) -> float | np.ndarray:
         return self.costs[-1]
 
+    @property
+    def symmetric_every_step(self) -> bool | np.ndarray | None:
+        """Whether some hidden layer kept identical units at every tracked step (``(E,)`` for
+        an ensemble); None unless ``fit(track=("symmetry",))``."""
+        return None if self.tracked is None else self.tracked.symmetric_every_step
+
+    @property
+    def effective_widths(self) -> np.ndarray | None:
+        """Effective width per tracked step and hidden layer: ``(k, [E,] L-1)``."""
+        if self.tracked is None or not self.tracked.effective_width:
+            return None
+        return np.array(self.tracked.effective_width)
+
     def to_dict(self) -> dict:
         """``{"costs": [[iteration, cost], ...]}``; for an ensemble each cost is a list of E."""
-        return {
+        out = {
             "costs": [[int(i), c.tolist() if np.ndim(c) else float(c)]
                       for i, c in zip(self.iterations, self.costs, strict=True)],
             "final_cost": self.final_cost.tolist() if np.ndim(self.final_cost) else float(self.final_cost),
             **self.extras,
         }
+        if self.tracked is not None:
+            out["tracked"] = self.tracked.to_dict()
+            if self.symmetric_every_step is not None:
+                out["symmetric_every_step"] = out["tracked"]["symmetric_every_step"]
+        return out
 
     def __repr__(self) -> str:
         return f"History({len(self.iterations)} records, final cost {self.final_cost})"
@@ -332,6 +352,8 @@ class Network:
         print_every: int | None = None,
         record_every: int | None = None,
         callback: Callable[[int, float | np.ndarray], None] | None = None,
+        track: Sequence[str] = (),
+        track_every: int = 1,
     ) -> History:
         """Full-batch gradient descent for ``iterations`` steps; returns the `History`.
 
@@ -339,6 +361,9 @@ class Network:
         and always at iteration 0 and after the last update. ``print_every=1000`` prints the
         course's "Cost after iteration i: c". ``callback(i, cost)`` is called at each record
         (the CLI's progress bar).
+
+        ``track=("symmetry", "saturation", "weights")`` measures those every ``track_every``
+        iterations and after the last update (`History.tracked`, `History.symmetric_every_step`).
         """
         X = self._check_X(X)
         Y = self._check_Y(X, Y)
@@ -350,10 +375,22 @@ class Network:
             raise InitlabError(f"record_every must be at least 1, got {record_every}")
         if print_every is not None and print_every < 1:
             raise InitlabError(f"print_every must be at least 1, got {print_every}")
+        tracker = None
+        if track:
+            if isinstance(track, str):
+                track = (track,)
+            if isinstance(track_every, bool) or not isinstance(track_every, (int, np.integer)) or track_every < 1:
+                raise InitlabError(f"track_every must be a positive integer, got {track_every!r}")
+            # diagnose sits above nn; imported only when tracking is asked for
+            from initlab.diagnose.tracking import Tracker
+
+            tracker = Tracker(tuple(track), self.activations, len(self.layer_dims) - 2)
         its, costs = [], []
         params, acts, loss = self.params, self.activations, self.loss
         for i in range(iterations):
             AL, cache = forward(params, X, acts)
+            if tracker is not None and i % track_every == 0:
+                tracker.record(i, params, cache)
             log = i % every == 0
             printing = print_every is not None and i % print_every == 0
             if log or printing:
@@ -367,13 +404,16 @@ class Network:
                     print(f"Cost after iteration {i}: {c}")
             update(params, backward(params, cache, AL, Y, acts, loss), alpha)
         AL, cache = forward(params, X, acts)
+        if tracker is not None:
+            tracker.record(iterations, params, cache)
         c = loss.cost(cache[-1][1], AL, Y)
         its.append(iterations)
         costs.append(c)
         if callback is not None:
             callback(iterations, c)
         lr_out = alpha.ravel().tolist() if isinstance(alpha, np.ndarray) else alpha
-        return History(np.array(its), np.array(costs), lr_out)
+        return History(np.array(its), np.array(costs), lr_out,
+                       tracked=None if tracker is None else tracker.result)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predicted labels ``(1, m)`` (or ``(E, 1, m)``): ``A > 0.5`` as 0/1 for one sigmoid
