@@ -195,28 +195,190 @@ def init_cmd(
           f"min {s['min']:.6g}, max {s['max']:.6g}")
 
 
-@app.command()
+demo_app = typer.Typer(help="Demonstrations on built-in data; with no subcommand, the main one.",
+                       invoke_without_command=True)
+app.add_typer(demo_app, name="demo")
+
+
+@demo_app.callback()
 def demo(
-    iterations: Annotated[int, typer.Option(help="gradient-descent steps")] = 10000,
+    ctx: typer.Context,
+    seeds: Annotated[str, typer.Option(help="number of seeds per initializer")] = "3",
+    iterations: Annotated[int, typer.Option(help="gradient-descent steps")] = 15000,
+    report: Annotated[str, typer.Option(help="folder for report.html and results.json")] = "out/demo",
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """The course's flower network (2-4-1, tanh) from zeros and from random:0.01."""
-    results = [train_run(data="flower", layers=[2, 4, 1], hidden="tanh", output=None, init=spec,
-                         lr=1.2, iterations=iterations, seed=3, data_seed=None)
-               for spec in ("zeros", "random:0.01")]
-    if as_json:
-        emit_json({"runs": results})
+    """The main job: zeros vs random:0.01 vs he on the course's circles (2-10-5-1 ReLU), with the
+    comparison table, the course's zero-vs-random table, and an HTML report."""
+    if ctx.invoked_subcommand is not None:
         return
-    print("The course's flower data, a 2-4-1 tanh network, lr 1.2, "
-          f"{iterations} iterations of gradient descent:\n")
-    print(f"{'init':<14}{'final cost':>12}{'train acc':>12}{'test acc':>12}")
-    for r in results:
-        print(f"{r['config']['init']:<14}{r['final_cost']:>12.4f}"
-              f"{100 * r['train_accuracy']:>11.2f}%{100 * r['test_accuracy']:>11.2f}%")
-    zero, rand = results
-    print(f"\nZeros: every hidden unit computes the same function; accuracy "
-          f"{100 * zero['train_accuracy']:.1f}%. Random small weights break the symmetry: "
-          f"{100 * rand['train_accuracy']:.1f}%.")
+    from initlab.experiments.compare import CompareConfig, parse_seeds
+
+    config = CompareConfig(data="circles", layers=(2, 10, 5, 1), hidden="relu",
+                           inits=("zeros", "random:0.01", "he"), lr=0.01, iterations=iterations,
+                           seeds=parse_seeds(seeds))
+    result, paths = compare_run(config, report=report, course_table=True, progress=not as_json)
+    if as_json:
+        emit_json(result.to_dict(course_table=True))
+        return
+    print_compare(result, course_table=True)
+    for path in paths.values():
+        print(f"wrote {path}")
+
+
+def _print_story(story, as_json: bool) -> None:
+    if as_json:
+        emit_json(story.to_dict())
+    else:
+        print("\n".join(story.lines()))
+
+
+@demo_app.command("walkthrough")
+def demo_walkthrough(
+    updates: Annotated[int, typer.Option(help="gradient-descent updates to show")] = 3,
+    seed: Annotated[int, typer.Option(help="seed of the random initialization")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """3 zero-initialized units on 2 inputs: forward, gradient, updates; then random; then the good methods."""
+    from initlab.experiments.demos import walkthrough
+
+    _print_story(walkthrough(updates=updates, seed=seed), as_json)
+
+
+@demo_app.command("symmetry")
+def demo_symmetry(
+    iterations: Annotated[int, typer.Option(help="gradient-descent steps")] = 3000,
+    seed: Annotated[int, typer.Option(help="seed of the random initialization")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """The 2-2-1 network from zeros and from random:0.01: effective width and each unit's weights."""
+    from initlab.experiments.demos import symmetry_story
+
+    _print_story(symmetry_story(iterations=iterations, seed=seed), as_json)
+
+
+@demo_app.command("saturation")
+def demo_saturation(
+    iterations: Annotated[int, typer.Option(help="gradient-descent steps")] = 1000,
+    seed: Annotated[int, typer.Option(help="seed of the initialization")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Sigmoid and tanh with weights randn * scale, scales 0.01 to 100: saturation and learning speed."""
+    from initlab.experiments.demos import saturation_story
+
+    _print_story(saturation_story(iterations=iterations, seed=seed), as_json)
+
+
+def _progress_bar(total: int, label: str):
+    """A rich progress bar on stderr, and the callback that moves it (None when not a terminal)."""
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TimeRemainingColumn(), console=_stderr_console(), transient=True)
+    task = bar.add_task(label, total=total)
+    return bar, lambda i, c: bar.update(task, completed=i)
+
+
+def compare_run(config, *, report: str | None, course_table: bool, progress: bool) -> tuple:
+    """Run a comparison (with a progress bar) and write its report; returns (result, paths)."""
+    from initlab.experiments import compare
+    from initlab.report.html import write_report
+
+    bar, callback = _progress_bar(config.iterations, "training") if progress else (None, None)
+    if bar is not None:
+        bar.start()
+    try:
+        result = compare(config, progress=callback)
+    finally:
+        if bar is not None:
+            bar.stop()
+    if course_table:
+        result.course_table()  # fail before writing anything if the inits cannot fill it
+    paths = write_report(result, report, course_table=course_table) if report else {}
+    return result, paths
+
+
+def print_compare(result, *, course_table: bool) -> None:
+    """The comparison table (and the course's table) on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    cfg = result.config
+    widths = list(cfg.layers[1:-1])
+    t = Table(title=f"{cfg.data}, {'-'.join(map(str, cfg.layers))} {cfg.hidden}, lr {cfg.lr}, "
+                    f"{cfg.iterations} iterations, {len(cfg.seeds)} seed(s)")
+    for col in ["init", "train acc", "test acc", "final cost", "effective width",
+                "saturated init", "saturated end", "symmetric every step"]:
+        t.add_column(col, justify="left" if col == "init" else "right")
+
+    def fr(vs):
+        return ", ".join("-" if v is None else f"{v:.2f}" for v in vs)
+
+    for row in result.summary():
+        t.add_row(row["init"],
+                  f"{100 * row['train_accuracy_mean']:.1f}% ± {100 * row['train_accuracy_std']:.1f}",
+                  f"{100 * row['test_accuracy_mean']:.1f}% ± {100 * row['test_accuracy_std']:.1f}",
+                  f"{row['final_cost_mean']:.4f}",
+                  ", ".join(f"{e:g}/{w}" for e, w in zip(row["effective_width_mean"], widths, strict=True)),
+                  fr(row["saturated_fraction_init"]), fr(row["saturated_fraction_end"]),
+                  f"{sum(row['symmetric_every_step'])} of {row['runs']}")
+    console = Console(width=max(120, Console().width))
+    console.print(t)
+    if course_table:
+        from initlab.report.html import COURSE_ROWS
+
+        ct = result.course_table()
+        t2 = Table(title="The course's table, measured", show_lines=True)
+        t2.add_column("")
+        t2.add_column(f"zero ({ct['zero']['init']})")
+        t2.add_column(f"random ({ct['random']['init']})")
+        for key, label in COURSE_ROWS:
+            t2.add_row(label, ct["zero"][key], ct["random"][key])
+        console.print(t2)
+
+
+@app.command()
+def compare(
+    data: Annotated[str, typer.Option(help=DATA_HELP)] = "circles",
+    layers: Annotated[str, typer.Option(help="layer sizes n_x,n_1,...,n_L")] = "2,10,5,1",
+    hidden: Annotated[str, typer.Option(help="hidden activation")] = "relu",
+    output: Annotated[str | None, typer.Option(help=OUTPUT_HELP)] = None,
+    inits: Annotated[str, typer.Option(help="comma-separated initializer specs")] = "zeros,random:10,he",
+    lr: Annotated[float, typer.Option(help="learning rate alpha")] = 0.01,
+    iterations: Annotated[int, typer.Option(help="gradient-descent steps")] = 15000,
+    seeds: Annotated[str, typer.Option(help="number of seeds (5 = 0..4) or a list (3,7)")] = "5",
+    report: Annotated[str | None, typer.Option(help="folder for report.html and results.json")] = None,
+    course_table: Annotated[bool, typer.Option("--course-table", help="add the course's zero-vs-random table")] = False,
+    data_seed: Annotated[int | None, typer.Option(help="seed of the data draw (default: the course's sets)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Train every (init, seed) at once and compare: accuracy, cost, symmetry, saturation."""
+    from initlab.experiments.compare import CompareConfig, parse_seeds
+
+    specs = tuple(s.strip() for s in inits.split(",") if s.strip())
+    config = CompareConfig(data=data, layers=tuple(parse_ints(layers, "--layers")), hidden=hidden,
+                           output=output, inits=specs, lr=lr, iterations=iterations,
+                           seeds=parse_seeds(seeds), data_seed=data_seed)
+    result, paths = compare_run(config, report=report, course_table=course_table, progress=not as_json)
+    if as_json:
+        emit_json(result.to_dict(course_table=course_table))
+        return
+    print_compare(result, course_table=course_table)
+    for path in paths.values():
+        print(f"wrote {path}")
+
+
+@app.command()
+def reproduce(
+    name: Annotated[str, typer.Argument(help="course-initialization or course-planar")],
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Follow a publication's procedure exactly; print its figures beside the measured ones."""
+    from initlab.experiments.reproduce import reproduce as run
+
+    _print_story(run(name), as_json)
 
 
 course_app = typer.Typer(help="The course's own functions: check a learner's code against them.",
