@@ -381,6 +381,151 @@ def reproduce(
     _print_story(run(name), as_json)
 
 
+@app.command("theory")
+def theory_cmd(
+    activation: Annotated[str, typer.Option(help="elementwise activation")] = "tanh",
+    sigma_w2: Annotated[float, typer.Option("--sigma-w2", help="weight variance times fan_in")] = 1.0,
+    sigma_b2: Annotated[float, typer.Option("--sigma-b2", help="bias variance")] = 0.0,
+    critical: Annotated[bool, typer.Option("--critical", help="the critical sigma_w2 for --sigma-b2")] = False,
+    phase_diagram: Annotated[str | None, typer.Option("--phase-diagram", help="write the phase diagram PNG here")] = None,
+    measure: Annotated[bool, typer.Option("--measure", help="measure an ensemble beside the prediction")] = False,
+    depth: Annotated[int, typer.Option(help="layers (with --measure)")] = 50,
+    width: Annotated[int, typer.Option(help="units per layer (with --measure)")] = 256,
+    init: Annotated[str, typer.Option(help="initializer spec (with --measure)")] = "he",
+    networks: Annotated[int, typer.Option(help="ensemble size (with --measure)")] = 64,
+    batch: Annotated[int, typer.Option(help="Gaussian inputs per network (with --measure)")] = 4,
+    plot: Annotated[str | None, typer.Option(help="write the per-layer plot PNG here (with --measure)")] = None,
+    seed: Annotated[int, typer.Option(help="seed (with --measure)")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Mean-field theory: q*, chi_1, depth scales, the critical init, the phase diagram; with
+    --measure, an ensemble's per-layer variance beside the prediction (trains nothing)."""
+    from initlab import theory
+
+    if measure:
+        _theory_measure(activation=activation, depth=depth, width=width, init=init, sigma_b2=sigma_b2,
+                        networks=networks, batch=batch, plot=plot, seed=seed, as_json=as_json)
+        return
+    if phase_diagram:
+        from matplotlib.figure import Figure
+
+        from initlab.report.plots import phase_diagram as draw
+        from initlab.report.plots import save_figure
+
+        sw = np.linspace(0.5, 4.0, 71)
+        sb = np.linspace(0.0, 0.5, 41)
+        chi = theory.chi1(activation, sw[None, :], sb[:, None])
+        crit = theory.critical_sigma_w2(activation, sb)
+        fig = Figure(figsize=(6.5, 4.5), layout="constrained")
+        draw(fig.subplots(), sw, sb, chi, crit, activation=activation)
+        save_figure(fig, phase_diagram)
+        print(f"wrote {phase_diagram}", file=sys.stderr if as_json else sys.stdout)
+        if not critical and as_json:
+            emit_json({"activation": activation, "phase_diagram": phase_diagram})
+        if not critical:
+            return
+    if critical:
+        sw2 = float(theory.critical_sigma_w2(activation, sigma_b2))
+        mf = theory.depth_scales(activation, sw2, sigma_b2)
+        out = {"activation": activation, "sigma_b2": sigma_b2, "critical_sigma_w2": sw2, **{
+            k: v for k, v in mf.to_dict().items() if k in ("q_star", "chi1")}}
+        if as_json:
+            emit_json(out)
+        else:
+            print(f"{activation} at sigma_b2 = {sigma_b2:g}: critical sigma_w2 = {sw2:.6f} "
+                  f"(chi_1 = {mf.chi1:.6f}, q* = {mf.q_star:.6g}): weights with variance "
+                  f"{sw2:.4g} / fan_in put the network at the edge of chaos")
+        return
+    mf = theory.depth_scales(activation, sigma_w2, sigma_b2)
+    if as_json:
+        emit_json(mf.to_dict())
+        return
+    print(f"{activation}, sigma_w2 = {sigma_w2:g}, sigma_b2 = {sigma_b2:g}: {mf.phase}")
+    print(f"  q*   = {mf.q_star:.6g}   (fixed point of the variance map)")
+    print(f"  chi1 = {mf.chi1:.6g}   (< 1 ordered: gradients vanish; > 1 chaotic: they explode)")
+    print(f"  c*   = {mf.c_star:.6g}")
+    print(f"  xi_q = {mf.xi_q:.4g} layers, xi_c = {mf.xi_c:.4g} layers (depth scales)")
+
+
+def _theory_measure(*, activation, depth, width, init, sigma_b2, networks, batch, plot, seed, as_json) -> None:
+    from initlab import theory
+    from initlab.diagnose.propagation import measure_ensemble
+
+    m = measure_ensemble(depth=depth, width=width, activation=activation, init=init, sigma_b2=sigma_b2,
+                         networks=networks, batch=batch, seed=seed)
+    out = m.to_dict()
+    fw = out["finite_width"]
+    if fw["predicted_spread"] is not None:
+        fw["sentence"] = theory.reliability(fw["predicted_spread"])
+    if plot:
+        from matplotlib.figure import Figure
+
+        from initlab.report.plots import predicted_vs_measured, save_figure
+
+        fig = Figure(figsize=(11, 4), layout="constrained")
+        a1, a2 = fig.subplots(1, 2)
+        layers = np.arange(1, depth + 1)
+        predicted_vs_measured(a1, layers, m.predicted_z_q, m.z_q, label="pre-activation variance q")
+        predicted_vs_measured(a2, layers, m.predicted_grad_q, m.grad_q, label="gradient second moment",
+                              colour="#D55E00")
+        fig.suptitle(f"{networks} {activation} networks, {depth} layers of {width}, init {init}")
+        save_figure(fig, plot)
+        out["plot"] = plot
+    if as_json:
+        emit_json(out)
+        return
+    c = out["config"]
+    print(f"{networks} networks, {depth} layers of {width} {activation} units, init {init} "
+          f"(sigma_w2 = {c['sigma_w2']:.4g}, sigma_b2 = {sigma_b2:g}), {batch} Gaussian inputs; trains nothing")
+    print(f"{'layer':>5}{'predicted q':>14}{'ensemble mean':>15}{'+- SE':>10}{'spread(log)':>13}"
+          f"{'one network':>13}{'pred grad':>12}{'mean grad':>12}")
+    rows = out["layers"]
+    step = max(1, len(rows) // 12)
+    for r in rows[::step] + ([rows[-1]] if (len(rows) - 1) % step else []):
+        print(f"{r['layer']:>5}{r['predicted_q']:>14.4g}{r['mean_q']:>15.4g}{r['sem_q']:>10.2g}"
+              f"{r['log_spread_q']:>13.3f}{r['one_network_q']:>13.4g}{r['predicted_grad_q']:>12.4g}"
+              f"{r['mean_grad_q']:>12.4g}")
+    if fw["predicted_spread"] is not None:
+        print(f"finite width: variance across networks of log ||z_{depth}||^2: predicted "
+              f"{fw['predicted_spread']:.3f}, measured {fw['measured_spread']:.3f}")
+        print(fw["sentence"])
+    if plot:
+        print(f"wrote {plot}")
+
+
+@app.command("deep")
+def deep_cmd(
+    depth: Annotated[int, typer.Option(help="weight layers")] = 30,
+    width: Annotated[int, typer.Option(help="units per hidden layer")] = 64,
+    hidden: Annotated[str, typer.Option(help="hidden activation")] = "relu",
+    inits: Annotated[str, typer.Option(help="comma-separated initializer specs")] = "he,xavier,variance_scaling:0.5",
+    lr: Annotated[float, typer.Option(help="learning rate")] = 0.02,
+    iterations: Annotated[int, typer.Option(help="gradient-descent steps")] = 800,
+    train_examples: Annotated[int, typer.Option(help="training examples of digits used (0: all)")] = 600,
+    seed: Annotated[int, typer.Option(help="seed of the initialization")] = 0,
+    report: Annotated[str | None, typer.Option(help="folder for report.html and results.json")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Train deep MLPs on digits with several initializations: which train, which stall, and why."""
+    from initlab.experiments.deep import DeepConfig, deep, write_deep_report
+
+    config = DeepConfig(depth=depth, width=width, hidden=hidden,
+                        inits=tuple(i.strip() for i in inits.split(",") if i.strip()), lr=lr,
+                        iterations=iterations, train_examples=train_examples or None, seed=seed)
+    bar, callback = _progress_bar(iterations, "training") if not as_json else (None, None)
+    if bar is not None:
+        bar.start()
+    try:
+        result = deep(config, progress=callback)
+    finally:
+        if bar is not None:
+            bar.stop()
+    paths = write_deep_report(result, report) if report else {}
+    _print_story(result, as_json)
+    for path in paths.values():
+        print(f"wrote {path}", file=sys.stderr if as_json else sys.stdout)
+
+
 course_app = typer.Typer(help="The course's own functions: check a learner's code against them.",
                          no_args_is_help=True)
 app.add_typer(course_app, name="course")

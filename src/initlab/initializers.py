@@ -158,6 +158,127 @@ class VarianceScaling:
         return out
 
 
+@dataclass(frozen=True)
+class Orthogonal:
+    """A (semi-)orthogonal ``W`` times ``gain`` (Saxe et al. 2014), as PyTorch's ``orthogonal_``:
+    ``A = randn(rows, cols)`` (transposed when wide), ``Q, R = qr(A)``, ``Q *= sign(diag(R))``
+    (the sign correction that makes Q uniform on the orthogonal group), transposed back.
+    Wide ``W`` (fan_out <= fan_in): ``W W^T = gain^2 I``; tall: ``W^T W = gain^2 I``.
+    """
+
+    gain: float = 1.0
+    spec: str = "orthogonal"
+
+    def __call__(self, shape: Sequence[int], rng: RNG) -> np.ndarray:
+        fan_in, fan_out = fans(shape)
+        shape = tuple(shape)
+        batch = int(np.prod(shape[:-2], dtype=np.int64))
+        out = np.empty((batch, fan_out, fan_in))
+        for k in range(batch):
+            A = rng.standard_normal((fan_out, fan_in))
+            if fan_out < fan_in:
+                A = A.T
+            Q, R = np.linalg.qr(A)
+            Q = Q * np.sign(np.diag(R))
+            out[k] = Q.T if fan_out < fan_in else Q
+        return (out * self.gain).reshape(shape)
+
+    def theory(self, shape: Sequence[int]) -> dict:
+        fan_in, fan_out = fans(shape)
+        # every row (wide) or column (tall) has norm gain: entries have variance gain^2 / max fan
+        return {"distribution": "orthogonal", "std": self.gain / np.sqrt(max(fan_in, fan_out)),
+                "gain": self.gain, "fan_in": fan_in, "fan_out": fan_out}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """``W = gain * I`` (rectangular: ones on the main diagonal), as PyTorch's ``eye_``."""
+
+    gain: float = 1.0
+    spec: str = "identity"
+
+    def __call__(self, shape: Sequence[int], rng: RNG) -> np.ndarray:
+        fan_in, fan_out = fans(shape)
+        return np.broadcast_to(np.eye(fan_out, fan_in) * self.gain, tuple(shape)).copy()
+
+    def theory(self, shape: Sequence[int]) -> dict:
+        fan_in, fan_out = fans(shape)
+        return {"distribution": "identity", "gain": self.gain, "std": float(
+            self.gain * np.sqrt(min(fan_in, fan_out) / (fan_in * fan_out))),
+            "fan_in": fan_in, "fan_out": fan_out}
+
+
+@dataclass(frozen=True)
+class Sparse:
+    """``W = N(0, std^2)`` with a fraction ``sparsity`` of each column set to 0 (Martens 2010),
+    as PyTorch's ``sparse_``: ``ceil(sparsity * fan_out)`` zeros per column, at random rows."""
+
+    sparsity: float
+    std: float = 0.01
+    spec: str = "sparse"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.sparsity < 1.0:
+            raise InitlabError(f"sparse: SPARSITY must be in [0, 1), got {self.sparsity}")
+        check_positive("sparse: STD", self.std)
+
+    def __call__(self, shape: Sequence[int], rng: RNG) -> np.ndarray:
+        fan_in, fan_out = fans(shape)
+        shape = tuple(shape)
+        W = rng.standard_normal(shape) * self.std
+        n_zero = int(np.ceil(self.sparsity * fan_out))
+        flat = W.reshape(-1, fan_out, fan_in)
+        for k in range(flat.shape[0]):
+            for col in range(fan_in):
+                flat[k, rng.permutation(fan_out)[:n_zero], col] = 0.0
+        return W
+
+    def theory(self, shape: Sequence[int]) -> dict:
+        fan_in, fan_out = fans(shape)
+        keep = 1 - np.ceil(self.sparsity * fan_out) / fan_out
+        return {"distribution": "sparse normal", "std": float(self.std * np.sqrt(keep)),
+                "sparsity": self.sparsity, "fan_in": fan_in, "fan_out": fan_out}
+
+
+@dataclass(frozen=True)
+class LSUV(Orthogonal):
+    """Layer-sequential unit variance (Mishkin & Matas 2016): starts orthonormal; the data step,
+    `initlab.nn.lsuv.lsuv`, rescales each layer on a batch until its output variance is 1.
+    ``Network.fit`` runs that step on its training data before the first update."""
+
+    tol: float = 0.1
+    max_iter: int = 10
+    spec: str = "lsuv"
+    data_dependent: bool = True
+
+
+# PyTorch's calculate_gain table: the factor that keeps the variance of activations stable.
+GAINS = {
+    "identity": 1.0, "linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "sigmoid": 1.0,
+    "tanh": 5.0 / 3.0, "relu": float(np.sqrt(2.0)), "selu": 3.0 / 4.0,
+}
+
+
+def calculate_gain(activation: str, param: float | None = None) -> float:
+    """The recommended gain for an activation, PyTorch's table:
+
+    ============  ==============================
+    identity      1
+    sigmoid       1
+    tanh          5/3
+    relu          sqrt(2)
+    leaky_relu    sqrt(2 / (1 + slope^2)), slope 0.01 unless ``param``
+    selu          3/4
+    ============  ==============================
+    """
+    if activation == "leaky_relu":
+        slope = 0.01 if param is None else float(param)
+        return float(np.sqrt(2.0 / (1.0 + slope ** 2)))
+    if activation not in GAINS:
+        raise unknown("activation", activation, [*GAINS, "leaky_relu"])
+    return GAINS[activation]
+
+
 # --------------------------------------------------------------------------- the registry
 @dataclass(frozen=True)
 class Param:
@@ -189,6 +310,24 @@ def _number(text: str) -> float:
 
 def _positive(text: str) -> float:
     return check_positive("scale", _number(text))
+
+
+def _gain(text: str) -> float:
+    """A gain: a positive number, or an activation's name (``orthogonal:relu`` = sqrt(2))."""
+    try:
+        return check_positive("gain", float(text))
+    except ValueError:
+        return calculate_gain(text)
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise InitlabError(f"expected a whole number, got {text!r}") from None
+    if n < 1:
+        raise InitlabError(f"expected at least 1, got {n}")
+    return n
 
 
 def _choice(options: Sequence[str]) -> Callable[[str], str]:
@@ -278,6 +417,27 @@ REGISTRY: dict[str, Entry] = {
               "PyTorch's nn.Linear/ConvNd default: U(+-1/sqrt(fan_in)), a third of He's variance",
               "W ~ U(-b, b), b = 1 / sqrt(fan_in)",
               equivalents={"pytorch": f"nn.Linear default: {_PT}.kaiming_uniform_(w, a=sqrt(5))"}),
+        Entry("orthogonal", lambda spec, gain: Orthogonal(gain, spec),
+              "Saxe et al. 2014: a random (semi-)orthogonal matrix times GAIN (a number or an "
+              "activation name)", "W = GAIN * Q, Q from the QR of randn with sign correction",
+              (Param("GAIN", _gain, 1.0),),
+              {"pytorch": f"{_PT}.orthogonal_(w, gain)", "keras": "Orthogonal(gain)",
+               "jax": "orthogonal(scale=gain)"}),
+        Entry("identity", lambda spec, gain: Identity(gain, spec),
+              "GAIN times the identity (rectangular: ones on the diagonal)", "W = GAIN * I",
+              (Param("GAIN", _gain, 1.0),),
+              {"pytorch": f"{_PT}.eye_ (times gain)", "keras": "Identity(gain)"}),
+        Entry("sparse", lambda spec, sparsity, std: Sparse(sparsity, std, spec),
+              "Martens 2010: N(0, STD^2) with a fraction SPARSITY of each column zero",
+              "W = N(0, STD^2), ceil(SPARSITY * fan_out) zeros per column",
+              (Param("SPARSITY", _number), Param("STD", _positive, 0.01)),
+              {"pytorch": f"{_PT}.sparse_(w, sparsity, std)"}),
+        Entry("lsuv", lambda spec, tol, max_iter: LSUV(1.0, spec, tol, int(max_iter)),
+              "Mishkin & Matas 2016: orthonormal, then each layer rescaled on a batch until its "
+              "output variance is 1 +- TOL (at most MAX_ITER rescalings per layer)",
+              "W = Q, then W[l] /= sqrt(Var(Z[l])) until |Var(Z[l]) - 1| < TOL",
+              (Param("TOL", _positive, 0.1), Param("MAX_ITER", _count, 10)),
+              {"paper": "Mishkin & Matas, All you need is a good init, ICLR 2016"}),
         Entry("variance_scaling",
               lambda spec, scale, mode, distribution: VarianceScaling(scale, mode, distribution, spec),
               "the core: variance SCALE/n with n the fan of MODE, drawn from DISTRIBUTION",

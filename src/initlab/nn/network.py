@@ -375,6 +375,7 @@ class Network:
             raise InitlabError(f"record_every must be at least 1, got {record_every}")
         if print_every is not None and print_every < 1:
             raise InitlabError(f"print_every must be at least 1, got {print_every}")
+        self._apply_lsuv(X)
         tracker = None
         if track:
             if isinstance(track, str):
@@ -414,6 +415,22 @@ class Network:
         lr_out = alpha.ravel().tolist() if isinstance(alpha, np.ndarray) else alpha
         return History(np.array(its), np.array(costs), lr_out,
                        tracked=None if tracker is None else tracker.result)
+
+    def _apply_lsuv(self, X: np.ndarray) -> None:
+        """Members initialized with a data-dependent init (``lsuv``) get their data step on the
+        first training batch, once."""
+        if getattr(self, "lsuv_result", None) is not None:
+            return
+        inits = self.init if isinstance(self.init, list) else [self.init]
+        samplers = [get(i) for i in inits]
+        mask = np.array([getattr(s, "data_dependent", False) for s in samplers])
+        if not mask.any():
+            return
+        from initlab.nn.lsuv import lsuv
+
+        first = samplers[int(np.argmax(mask))]
+        self.lsuv_result = lsuv(self, X, tol=first.tol, max_iter=first.max_iter,
+                                members=mask if self.ensemble else None)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predicted labels ``(1, m)`` (or ``(E, 1, m)``): ``A > 0.5`` as 0/1 for one sigmoid

@@ -105,3 +105,50 @@ def activation_curve(ax, fn: Callable[[np.ndarray], np.ndarray], z: np.ndarray, 
     ax.set_zorder(ax2.get_zorder() + 1)
     ax.patch.set_visible(False)
     return ax
+
+
+def phase_diagram(ax, sigma_w2: np.ndarray, sigma_b2: np.ndarray, chi1: np.ndarray, critical: np.ndarray,
+                  *, activation: str):
+    """``log(chi_1)`` over the ``(sigma_w2, sigma_b2)`` plane, the critical line ``chi_1 = 1`` on it.
+
+    ``chi1`` is ``(len(sigma_b2), len(sigma_w2))``; ``critical`` the critical ``sigma_w2`` per
+    ``sigma_b2``. Blue: ordered (gradients vanish); red: chaotic (gradients explode).
+    """
+    import matplotlib
+
+    logc = np.log(np.clip(chi1, 1e-6, 1e6))
+    lim = float(np.nanmax(np.abs(logc[np.isfinite(logc)]))) if np.isfinite(logc).any() else 1.0
+    mesh = ax.pcolormesh(sigma_w2, sigma_b2, logc, cmap=matplotlib.colormaps["RdBu_r"], vmin=-lim,
+                         vmax=lim, shading="auto")
+    ax.plot(critical, sigma_b2, color="k", lw=2, label="critical: chi_1 = 1")
+    ax.set_xlabel("sigma_w^2")
+    ax.set_ylabel("sigma_b^2")
+    ax.set_title(f"{activation}: log chi_1 (blue ordered, red chaotic)", fontsize=10)
+    ax.legend(loc="upper left", frameon=False)
+    ax.figure.colorbar(mesh, ax=ax, label="log chi_1")
+    return ax
+
+
+def predicted_vs_measured(ax, layers: np.ndarray, predicted: np.ndarray, measured: np.ndarray,
+                          *, label: str, colour: str = COLOURS[1]):
+    """Per layer: the prediction (black), the ensemble mean with a band from the 10th to the 90th
+    percentile across networks, and one network's trace. ``measured`` is ``(E, L)``."""
+    lo, hi = np.percentile(measured, [10, 90], axis=0)
+    ax.fill_between(layers, lo, hi, color=colour, alpha=0.2, label="10-90% of networks")
+    ax.plot(layers, measured.mean(axis=0), color=colour, lw=2, label="ensemble mean")
+    ax.plot(layers, measured[0], color=colour, lw=1, ls="--", label="one network")
+    ax.plot(layers, predicted, color="k", lw=1.5, label="mean-field prediction")
+    ax.set_yscale("log")
+    ax.set_xlabel("layer")
+    ax.set_ylabel(label)
+    ax.legend(frameon=False, fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def save_figure(fig, path) -> None:
+    """Write a figure as PNG, creating the folder."""
+    from pathlib import Path
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")

@@ -1,0 +1,189 @@
+"""Deep MLPs on digits: which initializations train and which stall, and why, layer by layer.
+
+All initializations train at once as one ensemble (same seed, one member per init). Before
+training, a forward and backward pass measures per-layer signal and gradient second moments
+(`initlab.diagnose.propagation`); after training, each run is called *trains*, *stalls* or
+*diverged* from its measured accuracy and cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from initlab import data as datasets
+from initlab import initializers
+from initlab.diagnose.propagation import propagation
+from initlab.errors import InitlabError
+from initlab.nn import Network
+
+
+@dataclass(frozen=True)
+class DeepConfig:
+    """The budget is part of the config: ``iterations`` at ``lr`` on ``train_examples`` examples."""
+
+    data: str = "digits"
+    depth: int = 30
+    width: int = 64
+    hidden: str = "relu"
+    inits: tuple[str, ...] = ("he", "xavier", "variance_scaling:0.5")
+    lr: float = 0.02
+    iterations: int = 800
+    train_examples: int | None = 600
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.depth < 2:
+            raise InitlabError(f"depth counts weight layers and must be at least 2, got {self.depth}")
+        if self.width < 1:
+            raise InitlabError(f"width must be at least 1, got {self.width}")
+        for spec in self.inits:
+            initializers.get(spec)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["inits"] = list(self.inits)
+        return d
+
+
+@dataclass
+class DeepResult:
+    config: DeepConfig
+    runs: list[dict]
+    z_q: np.ndarray      # (E, L) forward second moment at init
+    grad_q: np.ndarray   # (E, L) backward second moment at init
+    costs: np.ndarray    # (records, E)
+    iterations: np.ndarray
+
+    def to_dict(self) -> dict:
+        return {"config": self.config.to_dict(), "runs": self.runs,
+                "propagation_at_init": {"z_q": self.z_q.tolist(), "grad_q": self.grad_q.tolist()},
+                "costs": [[int(i), c.tolist()] for i, c in zip(self.iterations, self.costs, strict=True)]}
+
+    def lines(self) -> list[str]:
+        c = self.config
+        out = [f"{c.depth}-layer {c.hidden} MLP (width {c.width}) on {c.data}: {c.iterations} iterations "
+               f"at lr {c.lr} on {self.runs[0]['m_train']} training examples", "",
+               f"{'init':<24}{'sigma_w2':>9}{'train acc':>11}{'test acc':>10}{'final cost':>12}"
+               f"{'signal L/1':>12}{'grad 1/L':>11}  verdict"]
+        for r in self.runs:
+            out.append(f"{r['init']:<24}{r['sigma_w2']:>9.3g}{100 * r['train_accuracy']:>10.1f}%"
+                       f"{100 * r['test_accuracy']:>9.1f}%{r['final_cost']:>12.4g}"
+                       f"{r['signal_ratio']:>12.3g}{r['gradient_ratio']:>11.3g}  {r['verdict']}")
+        out.append("")
+        out += [f"{r['init']}: {r['sentence']}" for r in self.runs]
+        return out
+
+
+def _verdict(r: dict, n_classes: int) -> tuple[str, str]:
+    chance = 1.0 / n_classes
+    if not np.isfinite(r["final_cost"]):
+        return "diverged", "the cost became infinite or NaN: the signal exploded"
+    if r["train_accuracy"] >= 0.9:
+        return "trains", f"reached {100 * r['train_accuracy']:.1f}% training accuracy"
+    if r["train_accuracy"] < chance + 0.1:
+        why = ("the signal shrank by a factor %.2g from layer 1 to the last: the gradients "
+               "vanished" % r["signal_ratio"] if r["signal_ratio"] < 1e-2 else
+               "the signal grew by a factor %.2g: the units saturated or exploded" % r["signal_ratio"]
+               if r["signal_ratio"] > 1e2 else "it stayed near chance")
+        return "stalls", f"{100 * r['train_accuracy']:.1f}% training accuracy: {why}"
+    return "slow", f"{100 * r['train_accuracy']:.1f}% training accuracy: learning, but slowly"
+
+
+def deep(config: DeepConfig, *, progress=None) -> DeepResult:
+    """Train every init of ``config`` as one ensemble and measure propagation at init."""
+    ds = datasets.load(config.data, seed=None)
+    X, Y = ds.X_train, ds.Y_train
+    if config.train_examples is not None:
+        X, Y = X[:, :config.train_examples], Y[:, :config.train_examples]
+    layers = [ds.n_x] + [config.width] * (config.depth - 1) + [ds.n_y]
+    inits = list(config.inits)
+    net = Network(layers, hidden=config.hidden, output=ds.output, init=inits, seed=[config.seed] * len(inits))
+    prop = propagation(net, X, seed=config.seed)
+    z_q = np.array([lp.z_q for lp in prop.layers]).T
+    grad_q = np.array([lp.grad_q for lp in prop.layers]).T
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        h = net.fit(X, Y, lr=config.lr, iterations=config.iterations, callback=progress)
+        train_acc = net.accuracy(X, Y)
+        test_acc = net.accuracy(ds.X_test, ds.Y_test)
+    runs = []
+    for k, init in enumerate(inits):
+        t = initializers.get(init).theory((config.width, config.width))
+        r = {"init": init, "sigma_w2": t["std"] ** 2 * t["fan_in"], "m_train": int(X.shape[1]),
+             "train_accuracy": float(train_acc[k]), "test_accuracy": float(test_acc[k]),
+             "initial_cost": float(h.costs[0, k]), "final_cost": float(h.final_cost[k]),
+             "signal_ratio": float(z_q[k, -2] / z_q[k, 0]), "gradient_ratio": float(grad_q[k, 0] / grad_q[k, -1])}
+        r["verdict"], r["sentence"] = _verdict(r, len(ds.classes))
+        runs.append(r)
+    return DeepResult(config, runs, z_q, grad_q, h.costs, h.iterations)
+
+
+def write_deep_report(result: DeepResult, out_dir) -> dict:
+    """``report.html`` (cost curves, per-layer signal and gradient at init) and ``results.json``."""
+    import json
+    from pathlib import Path
+
+    from jinja2 import Environment
+
+    from initlab.report import plots
+    from initlab.report.html import _figure, _png
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = result.config
+    figs = []
+    fig, ax = _figure(1, width=7.5, height=4)
+    costs = {r["init"]: [np.where(np.isfinite(result.costs[:, k]), result.costs[:, k], np.nan)]
+             for k, r in enumerate(result.runs)}
+    plots.cost_curves(ax[0, 0], costs, result.iterations)
+    figs.append(("Cost curves", "Training cost per iteration.", _png(fig)))
+    fig, ax = _figure(2, width=5, height=3.6)
+    layers = np.arange(1, cfg.depth + 1)
+    for k, r in enumerate(result.runs):
+        colour = plots.COLOURS[k % len(plots.COLOURS)]
+        ax[0, 0].plot(layers, result.z_q[k], color=colour, lw=2, label=r["init"])
+        ax[0, 1].plot(layers, result.grad_q[k], color=colour, lw=2, label=r["init"])
+    for a, label in ((ax[0, 0], "signal: mean z^2 per layer"), (ax[0, 1], "gradient: mean dZ^2 per layer")):
+        a.set_yscale("log")
+        a.set_xlabel("layer")
+        a.set_title(label, fontsize=10)
+        a.legend(frameon=False, fontsize=8)
+        a.grid(alpha=0.3)
+    figs.append(("Signal and gradient per layer, at initialization",
+                 "Forward: the second moment of each layer's pre-activations on the training batch. "
+                 "Backward: of the gradient reaching each layer from a unit-variance error at the "
+                 "output. Flat lines propagate; falling or rising lines vanish or explode.", _png(fig)))
+    page = Environment(autoescape=True).from_string(DEEP_TEMPLATE).render(
+        cfg=cfg, runs=result.runs, figs=figs, m=result.runs[0]["m_train"])
+    (out / "report.html").write_text(page, encoding="utf-8")
+    (out / "results.json").write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
+    return {"html": out / "report.html", "json": out / "results.json"}
+
+
+DEEP_TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>initlab deep: {{ cfg.depth }} layers on {{ cfg.data }}</title>
+<style>
+ body { font-family: system-ui, sans-serif; margin: 0 auto; padding: 1rem; max-width: 70rem; color: #222; }
+ .scroll { overflow-x: auto; } table { border-collapse: collapse; font-size: 0.9rem; }
+ th, td { padding: 0.3rem 0.6rem; border-bottom: 1px solid #eee; text-align: right; }
+ th:first-child, td:first-child { text-align: left; } td.text { text-align: left; }
+ img { max-width: 100%; height: auto; } .note { color: #555; font-size: 0.9rem; }
+</style></head><body>
+<h1>Which initializations train a {{ cfg.depth }}-layer {{ cfg.hidden }} network?</h1>
+<p class="note">{{ cfg.data }}, width {{ cfg.width }}, {{ cfg.iterations }} iterations of full-batch gradient
+descent at learning rate {{ cfg.lr }} on {{ m }} training examples, seed {{ cfg.seed }}. Measured.</p>
+<div class="scroll"><table>
+<tr><th>init</th><th>sigma_w^2</th><th>train acc</th><th>test acc</th><th>final cost</th>
+<th>signal last/first</th><th>gradient first/last</th><th>verdict</th></tr>
+{% for r in runs %}<tr><td>{{ r.init }}</td><td>{{ "%.3g"|format(r.sigma_w2) }}</td>
+<td>{{ "%.1f"|format(100 * r.train_accuracy) }}%</td><td>{{ "%.1f"|format(100 * r.test_accuracy) }}%</td>
+<td>{{ "%.4g"|format(r.final_cost) }}</td><td>{{ "%.3g"|format(r.signal_ratio) }}</td>
+<td>{{ "%.3g"|format(r.gradient_ratio) }}</td><td class="text">{{ r.verdict }}: {{ r.sentence }}</td></tr>
+{% endfor %}</table></div>
+{% for title, caption, png in figs %}<h2>{{ title }}</h2><p class="note">{{ caption }}</p>
+<img alt="{{ title }}" src="data:image/png;base64,{{ png }}">{% endfor %}
+</body></html>
+"""

@@ -1,0 +1,252 @@
+"""Mean-field signal propagation (Poole et al. 2016; Schoenholz et al. 2017) and its finite-width
+correction (Hanin & Rolnick 2018), for any elementwise activation in the registry.
+
+A deep network with weights ``W_ij ~ N(0, sigma_w2 / fan_in)`` and biases ``b_i ~ N(0, sigma_b2)``
+has, in the infinite-width limit, pre-activations ``z ~ N(0, q_l)`` with the *variance map*
+
+    q_{l+1} = sigma_w2 * E[phi(sqrt(q_l) z)^2] + sigma_b2,            z ~ N(0, 1)
+
+Its stable fixed point is ``q*``. Two inputs' correlation ``c`` has the map
+``c_{l+1} q* = sigma_w2 * E[phi(u1) phi(u2)] + sigma_b2`` with ``u1 = sqrt(q*) z1``,
+``u2 = sqrt(q*) (c z1 + sqrt(1 - c^2) z2)``, fixed point ``c*``; its slope at ``c = 1`` is
+
+    chi_1 = sigma_w2 * E[phi'(sqrt(q*) z)^2]
+
+``chi_1 < 1``: ordered (inputs collapse together, gradients vanish); ``chi_1 > 1``: chaotic
+(gradients explode); ``chi_1 = 1``: critical, the edge of chaos. Depth scales: ``q`` converges as
+``exp(-l / xi_q)`` with ``1/xi_q = -log(dF/dq at q*)``, and correlations as ``exp(-l / xi_c)``
+with ``1/xi_c = -log(sigma_w2 * E[phi'(u1) phi'(u2)])`` at ``c*``.
+
+Expectations are Gauss-Hermite quadrature with an even number of nodes (none at 0, so ReLU's
+kink is integrated exactly by symmetry). Every function broadcasts over arrays of
+``sigma_w2`` and ``sigma_b2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from initlab.errors import InitlabError, unknown
+from initlab.nn.activations import ACTIVATIONS, HIDDEN, Activation
+
+NODES_1D = 200  # even: no node at z = 0
+NODES_2D = 60
+
+
+def _gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights with ``E[f(z)] = sum(w * f(x))`` for ``z ~ N(0, 1)``."""
+    x, w = np.polynomial.hermite_e.hermegauss(n)
+    return x, w / np.sqrt(2 * np.pi)
+
+
+_Z, _W = _gauss_hermite(NODES_1D)
+_Z2, _W2 = _gauss_hermite(NODES_2D)
+
+
+def _activation(activation: str | Activation) -> Activation:
+    if isinstance(activation, Activation):
+        return activation
+    if activation not in HIDDEN:
+        raise unknown("activation", activation, HIDDEN)
+    return ACTIVATIONS[activation]
+
+
+def _expect(f, q: np.ndarray) -> np.ndarray:
+    """``E[f(sqrt(q) z)]`` for every entry of ``q`` (quadrature over a trailing axis)."""
+    u = np.sqrt(np.maximum(q, 0.0))[..., None] * _Z
+    return (f(u) * _W).sum(axis=-1)
+
+
+def variance_map(activation: str, q, sigma_w2, sigma_b2) -> np.ndarray:
+    """``F(q) = sigma_w2 * E[phi(sqrt(q) z)^2] + sigma_b2``."""
+    phi = _activation(activation).fn
+    return np.asarray(sigma_w2) * _expect(lambda u: phi(u) ** 2, np.asarray(q, dtype=float)) + sigma_b2
+
+
+def _check(sigma_w2, sigma_b2) -> tuple[np.ndarray, np.ndarray]:
+    sw, sb = np.broadcast_arrays(np.asarray(sigma_w2, dtype=float), np.asarray(sigma_b2, dtype=float))
+    if np.any(sw <= 0) or np.any(sb < 0) or not (np.isfinite(sw).all() and np.isfinite(sb).all()):
+        raise InitlabError(f"need sigma_w2 > 0 and sigma_b2 >= 0, got {sigma_w2} and {sigma_b2}")
+    return sw, sb
+
+
+def fixed_point(activation: str, sigma_w2, sigma_b2, *, q0: float = 1.0, q_max: float = 1e8) -> np.ndarray:
+    """The stable fixed point ``q*`` of the variance map (the largest root of ``F(q) = q``).
+
+    ``0`` where the map shrinks every ``q > 0`` (e.g. ``sigma_b2 = 0`` in the ordered phase);
+    ``inf`` where it grows without bound (ReLU with ``sigma_w2 > 2``); ``q0`` where every ``q`` is
+    fixed (ReLU at ``sigma_w2 = 2``, ``sigma_b2 = 0``: the variance keeps its input's value).
+    """
+    sw, sb = _check(sigma_w2, sigma_b2)
+
+    def G(q):
+        return variance_map(activation, q, sw, sb) - q
+
+    q0a = np.full(sw.shape, float(q0))
+    # a line of fixed points (ReLU at sigma_w2 = 2, sigma_b2 = 0): every q keeps its value
+    marginal = (np.abs(G(q0a)) <= 1e-12 * max(1.0, q0)) & (np.abs(G(2 * q0a)) <= 2e-12 * max(1.0, q0))
+    hi = np.maximum(sw + sb, 1.0)
+    for _ in range(80):  # grow the bracket until F(hi) < hi, or give up (no finite fixed point)
+        grow = G(hi) > 0
+        if not grow.any():
+            break
+        hi = np.where(grow, hi * 2, hi)
+    diverges = G(hi) > 0
+    lo = np.full(sw.shape, 1e-14)
+    has_root = G(lo) > 0
+    for _ in range(200):  # bisection on the sign change of G: G(lo) > 0 >= G(hi)
+        mid = 0.5 * (lo + hi)
+        pos = G(mid) > 0
+        lo, hi = np.where(pos, mid, lo), np.where(pos, hi, mid)
+    q = np.where(has_root, 0.5 * (lo + hi), 0.0)
+    q = np.where(diverges | (q > q_max), np.inf, q)
+    q = np.where(marginal, q0, q)
+    return q if q.ndim else float(q)
+
+
+def chi1(activation: str, sigma_w2, sigma_b2, *, q: np.ndarray | None = None, q0: float = 1.0) -> np.ndarray:
+    """``chi_1 = sigma_w2 * E[phi'(sqrt(q*) z)^2]``, at the fixed point unless ``q`` is given."""
+    sw, sb = _check(sigma_w2, sigma_b2)
+    dphi = _activation(activation).grad
+    q = fixed_point(activation, sw, sb, q0=q0) if q is None else np.asarray(q, dtype=float)
+    out = sw * _expect(lambda u: dphi(u) ** 2, np.where(np.isfinite(q), q, 0.0))
+    out = np.where(np.isfinite(q), out, np.inf)
+    return out if out.ndim else float(out)
+
+
+def critical_sigma_w2(activation: str, sigma_b2=0.0, *, lo: float = 1e-3, hi: float = 100.0) -> np.ndarray:
+    """The ``sigma_w2`` with ``chi_1 = 1`` for this ``sigma_b2``: the edge of chaos.
+
+    1 for tanh at ``sigma_b2 = 0``, 2 for ReLU (He's initialization).
+    """
+    sb = np.asarray(sigma_b2, dtype=float)
+    a, b = np.full(sb.shape, lo), np.full(sb.shape, hi)
+    if np.any(chi1(activation, a, sb) > 1) or np.any(chi1(activation, b, sb) < 1):
+        raise InitlabError(f"no critical sigma_w2 in [{lo}, {hi}] for {activation} at sigma_b2={sigma_b2}")
+    for _ in range(100):
+        mid = 0.5 * (a + b)
+        above = chi1(activation, mid, sb) > 1
+        a, b = np.where(above, a, mid), np.where(above, mid, b)
+    out = 0.5 * (a + b)
+    return out if out.ndim else float(out)
+
+
+def _corr_expect(f, q: float, c: np.ndarray) -> np.ndarray:
+    """``E[f(u1, u2)]`` with ``u1 = sqrt(q) z1``, ``u2 = sqrt(q) (c z1 + sqrt(1 - c^2) z2)``."""
+    z1, z2 = np.meshgrid(_Z2, _Z2, indexing="ij")
+    w = np.outer(_W2, _W2)
+    c = np.asarray(c, dtype=float)[..., None, None]
+    s = np.sqrt(q)
+    u1 = s * z1
+    u2 = s * (c * z1 + np.sqrt(np.clip(1 - c * c, 0, None)) * z2)
+    return (f(u1, u2) * w).sum(axis=(-2, -1))
+
+
+@dataclass(frozen=True)
+class MeanField:
+    """Everything at one ``(sigma_w2, sigma_b2)``: ``q_star, chi1, c_star, xi_q, xi_c``."""
+
+    activation: str
+    sigma_w2: float
+    sigma_b2: float
+    q_star: float
+    chi1: float
+    c_star: float
+    xi_q: float
+    xi_c: float
+
+    @property
+    def phase(self) -> str:
+        if abs(self.chi1 - 1) < 1e-6:
+            return "critical"
+        return "ordered" if self.chi1 < 1 else "chaotic"
+
+    def to_dict(self) -> dict:
+        return {"activation": self.activation, "sigma_w2": self.sigma_w2, "sigma_b2": self.sigma_b2,
+                "q_star": self.q_star, "chi1": self.chi1, "c_star": self.c_star, "xi_q": self.xi_q,
+                "xi_c": self.xi_c, "phase": self.phase}
+
+
+def depth_scales(activation: str, sigma_w2: float, sigma_b2: float, *, q0: float = 1.0) -> MeanField:
+    """``q*``, ``chi_1``, ``c*`` and the depth scales ``xi_q``, ``xi_c`` at one point.
+
+    ``xi_q = -1 / log(F'(q*))`` with ``F'(q) = sigma_w2 E[phi(u) phi'(u) z] / sqrt(q)`` (Gaussian
+    integration by parts of ``d/dq E[phi(sqrt(q) z)^2]``); ``xi_c = -1 / log(chi_c)`` with
+    ``chi_c = sigma_w2 E[phi'(u1) phi'(u2)]`` at ``c*`` (``= chi_1`` when ``c* = 1``).
+    Infinite at criticality.
+    """
+    act = _activation(activation)
+    phi, dphi = act.fn, act.grad
+    q = float(fixed_point(activation, sigma_w2, sigma_b2, q0=q0))
+    x1 = float(chi1(activation, sigma_w2, sigma_b2, q=q))
+    if not np.isfinite(q) or q == 0.0:
+        slope = float(sigma_w2 * _expect(lambda u: dphi(u) ** 2, np.array(0.0))) if q == 0 else np.inf
+    else:
+        slope = float(sigma_w2 * _expect(lambda u: phi(u) * dphi(u) * u, np.array(q)) / q)
+
+    def inv_log(x: float) -> float:
+        if not np.isfinite(x) or x <= 0:
+            return 0.0 if not np.isfinite(x) else np.inf
+        return np.inf if abs(np.log(x)) < 1e-12 else -1.0 / np.log(x)
+
+    xi_q = inv_log(slope) if slope < 1 else np.inf
+    c_star = 1.0
+    if np.isfinite(q) and q > 0 and x1 > 1 + 1e-9:
+        # chaotic: c = 1 is unstable; find the stable c* < 1 of the correlation map by bisection
+        def Gc(c):
+            return (sigma_w2 * _corr_expect(lambda a, b: phi(a) * phi(b), q, c) + sigma_b2) / q - c
+
+        lo, hi = -1.0, 1.0 - 1e-9
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if Gc(mid) > 0 else (lo, mid)
+        c_star = 0.5 * (lo + hi)
+    chi_c = x1 if c_star == 1.0 else float(sigma_w2 * _corr_expect(lambda a, b: dphi(a) * dphi(b), q, c_star))
+    xi_c = inv_log(chi_c) if abs(chi_c - 1) > 1e-9 else np.inf
+    return MeanField(act.name, float(sigma_w2), float(sigma_b2), q, x1, float(c_star), float(xi_q), float(xi_c))
+
+
+def variance_by_layer(activation: str, sigma_w2, sigma_b2, q1: float, depth: int) -> np.ndarray:
+    """Predicted pre-activation variance ``q_1 .. q_depth``: ``q_{l+1} = F(q_l)`` from ``q1``.
+
+    For an input ``x`` of ``n_0`` features, ``q1 = sigma_w2 * mean(x^2) + sigma_b2``.
+    """
+    if depth < 1:
+        raise InitlabError(f"depth must be at least 1, got {depth}")
+    q = [float(q1)]
+    for _ in range(depth - 1):
+        q.append(float(variance_map(activation, q[-1], sigma_w2, sigma_b2)))
+    return np.array(q)
+
+
+def finite_width_spread(widths: Sequence[int]) -> float:
+    """Predicted variance, across ReLU networks with He-scaled Gaussian weights, of
+    ``log ||z_L(x)||^2`` for one input (Hanin & Rolnick 2018).
+
+    ``widths`` are ``n_1 .. n_L`` (the widths of the layers after the input). Each ReLU layer of
+    width ``n_l`` feeding the next multiplies the squared length by an independent factor whose
+    log has variance ``5 / n_l`` (``4/n_l`` from the chi-square of the ``~n_l/2`` active units,
+    ``1/n_l`` from how many are active); the last layer's own Gaussian draw adds ``2 / n_L``::
+
+        Var[log ||z_L||^2] ~ 5 * sum_{l < L} 1/n_l + 2/n_L
+
+    About 0.96 for 50 layers of width 256; four times that at width 64.
+    """
+    widths = [int(n) for n in widths]
+    if not widths or min(widths) < 1:
+        raise InitlabError(f"widths must be positive integers, got {widths}")
+    return float(5.0 * sum(1.0 / n for n in widths[:-1]) + 2.0 / widths[-1])
+
+
+def reliability(spread: float) -> str:
+    """A sentence on what a predicted spread of ``log ||z_L||^2`` means for one network."""
+    factor = float(np.exp(np.sqrt(spread)))
+    if spread < 0.1:
+        return (f"one network stays close to the mean-field prediction (a typical network's squared "
+                f"output length is within a factor {factor:.2f} of it)")
+    return (f"single networks are unreliable at this depth and width even at the critical init: "
+            f"a typical network's squared output length is off from the prediction by a factor "
+            f"{factor:.1f} (one standard deviation of its log); use wider layers or fewer of them")

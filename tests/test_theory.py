@@ -1,0 +1,216 @@
+"""Mean-field theory against brute force and against measured ensembles; finite width; the
+initializer family of the deep networks issue; LSUV; deep MLPs on digits.
+
+Each statistical check runs at three seeds and must hold at all three."""
+
+import json
+
+import numpy as np
+import pytest
+
+import initlab
+from initlab import cli, data, initializers, theory
+from initlab.diagnose.propagation import measure_ensemble, propagation
+from initlab.errors import InitlabError
+from initlab.nn import ACTIVATIONS, Network
+from initlab.nn.lsuv import lsuv
+
+from .conftest import SEEDS
+
+
+# ------------------------------------------------------------------------------ theory
+def test_critical_points():
+    assert theory.critical_sigma_w2("tanh", 0.0) == pytest.approx(1.0, abs=1e-6)
+    assert theory.critical_sigma_w2("relu", 0.0) == pytest.approx(2.0, abs=1e-6)
+    crit = theory.critical_sigma_w2("tanh", np.array([0.0, 0.05, 0.2]))
+    assert crit.shape == (3,) and np.all(np.diff(crit) > 0)
+    assert theory.chi1("tanh", crit, np.array([0.0, 0.05, 0.2])) == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("activation, sw2, sb2", [("tanh", 1.5, 0.05), ("tanh", 3.0, 0.2),
+                                                  ("sigmoid", 4.0, 0.1), ("relu", 1.5, 0.1)])
+def test_q_star_and_chi1_against_monte_carlo(activation, sw2, sb2, seed):
+    g = ACTIVATIONS[activation]
+    q = theory.fixed_point(activation, sw2, sb2)
+    x1 = theory.chi1(activation, sw2, sb2)
+    z = np.random.default_rng(seed).standard_normal(2_000_000)
+    u = np.sqrt(q) * z
+    assert sw2 * np.mean(g.fn(u) ** 2) + sb2 == pytest.approx(q, rel=0.01)
+    assert sw2 * np.mean(g.grad(u) ** 2) == pytest.approx(x1, rel=0.01)
+
+
+def test_fixed_point_edge_cases_and_vectorized():
+    assert theory.fixed_point("relu", 2.0, 0.0, q0=3.0) == 3.0    # a line of fixed points
+    assert theory.fixed_point("relu", 2.5, 0.0) == np.inf          # explodes
+    assert theory.fixed_point("tanh", 0.5, 0.0) == 0.0             # ordered, no bias: q* = 0
+    assert theory.fixed_point("relu", 1.5, 0.1) == pytest.approx(0.1 / (1 - 0.75))
+    grid = theory.chi1("tanh", np.linspace(0.5, 3, 6)[:, None], np.linspace(0, 0.2, 4)[None, :])
+    assert grid.shape == (6, 4) and np.all(np.diff(grid, axis=0) > 0)
+    with pytest.raises(InitlabError, match="sigma_w2 > 0"):
+        theory.fixed_point("tanh", -1.0, 0.0)
+
+
+def test_depth_scales_and_phases():
+    ordered = theory.depth_scales("tanh", 1.5, 0.05)
+    assert ordered.phase == "ordered" and ordered.c_star == 1.0
+    assert ordered.xi_c == pytest.approx(-1 / np.log(ordered.chi1))
+    chaotic = theory.depth_scales("tanh", 4.0, 0.05)
+    assert chaotic.phase == "chaotic" and chaotic.c_star < 1 and np.isfinite(chaotic.xi_c)
+    crit = theory.depth_scales("relu", 2.0, 0.0)
+    assert crit.phase == "critical" and crit.xi_c == np.inf
+    # xi_q: |q_l - q*| shrinks as exp(-l / xi_q); check against the map itself
+    q = theory.variance_by_layer("tanh", 1.5, 0.05, 2.0, 12)
+    d = np.abs(q - ordered.q_star)
+    assert d[11] / d[10] == pytest.approx(np.exp(-1 / ordered.xi_q), rel=0.02)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_relu_he_ensemble_mean_within_4_se(seed):
+    m = measure_ensemble(depth=50, width=512, init="he", networks=64, seed=seed, backward=False)
+    for row in m.layer_table():
+        assert abs(row["mean_q"] - row["predicted_q"]) < 4 * row["sem_q"], row
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_relu_xavier_halves_per_layer(seed):
+    m = measure_ensemble(depth=11, width=512, init="xavier", networks=64, seed=seed, backward=False)
+    q = m.z_q.mean(axis=0)
+    np.testing.assert_allclose(q[1:] / q[:-1], 0.5, rtol=0.05)
+    np.testing.assert_allclose(m.predicted_z_q[1:] / m.predicted_z_q[:-1], 0.5, rtol=1e-9)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_tanh_converges_to_q_star(seed):
+    m = measure_ensemble(depth=50, width=512, activation="tanh", init="variance_scaling:1.5",
+                         sigma_b2=0.05, networks=64, seed=seed, backward=False)
+    q_star = theory.fixed_point("tanh", 1.5, 0.05)
+    assert m.predicted_z_q[-1] == pytest.approx(q_star, rel=1e-6)
+    for row in m.layer_table():
+        assert abs(row["mean_q"] - row["predicted_q"]) < 4 * row["sem_q"], row
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_finite_width_spread(seed):
+    wide = measure_ensemble(depth=50, width=256, init="he", networks=512, batch=1, seed=seed, backward=False)
+    predicted = theory.finite_width_spread([256] * 50)
+    assert predicted == pytest.approx(0.96, abs=0.01)
+    assert wide.spread() == pytest.approx(predicted, rel=0.25)
+    narrow = measure_ensemble(depth=50, width=64, init="he", networks=512, batch=1, seed=seed, backward=False)
+    assert theory.finite_width_spread([64] * 50) / predicted == pytest.approx(4.0, rel=0.01)
+    assert narrow.spread() / wide.spread() == pytest.approx(4.0, rel=0.3)
+
+
+def test_backward_pass_prediction_ordered_tanh():
+    """Gradients shrink by chi_1 per layer in the ordered phase: measured beside predicted."""
+    m = measure_ensemble(depth=20, width=256, activation="tanh", init="variance_scaling:1.5",
+                         sigma_b2=0.05, networks=32, seed=0)
+    ratio = m.grad_q.mean(axis=0)[0] / m.grad_q.mean(axis=0)[-1]
+    assert ratio == pytest.approx(m.predicted_grad_q[0] / m.predicted_grad_q[-1], rel=0.15)
+
+
+# ------------------------------------------------------------------------ propagation
+def test_propagation_one_network_and_ensemble():
+    ds = data.load("digits")
+    net = Network([64, 50, 50, 50, 10], hidden="tanh", output="softmax", init="xavier", seed=0)
+    rep = propagation(net, ds.X_train, ds.Y_train)
+    assert len(rep.layers) == 4 and rep.layers[0].z_var > 0 and rep.layers[2].grad_q > 0
+    ens = Network([64, 50, 50, 50, 10], hidden="relu", output="softmax", init="he", seed=0, ensemble=16)
+    rep = propagation(ens, ds.X_train)
+    e = rep.layers[1].ensemble["z_q"]
+    assert rep.layers[1].z_q.shape == (16,) and e["sem"] > 0 and e["log_spread"] > 0
+    assert rep.forward_ratio.shape == (16,)
+
+
+# --------------------------------------------------------------------- initializers
+@pytest.mark.parametrize("shape", [(5, 9), (9, 5), (6, 6), (3, 4, 7)])
+@pytest.mark.parametrize("gain", ["1", "2.5", "relu"])
+def test_orthogonal(shape, gain):
+    W = initializers.get(f"orthogonal:{gain}")(shape, np.random.default_rng(0))
+    g2 = initializers.calculate_gain("relu") ** 2 if gain == "relu" else float(gain) ** 2
+    for w in W.reshape(-1, *shape[-2:]):
+        rows, cols = w.shape
+        gram = w @ w.T if rows <= cols else w.T @ w
+        np.testing.assert_allclose(gram, g2 * np.eye(min(rows, cols)), atol=1e-10)
+
+
+def test_gain_table_identity_sparse():
+    assert initializers.calculate_gain("tanh") == 5 / 3
+    assert initializers.calculate_gain("relu") == np.sqrt(2)
+    assert initializers.calculate_gain("leaky_relu", 0.2) == pytest.approx(np.sqrt(2 / 1.04))
+    assert initializers.calculate_gain("selu") == 0.75
+    with pytest.raises(InitlabError, match="did you mean"):
+        initializers.calculate_gain("tahn")
+    assert np.array_equal(initializers.get("identity:2")((2, 3), None), [[2, 0, 0], [0, 2, 0]])
+    W = initializers.get("sparse:0.3")((10, 40), np.random.default_rng(0))
+    assert np.all((W == 0).sum(axis=0) == 3)
+    with pytest.raises(InitlabError, match="SPARSITY"):
+        initializers.get("sparse:1.5")
+
+
+def test_every_entry_names_its_equivalents():
+    for name, entry in initializers.REGISTRY.items():
+        assert entry.equivalents, name
+    assert "a=sqrt(5)" in initializers.REGISTRY["pytorch_default"].equivalents["pytorch"]
+    assert "truncated" in initializers.REGISTRY["he_normal"].equivalents["jax"]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_lsuv_unit_variance(seed):
+    ds = data.load("digits")
+    net = Network([64, 100, 100, 100, 100, 10], hidden="tanh", output="softmax", init="lsuv",
+                  bias="random:0.1", seed=seed)
+    result = lsuv(net, ds.X_train[:, :500])
+    assert result.converged and len(result.iterations) == 5
+    _, cache = net.forward(ds.X_train[:, :500])
+    for _, Z in cache:
+        assert abs(Z.var() - 1) <= 0.1
+
+
+def test_lsuv_runs_in_fit_once():
+    ds = data.load("digits")
+    net = Network([64, 30, 30, 10], hidden="relu", output="softmax", init=["lsuv", "he"], seed=[0, 0])
+    he_before = net.params["W1"][1].copy()
+    net.fit(ds.X_train, ds.Y_train, lr=0.1, iterations=0)
+    assert net.lsuv_result.converged
+    np.testing.assert_array_equal(net.params["W1"][1], he_before)  # the he member is untouched
+
+
+def test_cli_theory_json_and_critical(capsys, tmp_path):
+    for argv in (["theory", "--activation", "tanh", "--sigma-w2", "1.5", "--sigma-b2", "0.05", "--json"],
+                 ["theory", "--activation", "relu", "--critical", "--json"]):
+        with pytest.raises(SystemExit) as e:
+            cli.main(argv)
+        assert e.value.code == 0
+        out = json.loads(capsys.readouterr().out)
+    assert out["critical_sigma_w2"] == pytest.approx(2.0, abs=1e-6)
+    with pytest.raises(SystemExit):
+        cli.main(["theory", "--activation", "tanh", "--sigma-w2", "1.5", "--sigma-b2", "0.05", "--json"])
+    mf = json.loads(capsys.readouterr().out)
+    assert {"q_star", "chi1", "xi_q", "xi_c"} <= set(mf)
+    png = tmp_path / "phase.png"
+    with pytest.raises(SystemExit):
+        cli.main(["theory", "--activation", "tanh", "--phase-diagram", str(png)])
+    assert png.stat().st_size > 10_000
+
+
+def test_cli_theory_measure(capsys, tmp_path):
+    png = tmp_path / "m.png"
+    with pytest.raises(SystemExit) as e:
+        cli.main(["theory", "--measure", "--depth", "10", "--width", "64", "--init", "he",
+                  "--activation", "relu", "--networks", "16", "--plot", str(png)])
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and png.exists()
+    assert "finite width" in out and "predicted" in out and "measured" in out
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_deep_relu_on_digits_he_trains_far_from_critical_stalls(seed, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["deep", "--inits", "he,variance_scaling:0.5", "--seed", str(seed), "--json"])
+    assert e.value.code == 0
+    runs = {r["init"]: r for r in json.loads(capsys.readouterr().out)["runs"]}
+    assert runs["he"]["train_accuracy"] >= 0.9 and runs["he"]["verdict"] == "trains"
+    assert runs["variance_scaling:0.5"]["train_accuracy"] < 0.25
+    assert runs["variance_scaling:0.5"]["verdict"] == "stalls"
+    assert "vanished" in runs["variance_scaling:0.5"]["sentence"]
