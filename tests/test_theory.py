@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 
-import initlab
 from initlab import cli, data, initializers, theory
 from initlab.diagnose.propagation import measure_ensemble, propagation
 from initlab.errors import InitlabError

@@ -387,7 +387,7 @@ def theory_cmd(
     sigma_w2: Annotated[float, typer.Option("--sigma-w2", help="weight variance times fan_in")] = 1.0,
     sigma_b2: Annotated[float, typer.Option("--sigma-b2", help="bias variance")] = 0.0,
     critical: Annotated[bool, typer.Option("--critical", help="the critical sigma_w2 for --sigma-b2")] = False,
-    phase_diagram: Annotated[str | None, typer.Option("--phase-diagram", help="write the phase diagram PNG here")] = None,
+    phase_diagram: Annotated[str | None, typer.Option("--phase-diagram", help="write its PNG here")] = None,
     measure: Annotated[bool, typer.Option("--measure", help="measure an ensemble beside the prediction")] = False,
     depth: Annotated[int, typer.Option(help="layers (with --measure)")] = 50,
     width: Annotated[int, typer.Option(help="units per layer (with --measure)")] = 256,

@@ -59,7 +59,9 @@ class PropagationReport:
     backward_ratio: float | np.ndarray
 
     def to_dict(self) -> dict:
-        conv = (lambda v: v.tolist() if isinstance(v, np.ndarray) else v)
+        def conv(v):
+            return v.tolist() if isinstance(v, np.ndarray) else v
+
         return {"layers": [x.to_dict() for x in self.layers], "forward_ratio": conv(self.forward_ratio),
                 "backward_ratio": conv(self.backward_ratio)}
 

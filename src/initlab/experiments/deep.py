@@ -83,10 +83,13 @@ def _verdict(r: dict, n_classes: int) -> tuple[str, str]:
     if r["train_accuracy"] >= 0.9:
         return "trains", f"reached {100 * r['train_accuracy']:.1f}% training accuracy"
     if r["train_accuracy"] < chance + 0.1:
-        why = ("the signal shrank by a factor %.2g from layer 1 to the last: the gradients "
-               "vanished" % r["signal_ratio"] if r["signal_ratio"] < 1e-2 else
-               "the signal grew by a factor %.2g: the units saturated or exploded" % r["signal_ratio"]
-               if r["signal_ratio"] > 1e2 else "it stayed near chance")
+        ratio = r["signal_ratio"]
+        if ratio < 1e-2:
+            why = f"the signal shrank by a factor {ratio:.2g} from layer 1 to the last: the gradients vanished"
+        elif ratio > 1e2:
+            why = f"the signal grew by a factor {ratio:.2g}: the units saturated or exploded"
+        else:
+            why = "it stayed near chance"
         return "stalls", f"{100 * r['train_accuracy']:.1f}% training accuracy: {why}"
     return "slow", f"{100 * r['train_accuracy']:.1f}% training accuracy: learning, but slowly"
 
