@@ -499,7 +499,7 @@ def deep_cmd(
     width: Annotated[int, typer.Option(help="units per hidden layer")] = 64,
     hidden: Annotated[str, typer.Option(help="hidden activation")] = "relu",
     inits: Annotated[str, typer.Option(help="comma-separated initializer specs")] = "he,xavier,variance_scaling:0.5",
-    lr: Annotated[float, typer.Option(help="learning rate")] = 0.02,
+    lr: Annotated[float, typer.Option(help="learning rate")] = 0.01,
     iterations: Annotated[int, typer.Option(help="gradient-descent steps")] = 800,
     train_examples: Annotated[int, typer.Option(help="training examples of digits used (0: all)")] = 600,
     seed: Annotated[int, typer.Option(help="seed of the initialization")] = 0,

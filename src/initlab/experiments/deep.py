@@ -28,7 +28,7 @@ class DeepConfig:
     width: int = 64
     hidden: str = "relu"
     inits: tuple[str, ...] = ("he", "xavier", "variance_scaling:0.5")
-    lr: float = 0.02
+    lr: float = 0.01
     iterations: int = 800
     train_examples: int | None = 600
     seed: int = 0
