@@ -526,6 +526,38 @@ def deep_cmd(
         print(f"wrote {path}", file=sys.stderr if as_json else sys.stdout)
 
 
+@app.command("audit")
+def audit_cmd(
+    target: Annotated[str, typer.Argument(help="FILE.py:FACTORY, a function returning the torch.nn.Module")],
+    input_shape: Annotated[str, typer.Option(help="batch shape, e.g. 32,3,32,32")] = ...,
+    init: Annotated[str | None, typer.Option(help="initialize with this spec before auditing")] = None,
+    checkpoint: Annotated[str | None, typer.Option(help="a state dict (torch.load weights_only=True)")] = None,
+    seed: Annotated[int, typer.Option(help="seed of the batch, the error signal and --init")] = 0,
+    report: Annotated[str | None, typer.Option(help="folder for report.html and results.json")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Is my PyTorch model initialized well? One batch, one forward and one backward pass."""
+    try:
+        import torch
+
+        from initlab.torch import audit, initialize
+        from initlab.torch.audit import load_model, write_audit_report
+    except ImportError:
+        raise InitlabError("audit needs PyTorch: pip install -e '.[torch]' (torch==2.13.0)") from None
+    shape = parse_ints(input_shape, "--input-shape")
+    if any(n < 1 for n in shape):
+        raise InitlabError(f"--input-shape needs positive sizes, got {shape}")
+    model = load_model(target, checkpoint=checkpoint)
+    if init:
+        initialize(model, init, seed=seed)
+    batch = torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+    result = audit(model, batch, seed=seed)
+    paths = write_audit_report(result, report) if report else {}
+    _print_story(result, as_json)
+    for path in paths.values():
+        print(f"wrote {path}", file=sys.stderr if as_json else sys.stdout)
+
+
 course_app = typer.Typer(help="The course's own functions: check a learner's code against them.",
                          no_args_is_help=True)
 app.add_typer(course_app, name="course")

@@ -45,18 +45,25 @@ class Sampler(Protocol):
 
     spec: str
 
-    def __call__(self, shape: Sequence[int], rng: RNG) -> np.ndarray: ...
+    def __call__(self, shape: Sequence[int], rng: RNG, *, fans: tuple[int, int] | None = None) -> np.ndarray: ...
 
-    def theory(self, shape: Sequence[int]) -> dict: ...
+    def theory(self, shape: Sequence[int], *, fans: tuple[int, int] | None = None) -> dict: ...
 
 
-def fans(shape: Sequence[int]) -> tuple[int, int]:
+def fans(shape: Sequence[int], override: tuple[int, int] | None = None) -> tuple[int, int]:
     """``(fan_in, fan_out)`` of a weight of shape ``(..., fan_out, fan_in)``.
 
     The course's ``W[l]`` is ``(n[l], n[l-1])``: fan_in = n[l-1], fan_out = n[l].
-    Leading axes (an ensemble) do not count.
+    Leading axes (an ensemble) do not count. ``override`` gives the fans explicitly (the torch
+    adapter passes PyTorch's, receptive field included, for a flattened conv weight).
     """
     shape = tuple(shape)
+    if override is not None:
+        fans(shape)
+        fi, fo = (int(v) for v in override)
+        if fi < 1 or fo < 1:
+            raise InitlabError(f"fans must be positive, got fan_in={fi}, fan_out={fo}")
+        return fi, fo
     if len(shape) < 2:
         raise InitlabError(
             f"a weight needs a shape (..., fan_out, fan_in) of at least 2 axes, got {shape}"
@@ -65,6 +72,9 @@ def fans(shape: Sequence[int]) -> tuple[int, int]:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
             raise InitlabError(f"every axis of a weight shape must be a positive integer, got {shape}")
     return int(shape[-1]), int(shape[-2])
+
+
+_fans = fans  # the helper under a name that the samplers' ``fans=`` keyword does not shadow
 
 
 def _truncated_standard_normal(shape: tuple[int, ...], rng: RNG) -> np.ndarray:
@@ -84,12 +94,12 @@ class Constant:
     value: float
     spec: str = "constant"
 
-    def __call__(self, shape: Sequence[int], rng: RNG) -> np.ndarray:
-        fans(shape)
+    def __call__(self, shape: Sequence[int], rng: RNG, *, fans: tuple[int, int] | None = None) -> np.ndarray:
+        _fans(shape, fans)
         return np.full(tuple(shape), self.value, dtype=np.float64)
 
-    def theory(self, shape: Sequence[int]) -> dict:
-        fan_in, fan_out = fans(shape)
+    def theory(self, shape: Sequence[int], *, fans: tuple[int, int] | None = None) -> dict:
+        fan_in, fan_out = _fans(shape, fans)
         return {"distribution": "constant", "value": self.value, "std": 0.0,
                 "fan_in": fan_in, "fan_out": fan_out}
 
@@ -101,12 +111,12 @@ class Normal:
     std: float
     spec: str = "random"
 
-    def __call__(self, shape: Sequence[int], rng: RNG) -> np.ndarray:
-        fans(shape)
+    def __call__(self, shape: Sequence[int], rng: RNG, *, fans: tuple[int, int] | None = None) -> np.ndarray:
+        _fans(shape, fans)
         return rng.standard_normal(tuple(shape)) * self.std
 
-    def theory(self, shape: Sequence[int]) -> dict:
-        fan_in, fan_out = fans(shape)
+    def theory(self, shape: Sequence[int], *, fans: tuple[int, int] | None = None) -> dict:
+        fan_in, fan_out = _fans(shape, fans)
         return {"distribution": "normal", "std": self.std, "fan_in": fan_in, "fan_out": fan_out}
 
 
@@ -131,24 +141,24 @@ class VarianceScaling:
         if self.distribution not in DISTRIBUTIONS:
             raise unknown("variance-scaling distribution", self.distribution, DISTRIBUTIONS)
 
-    def variance(self, shape: Sequence[int]) -> float:
-        fan_in, fan_out = fans(shape)
+    def variance(self, shape: Sequence[int], fans: tuple[int, int] | None = None) -> float:
+        fan_in, fan_out = _fans(shape, fans)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
         return self.scale / n
 
-    def __call__(self, shape: Sequence[int], rng: RNG) -> np.ndarray:
+    def __call__(self, shape: Sequence[int], rng: RNG, *, fans: tuple[int, int] | None = None) -> np.ndarray:
         shape = tuple(shape)
-        std = np.sqrt(self.variance(shape))
+        std = np.sqrt(self.variance(shape, fans))
         if self.distribution == "normal":
             return rng.standard_normal(shape) * std
         if self.distribution == "truncated_normal":
             return _truncated_standard_normal(shape, rng) * (std / TRUNCATED_NORMAL_STD)
-        bound = np.sqrt(3.0 * self.variance(shape))
+        bound = np.sqrt(3.0) * std
         return rng.uniform(-bound, bound, shape)
 
-    def theory(self, shape: Sequence[int]) -> dict:
-        fan_in, fan_out = fans(shape)
-        std = float(np.sqrt(self.variance(shape)))
+    def theory(self, shape: Sequence[int], *, fans: tuple[int, int] | None = None) -> dict:
+        fan_in, fan_out = _fans(shape, fans)
+        std = float(np.sqrt(self.variance(shape, fans)))
         out = {"distribution": self.distribution, "std": std, "fan_in": fan_in,
                "fan_out": fan_out, "mode": self.mode, "scale": self.scale}
         if self.distribution == "uniform":
@@ -169,8 +179,8 @@ class Orthogonal:
     gain: float = 1.0
     spec: str = "orthogonal"
 
-    def __call__(self, shape: Sequence[int], rng: RNG) -> np.ndarray:
-        fan_in, fan_out = fans(shape)
+    def __call__(self, shape: Sequence[int], rng: RNG, *, fans: tuple[int, int] | None = None) -> np.ndarray:
+        fan_in, fan_out = _fans(shape)  # the matrix itself is what is orthogonal
         shape = tuple(shape)
         batch = int(np.prod(shape[:-2], dtype=np.int64))
         out = np.empty((batch, fan_out, fan_in))
@@ -183,8 +193,8 @@ class Orthogonal:
             out[k] = Q.T if fan_out < fan_in else Q
         return (out * self.gain).reshape(shape)
 
-    def theory(self, shape: Sequence[int]) -> dict:
-        fan_in, fan_out = fans(shape)
+    def theory(self, shape: Sequence[int], *, fans: tuple[int, int] | None = None) -> dict:
+        fan_in, fan_out = _fans(shape)
         # every row (wide) or column (tall) has norm gain: entries have variance gain^2 / max fan
         return {"distribution": "orthogonal", "std": self.gain / np.sqrt(max(fan_in, fan_out)),
                 "gain": self.gain, "fan_in": fan_in, "fan_out": fan_out}
@@ -197,12 +207,12 @@ class Identity:
     gain: float = 1.0
     spec: str = "identity"
 
-    def __call__(self, shape: Sequence[int], rng: RNG) -> np.ndarray:
-        fan_in, fan_out = fans(shape)
+    def __call__(self, shape: Sequence[int], rng: RNG, *, fans: tuple[int, int] | None = None) -> np.ndarray:
+        fan_in, fan_out = _fans(shape)
         return np.broadcast_to(np.eye(fan_out, fan_in) * self.gain, tuple(shape)).copy()
 
-    def theory(self, shape: Sequence[int]) -> dict:
-        fan_in, fan_out = fans(shape)
+    def theory(self, shape: Sequence[int], *, fans: tuple[int, int] | None = None) -> dict:
+        fan_in, fan_out = _fans(shape)
         return {"distribution": "identity", "gain": self.gain, "std": float(
             self.gain * np.sqrt(min(fan_in, fan_out) / (fan_in * fan_out))),
             "fan_in": fan_in, "fan_out": fan_out}
@@ -222,8 +232,8 @@ class Sparse:
             raise InitlabError(f"sparse: SPARSITY must be in [0, 1), got {self.sparsity}")
         check_positive("sparse: STD", self.std)
 
-    def __call__(self, shape: Sequence[int], rng: RNG) -> np.ndarray:
-        fan_in, fan_out = fans(shape)
+    def __call__(self, shape: Sequence[int], rng: RNG, *, fans: tuple[int, int] | None = None) -> np.ndarray:
+        fan_in, fan_out = _fans(shape)
         shape = tuple(shape)
         W = rng.standard_normal(shape) * self.std
         n_zero = int(np.ceil(self.sparsity * fan_out))
@@ -233,8 +243,8 @@ class Sparse:
                 flat[k, rng.permutation(fan_out)[:n_zero], col] = 0.0
         return W
 
-    def theory(self, shape: Sequence[int]) -> dict:
-        fan_in, fan_out = fans(shape)
+    def theory(self, shape: Sequence[int], *, fans: tuple[int, int] | None = None) -> dict:
+        fan_in, fan_out = _fans(shape)
         keep = 1 - np.ceil(self.sparsity * fan_out) / fan_out
         return {"distribution": "sparse normal", "std": float(self.std * np.sqrt(keep)),
                 "sparsity": self.sparsity, "fan_in": fan_in, "fan_out": fan_out}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import importlib.util
 import io
 import sys
 from collections.abc import Callable
@@ -23,6 +22,7 @@ import numpy as np
 
 from initlab.course import MODULES
 from initlab.errors import InitlabError, unknown
+from initlab.userfile import import_file
 
 RTOL, ATOL = 1e-6, 1e-9  # tolerance for "the same number": rounding, not a different formula
 
@@ -272,20 +272,7 @@ class CheckReport:
 
 def import_learner_file(path: str | Path) -> ModuleType:
     """Import the one file the learner named, as a module of its own."""
-    path = Path(path)
-    if not path.is_file():
-        raise InitlabError(f"{path} does not exist or is not a file")
-    if path.suffix != ".py":
-        raise InitlabError(f"{path} is not a Python file (.py)")
-    name = f"initlab_learner_{abs(hash(str(path.resolve())))}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            spec.loader.exec_module(module)
-    except Exception as e:  # the learner's code: any error is theirs to see, in one line
-        raise InitlabError(f"importing {path} failed: {type(e).__name__}: {e}") from None
-    return module
+    return import_file(path)
 
 
 def guess_module(learner: ModuleType) -> str:

@@ -76,17 +76,16 @@ class SymmetryReport:
         return "SymmetryReport(" + "; ".join(s.sentence() for s in self.layers) + ")"
 
 
-def _groups(signature: np.ndarray, atol: float) -> list[list[int]]:
+def group_rows(signature: np.ndarray, atol: float = 0.0) -> list[list[int]]:
     """Units (rows of ``signature``) grouped by equality, or within ``atol`` of a group's first."""
     n = signature.shape[0]
     if atol == 0.0:
-        # exact: identical rows share an index in np.unique (which compares as floats: -0.0 == 0.0)
-        _, inverse = np.unique(signature, axis=0, return_inverse=True)
-        inverse = inverse.ravel()
-        order: dict[int, list[int]] = {}
+        # exact: rows with identical bytes (adding 0.0 turns -0.0 into 0.0, which compare equal)
+        rows = np.ascontiguousarray(signature, dtype=np.float64) + 0.0
+        order: dict[bytes, list[int]] = {}
         for i in range(n):
-            order.setdefault(int(inverse[i]), []).append(i)
-        return sorted(order.values(), key=lambda g: g[0])
+            order.setdefault(rows[i].tobytes(), []).append(i)
+        return list(order.values())
     groups: list[list[int]] = []
     for i in range(n):
         for g in groups:
@@ -105,7 +104,7 @@ def _one(params: dict, atol: float) -> SymmetryReport:
         W, b, W_next = params[f"W{l}"], params[f"b{l}"], params[f"W{l + 1}"]
         incoming = np.concatenate([W, b], axis=1)
         signature = np.concatenate([incoming, W_next.T], axis=1)
-        groups = _groups(signature, atol)
+        groups = group_rows(signature, atol)
         spread = float(np.max(incoming.max(axis=0) - incoming.min(axis=0)))
         layers.append(LayerSymmetry(l, W.shape[0], groups, len(groups), spread))
     return SymmetryReport(layers, atol)

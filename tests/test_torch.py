@@ -1,0 +1,255 @@
+"""initlab on PyTorch models: initialize with PyTorch's fans, audit with one batch."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from torch import nn
+
+from initlab import cli
+from initlab.errors import InitlabError
+from initlab.torch import audit, initialize, looks_like, torch_fans
+
+from .conftest import SEEDS
+
+
+def mlp(hidden=nn.ReLU, width=64):
+    return nn.Sequential(nn.Linear(20, width), hidden(), nn.Linear(width, width), hidden(), nn.Linear(width, 10))
+
+
+def batch(n=256, d=20, seed=0):
+    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed))
+
+
+def test_zero_hidden_layer_then_he_normal():
+    torch.manual_seed(0)
+    m = mlp()
+    nn.init.zeros_(m[2].weight)
+    nn.init.zeros_(m[2].bias)
+    rep = audit(m, batch())
+    hid = next(x for x in rep.layers if x.name == "2")
+    assert hid.effective_width == 1 and hid.groups == [list(range(64))]
+    assert any(f["kind"] == "symmetry" and f["layer"] == "2" and "1 of 64 units distinct" in f["message"]
+               and "he_normal" in f["message"] for f in rep.findings)
+    set_ = initialize(m, "he_normal", seed=0)
+    assert set(set_) == {"0", "2", "4"} and set_["2"]["fan_in"] == 64
+    rep = audit(m, batch())
+    assert all(x.effective_width == x.width for x in rep.layers)
+    assert not [f for f in rep.findings if f["kind"] == "symmetry"]
+
+
+# the shared names: initlab spec -> torch.nn.init call on a tensor
+PAIRS = {
+    "he_normal": lambda t: nn.init.kaiming_normal_(t, nonlinearity="relu"),
+    "he_uniform": lambda t: nn.init.kaiming_uniform_(t, nonlinearity="relu"),
+    "glorot_normal": nn.init.xavier_normal_,
+    "glorot_uniform": nn.init.xavier_uniform_,
+    "pytorch_default": lambda t: nn.init.kaiming_uniform_(t, a=np.sqrt(5)),
+    "orthogonal": nn.init.orthogonal_,
+}
+MODULES = {"linear": lambda: nn.Linear(48, 64), "conv2d": lambda: nn.Conv2d(8, 16, 3),
+           "conv_transpose2d": lambda: nn.ConvTranspose2d(8, 12, (3, 2)), "conv1d": lambda: nn.Conv1d(6, 10, 5)}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("kind", list(MODULES))
+@pytest.mark.parametrize("spec", list(PAIRS))
+def test_same_distribution_as_torch_nn_init(spec, kind, seed):
+    """Two-sample KS: initlab's samples and torch.nn.init's, on the same module (conv fans too)."""
+    ours, theirs = [], []
+    for k in range(8):  # pool several draws: enough samples for the test to see a wrong scale
+        m = MODULES[kind]()
+        initialize(m, spec, seed=1000 * seed + k)
+        ours.append(m.weight.detach().numpy().ravel())
+        torch.manual_seed(1000 * seed + k)
+        t = torch.empty_like(m.weight)
+        PAIRS[spec](t)
+        theirs.append(t.numpy().ravel())
+    a, b = np.concatenate(ours), np.concatenate(theirs)
+    assert stats.ks_2samp(a, b).pvalue > 1e-3
+    assert a.std() == pytest.approx(b.std(), rel=0.06)
+
+
+def test_fans_are_torch_fans():
+    for make in list(MODULES.values()) + [lambda: nn.Embedding(30, 7), lambda: nn.Conv3d(2, 4, (2, 3, 3))]:
+        w = make().weight
+        assert torch_fans(w) == nn.init._calculate_fan_in_and_fan_out(w)
+
+
+def test_orthogonal_conv_rows():
+    m = nn.Conv2d(8, 16, 3)
+    initialize(m, "orthogonal:relu", seed=0)
+    W = m.weight.detach().double().reshape(16, -1)
+    np.testing.assert_allclose((W @ W.T).numpy(), 2 * np.eye(16), atol=1e-5)
+
+
+def test_include_bias_and_embedding_padding():
+    m = nn.Sequential(nn.Embedding(10, 4, padding_idx=0), nn.Linear(4, 8), nn.ReLU(), nn.Conv1d(8, 8, 1))
+    done = initialize(m, "he_normal", include=["1"], bias="constant:0.1", seed=0)
+    assert list(done) == ["1"] and torch.all(m[1].bias == 0.1)
+    done = initialize(m, "glorot_uniform", include=[nn.Embedding, nn.Conv1d], seed=0)
+    assert set(done) == {"0", "3"} and torch.all(m[0].weight[0] == 0)
+    with pytest.raises(InitlabError, match="no module was initialized"):
+        initialize(m, "he", include=["nothing*"])
+    with pytest.raises(InitlabError, match="did you mean"):
+        initialize(m, "he_nromal")
+
+
+def test_same_seed_same_weights():
+    a, b = mlp(), mlp()
+    initialize(a, "he_uniform", seed=3)
+    initialize(b, "he_uniform", seed=3)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_sigmoid_scale_10_saturated_he_not(seed):
+    m = mlp(nn.Sigmoid)
+    initialize(m, "random:10", seed=seed)
+    rep = audit(m, batch(seed=seed))
+    hidden = [x for x in rep.layers if x.activation == "sigmoid"]
+    assert all(x.saturated_fraction > 0.8 for x in hidden)
+    assert any(f["kind"] == "saturated" for f in rep.findings)
+    initialize(m, "he_normal", seed=seed)
+    rep = audit(m, batch(seed=seed))
+    assert all(x.saturated_fraction < 0.1 for x in rep.layers if x.activation == "sigmoid")
+    assert not any(f["kind"] == "saturated" for f in rep.findings)
+
+
+def test_audit_costs_one_pass_and_leaves_the_model_alone():
+    m = mlp()
+    m.train()
+    calls = []
+    m.register_forward_pre_hook(lambda mod, inp: calls.append(1))
+    rep = audit(m, batch())
+    assert len(calls) == 1 and rep.passes == {"forward": 1, "backward": 1}
+    assert all(p.grad is None for p in m.parameters()) and m.training
+
+
+def test_audit_with_target_and_mean_field_prediction():
+    torch.manual_seed(0)
+    m = mlp(nn.Tanh, width=256)
+    initialize(m, "lecun_normal", seed=0)
+    y = torch.randint(0, 10, (256,))
+    rep = audit(m, batch(), target=y)
+    for x in rep.layers:
+        assert x.predicted_q == pytest.approx(x.measured_q, rel=0.15)
+        assert x.gradient_variance > 0
+
+
+def test_looks_like():
+    rng = np.random.default_rng(0)
+    assert looks_like(np.zeros((4, 5)), 5, 4)[0] == "zeros"
+    assert looks_like(np.full((4, 5), 0.5), 5, 4)[0] == "constant:0.5"
+    assert looks_like(nn.Linear(300, 200).weight.detach().double().numpy(), 300, 200)[0] == "pytorch_default"
+    assert looks_like(rng.standard_normal((200, 300)) * np.sqrt(2 / 300), 300, 200)[0] == "he_normal"
+    W = rng.uniform(-1, 1, (100, 400)) * np.sqrt(6 / 500)
+    assert looks_like(W, 400, 100)[0] == "glorot_uniform"
+    q, _ = np.linalg.qr(rng.standard_normal((50, 50)))
+    assert looks_like(q, 50, 50)[0] == "orthogonal"
+
+
+MODELS = '''
+import torch
+from torch import nn
+
+def make_model():
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(8 * 6 * 6, 32), nn.ReLU(), nn.Linear(32, 1), nn.Sigmoid())
+
+def zero_model():
+    m = make_model()
+    nn.init.zeros_(m[3].weight)
+    nn.init.zeros_(m[3].bias)
+    return m
+
+def broken():
+    raise RuntimeError("cannot build")
+
+def not_a_model():
+    return 42
+'''
+
+
+@pytest.fixture
+def models(tmp_path):
+    f = tmp_path / "models.py"
+    f.write_text(MODELS)
+    return f
+
+
+def run(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    out, err = capsys.readouterr()
+    return e.value.code, out, err
+
+
+def test_cli_audit_json_keys_and_report(models, capsys, tmp_path):
+    code, out, _ = run(["audit", f"{models}:zero_model", "--input-shape", "16,3,6,6", "--json",
+                        "--report", str(tmp_path / "rep")], capsys)
+    assert code == 0
+    r = json.loads(out)
+    for layer in r["layers"]:
+        assert {"name", "width", "effective_width", "dead_fraction", "saturated_fraction",
+                "activation_variance", "gradient_variance"} <= set(layer)
+    lin = next(x for x in r["layers"] if x["name"] == "3")
+    assert lin["effective_width"] == 1 and lin["width"] == 32
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert "1 of 32 units distinct" in html and "https://" not in html
+    code, out, _ = run(["audit", f"{models}:zero_model", "--input-shape", "16,3,6,6", "--init", "he_normal",
+                        "--json"], capsys)
+    assert all(x["effective_width"] == x["width"] for x in json.loads(out)["layers"])
+
+
+def test_cli_audit_checkpoint(models, capsys, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("m_for_ckpt", models)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    ckpt = tmp_path / "zero.pt"
+    torch.save(mod.zero_model().state_dict(), ckpt)
+    code, out, _ = run(["audit", f"{models}:make_model", "--input-shape", "8,3,6,6", "--checkpoint",
+                        str(ckpt), "--json"], capsys)
+    assert code == 0 and next(x for x in json.loads(out)["layers"] if x["name"] == "3")["effective_width"] == 1
+
+
+@pytest.mark.parametrize("args, words", [
+    (["{d}/none.py:make_model", "--input-shape", "8,3,6,6"], "does not exist"),
+    (["{m}:nothing", "--input-shape", "8,3,6,6"], "has no 'nothing'"),
+    (["{m}:broken", "--input-shape", "8,3,6,6"], "broken() raised RuntimeError: cannot build"),
+    (["{m}:not_a_model", "--input-shape", "8,3,6,6"], "not a torch.nn.Module"),
+    (["{m}:make_model", "--input-shape", "8,4,6,6"], "rejects an input of shape (8, 4, 6, 6)"),
+    (["{m}:make_model", "--input-shape", "8,3,6,6", "--checkpoint", "{d}/list.pt"], "not a state dict"),
+    (["{m}:make_model", "--input-shape", "8,3,6,6", "--checkpoint", "{d}/module.pt"], "weights_only=True"),
+    (["{m}:make_model", "--input-shape", "8,3,6,6", "--checkpoint", "{d}/other.pt"], "does not fit the model"),
+    (["{m}", "--input-shape", "8,3,6,6"], "FILE.py:FACTORY"),
+])
+def test_cli_audit_bad_input(models, tmp_path, capsys, args, words):
+    torch.save([1, 2, 3], tmp_path / "list.pt")
+    torch.save(nn.Linear(2, 2), tmp_path / "module.pt")
+    torch.save(nn.Linear(2, 2).state_dict(), tmp_path / "other.pt")
+    argv = ["audit"] + [a.format(m=models, d=tmp_path) for a in args]
+    code, out, err = run(argv, capsys)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and words in err
+    assert "Traceback" not in err
+
+
+def test_batchnorm_judged_as_in_training_and_left_untouched():
+    """BatchNorm normalizes with the batch's statistics during the audit (as in training), so
+    a layer it follows is not judged on scale; its running statistics come back unchanged."""
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(20, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Dropout(0.5),
+                      nn.Linear(64, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 1))
+    initialize(m, "random:0.001", seed=0)  # far too small, but BatchNorm undoes the scale
+    m.eval()
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    rep = audit(m, batch())
+    assert not m.training and not m[3].training
+    assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
+    for x in rep.layers[:2]:
+        assert x.suits.startswith("not judged: a normalization layer follows")
+    assert not [f for f in rep.findings if f["kind"] in ("scale", "propagation")]
