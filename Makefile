@@ -30,6 +30,7 @@ test-all: $(VENV)/.test  ## every test, the slow ones too
 bench: $(VENV)/.test  ## speed, as ratios against the peers, measured in one run
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_audit.py
+	$(BIN)/python benchmarks/bench_scaling.py
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check src tests benchmarks

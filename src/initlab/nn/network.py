@@ -354,6 +354,7 @@ class Network:
         callback: Callable[[int, float | np.ndarray], None] | None = None,
         track: Sequence[str] = (),
         track_every: int = 1,
+        engine: str = "auto",
     ) -> History:
         """Full-batch gradient descent for ``iterations`` steps; returns the `History`.
 
@@ -364,6 +365,12 @@ class Network:
 
         ``track=("symmetry", "saturation", "weights")`` measures those every ``track_every``
         iterations and after the last update (`History.tracked`, `History.symmetric_every_step`).
+
+        ``engine``: ``"fast"`` (the compiled batched engine, `initlab.nn.fast`), ``"reference"``
+        (plain NumPy, the formulas as written) or ``"auto"`` (fast when numba is installed and
+        it pays: an ensemble of at least 32 small networks, no layer wider than 64 units; measured
+        in docs/performance.md). Both give
+        the same numbers to rounding.
         """
         X = self._check_X(X)
         Y = self._check_Y(X, Y)
@@ -375,6 +382,8 @@ class Network:
             raise InitlabError(f"record_every must be at least 1, got {record_every}")
         if print_every is not None and print_every < 1:
             raise InitlabError(f"print_every must be at least 1, got {print_every}")
+        if engine not in ("auto", "fast", "reference"):
+            raise InitlabError(f"engine must be 'auto', 'fast' or 'reference', got {engine!r}")
         self._apply_lsuv(X)
         tracker = None
         if track:
@@ -386,24 +395,56 @@ class Network:
             from initlab.diagnose.tracking import Tracker
 
             tracker = Tracker(tuple(track), self.activations, len(self.layer_dims) - 2)
-        its, costs = [], []
+
+        from initlab.nn import fast
+
+        use_fast = engine == "fast" or (engine == "auto" and fast.supported(self) and
+                                         (self.ensemble or 1) >= 32 and max(self.layer_dims) <= 64)
+        if engine == "fast" and not fast.supported(self):
+            raise InitlabError("the fast engine needs numba (pip install -e '.[fast]') and "
+                               f"activations among {', '.join(fast.CODES)}")
         params, acts, loss = self.params, self.activations, self.loss
-        for i in range(iterations):
+        runner = fast.Engine(self, X, Y, alpha) if use_fast and iterations > 0 else None
+
+        def advance(n: int, cache_now=None) -> None:
+            """n gradient-descent steps from the current parameters."""
+            if runner is not None:
+                runner.run(n)
+                return
+            for step in range(n):
+                if step == 0 and cache_now is not None:
+                    AL, cache = cache_now
+                else:
+                    AL, cache = forward(params, X, acts)
+                update(params, backward(params, cache, AL, Y, acts, loss), alpha)
+
+        events = set(range(0, iterations, every))
+        if print_every is not None:
+            events |= set(range(0, iterations, print_every))
+        if tracker is not None:
+            events |= set(range(0, iterations, track_every))
+        its, costs = [], []
+        pos, last = 0, None
+        for i in sorted(events):
+            advance(i - pos, last)
+            pos = i
+            if runner is not None:
+                runner.store()
             AL, cache = forward(params, X, acts)
+            last = (AL, cache)
             if tracker is not None and i % track_every == 0:
                 tracker.record(i, params, cache)
-            log = i % every == 0
-            printing = print_every is not None and i % print_every == 0
-            if log or printing:
-                c = loss.cost(cache[-1][1], AL, Y)
-                if log:
-                    its.append(i)
-                    costs.append(c)
-                    if callback is not None:
-                        callback(i, c)
-                if printing:
-                    print(f"Cost after iteration {i}: {c}")
-            update(params, backward(params, cache, AL, Y, acts, loss), alpha)
+            c = loss.cost(cache[-1][1], AL, Y)
+            if i % every == 0:
+                its.append(i)
+                costs.append(c)
+                if callback is not None:
+                    callback(i, c)
+            if print_every is not None and i % print_every == 0:
+                print(f"Cost after iteration {i}: {c}")
+        advance(iterations - pos, last)
+        if runner is not None:
+            runner.store()
         AL, cache = forward(params, X, acts)
         if tracker is not None:
             tracker.record(iterations, params, cache)

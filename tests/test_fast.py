@@ -1,0 +1,88 @@
+"""The batched engine: the same numbers as the NumPy reference path, and a benchmark whose peers
+really train."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from initlab import data
+from initlab.errors import InitlabError
+from initlab.nn import HIDDEN, Network
+
+
+@pytest.fixture(scope="module")
+def circles():
+    return data.load("circles")
+
+
+def fit_both(dims, X, Y, **kw):
+    fit = {k: kw.pop(k) for k in ("lr", "iterations", "track", "track_every") if k in kw}
+    a, b = Network(dims, **kw), Network(dims, **kw)
+    ha = a.fit(X, Y, engine="fast", **fit)
+    hb = b.fit(X, Y, engine="reference", **fit)
+    return a, b, ha, hb
+
+
+def max_param_diff(a, b):
+    return max(float(np.abs(a.params[k] - b.params[k]).max()) for k in a.params)
+
+
+@pytest.mark.parametrize("E", [1, 3, 64])
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_fast_equals_reference(circles, hidden, E):
+    a, b, ha, hb = fit_both([2, 10, 5, 1], circles.X_train, circles.Y_train, hidden=hidden, init="he",
+                            seed=1, ensemble=None if E == 1 else E, lr=0.05, iterations=300)
+    assert max_param_diff(a, b) < 1e-9
+    assert np.abs(ha.costs - hb.costs).max() < 1e-9
+
+
+@pytest.mark.parametrize("output, loss, n_y", [("softmax", None, 10), ("identity", "mse", 10),
+                                               ("sigmoid", "mse", 10)])
+def test_fast_equals_reference_other_losses(output, loss, n_y):
+    ds = data.load("digits")
+    X, Y = ds.X_train[:, :200], ds.Y_train[:, :200]
+    a, b, ha, hb = fit_both([64, 16, 16, n_y], X, Y, hidden="tanh", output=output, loss=loss,
+                            init="glorot_uniform", bias="random:0.1", seed=[0, 1, 2, 3, 4], lr=0.1, iterations=100)
+    assert max_param_diff(a, b) < 1e-9
+
+
+def test_fast_per_member_lr_and_tracking(circles):
+    # random:10 is left out on purpose: that run amplifies last-bit rounding differences (the
+    # course's own code does not reproduce its published random:10 costs either), so no two
+    # summation orders agree to 1e-9 on it after hundreds of steps (see docs/performance.md)
+    kw = dict(hidden="relu", init=["zeros", "random:0.5", "he"] * 3, seed=list(range(9)),
+              lr=[0.01, 0.02, 0.05] * 3, iterations=200, track=("symmetry", "saturation"), track_every=20)
+    a, b, ha, hb = fit_both([2, 10, 5, 1], circles.X_train, circles.Y_train, **kw)
+    assert max_param_diff(a, b) < 1e-9
+    assert np.array_equal(ha.effective_widths, hb.effective_widths)
+    assert np.array_equal(ha.symmetric_every_step, hb.symmetric_every_step)
+
+
+def test_fast_engine_errors(circles):
+    net = Network([2, 3, 1], init="he", seed=0)
+    with pytest.raises(InitlabError, match="engine must be"):
+        net.fit(circles.X_train, circles.Y_train, lr=0.1, iterations=1, engine="turbo")
+
+
+def _bench():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_train.py"
+    spec = importlib.util.spec_from_file_location("bench_train", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_benchmark_peers_really_train(circles):
+    """Every peer lowers the cost from about log 2, and all agree in magnitude after the same work."""
+    b = _bench()
+    X, Y = circles.X_train, circles.Y_train
+    its = 1500
+    costs = {"course": b.course_numpy(X, Y, its, 0), "sklearn": b.sklearn_mlp(X, Y, its, 0),
+             "torch": b.torch_single(X, Y, its, 0), "vmap": b.torch_vmap(X, Y, its, 4, 0)}
+    net = Network(b.LAYERS, hidden="relu", init="he", seed=0, ensemble=16)
+    costs["initlab"] = float(np.mean(net.fit(X, Y, lr=b.LR, iterations=its).final_cost))
+    for name, c in costs.items():
+        assert 0.3 < c < 0.72, (name, c)
+    assert max(costs.values()) / min(costs.values()) < 2.0, costs
