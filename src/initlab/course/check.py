@@ -270,11 +270,6 @@ class CheckReport:
                 "results": [asdict(r) for r in self.results]}
 
 
-def import_learner_file(path: str | Path) -> ModuleType:
-    """Import the one file the learner named, as a module of its own."""
-    return import_file(path)
-
-
 def guess_module(learner: ModuleType) -> str:
     """The notebook whose function names the file shares most."""
     counts = {m: sum(callable(getattr(learner, f, None)) for f in CASES[m]()) for m in CASES}
@@ -295,7 +290,7 @@ def check(path: str | Path, module: str | None = None, *, seed: int = 0) -> Chec
     """Compare the learner's course functions in ``path`` with initlab's reference."""
     if module is not None and module not in CASES:
         raise unknown("course module", module, list(CASES))
-    learner = import_learner_file(path)
+    learner = import_file(path)
     module = module or guess_module(learner)
     reference = MODULES[module]
     results = []

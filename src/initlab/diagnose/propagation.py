@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from initlab import initializers
+from initlab.diagnose.saturation import _scalar
 from initlab.errors import InitlabError, check_layer_dims
 from initlab.nn import linear_backward, linear_forward
 from initlab.nn.activations import ACTIVATIONS, HIDDEN
@@ -68,10 +69,7 @@ class PropagationReport:
 
 def _moments(layer: int, Z, A, dZ, dW) -> LayerPropagation:
     ax = (-2, -1)
-
-    def s(v):
-        return float(v) if np.ndim(v) == 0 else v
-
+    s = _scalar
     lp = LayerPropagation(layer, s(Z.mean(axis=ax)), s(Z.var(axis=ax)), s((Z * Z).mean(axis=ax)),
                           s(A.mean(axis=ax)), s(A.var(axis=ax)), s((dZ * dZ).mean(axis=ax)),
                           s((dW * dW).mean(axis=ax)))

@@ -15,7 +15,7 @@ course's 2-D case and E networks at once are the same functions::
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -115,7 +115,6 @@ class History:
     iterations: np.ndarray
     costs: np.ndarray
     lr: float | list[float]
-    extras: dict = field(default_factory=dict)
     #: What ``fit(track=...)`` measured (`initlab.diagnose.tracking.Tracked`), else None.
     tracked: object = None
 
@@ -142,7 +141,6 @@ class History:
             "costs": [[int(i), c.tolist() if np.ndim(c) else float(c)]
                       for i, c in zip(self.iterations, self.costs, strict=True)],
             "final_cost": self.final_cost.tolist() if np.ndim(self.final_cost) else float(self.final_cost),
-            **self.extras,
         }
         if self.tracked is not None:
             out["tracked"] = self.tracked.to_dict()
