@@ -6,6 +6,7 @@ on stderr, ``error: ...``, and exit code 2: no traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -59,6 +60,28 @@ def _stderr_console():
     return Console(stderr=True)
 
 
+@contextlib.contextmanager
+def progress_bar(total: int, *, show: bool = True, cost: bool = False):
+    """A rich progress bar on stderr while the block runs; yields the ``callback(i, cost)`` that
+    moves it, or None when not shown (``show=False``, or stderr is not a terminal)."""
+    if not show or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = [TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total}")]
+    if cost:
+        columns.append(TextColumn("cost {task.fields[cost]}"))
+    bar = Progress(*columns, TimeRemainingColumn(), console=_stderr_console(), transient=True)
+    task = bar.add_task("training", total=total, cost="-")
+
+    def callback(i: int, c) -> None:
+        bar.update(task, completed=i, cost=f"{float(np.mean(c)):.6f}")
+
+    with bar:
+        yield callback
+
+
 def train_run(
     *,
     data: str,
@@ -83,25 +106,8 @@ def train_run(
                            f"{ds.n_y} ({len(ds.classes)} classes)")
     out = output or ds.output
     net = Network(layers, hidden=hidden, output=out, init=init, seed=seed)
-    callback = None
-    bar = None
-    if progress:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        bar = Progress(TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                       TextColumn("cost {task.fields[cost]}"), TimeRemainingColumn(),
-                       console=_stderr_console(), transient=True)
-        task = bar.add_task("train", total=iterations, cost="-")
-
-        def callback(i: int, c: float) -> None:
-            bar.update(task, completed=i, cost=f"{float(c):.6f}")
-
-        bar.start()
-    try:
+    with progress_bar(iterations, show=progress, cost=True) as callback:
         history = net.fit(ds.X_train, ds.Y_train, lr=lr, iterations=iterations, callback=callback)
-    finally:
-        if bar is not None:
-            bar.stop()
     return {
         "config": {"data": data, "layers": layers, "hidden": hidden, "output": out,
                    "loss": net.loss.name, "init": init, "lr": lr, "iterations": iterations,
@@ -132,7 +138,7 @@ def train(
     """Train one network with gradient descent; print the cost as it goes and the accuracies."""
     result = train_run(data=data, layers=parse_ints(layers, "--layers"), hidden=hidden,
                        output=output, init=init, lr=lr, iterations=iterations, seed=seed,
-                       data_seed=data_seed, progress=not as_json and sys.stderr.isatty())
+                       data_seed=data_seed, progress=not as_json)
     if as_json:
         emit_json(result)
         return
@@ -269,31 +275,13 @@ def demo_saturation(
     _print_story(saturation_story(iterations=iterations, seed=seed), as_json)
 
 
-def _progress_bar(total: int, label: str):
-    """A rich progress bar on stderr, and the callback that moves it (None when not a terminal)."""
-    if not sys.stderr.isatty():
-        return None, None
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                   TimeRemainingColumn(), console=_stderr_console(), transient=True)
-    task = bar.add_task(label, total=total)
-    return bar, lambda i, c: bar.update(task, completed=i)
-
-
 def compare_run(config, *, report: str | None, course_table: bool, progress: bool) -> tuple:
     """Run a comparison (with a progress bar) and write its report; returns (result, paths)."""
     from initlab.experiments import compare
     from initlab.report.html import write_report
 
-    bar, callback = _progress_bar(config.iterations, "training") if progress else (None, None)
-    if bar is not None:
-        bar.start()
-    try:
+    with progress_bar(config.iterations, show=progress) as callback:
         result = compare(config, progress=callback)
-    finally:
-        if bar is not None:
-            bar.stop()
     if course_table:
         result.course_table()  # fail before writing anything if the inits cannot fill it
     paths = write_report(result, report, course_table=course_table) if report else {}
@@ -512,14 +500,8 @@ def deep_cmd(
     config = DeepConfig(depth=depth, width=width, hidden=hidden,
                         inits=tuple(i.strip() for i in inits.split(",") if i.strip()), lr=lr,
                         iterations=iterations, train_examples=train_examples or None, seed=seed)
-    bar, callback = _progress_bar(iterations, "training") if not as_json else (None, None)
-    if bar is not None:
-        bar.start()
-    try:
+    with progress_bar(iterations, show=not as_json) as callback:
         result = deep(config, progress=callback)
-    finally:
-        if bar is not None:
-            bar.stop()
     paths = write_deep_report(result, report) if report else {}
     _print_story(result, as_json)
     for path in paths.values():
