@@ -124,24 +124,17 @@ def deep(config: DeepConfig, *, progress=None) -> DeepResult:
 
 def write_deep_report(result: DeepResult, out_dir) -> dict:
     """``report.html`` (cost curves, per-layer signal and gradient at init) and ``results.json``."""
-    import json
-    from pathlib import Path
-
-    from jinja2 import Environment
-
     from initlab.report import plots
-    from initlab.report.html import _figure, _png
+    from initlab.report.html import figure, png, render_page, write_page
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     cfg = result.config
     figs = []
-    fig, ax = _figure(1, width=7.5, height=4)
+    fig, ax = figure(1, width=7.5, height=4)
     costs = {r["init"]: [np.where(np.isfinite(result.costs[:, k]), result.costs[:, k], np.nan)]
              for k, r in enumerate(result.runs)}
     plots.cost_curves(ax[0, 0], costs, result.iterations)
-    figs.append(("Cost curves", "Training cost per iteration.", _png(fig)))
-    fig, ax = _figure(2, width=5, height=3.6)
+    figs.append(("Cost curves", "Training cost per iteration.", png(fig)))
+    fig, ax = figure(2, width=5, height=3.6)
     layers = np.arange(1, cfg.depth + 1)
     for k, r in enumerate(result.runs):
         colour = plots.COLOURS[k % len(plots.COLOURS)]
@@ -156,25 +149,14 @@ def write_deep_report(result: DeepResult, out_dir) -> dict:
     figs.append(("Signal and gradient per layer, at initialization",
                  "Forward: the second moment of each layer's pre-activations on the training batch. "
                  "Backward: of the gradient reaching each layer from a unit-variance error at the "
-                 "output. Flat lines propagate; falling or rising lines vanish or explode.", _png(fig)))
-    page = Environment(autoescape=True).from_string(DEEP_TEMPLATE).render(
-        cfg=cfg, runs=result.runs, figs=figs, m=result.runs[0]["m_train"])
-    (out / "report.html").write_text(page, encoding="utf-8")
-    (out / "results.json").write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
-    return {"html": out / "report.html", "json": out / "results.json"}
+                 "output. Flat lines propagate; falling or rising lines vanish or explode.", png(fig)))
+    page = render_page(DEEP_TEMPLATE, cfg=cfg, runs=result.runs, figs=figs, m=result.runs[0]["m_train"])
+    return write_page(out_dir, page, result.to_dict())
 
 
-DEEP_TEMPLATE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>initlab deep: {{ cfg.depth }} layers on {{ cfg.data }}</title>
-<style>
- body { font-family: system-ui, sans-serif; margin: 0 auto; padding: 1rem; max-width: 70rem; color: #222; }
- .scroll { overflow-x: auto; } table { border-collapse: collapse; font-size: 0.9rem; }
- th, td { padding: 0.3rem 0.6rem; border-bottom: 1px solid #eee; text-align: right; }
- th:first-child, td:first-child { text-align: left; } td.text { text-align: left; }
- img { max-width: 100%; height: auto; } .note { color: #555; font-size: 0.9rem; }
-</style></head><body>
+DEEP_TEMPLATE = """{% extends "page.html" %}
+{% block title %}initlab deep: {{ cfg.depth }} layers on {{ cfg.data }}{% endblock %}
+{% block body %}
 <h1>Which initializations train a {{ cfg.depth }}-layer {{ cfg.hidden }} network?</h1>
 <p class="note">{{ cfg.data }}, width {{ cfg.width }}, {{ cfg.iterations }} iterations of full-batch gradient
 descent at learning rate {{ cfg.lr }} on {{ m }} training examples, seed {{ cfg.seed }}. Measured.</p>
@@ -188,5 +170,5 @@ descent at learning rate {{ cfg.lr }} on {{ m }} training examples, seed {{ cfg.
 {% endfor %}</table></div>
 {% for title, caption, png in figs %}<h2>{{ title }}</h2><p class="note">{{ caption }}</p>
 <img alt="{{ title }}" src="data:image/png;base64,{{ png }}">{% endfor %}
-</body></html>
+{% endblock %}
 """

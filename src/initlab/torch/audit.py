@@ -425,16 +425,9 @@ def load_model(target: str, *, checkpoint: str | None = None) -> nn.Module:
 
 def write_audit_report(report: AuditReport, out_dir) -> dict:
     """``report.html`` (findings, the per-layer table, variance per layer) and ``results.json``."""
-    import json
-    from pathlib import Path
+    from initlab.report.html import figure, png, render_page, write_page
 
-    from jinja2 import Environment
-
-    from initlab.report.html import _figure, _png
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    fig, ax = _figure(1, width=7.5, height=3.6)
+    fig, ax = figure(1, width=7.5, height=3.6)
     idx = np.arange(1, len(report.layers) + 1)
     ax[0, 0].plot(idx, [x.activation_variance for x in report.layers], "o-", label="activation variance")
     ax[0, 0].plot(idx, [max(x.gradient_variance, 1e-300) for x in report.layers], "s-", label="gradient variance")
@@ -445,23 +438,13 @@ def write_audit_report(report: AuditReport, out_dir) -> dict:
     ax[0, 0].set_xticks(idx, [x.name for x in report.layers], rotation=45, ha="right", fontsize=7)
     ax[0, 0].legend(frameon=False, fontsize=8)
     ax[0, 0].grid(alpha=0.3)
-    page = Environment(autoescape=True).from_string(AUDIT_TEMPLATE).render(r=report, png=_png(fig))
-    (out / "report.html").write_text(page, encoding="utf-8")
-    (out / "results.json").write_text(json.dumps(report.to_dict(), indent=1, default=float), encoding="utf-8")
-    return {"html": out / "report.html", "json": out / "results.json"}
+    page = render_page(AUDIT_TEMPLATE, r=report, png=png(fig))
+    return write_page(out_dir, page, report.to_dict())
 
 
-AUDIT_TEMPLATE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>initlab audit</title>
-<style>
- body { font-family: system-ui, sans-serif; margin: 0 auto; padding: 1rem; max-width: 72rem; color: #222; }
- .scroll { overflow-x: auto; } table { border-collapse: collapse; font-size: 0.85rem; }
- th, td { padding: 0.25rem 0.5rem; border-bottom: 1px solid #eee; text-align: right; white-space: nowrap; }
- th:first-child, td:first-child, td.text { text-align: left; }
- img { max-width: 100%; height: auto; } li.error { color: #b00; } li.warning { color: #a60; }
-</style></head><body>
+AUDIT_TEMPLATE = """{% extends "page.html" %}
+{% block title %}initlab audit{% endblock %}
+{% block body %}
 <h1>Is this model initialized well?</h1>
 <p>Batch of shape {{ r.input_shape }}; {{ r.passes.forward }} forward and {{ r.passes.backward }} backward pass.</p>
 <h2>Findings</h2>
@@ -472,8 +455,8 @@ AUDIT_TEMPLATE = """<!DOCTYPE html>
 <tr><th>layer</th><th>type</th><th>activation</th><th>width</th><th>distinct</th><th>dead</th><th>saturated</th>
 <th>var(activation)</th><th>var(gradient)</th><th>q measured</th><th>q predicted</th><th>sv max</th><th>sv min</th>
 <th>looks like</th><th>for its activation</th></tr>
-{% for x in r.layers %}<tr><td>{{ x.name }}</td><td class="text">{{ x.type }}</td>
-<td class="text">{{ x.activation or "-" }}</td>
+{% for x in r.layers %}<tr><td>{{ x.name }}</td><td class="label">{{ x.type }}</td>
+<td class="label">{{ x.activation or "-" }}</td>
 <td>{{ x.width }}</td><td>{{ x.effective_width if x.effective_width is not none else "-" }}</td>
 <td>{{ "%.2f"|format(x.dead_fraction) if x.dead_fraction is not none else "-" }}</td>
 <td>{{ "%.2f"|format(x.saturated_fraction) if x.saturated_fraction is not none else "-" }}</td>
@@ -485,5 +468,5 @@ AUDIT_TEMPLATE = """<!DOCTYPE html>
 </table></div>
 <h2>Variance per layer</h2>
 <img alt="variance per layer" src="data:image/png;base64,{{ png }}">
-</body></html>
+{% endblock %}
 """
