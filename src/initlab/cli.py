@@ -171,7 +171,7 @@ def init_cmd(
                 print(f"{r['usage']:<{width}}  {r['help']}")
         return
     sampler = initializers.get(name)
-    entry = initializers.REGISTRY[name.split(":")[0].strip().lower()]
+    entry = initializers.entry_of(name)
     if explain:
         info = {"name": entry.name, "usage": initializers.usage(entry.name), "help": entry.help,
                 "formula": entry.formula, "equivalents": entry.equivalents}

@@ -474,6 +474,15 @@ def usage(name: str) -> str:
     return out
 
 
+def entry_of(spec: str) -> Entry:
+    """The registry row a spec names (``"random:10"`` -> the ``random`` row); unknown names
+    suggest close ones."""
+    name = spec.strip().partition(":")[0].strip().lower()
+    if name not in REGISTRY:
+        raise unknown("initializer", name, names())
+    return REGISTRY[name]
+
+
 def get(spec: str | Sampler) -> Sampler:
     """The sampler a spec names: ``get("he")((4, 2), rng)`` draws a ``(4, 2)`` weight.
 
@@ -485,11 +494,8 @@ def get(spec: str | Sampler) -> Sampler:
             return spec
         raise InitlabError(f"an initializer spec must be a string such as 'he', got {spec!r}")
     text = spec.strip()
-    name, _, rest = text.partition(":")
-    name = name.strip().lower()
-    if name not in REGISTRY:
-        raise unknown("initializer", name, names())
-    entry = REGISTRY[name]
+    entry = entry_of(text)
+    name, rest = entry.name, text.partition(":")[2]
     args = [a.strip() for a in rest.split(",")] if rest.strip() else []
     if len(args) > len(entry.params):
         raise InitlabError(

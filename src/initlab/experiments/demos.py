@@ -92,7 +92,7 @@ def walkthrough(*, updates: int = 3, seed: int = 1) -> Walkthrough:
         sampler = initializers.get(init)
         W = sampler((40, 256), rng)
         eff = symmetry(Network([2, 3, 1], init=init, seed=seed).params).effective_widths[0]
-        result.good.append({"init": init, "formula": initializers.REGISTRY[init.split(":")[0]].formula,
+        result.good.append({"init": init, "formula": initializers.entry_of(init).formula,
                             "std_formula": sampler.theory((40, 256))["std"], "std_sample": float(W.std()),
                             "effective_width": eff})
     return result
