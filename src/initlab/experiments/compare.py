@@ -197,15 +197,15 @@ def compare(config: CompareConfig, *, progress: Callable[[int, object], None] | 
     hidden_layers = len(layers) - 2
 
     _, init_cache = net.forward(X)
-    sat0 = saturation(net, X, Y)
+    sat0 = saturation(net, X)
     grads0 = net.gradients(X, Y)
-    initial_cost = net.cost(X, Y)
 
     history = net.fit(X, Y, lr=config.lr, iterations=config.iterations, callback=progress,
                       track=("symmetry", "saturation", "weights"), track_every=config.every)
     sat1 = saturation(net, X)
     _, end_cache = net.forward(X)
     train_acc, test_acc = net.accuracy(X, Y), net.accuracy(ds.X_test, ds.Y_test)
+    initial_cost = history.costs[0]  # fit records the cost at iteration 0, before any update
     tracked = history.tracked
     widths = np.array(tracked.effective_width)  # (k, E, L-1)
     symmetric = np.array(tracked.symmetric)      # (k, E)
