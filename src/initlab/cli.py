@@ -540,6 +540,139 @@ def audit_cmd(
         print(f"wrote {path}", file=sys.stderr if as_json else sys.stdout)
 
 
+sweep_app = typer.Typer(help="Sweeps: a grid of runs from a TOML spec, stored in DuckDB, resumable.",
+                        no_args_is_help=True)
+app.add_typer(sweep_app, name="sweep")
+StoreOption = Annotated[str, typer.Option(help="the DuckDB results file")]
+
+
+@contextlib.contextmanager
+def sweep_progress(total: int, *, show: bool = True):
+    """A rich bar of runs done and failed, with ETA; yields ``callback(done, failed, total)``."""
+    if not show or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("sweep"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
+                   TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                   TimeRemainingColumn(), console=_stderr_console(), transient=True)
+    task = bar.add_task("sweep", total=total, failed=0)
+
+    def callback(done: int, failed: int, total: int) -> None:
+        bar.update(task, completed=done + failed, failed=failed, total=total)
+
+    with bar:
+        yield callback
+
+
+@sweep_app.command("run")
+def sweep_run(
+    spec: Annotated[str, typer.Argument(help="the sweep's TOML file")],
+    store: StoreOption = "runs.duckdb",
+    executor: Annotated[str, typer.Option(help="local (worker processes) or dask")] = "local",
+    address: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://HOST:PORT "
+                                                     "(dask without one: a local cluster)")] = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes (default: one per core)")] = None,
+    retries: Annotated[int | None, typer.Option(help="attempts after the first (default: the spec's, 2)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Run every run of SPEC not yet done in the store; finished runs are skipped, failed ones retried."""
+    from initlab.experiments.store import Store
+    from initlab.experiments.sweep import load_spec, run_sweep
+
+    sweep = load_spec(spec)
+    st = Store(store)
+    with sweep_progress(len(sweep.runs()), show=not as_json) as callback:
+        out = run_sweep(sweep, st, executor=executor, address=address, workers=workers,
+                        retries=retries, progress=callback)
+    if as_json:
+        emit_json({"sweep": sweep.name, "store": store, **out.to_dict()})
+    else:
+        print(f"sweep {sweep.name}: {out.total} runs; {out.skipped} already done, {out.done} done now, "
+              f"{out.failed} failed ({out.seconds:.1f} s) -> {store}")
+        for err in dict.fromkeys(out.errors):
+            print(f"  failed: {err}")
+    if out.interrupted:
+        print("interrupted: finished runs are stored; run the same command again to finish",
+              file=sys.stderr)
+        raise typer.Exit(130)
+    if out.failed:
+        raise typer.Exit(1)
+
+
+@sweep_app.command("status")
+def sweep_status_cmd(
+    spec: Annotated[str | None, typer.Argument(help="a spec: count its done, failed, pending runs")] = None,
+    store: StoreOption = "runs.duckdb",
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """What the store holds (readable while a sweep writes to it)."""
+    from initlab.experiments.store import Store
+    from initlab.experiments.sweep import load_spec, sweep_status
+
+    st = Store(store)
+    if not st.path.exists():
+        raise InitlabError(f"store {store!r} does not exist: run a sweep first")
+    out = sweep_status(load_spec(spec) if spec else None, st)
+    if as_json:
+        emit_json(out)
+        return
+    for s in out["sweeps"]:
+        print(f"{s['sweep']}: {s['done']} done, {s['failed']} failed, "
+              f"{s['net_iterations']:,} network-iterations, last finished {s['last_finished']}")
+    if not out["sweeps"]:
+        print(f"{store}: no runs yet")
+    if "spec" in out:
+        p = out["spec"]
+        print(f"spec {p['name']}: {p['done']} of {p['total']} done, {p['failed']} failed, {p['pending']} pending")
+
+
+@sweep_app.command("report")
+def sweep_report_cmd(
+    store: StoreOption = "runs.duckdb",
+    out: Annotated[str, typer.Option(help="folder for report.html and results.json")] = "sweep-report",
+    sweep: Annotated[str | None, typer.Option(help="only this sweep's runs")] = None,
+) -> None:
+    """Tables and plots from the store: accuracy and cost against scale, effective width over time."""
+    from initlab.experiments.store import Store
+    from initlab.report.sweep import write_sweep_report
+
+    for path in write_sweep_report(Store(store), out, sweep).values():
+        print(f"wrote {path}")
+
+
+@sweep_app.command("query")
+def sweep_query_cmd(
+    sql: Annotated[str, typer.Argument(help="read-only SQL over the tables runs and curves")],
+    store: StoreOption = "runs.duckdb",
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Run SQL on the store (opened read-only) and print the rows."""
+    from initlab.experiments.store import Store
+
+    columns, rows = Store(store).query(sql)
+    if as_json:
+        emit_json({"columns": columns, "rows": [[_cell(v) for v in r] for r in rows]})
+        return
+    from rich.table import Table
+
+    table = Table(*columns)
+    for r in rows:
+        table.add_row(*(str(_cell(v)) for v in r))
+    from rich.console import Console
+
+    Console().print(table)
+
+
+def _cell(v: object) -> object:
+    if isinstance(v, float):
+        return float(f"{v:.6g}")
+    if isinstance(v, (int, str, bool, list)) or v is None:
+        return v
+    return str(v)
+
+
 course_app = typer.Typer(help="The course's own functions: check a learner's code against them.",
                          no_args_is_help=True)
 app.add_typer(course_app, name="course")

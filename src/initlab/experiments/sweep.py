@@ -1,0 +1,536 @@
+"""Sweeps: a grid of runs declared in TOML, trained in ensembles, stored once each.
+
+A spec file's ``[sweep]`` table names the grid::
+
+    [sweep]
+    name = "circles-inits"
+    data = "circles"
+    layers = [2, 10, 5, 1]            # or a list of them: [[2, 10, 1], [2, 10, 5, 1]]
+    hidden = ["relu", "tanh"]
+    inits = ["zeros", "random:0.01", "random:10", "he", "xavier"]
+    lr = [0.01]
+    iterations = 15000
+    seeds = 32                        # a count (0..31) or a list [3, 7]
+    track = ["symmetry", "saturation"]
+
+Every combination is one run (`RunConfig`), whose hash is its identity in the store. Runs
+that share data, layers, activations and iterations train together as one ensemble on the
+batched engine (`Task`, at most ``chunk`` networks). A network's numbers do not depend on
+which other networks share its ensemble (each member is initialized from its own seed and the
+engine computes member by member), so a resumed sweep equals an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from initlab import data as datasets
+from initlab import initializers
+from initlab.diagnose.tracking import TRACKABLE
+from initlab.errors import InitlabError, check_layer_dims, suggest
+from initlab.nn.activations import ACTIVATIONS, HIDDEN
+
+try:
+    import tomllib
+except ImportError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+SWEEP_TRACKABLE = tuple(t for t in TRACKABLE if t != "weights")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One run of a sweep: small, frozen, and identified by its hash."""
+
+    data: str
+    layers: tuple[int, ...]
+    hidden: str
+    output: str
+    init: str
+    lr: float
+    iterations: int
+    seed: int
+    track: tuple[str, ...] = ()
+    track_every: int = 1
+    data_seed: int | None = None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["layers"], d["track"] = list(self.layers), list(self.track)
+        return d
+
+    @property
+    def id(self) -> str:
+        """The config's hash: 16 hex digits of SHA-256 over its sorted JSON."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def group(self) -> tuple:
+        """Runs with the same group train together in one ensemble."""
+        return (self.data, self.data_seed, self.layers, self.hidden, self.output, self.iterations,
+                self.track, self.track_every)
+
+    @property
+    def init_name(self) -> str:
+        return initializers.entry_of(self.init).name
+
+    @property
+    def scale(self) -> float | None:
+        """The spec's scale argument (``random:10`` -> 10.0), None where it has none."""
+        entry = initializers.entry_of(self.init)
+        arg = self.init.partition(":")[2].split(",")[0].strip()
+        if entry.params and entry.params[0].name == "SCALE":
+            return float(arg) if arg else float(entry.params[0].default)
+        return None
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A parsed, validated ``[sweep]`` table. Lists are the grid's axes."""
+
+    name: str
+    data: str
+    layers: tuple[tuple[int, ...], ...]
+    hidden: tuple[str, ...]
+    inits: tuple[str, ...]
+    lr: tuple[float, ...]
+    iterations: tuple[int, ...]
+    seeds: tuple[int, ...]
+    output: str | None = None
+    scales: tuple[float, ...] = ()
+    track: tuple[str, ...] = ()
+    track_every: int | None = None
+    data_seed: int | None = None
+    chunk: int = 256
+    retries: int = 2
+    source: str = field(default="<spec>", compare=False)
+
+    def init_specs(self) -> list[str]:
+        """``inits`` crossed with ``scales``: an init that takes a SCALE and names none gets one
+        run per scale (``random`` x [0.01, 10] -> random:0.01, random:10)."""
+        out = []
+        for spec in self.inits:
+            entry = initializers.entry_of(spec)
+            takes_scale = bool(entry.params) and entry.params[0].name == "SCALE"
+            if self.scales and takes_scale and ":" not in spec:
+                out += [f"{entry.name}:{s:g}" for s in self.scales]
+            else:
+                out.append(spec)
+        return list(dict.fromkeys(out))
+
+    def runs(self) -> list[RunConfig]:
+        """Every run of the grid, in a fixed order."""
+        ds = datasets.load(self.data, seed=self.data_seed)
+        output = self.output or ds.output
+        out = []
+        for layers in self.layers:
+            for hidden in self.hidden:
+                for iterations in self.iterations:
+                    every = self.track_every or max(1, iterations // 100)
+                    for init in self.init_specs():
+                        for lr in self.lr:
+                            for seed in self.seeds:
+                                out.append(RunConfig(self.data, layers, hidden, output, init, lr,
+                                                     iterations, seed, self.track, every,
+                                                     self.data_seed))
+        return out
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("source")
+        return json.loads(json.dumps(d))
+
+
+# ------------------------------------------------------------------------------- parsing
+#: key -> (required, what it must be: the words of the error)
+SPEC_KEYS: dict[str, tuple[bool, str]] = {
+    "name": (True, "a non-empty string naming the sweep"),
+    "data": (True, f"a built-in data set ({', '.join(datasets.BUILTIN)}) or a CSV/NPZ file path"),
+    "layers": (True, "a list of layer sizes such as [2, 10, 5, 1], or a list of such lists"),
+    "hidden": (True, f"a hidden activation or a list of them ({', '.join(HIDDEN)})"),
+    "output": (False, f"an output activation ({', '.join(ACTIVATIONS)}); default: fits the data"),
+    "inits": (True, 'a non-empty list of initializer specs such as ["zeros", "random:0.01", "he"]'),
+    "scales": (False, "a list of positive numbers, crossed with the inits that take a SCALE"),
+    "lr": (True, "a positive number or a non-empty list of them"),
+    "iterations": (True, "a positive integer or a non-empty list of them"),
+    "seeds": (True, "a count of seeds (32 -> 0..31) or a non-empty list of non-negative integers"),
+    "track": (False, f"a list drawn from {list(SWEEP_TRACKABLE)}"),
+    "track_every": (False, "a positive integer (default: about 100 records a run)"),
+    "data_seed": (False, "a non-negative integer (default: the course's fixed data)"),
+    "chunk": (False, "a positive integer: most networks in one ensemble task (default 256)"),
+    "retries": (False, "a non-negative integer: attempts after the first (default 2)"),
+}
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """The line where ``key = ...`` is written in the file, if it is."""
+    for n, line in enumerate(text.splitlines(), start=1):
+        if re.match(rf"\s*{re.escape(key)}\s*=", line):
+            return n
+    return None
+
+
+class _Checker:
+    def __init__(self, table: dict, text: str, source: str) -> None:
+        self.table, self.text, self.source = table, text, source
+
+    def error(self, key: str, problem: str) -> InitlabError:
+        line = _line_of(self.text, key)
+        where = f"{self.source}, line {line}" if line else self.source
+        return InitlabError(f"{where}: key '{key}' {problem}")
+
+    def expect(self, key: str, got: object) -> InitlabError:
+        return self.error(key, f"must be {SPEC_KEYS[key][1]}; got {got!r}")
+
+    def items(self, key: str, kind: type | tuple, default: object = None) -> tuple:
+        """A scalar or list of ``kind``, as a non-empty tuple."""
+        if key not in self.table:
+            return default
+        v = self.table[key]
+        vs = v if isinstance(v, list) else [v]
+        ok = vs and all(isinstance(x, kind) and not isinstance(x, bool) for x in vs)
+        if not ok:
+            raise self.expect(key, v)
+        return tuple(vs)
+
+
+def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
+    """Parse and validate a spec's TOML text. Every error names the key, its line, and what
+    was expected."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InitlabError(f"{source}: not valid TOML: {exc}") from None
+    extra = [k for k in doc if k != "sweep"]
+    if "sweep" not in doc or not isinstance(doc["sweep"], dict):
+        raise InitlabError(f"{source}: needs a [sweep] table" +
+                           (f" (found {', '.join(extra)})" if extra else ""))
+    if extra:
+        raise InitlabError(f"{source}: unknown table or key {extra[0]!r}: everything goes in [sweep]")
+    t = doc["sweep"]
+    c = _Checker(t, text, source)
+    for key in t:
+        if key not in SPEC_KEYS:
+            raise c.error(key, f"is not a sweep key{suggest(key, SPEC_KEYS)}; "
+                               f"the keys are {', '.join(SPEC_KEYS)}")
+    for key, (required, _) in SPEC_KEYS.items():
+        if required and key not in t:
+            raise InitlabError(f"{source}: [sweep] lacks the key '{key}': {SPEC_KEYS[key][1]}")
+
+    name = t["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise c.expect("name", name)
+    data = t["data"]
+    if not isinstance(data, str):
+        raise c.expect("data", data)
+    if data not in datasets.BUILTIN:
+        path = Path(data) if Path(data).is_absolute() else Path(source).parent / data
+        if not path.exists():
+            raise c.error("data", f"names no built-in data set and no file: {data!r} "
+                                  f"(built-in: {', '.join(datasets.BUILTIN)}{suggest(data, datasets.BUILTIN)})")
+        data = str(path.resolve())
+    data_seed = _nonneg(c, "data_seed") if "data_seed" in t else None
+    try:
+        ds = datasets.load(data, seed=data_seed)
+    except InitlabError as exc:
+        raise c.error("data", f"could not be loaded: {exc}") from None
+
+    layers_v = t["layers"]
+    grid = layers_v if isinstance(layers_v, list) and layers_v and isinstance(layers_v[0], list) else [layers_v]
+    layers = []
+    for dims in grid:
+        if not isinstance(dims, list):
+            raise c.expect("layers", layers_v)
+        try:
+            dims = tuple(check_layer_dims(dims))
+        except InitlabError as exc:
+            raise c.error("layers", f"{exc}") from None
+        if dims[0] != ds.n_x or dims[-1] != ds.n_y:
+            raise c.error("layers", f"{list(dims)} do not fit {ds.name}: it has {ds.n_x} features "
+                                    f"and needs {ds.n_y} output unit(s)")
+        layers.append(dims)
+
+    hidden = c.items("hidden", str)
+    for h in hidden:
+        if h not in HIDDEN:
+            raise c.error("hidden", f"names an unknown activation {h!r}{suggest(h, HIDDEN)}; "
+                                    f"choose from {', '.join(HIDDEN)}")
+    output = t.get("output")
+    if output is not None and output not in ACTIVATIONS:
+        raise c.expect("output", output)
+
+    inits = c.items("inits", str)
+    if not isinstance(t["inits"], list):
+        raise c.expect("inits", t["inits"])
+    for spec in inits:
+        try:
+            initializers.get(spec)
+        except InitlabError as exc:
+            raise c.error("inits", f"has a bad initializer {spec!r}: {exc}") from None
+    scales = c.items("scales", (int, float), ())
+    if any(not np.isfinite(s) or s <= 0 for s in scales):
+        raise c.expect("scales", t["scales"])
+    if scales and not any(_takes_scale(s) for s in inits):
+        raise c.error("scales", "is given but no init takes a SCALE (random, variance_scaling) "
+                                "without naming one")
+
+    lr = c.items("lr", (int, float))
+    if any(not np.isfinite(v) or v <= 0 for v in lr):
+        raise c.expect("lr", t["lr"])
+    iterations = c.items("iterations", int)
+    if any(v < 1 for v in iterations):
+        raise c.expect("iterations", t["iterations"])
+    if max(iterations) > 10_000_000:
+        raise c.error("iterations", f"is {max(iterations)}: more than 10,000,000 is surely a typo")
+
+    seeds_v = t["seeds"]
+    if isinstance(seeds_v, int) and not isinstance(seeds_v, bool):
+        if seeds_v < 1:
+            raise c.expect("seeds", seeds_v)
+        seeds = tuple(range(seeds_v))
+    else:
+        seeds = c.items("seeds", int)
+        if not isinstance(seeds_v, list) or any(s < 0 for s in seeds):
+            raise c.expect("seeds", seeds_v)
+        if len(set(seeds)) != len(seeds):
+            raise c.error("seeds", f"repeats a seed: {list(seeds)}")
+
+    track = c.items("track", str, ())
+    if "track" in t and not isinstance(t["track"], list):
+        raise c.expect("track", t["track"])
+    for name_ in track:
+        if name_ not in SWEEP_TRACKABLE:
+            raise c.error("track", f"names {name_!r}{suggest(name_, SWEEP_TRACKABLE)}; "
+                                   f"choose from {list(SWEEP_TRACKABLE)}")
+    track_every = _positive_int(c, "track_every") if "track_every" in t else None
+    chunk = _positive_int(c, "chunk") if "chunk" in t else 256
+    retries = _nonneg(c, "retries") if "retries" in t else 2
+    return SweepSpec(name=name.strip(), data=data, layers=tuple(layers), hidden=hidden, inits=inits,
+                     lr=tuple(float(v) for v in lr), iterations=iterations, seeds=seeds,
+                     output=output, scales=tuple(float(s) for s in scales), track=tuple(track),
+                     track_every=track_every, data_seed=data_seed, chunk=chunk, retries=retries,
+                     source=source)
+
+
+def _takes_scale(spec: str) -> bool:
+    entry = initializers.entry_of(spec)
+    return bool(entry.params) and entry.params[0].name == "SCALE" and ":" not in spec
+
+
+def _positive_int(c: _Checker, key: str) -> int:
+    v = c.table[key]
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise c.expect(key, v)
+    return v
+
+
+def _nonneg(c: _Checker, key: str) -> int:
+    v = c.table[key]
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise c.expect(key, v)
+    return v
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read and validate a spec file."""
+    p = Path(path)
+    if not p.is_file():
+        raise InitlabError(f"sweep spec {str(p)!r} does not exist")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InitlabError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return parse_spec(text, str(p))
+
+
+# --------------------------------------------------------------------------------- tasks
+@dataclass
+class Task:
+    """Runs of one group, trained as one ensemble: what a worker needs, data included."""
+
+    runs: list[RunConfig]
+    X_train: np.ndarray
+    Y_train: np.ndarray
+    X_test: np.ndarray
+    Y_test: np.ndarray
+
+    @property
+    def id(self) -> str:
+        return hashlib.sha256(",".join(r.id for r in self.runs).encode()).hexdigest()[:16]
+
+
+def make_tasks(runs: Sequence[RunConfig], chunk: int) -> list[Task]:
+    """Group runs by architecture, data and iterations; cut each group into ensembles of at
+    most ``chunk`` networks. The data set is loaded once per group, here, by the driver, so
+    workers need no files."""
+    groups: dict[tuple, list[RunConfig]] = {}
+    for r in runs:
+        groups.setdefault(r.group, []).append(r)
+    tasks = []
+    for members in groups.values():
+        first = members[0]
+        ds = datasets.load(first.data, seed=first.data_seed)
+        for i in range(0, len(members), chunk):
+            tasks.append(Task(members[i:i + chunk], ds.X_train, ds.Y_train, ds.X_test, ds.Y_test))
+    return tasks
+
+
+def run_task(task: Task) -> dict:
+    """Train a task's runs as one ensemble and measure them (runs in a worker).
+
+    Returns ``{"runs": [row per run], "curves": {column: array}, "seconds", "worker"}``: plain
+    data, ready for the store.
+    """
+    import os
+    import socket
+
+    from initlab.diagnose.saturation import saturation
+    from initlab.diagnose.symmetry import symmetry
+    from initlab.nn import Network, fast
+
+    start = time.time()
+    first = task.runs[0]
+    net = Network(list(first.layers), hidden=first.hidden, output=first.output,
+                  init=[r.init for r in task.runs], seed=[r.seed for r in task.runs])
+    engine = "fast" if fast.supported(net) else "reference"
+    X, Y = task.X_train, task.Y_train
+    history = net.fit(X, Y, lr=[r.lr for r in task.runs], iterations=first.iterations,
+                      record_every=first.track_every, track=first.track or (),
+                      track_every=first.track_every, engine=engine)
+    seconds = time.time() - start
+    train_acc = net.accuracy(X, Y)
+    test_acc = net.accuracy(task.X_test, task.Y_test)
+    end_sym = symmetry(net.params)
+    sat = saturation(net, X)
+    tracked = history.tracked
+    E = len(task.runs)
+
+    def layer_mean(attr: str, k: int) -> float | None:
+        vals = [getattr(s, attr) for s in sat.layers[:-1]]
+        vals = [float(np.asarray(v)[k]) for v in vals if v is not None]
+        return float(np.mean(vals)) if vals else None
+
+    rows = []
+    for k, r in enumerate(task.runs):
+        cost = float(history.final_cost[k])
+        rows.append({
+            "id": r.id, "final_cost": cost if np.isfinite(cost) else None,
+            "initial_cost": float(history.costs[0][k]),
+            "train_accuracy": float(train_acc[k]), "test_accuracy": float(test_acc[k]),
+            "effective_width": [int(w) for w in end_sym[k].effective_widths],
+            "symmetric_end": bool(end_sym[k].symmetric),
+            "saturated_fraction": layer_mean("saturated_fraction", k),
+            "dead_fraction": layer_mean("dead_fraction", k),
+            "seconds": seconds / E,
+        })
+    its = np.asarray(history.iterations)
+    n = len(its)
+    curves = {
+        "run": np.repeat([r.id for r in task.runs], n),
+        "iteration": np.tile(its, E),
+        "cost": history.costs.T.reshape(-1),
+    }
+    if tracked is not None and tracked.effective_width:
+        w = np.array(tracked.effective_width)  # (n, E, L-1)
+        curves["effective_width"] = list(w.transpose(1, 0, 2).reshape(E * n, -1).tolist())
+    if tracked is not None and tracked.saturated_fraction:
+        for name in ("saturated_fraction", "dead_fraction"):
+            a = np.array(getattr(tracked, name)).transpose(1, 0, 2).reshape(E * n, -1)
+            curves[name] = [[None if np.isnan(v) else float(v) for v in row] for row in a]
+    return {"runs": rows, "curves": curves, "seconds": seconds, "started": start,
+            "worker": f"{socket.gethostname()}:{os.getpid()}", "engine": engine}
+
+
+# -------------------------------------------------------------------------------- driver
+@dataclass
+class SweepOutcome:
+    """What one ``run_sweep`` did: runs in the grid, skipped as already done, stored now."""
+
+    total: int
+    skipped: int
+    done: int = 0
+    failed: int = 0
+    interrupted: bool = False
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_sweep(spec: SweepSpec, store, *, executor: str = "local", address: str | None = None,
+              workers: int | None = None, retries: int | None = None, progress=None,
+              fn=None) -> SweepOutcome:
+    """Run every run of ``spec`` not yet done in ``store`` (a `Store`); store each as it ends.
+
+    Runs already ``done`` are skipped; ``failed`` ones are tried again. Only this process writes
+    the store, one transaction per task. ``progress(done, failed, total)`` is called as tasks
+    end. Ctrl-C stops the workers and returns with ``interrupted=True``; everything finished is
+    stored. ``fn`` replaces `run_task` (for tests that inject faults).
+    """
+    from initlab.experiments import executors
+
+    if executor not in executors.EXECUTORS:
+        raise InitlabError(f"unknown executor {executor!r}: choose from {', '.join(executors.EXECUTORS)}")
+    if address and executor != "dask":
+        raise InitlabError("--address is for --executor dask")
+    if workers is not None and (isinstance(workers, bool) or workers < 1):
+        raise InitlabError(f"--workers must be at least 1, got {workers}")
+    retries = spec.retries if retries is None else retries
+    if retries < 0:
+        raise InitlabError(f"--retries must be non-negative, got {retries}")
+    start = time.time()
+    runs = spec.runs()
+    statuses = store.statuses()
+    pending = [r for r in runs if statuses.get(r.id) != "done"]
+    out = SweepOutcome(total=len(runs), skipped=len(runs) - len(pending))
+    if progress is not None:
+        progress(out.skipped, 0, out.total)
+    if not pending:
+        return out
+    tasks = make_tasks(pending, spec.chunk)
+    fn = fn or run_task
+    if executor == "local":
+        outcomes = executors.run_local(tasks, fn, workers=workers, retries=retries)
+    else:
+        outcomes = executors.run_dask(tasks, fn, address=address, workers=workers, retries=retries)
+    try:
+        for o in outcomes:
+            if o.result is not None:
+                store.write(spec.name, o.task.runs, o.result, executor=executor, attempts=o.attempts)
+                out.done += len(o.task.runs)
+            else:
+                store.write_failed(spec.name, o.task.runs, o.error, executor=executor,
+                                   attempts=o.attempts)
+                out.failed += len(o.task.runs)
+                out.errors.append(o.error.splitlines()[0])
+            if progress is not None:
+                progress(out.skipped + out.done, out.failed, out.total)
+    except KeyboardInterrupt:
+        out.interrupted = True
+    finally:
+        outcomes.close()
+    out.seconds = time.time() - start
+    return out
+
+
+def sweep_status(spec: SweepSpec | None, store) -> dict:
+    """Counts from the store (readable while a sweep writes): per sweep, and for ``spec`` its
+    done, failed and pending runs."""
+    out = {"store": str(store.path), "sweeps": store.summary() if store.path.exists() else []}
+    if spec is not None:
+        statuses = store.statuses()
+        ids = [r.id for r in spec.runs()]
+        done = sum(statuses.get(i) == "done" for i in ids)
+        failed = sum(statuses.get(i) == "failed" for i in ids)
+        out["spec"] = {"name": spec.name, "total": len(ids), "done": done, "failed": failed,
+                       "pending": len(ids) - done - failed}
+    return out
