@@ -78,12 +78,18 @@ def run_local(tasks: list, fn: Callable, *, workers: int | None, retries: int) -
     pool = new_pool()
     try:
         while queue or running:
-            while queue and len(running) < n:
-                t = queue.pop(0)
-                attempts[id(t)] += 1
-                running[pool.submit(fn, t)] = t
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            broken = any(isinstance(f.exception(), BrokenProcessPool) for f in done)
+            broken = False
+            try:
+                while queue and len(running) < n:
+                    f = pool.submit(fn, queue[0])  # raises if a worker died since the last wait
+                    t = queue.pop(0)
+                    attempts[id(t)] += 1
+                    running[f] = t
+            except BrokenProcessPool:
+                broken = True
+            if not broken:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                broken = any(isinstance(f.exception(), BrokenProcessPool) for f in done)
             if broken:  # every task of the broken pool ends with it
                 done = set(running)
             for f in done:
