@@ -31,6 +31,7 @@ bench: $(VENV)/.test  ## speed, as ratios against the peers, measured in one run
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_audit.py
 	$(BIN)/python benchmarks/bench_scaling.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check src tests benchmarks
