@@ -673,6 +673,18 @@ def _cell(v: object) -> object:
     return str(v)
 
 
+@app.command("dashboard")
+def dashboard_cmd(
+    port: Annotated[int, typer.Option(help="port to serve on")] = 8765,
+    host: Annotated[str, typer.Option(help="address to bind; anything but 127.0.0.1 prints a warning")] = "127.0.0.1",
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="do not open a browser")] = False,
+) -> None:
+    """A local web page: train initializations side by side and watch symmetry, saturation and signal live."""
+    from initlab.dashboard import serve
+
+    serve(port, host, open_browser=not no_browser)
+
+
 course_app = typer.Typer(help="The course's own functions: check a learner's code against them.",
                          no_args_is_help=True)
 app.add_typer(course_app, name="course")

@@ -222,6 +222,26 @@ def variance_by_layer(activation: str, sigma_w2, sigma_b2, q1: float, depth: int
     return np.array(q)
 
 
+def network_variances(activation: str, init: str, layer_dims: Sequence[int], X: np.ndarray,
+                      sigma_b2: float = 0.0) -> np.ndarray:
+    """Predicted ``q_l`` (mean of ``z^2``) at every hidden layer of a network just initialized
+    with ``init``, widths allowed to differ: ``sigma_w2_l = Var(W_l) * fan_in_l`` from the
+    initializer's theory, ``q_1 = sigma_w2_1 * mean(x^2) + sigma_b2`` on the inputs ``X: (n_x, m)``,
+    ``q_{l+1} = sigma_w2_{l+1} * E[phi(sqrt(q_l) z)^2] + sigma_b2``. Shape ``(L-1,)``."""
+    from initlab import initializers
+
+    dims = list(layer_dims)
+    sampler = initializers.get(init)
+    sw2 = []
+    for l in range(1, len(dims) - 1):
+        t = sampler.theory((dims[l], dims[l - 1]))
+        sw2.append(float(t["std"]) ** 2 * t["fan_in"])
+    q = [sw2[0] * float(np.mean(np.asarray(X, dtype=float) ** 2)) + sigma_b2]
+    for w2 in sw2[1:]:
+        q.append(float(variance_map(activation, q[-1], w2, sigma_b2)))
+    return np.array(q)
+
+
 def finite_width_spread(widths: Sequence[int]) -> float:
     """Predicted variance, across ReLU networks with He-scaled Gaussian weights, of
     ``log ||z_L(x)||^2`` for one input (Hanin & Rolnick 2018).

@@ -102,7 +102,8 @@ def propagation(net, X: np.ndarray, Y: np.ndarray | None = None, *, seed: int = 
         layers[l - 1] = _moments(l, Z, A, dZ, dW)
         if l > 1:
             dZ = dA_prev * net.activations[l - 2].grad(cache[l - 2][1])
-    return PropagationReport(layers, layers[-1].z_q / layers[0].z_q, layers[-1].grad_q / layers[0].grad_q)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a zero network's ratios are nan, said plainly
+        return PropagationReport(layers, layers[-1].z_q / layers[0].z_q, layers[-1].grad_q / layers[0].grad_q)
 
 
 # ------------------------------------------------------------- a large ensemble, streamed

@@ -1,0 +1,426 @@
+"""The dashboard's page (Panel on Bokeh): controls, live pictures, the URL as the configuration.
+
+Each browser tab gets its own page, `Trainer` and periodic callback: tabs never see each
+other's runs. Training runs in the trainer's thread; a 100 ms periodic callback on the server's
+event loop copies the latest measured snapshot into the plots' data sources (the page redraws
+only when a new snapshot exists, about 8 a second while training).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import math
+
+import numpy as np
+
+from initlab import initializers
+from initlab.dashboard.session import (
+    DATASETS,
+    DEFAULTS,
+    MAX_INITS,
+    Trainer,
+    parse_config,
+    split_inits,
+)
+from initlab.nn import HIDDEN
+from initlab.report.plots import COLOURS
+
+PLOT_W, PLOT_H = 340, 250
+REFRESH_MS = 100
+
+CSS = """
+.initlab-error { color: #b00020; font-size: 0.85em; margin-top: -6px; }
+.initlab-formula { color: #555; font-size: 0.8em; margin-top: -8px; }
+.initlab-status { font-size: 0.9em; }
+table.initlab-results { border-collapse: collapse; font-size: 0.85em; }
+table.initlab-results td, table.initlab-results th { padding: 2px 6px; border-bottom: 1px solid #eee; text-align: right; }
+table.initlab-results td:first-child, table.initlab-results th:first-child { text-align: left; }
+.initlab-swatch { display: inline-block; width: 10px; height: 10px; margin-right: 4px; border-radius: 2px; }
+ul.initlab-sentences { margin: 0; padding-left: 1.1em; font-size: 0.85em; }
+"""
+
+
+def _fig(title: str, *, y_log: bool = False, x_label: str = "", y_label: str = "", **kw):
+    from bokeh.plotting import figure
+
+    f = figure(title=title, width=PLOT_W, height=PLOT_H, toolbar_location=None,
+               y_axis_type="log" if y_log else "linear", **kw)
+    f.xaxis.axis_label, f.yaxis.axis_label = x_label, y_label
+    f.title.text_font_size = "11pt"
+    return f
+
+
+def _lines(xs: list, ys: list, colors: list, dashes: list, labels: list) -> dict:
+    return {"xs": xs, "ys": ys, "color": colors, "dash": dashes, "label": labels}
+
+
+def _positive(x: list, y: list) -> tuple[list, list]:
+    """Points with y > 0 (a log axis cannot show the rest)."""
+    keep = [(a, b) for a, b in zip(x, y, strict=True) if b is not None and b > 0 and math.isfinite(b)]
+    return [a for a, _ in keep], [b for _, b in keep]
+
+
+def _fmt_fracs(vals: list) -> str:
+    return ", ".join("-" if v is None else f"{100 * v:.0f}%" for v in vals)
+
+
+class Dashboard:
+    """One tab's page."""
+
+    def __init__(self, args: dict[str, str] | None = None) -> None:
+        import panel as pn
+        from bokeh.models import ColumnDataSource, CustomJSTickFormatter
+
+        self.pn = pn
+        self.trainer: Trainer | None = None
+        self.seen_version = -1
+        self.updates = 0
+        self.update_times: list[float] = []
+        names = initializers.names()
+
+        # ------------------------------------------------------------- controls
+        self.data = pn.widgets.Select(name="Data set", options=DATASETS, value=DEFAULTS["data"],
+                                      css_classes=["initlab-data"], sizing_mode="stretch_width")
+        self.layers = pn.widgets.TextInput(name="Layers", value=DEFAULTS["layers"], placeholder="2,10,5,1",
+                                           css_classes=["initlab-layers"], sizing_mode="stretch_width")
+        self.hidden = pn.widgets.Select(name="Hidden activation", options=list(HIDDEN), value=DEFAULTS["hidden"],
+                                        css_classes=["initlab-hidden"], sizing_mode="stretch_width")
+        self.slots, self.sliders, self.formulas = [], [], []
+        fmt = CustomJSTickFormatter(code="return Number(Math.pow(10, tick).toPrecision(2)).toString()")
+        for k in range(MAX_INITS):
+            slot = pn.widgets.AutocompleteInput(
+                name=f"Initializer {k + 1}", options=names, restrict=False, min_characters=0,
+                case_sensitive=False, placeholder="(none): a registry name, or random:0.1",
+                css_classes=[f"initlab-init-{k}"], sizing_mode="stretch_width")
+            slider = pn.widgets.FloatSlider(name="scale", start=-3, end=2, step=0.05, value=-2, format=fmt,
+                                            visible=False, css_classes=[f"initlab-scale-{k}"],
+                                            sizing_mode="stretch_width")
+            formula = pn.pane.HTML("", css_classes=["initlab-formula"], sizing_mode="stretch_width")
+            slot.param.watch(lambda e, k=k: self._slot_changed(k), "value")
+            slider.param.watch(lambda e, k=k: self._scale_changed(k), "value_throttled")
+            self.slots.append(slot)
+            self.sliders.append(slider)
+            self.formulas.append(formula)
+        self.lr = pn.widgets.TextInput(name="Learning rate", value=DEFAULTS["lr"], css_classes=["initlab-lr"],
+                                       sizing_mode="stretch_width")
+        self.iterations = pn.widgets.TextInput(name="Iterations", value=DEFAULTS["iterations"],
+                                               css_classes=["initlab-iterations"], sizing_mode="stretch_width")
+        self.seed = pn.widgets.TextInput(name="Seed", value=DEFAULTS["seed"], css_classes=["initlab-seed"],
+                                         sizing_mode="stretch_width")
+        self.errors = {f: pn.pane.HTML("", css_classes=["initlab-error", f"initlab-error-{f}"],
+                                       sizing_mode="stretch_width")
+                       for f in ("data", "layers", "hidden", "inits", "lr", "iterations", "seed")}
+        self.train_btn = pn.widgets.Button(name="Train", button_type="primary", css_classes=["initlab-train"])
+        self.stop_btn = pn.widgets.Button(name="Stop", button_type="warning", css_classes=["initlab-stop"])
+        self.reset_btn = pn.widgets.Button(name="Reset", css_classes=["initlab-reset"])
+        self.download = pn.widgets.FileDownload(callback=self._download, filename="initlab-run.json",
+                                                label="Download run (JSON)", button_type="light",
+                                                css_classes=["initlab-download"], sizing_mode="stretch_width")
+        self.train_btn.on_click(lambda e: self.train())
+        self.stop_btn.on_click(lambda e: self.stop())
+        self.reset_btn.on_click(lambda e: self.reset())
+        for w in (self.data, self.layers, self.hidden, self.lr, self.iterations, self.seed):
+            w.param.watch(lambda e: self._validate(), "value")
+        self.status = pn.pane.HTML("Press Train.", css_classes=["initlab-status"], sizing_mode="stretch_width")
+
+        # --------------------------------------------------------------- pictures
+        self.src = {name: ColumnDataSource(_lines([], [], [], [], []))
+                    for name in ("cost", "width", "weights", "variance")}
+        self.cost_fig = _fig("cost", y_log=True, x_label="iteration", y_label="cost")
+        self.width_fig = _fig("effective width / width", x_label="iteration", y_label="distinct units / width",
+                              y_range=(0, 1.08))
+        self.weights_fig = _fig("layer-1 weights per unit (solid w0, dashed w1)", x_label="iteration",
+                                y_label="W1[j, i]")
+        self.var_fig = _fig("variance by layer: measured vs mean field", y_log=True, x_label="hidden layer",
+                            y_label="mean z^2")
+        for f, name in ((self.cost_fig, "cost"), (self.width_fig, "width"), (self.weights_fig, "weights"),
+                        (self.var_fig, "variance")):
+            if name == "weights":  # one line per unit and input: colours say the unit, no legend
+                f.multi_line(xs="xs", ys="ys", line_color="color", line_dash="dash", line_width=2,
+                             source=self.src[name])
+                continue
+            f.multi_line(xs="xs", ys="ys", line_color="color", line_dash="dash", line_width=2,
+                         source=self.src[name], legend_field="label")
+            f.legend.label_text_font_size = "8pt"
+            f.legend.background_fill_alpha = 0.6
+            f.legend.location = "top_right" if name == "cost" else "bottom_right"
+        self.hist_src = {k: ColumnDataSource({"left": [], "right": [], "top": [], "color": [], "label": []})
+                         for k in ("act", "grad")}
+        self.act_fig = _fig("activations per hidden layer", x_label="a", y_label="share")
+        self.grad_fig = _fig("weight gradients per layer", x_label="log10 |dW| (exact zeros at -12)",
+                             y_label="share")
+        for f, k in ((self.act_fig, "act"), (self.grad_fig, "grad")):
+            f.quad(left="left", right="right", top="top", bottom=0, fill_color="color", line_color=None,
+                   fill_alpha=0.45, source=self.hist_src[k], legend_field="label")
+            f.legend.label_text_font_size = "8pt"
+        self.boundary_figs, self.boundary_src, self.points_src = [], [], []
+        from bokeh.models import LinearColorMapper
+
+        mapper = LinearColorMapper(palette=["#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
+                                            "#fddbc7", "#f4a582", "#d6604d", "#b2182b"], low=0, high=1)
+        for k in range(MAX_INITS):
+            f = _fig(f"boundary {k + 1}", match_aspect=False)
+            f.width = f.height = 220
+            src = ColumnDataSource({"image": [], "x": [], "y": [], "dw": [], "dh": []})
+            pts = ColumnDataSource({"x": [], "y": [], "c": []})
+            f.image(image="image", x="x", y="y", dw="dw", dh="dh", color_mapper=mapper, source=src)
+            f.scatter(x="x", y="y", fill_color="c", line_color="#333", size=4, source=pts)
+            self.boundary_figs.append(pn.pane.Bokeh(f, visible=False))
+            self.boundary_src.append(src)
+            self.points_src.append(pts)
+            self.boundary_figs[-1].figure = f
+        self.inspect = pn.widgets.Select(name="Inspect (histograms, weights, variance)", options=[],
+                                         css_classes=["initlab-inspect"], width=PLOT_W)
+        self.inspect.param.watch(lambda e: self._redraw(force=True), "value")
+        self.results = pn.pane.HTML("", css_classes=["initlab-results"], sizing_mode="stretch_width")
+        self.sentences = pn.pane.HTML("", css_classes=["initlab-sentences"], sizing_mode="stretch_width")
+        self.var_pane = pn.pane.Bokeh(self.var_fig, visible=False)
+
+        controls = pn.Column(
+            pn.pane.HTML("<h2 style='margin:0'>initlab</h2><div style='font-size:0.85em;color:#555'>"
+                         "initialization, measured</div>"),
+            self.data, self.errors["data"], self.layers, self.errors["layers"], self.hidden,
+            self.errors["hidden"],
+            *[w for k in range(MAX_INITS) for w in (self.slots[k], self.formulas[k], self.sliders[k])],
+            self.errors["inits"], self.lr, self.errors["lr"], self.iterations, self.errors["iterations"],
+            self.seed, self.errors["seed"], pn.Row(self.train_btn, self.stop_btn, self.reset_btn),
+            self.download, width=320, css_classes=["initlab-controls"])
+        pictures = pn.FlexBox(
+            pn.pane.Bokeh(self.cost_fig), pn.pane.Bokeh(self.width_fig),
+            *self.boundary_figs, pn.Column(self.inspect, pn.pane.Bokeh(self.act_fig)),
+            pn.pane.Bokeh(self.grad_fig), pn.pane.Bokeh(self.weights_fig), self.var_pane,
+            sizing_mode="stretch_width")
+        main = pn.Column(self.status, self.results, self.sentences, pictures, sizing_mode="stretch_width",
+                         min_width=340, styles={"flex": "1 1 340px"})
+        self.layout = pn.FlexBox(controls, main, flex_wrap="wrap", sizing_mode="stretch_width",
+                                 stylesheets=[CSS])
+        self._apply_args(args or {})
+
+    # --------------------------------------------------------------- the configuration
+    def values(self) -> dict[str, str]:
+        inits = [s.value.strip() for s in self.slots if s.value and s.value.strip()]
+        return {"data": self.data.value, "layers": self.layers.value, "hidden": self.hidden.value,
+                "inits": ",".join(inits), "lr": self.lr.value, "iterations": self.iterations.value,
+                "seed": self.seed.value}
+
+    def _apply_args(self, args: dict[str, str]) -> None:
+        """Fill the controls from the URL's query; bad values stay visible with their message."""
+        v = {**DEFAULTS, **args}
+        if v["data"] in DATASETS:
+            self.data.value = v["data"]
+        if v["hidden"] in HIDDEN:
+            self.hidden.value = v["hidden"]
+        self.layers.value, self.lr.value = v["layers"], v["lr"]
+        self.iterations.value, self.seed.value = v["iterations"], v["seed"]
+        specs = split_inits(v["inits"])[:MAX_INITS]
+        for k, slot in enumerate(self.slots):
+            slot.value = specs[k] if k < len(specs) else ""
+        _, errors = parse_config(v)
+        self._show_errors(errors)
+
+    def _show_errors(self, errors: dict[str, str]) -> None:
+        for f, pane in self.errors.items():
+            msg = errors.get(f, "")
+            pane.object = f"<div class='initlab-msg' data-field='{f}'>{html.escape(msg)}</div>" if msg else ""
+
+    def _validate(self):
+        cfg, errors = parse_config(self.values())
+        self._show_errors(errors)
+        if cfg is not None and self.pn.state.location is not None:
+            self.pn.state.location.update_query(**cfg.query())
+        return cfg
+
+    def _slot_changed(self, k: int) -> None:
+        spec = (self.slots[k].value or "").strip()
+        slider, formula = self.sliders[k], self.formulas[k]
+        try:
+            entry = initializers.entry_of(spec) if spec else None
+        except ValueError:
+            entry = None
+        takes_scale = entry is not None and bool(entry.params) and entry.params[0].name == "SCALE"
+        slider.visible = takes_scale
+        if takes_scale:
+            arg = spec.partition(":")[2].split(",")[0].strip()
+            try:
+                scale = float(arg) if arg else float(entry.params[0].default)
+                if scale > 0:
+                    slider.value = max(-3.0, min(2.0, math.log10(scale)))
+            except ValueError:
+                pass
+        formula.object = "" if entry is None else html.escape(f"{entry.name}: {entry.formula}")
+        self._validate()
+
+    def _scale_changed(self, k: int) -> None:
+        spec = (self.slots[k].value or "").strip()
+        name = spec.partition(":")[0].strip()
+        value = float(f"{10 ** self.sliders[k].value:.2g}")
+        new = f"{name}:{value:g}"
+        if new != spec:
+            self.slots[k].value = new
+
+    # ------------------------------------------------------------------- actions
+    def train(self) -> None:
+        cfg = self._validate()
+        if cfg is None:
+            self.status.object = "Fix the fields marked in red, then press Train."
+            return
+        self.stop()
+        self.trainer = Trainer(cfg)
+        self.seen_version = -1
+        self.updates, self.update_times = 0, []
+        self.inspect.options = list(cfg.inits)
+        self.inspect.value = cfg.inits[-1]
+        self.trainer.start()
+        self.status.object = f"training {', '.join(cfg.inits)} ..."
+
+    def stop(self) -> None:
+        if self.trainer is not None and self.trainer.running:
+            self.trainer.stop()
+
+    def reset(self) -> None:
+        self.stop()
+        self.trainer = None
+        for src in self.src.values():
+            src.data = _lines([], [], [], [], [])
+        for src in self.hist_src.values():
+            src.data = {"left": [], "right": [], "top": [], "color": [], "label": []}
+        for pane in self.boundary_figs:
+            pane.visible = False
+        self.var_pane.visible = False
+        self.results.object = self.sentences.object = ""
+        self.status.object = "Press Train."
+
+    def _download(self):
+        data = {} if self.trainer is None else self.trainer.result()
+        return io.StringIO(json.dumps(data, indent=1))
+
+    # ------------------------------------------------------------------- drawing
+    def tick(self) -> None:
+        """The periodic callback: draw the newest snapshot, if there is one."""
+        self._redraw()
+
+    def _redraw(self, force: bool = False) -> None:
+        import time
+
+        t = self.trainer
+        if t is None or t.snapshot is None or (t.version == self.seen_version and not force):
+            return
+        with t.lock:
+            s, version = t.snapshot, t.version
+        self.seen_version = version
+        self.updates += 1
+        now = time.monotonic()
+        self.update_times = [x for x in self.update_times if now - x < 2.0] + [now]
+        cfg = t.config
+        inits = list(cfg.inits)
+        colours = [COLOURS[k % len(COLOURS)] for k in range(len(inits))]
+        its = [i for i, _ in s.costs]
+        self.src["cost"].data = _lines(*zip(*[(*_positive(its, [c[k] for _, c in s.costs]), colours[k], "solid",
+                                               init) for k, init in enumerate(inits)], strict=True))
+        dashes = ["solid", "dashed", "dotted", "dotdash", "dashdot"]
+        rows = []
+        for k, init in enumerate(inits):
+            for l, w in enumerate(s.widths):
+                rows.append(([i for i, _ in s.effective_width], [ew[k][l] / w for _, ew in s.effective_width],
+                             colours[k], dashes[l % len(dashes)], f"{init} L{l + 1}"))
+        self.src["width"].data = _lines(*zip(*rows, strict=True))
+        k = inits.index(self.inspect.value) if self.inspect.value in inits else len(inits) - 1
+        self._draw_inspected(s, k, colours[k])
+        for j, pane in enumerate(self.boundary_figs):
+            show = s.boundary is not None and j < len(inits)
+            pane.visible = show
+            if show:
+                x0, x1, y0, y1 = s.grid
+                self.boundary_src[j].data = {"image": [s.boundary[j]], "x": [x0], "y": [y0],
+                                             "dw": [x1 - x0], "dh": [y1 - y0]}
+                pane.figure.title.text = inits[j]
+                if not len(self.points_src[j].data["x"]):
+                    X, Y = t.X, t.Y
+                    lab = Y[0] if Y.shape[0] == 1 else Y.argmax(axis=0) / max(1, Y.shape[0] - 1)
+                    self.points_src[j].data = {"x": X[0].tolist(), "y": X[1].tolist(),
+                                               "c": ["#b2182b" if v > 0.5 else "#2166ac" for v in lab]}
+        self._draw_tables(s, inits, colours)
+        rate = (len(self.update_times) - 1) / max(1e-9, self.update_times[-1] - self.update_times[0]) \
+            if len(self.update_times) > 1 else 0.0
+        state = ("error: " + s.error) if s.error else ("stopped" if s.stopped else "done" if s.done else "training")
+        self.status.object = (f"<span class='initlab-state' data-state='{state.split(':')[0]}'>{html.escape(state)}"
+                              f"</span> &middot; iteration <span class='initlab-iteration'>{s.iteration}</span> of "
+                              f"{cfg.iterations} &middot; {rate:.1f} updates/s")
+
+    def _draw_inspected(self, s, k: int, colour: str) -> None:
+        palette = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
+
+        def hist(values: list[np.ndarray], label: str) -> dict:
+            out = {"left": [], "right": [], "top": [], "color": [], "label": []}
+            finite = [v[np.isfinite(v)] for v in values]
+            allv = np.concatenate(finite) if finite else np.array([])
+            if not allv.size:
+                return out
+            lo, hi = float(allv.min()), float(allv.max())
+            if hi - lo < 1e-12:
+                lo, hi = lo - 0.5, hi + 0.5
+            edges = np.linspace(lo, hi, 31)
+            for l, v in enumerate(finite):
+                counts, _ = np.histogram(v, bins=edges)
+                share = counts / max(1, v.size)
+                out["left"] += edges[:-1].tolist()
+                out["right"] += edges[1:].tolist()
+                out["top"] += share.tolist()
+                out["color"] += [palette[l % len(palette)]] * len(share)
+                out["label"] += [f"{label}{l + 1}"] * len(share)
+            return out
+
+        self.hist_src["act"].data = hist(s.activations[k], "layer ")
+        self.hist_src["grad"].data = hist(s.gradients[k], "dW")
+        its = [i for i, _ in s.weights]
+        W = np.array([w[k] for _, w in s.weights])  # (steps, n1, n0)
+        rows = []
+        for j in range(W.shape[1]):
+            for i in range(min(2, W.shape[2])):
+                rows.append((its, W[:, j, i].tolist(), palette[j % len(palette)], ["solid", "dashed"][i],
+                             f"w[{i}]" if j == 0 else f"unit {j + 1}" if i == 0 else ""))
+        self.src["weights"].data = _lines(*zip(*rows, strict=True)) if rows else _lines([], [], [], [], [])
+        self.var_pane.visible = s.variance_measured is not None
+        if s.variance_measured is not None:
+            layers = list(range(1, len(s.variance_measured[k]) + 1))
+            rows = [(*_positive(layers, s.variance_measured[k]), colour, "solid", "measured now"),
+                    (*_positive(layers, s.variance_init[k]), "#777777", "dotted", "measured at init"),
+                    (*_positive(layers, s.variance_predicted[k]), "#000000", "dashed", "mean field at init")]
+            self.src["variance"].data = _lines(*zip(*rows, strict=True))
+
+    def _draw_tables(self, s, inits: list[str], colours: list[str]) -> None:
+        cost = s.costs[-1][1]
+        widths = s.effective_width[-1][1]
+        body = []
+        for k, init in enumerate(inits):
+            entry = initializers.entry_of(init)
+            eff = ", ".join(f"{e}/{w}" for e, w in zip(widths[k], s.widths, strict=True))
+            body.append(
+                f"<tr class='initlab-row' data-init='{html.escape(init)}' data-cost='{cost[k]:.10g}' "
+                f"data-width='{','.join(map(str, widths[k]))}'>"
+                f"<td><span class='initlab-swatch' style='background:{colours[k]}'></span>{html.escape(init)}"
+                f"<br><span style='color:#777'>{html.escape(entry.formula)}</span></td>"
+                f"<td>{cost[k]:.4f}</td><td>{100 * s.train_accuracy[k]:.1f}%</td>"
+                f"<td>{100 * s.test_accuracy[k]:.1f}%</td><td>{eff}</td>"
+                f"<td>{_fmt_fracs(s.saturated[k])}</td><td>{_fmt_fracs(s.dead[k])}</td></tr>")
+        self.results.object = (
+            "<div style='overflow-x:auto'><table class='initlab-results'><tr><th>init</th><th>cost</th>"
+            "<th>train</th><th>test</th><th>effective width</th><th>saturated</th><th>dead</th></tr>"
+            + "".join(body) + "</table></div>")
+        items = "".join(f"<li data-init='{html.escape(init)}'><b style='color:{colours[k]}'>{html.escape(init)}"
+                        f"</b>: {'; '.join(html.escape(x) for x in s.sentences[k])}</li>"
+                        for k, init in enumerate(inits))
+        self.sentences.object = f"<ul class='initlab-sentences'>{items}</ul>"
+
+
+def create_page():
+    """Panel's per-session entry point: a fresh `Dashboard` per browser tab."""
+    import panel as pn
+
+    args = {k: v[0].decode("utf-8", "replace") for k, v in (pn.state.session_args or {}).items() if v}
+    board = Dashboard(args)
+    cb = pn.state.add_periodic_callback(board.tick, period=REFRESH_MS)
+    pn.state.on_session_destroyed(lambda ctx: (cb.stop(), board.stop()))
+    return board.layout
