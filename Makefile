@@ -21,10 +21,17 @@ $(VENV)/.test: $(VENV)/.core
 demo: $(VENV)/.core  ## the main job on built-in data
 	$(BIN)/initlab demo
 
-test: $(VENV)/.test  ## the whole suite but the checks marked slow
+# The dashboard's browser tests drive Debian's Chromium (never a downloaded one): installed here
+# with apt-get when it is missing (as root, or through sudo).
+/usr/bin/chromium:
+	@echo "installing Debian's chromium for the dashboard's browser tests"
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	 else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi
+
+test: $(VENV)/.test /usr/bin/chromium  ## the whole suite but the checks marked slow
 	$(BIN)/python -m pytest -m "not slow" -q
 
-test-all: $(VENV)/.test  ## every test, the slow ones too
+test-all: $(VENV)/.test /usr/bin/chromium  ## every test, the slow ones too
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.test  ## speed, as ratios against the peers, measured in one run

@@ -35,7 +35,8 @@ CSS = """
 .initlab-formula { color: #555; font-size: 0.8em; margin-top: -8px; }
 .initlab-status { font-size: 0.9em; }
 table.initlab-results { border-collapse: collapse; font-size: 0.85em; }
-table.initlab-results td, table.initlab-results th { padding: 2px 6px; border-bottom: 1px solid #eee; text-align: right; }
+table.initlab-results td, table.initlab-results th {
+  padding: 2px 6px; border-bottom: 1px solid #eee; text-align: right; }
 table.initlab-results td:first-child, table.initlab-results th:first-child { text-align: left; }
 .initlab-swatch { display: inline-block; width: 10px; height: 10px; margin-right: 4px; border-radius: 2px; }
 ul.initlab-sentences { margin: 0; padding-left: 1.1em; font-size: 0.85em; }
@@ -223,7 +224,8 @@ class Dashboard:
     def _show_errors(self, errors: dict[str, str]) -> None:
         for f, pane in self.errors.items():
             msg = errors.get(f, "")
-            pane.object = f"<div class='initlab-msg' data-field='{f}'>{html.escape(msg)}</div>" if msg else ""
+            pane.object = (f"<div class='initlab-msg' data-field='{f}' style='color:#b00020;font-size:0.85em'>"
+                           f"{html.escape(msg)}</div>" if msg else "")
 
     def _validate(self):
         cfg, errors = parse_config(self.values())
@@ -249,7 +251,8 @@ class Dashboard:
                     slider.value = max(-3.0, min(2.0, math.log10(scale)))
             except ValueError:
                 pass
-        formula.object = "" if entry is None else html.escape(f"{entry.name}: {entry.formula}")
+        formula.object = "" if entry is None else (
+            f"<span style='color:#555;font-size:0.8em'>{html.escape(f'{entry.name}: {entry.formula}')}</span>")
         self._validate()
 
     def _scale_changed(self, k: int) -> None:
@@ -406,13 +409,14 @@ class Dashboard:
                 f"<td>{100 * s.test_accuracy[k]:.1f}%</td><td>{eff}</td>"
                 f"<td>{_fmt_fracs(s.saturated[k])}</td><td>{_fmt_fracs(s.dead[k])}</td></tr>")
         self.results.object = (
-            "<div style='overflow-x:auto'><table class='initlab-results'><tr><th>init</th><th>cost</th>"
+            f"<style>{CSS}</style><div style='overflow-x:auto'><table class='initlab-results'>"
+            "<tr><th>init</th><th>cost</th>"
             "<th>train</th><th>test</th><th>effective width</th><th>saturated</th><th>dead</th></tr>"
             + "".join(body) + "</table></div>")
         items = "".join(f"<li data-init='{html.escape(init)}'><b style='color:{colours[k]}'>{html.escape(init)}"
                         f"</b>: {'; '.join(html.escape(x) for x in s.sentences[k])}</li>"
                         for k, init in enumerate(inits))
-        self.sentences.object = f"<ul class='initlab-sentences'>{items}</ul>"
+        self.sentences.object = f"<style>{CSS}</style><ul class='initlab-sentences'>{items}</ul>"
 
 
 def create_page():
