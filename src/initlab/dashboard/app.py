@@ -1,9 +1,9 @@
 """The dashboard's page (Panel on Bokeh): controls, live pictures, the URL as the configuration.
 
 Each browser tab gets its own page, `Trainer` and periodic callback: tabs never see each
-other's runs. Training runs in the trainer's thread; a 100 ms periodic callback on the server's
+other's runs. Training runs in the trainer's thread; a 60 ms periodic callback on the server's
 event loop copies the latest measured snapshot into the plots' data sources (the page redraws
-only when a new snapshot exists, about 8 a second while training).
+only when a new snapshot exists, about 12 a second while training).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from initlab.nn import HIDDEN
 from initlab.report.plots import COLOURS
 
 PLOT_W, PLOT_H = 340, 250
-REFRESH_MS = 100
+REFRESH_MS = 60
 
 CSS = """
 .initlab-error { color: #b00020; font-size: 0.85em; margin-top: -6px; }
