@@ -241,27 +241,34 @@ def test_a_worker_killed_mid_task_is_retried_and_stored_once(tmp_path: Path, ref
     assert contents(store.path) == ref
 
 
-def _cli_sweep(spec: Path, store: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([INITLAB, "sweep", "run", str(spec), "--store", str(store), "--workers", "2", *extra],
+def _cli_sweep(spec: Path, store: Path) -> subprocess.Popen:
+    """The CLI driver on one worker: six tasks one after another, a second or more each."""
+    return subprocess.Popen([INITLAB, "sweep", "run", str(spec), "--store", str(store), "--workers", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def _status(spec: Path, store: Path) -> dict | None:
+    """``initlab sweep status --json``: what another process reads from the store."""
     r = subprocess.run([INITLAB, "sweep", "status", str(spec), "--store", str(store), "--json"],
                        capture_output=True, text=True, timeout=120)
-    return json.loads(r.stdout)["spec"] if r.returncode == 0 else None
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["spec"]
 
 
 def _wait_partway(proc: subprocess.Popen, spec: Path, store: Path) -> dict:
-    """Poll ``sweep status`` (reading the store while the sweep writes it) until some runs are
-    done and some are not."""
+    """Poll the store (read-only, while the sweep writes it) until one to three of the six tasks
+    are stored."""
+    from initlab.experiments.sweep import sweep_status
+
+    parsed = load_spec(spec)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
-        st = _status(spec, store) if store.exists() else None
-        if st and 0 < st["done"] < st["total"]:
+        st = sweep_status(parsed, Store(store))["spec"] if store.exists() else None
+        if st and 0 < st["done"] <= 12:
             return st
-        time.sleep(0.2)
+        assert not st or st["done"] <= 12, f"missed the first tasks: {st}"
+        time.sleep(0.05)
     stop_group(proc)
     raise AssertionError("the sweep never got partway")
 
@@ -271,6 +278,8 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_sweep(tmp_path: P
     store = tmp_path / "runs.duckdb"
     proc = _cli_sweep(spec_path, store)
     seen = _wait_partway(proc, spec_path, store)
+    during = _status(spec_path, store)  # the CLI reads the store while the sweep writes it
+    assert proc.poll() is None and seen["done"] <= during["done"] < 24
     stop_group(proc, signal.SIGKILL)  # the driver and its workers, mid-sweep
     assert not group_alive(proc.pid)
     after_kill = _status(spec_path, store)

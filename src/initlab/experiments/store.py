@@ -20,6 +20,7 @@ it, so ``initlab sweep status`` works while a sweep writes.
 from __future__ import annotations
 
 import contextlib
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,6 +74,18 @@ CREATE TABLE IF NOT EXISTS curves (
 """
 
 LOCK_WAIT = 60.0  # seconds a reader or the writer waits for the other to let go
+
+
+@contextlib.contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) back until the block ends: a write is committed whole, then the
+    interrupt arrives."""
+    blocked = {signal.SIGINT}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _locked(exc: Exception) -> bool:
@@ -136,7 +149,7 @@ class Store:
         curves = {c: result["curves"].get(c, [None] * n) for c in CURVE_COLUMNS}
         curves_df = pd.DataFrame(curves)
         ids = list(by_id)
-        with self.connect(write=True) as con:
+        with _uninterrupted(), self.connect(write=True) as con:
             con.execute("BEGIN TRANSACTION")
             # a failed attempt may have left a row; a done run is never rewritten (the driver
             # skips done runs), and the primary key refuses a second copy
@@ -153,7 +166,7 @@ class Store:
         rows = [{**_config_columns(sweep, c), "status": "failed", "attempts": attempts,
                  "executor": executor, "error": error} for c in configs]
         df = _frame(rows, RUN_COLUMNS)
-        with self.connect(write=True) as con:
+        with _uninterrupted(), self.connect(write=True) as con:
             con.execute("BEGIN TRANSACTION")
             con.execute("DELETE FROM runs WHERE status = 'failed' AND id IN (SELECT unnest(?))",
                         [[c.id for c in configs]])
