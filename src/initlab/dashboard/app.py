@@ -132,9 +132,9 @@ class Dashboard:
         self.cost_fig = _fig("cost", y_log=True, x_label="iteration", y_label="cost")
         self.width_fig = _fig("effective width / width", x_label="iteration", y_label="distinct units / width",
                               y_range=(0, 1.08))
-        self.weights_fig = _fig("layer-1 weights per unit (solid w0, dashed w1)", x_label="iteration",
-                                y_label="W1[j, i]")
-        self.var_fig = _fig("variance by layer: measured vs mean field", y_log=True, x_label="hidden layer",
+        self.weights_fig = _fig("unit weights, layer 1", x_label="iteration",
+                                y_label="W1[j,0] solid, W1[j,1] dashed")
+        self.var_fig = _fig("variance vs mean field", y_log=True, x_label="hidden layer",
                             y_label="mean z^2")
         for f, name in ((self.cost_fig, "cost"), (self.width_fig, "width"), (self.weights_fig, "weights"),
                         (self.var_fig, "variance")):
@@ -168,6 +168,7 @@ class Dashboard:
             pts = ColumnDataSource({"x": [], "y": [], "c": []})
             f.image(image="image", x="x", y="y", dw="dw", dh="dh", color_mapper=mapper, source=src)
             f.scatter(x="x", y="y", fill_color="c", line_color="#333", size=4, source=pts)
+            f.visible = False  # shown once a 2-D data set trains
             self.boundary_figs.append(pn.pane.Bokeh(f, visible=False))
             self.boundary_src.append(src)
             self.points_src.append(pts)
@@ -177,6 +178,7 @@ class Dashboard:
         self.inspect.param.watch(lambda e: self._redraw(force=True), "value")
         self.results = pn.pane.HTML("", css_classes=["initlab-results"], sizing_mode="stretch_width")
         self.sentences = pn.pane.HTML("", css_classes=["initlab-sentences"], sizing_mode="stretch_width")
+        self.var_fig.visible = False
         self.var_pane = pn.pane.Bokeh(self.var_fig, visible=False)
 
         controls = pn.Column(
@@ -290,8 +292,8 @@ class Dashboard:
         for src in self.hist_src.values():
             src.data = {"left": [], "right": [], "top": [], "color": [], "label": []}
         for pane in self.boundary_figs:
-            pane.visible = False
-        self.var_pane.visible = False
+            pane.visible = pane.figure.visible = False
+        self.var_pane.visible = self.var_fig.visible = False
         self.results.object = self.sentences.object = ""
         self.status.object = "Press Train."
 
@@ -333,7 +335,7 @@ class Dashboard:
         self._draw_inspected(s, k, colours[k])
         for j, pane in enumerate(self.boundary_figs):
             show = s.boundary is not None and j < len(inits)
-            pane.visible = show
+            pane.visible = pane.figure.visible = show
             if show:
                 x0, x1, y0, y1 = s.grid
                 self.boundary_src[j].data = {"image": [s.boundary[j]], "x": [x0], "y": [y0],
@@ -385,7 +387,7 @@ class Dashboard:
                 rows.append((its, W[:, j, i].tolist(), palette[j % len(palette)], ["solid", "dashed"][i],
                              f"w[{i}]" if j == 0 else f"unit {j + 1}" if i == 0 else ""))
         self.src["weights"].data = _lines(*zip(*rows, strict=True)) if rows else _lines([], [], [], [], [])
-        self.var_pane.visible = s.variance_measured is not None
+        self.var_pane.visible = self.var_fig.visible = s.variance_measured is not None
         if s.variance_measured is not None:
             layers = list(range(1, len(s.variance_measured[k]) + 1))
             rows = [(*_positive(layers, s.variance_measured[k]), colour, "solid", "measured now"),
