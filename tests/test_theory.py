@@ -213,3 +213,27 @@ def test_deep_relu_on_digits_he_trains_far_from_critical_stalls(seed, capsys):
     assert runs["variance_scaling:0.5"]["train_accuracy"] < 0.25
     assert runs["variance_scaling:0.5"]["verdict"] == "stalls"
     assert "vanished" in runs["variance_scaling:0.5"]["sentence"]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_network_variances_with_unequal_widths_match_an_ensemble(seed):
+    """ReLU/He with widths 128, 64, 32: the mean of q_l over networks is exact at any width
+    (E[relu(z)^2 | q] = q/2), so the ensemble mean must sit within 4 standard errors."""
+    X = data.load("digits").X_train[:, :200]
+    dims = [64, 128, 64, 32, 10]
+    predicted = theory.network_variances("relu", "he", dims, X)
+    assert predicted.shape == (3,)
+    net = Network(dims, hidden="relu", output="softmax", init="he", seed=seed, ensemble=256)
+    rep = propagation(net, X)
+    for l in range(3):
+        q = np.asarray(rep.layers[l].z_q)
+        se = q.std(ddof=1) / np.sqrt(q.size)
+        assert abs(q.mean() - predicted[l]) < 4 * se, (l, q.mean(), predicted[l], se)
+
+
+def test_network_variances_per_layer_weight_scale():
+    """random:0.5 on unequal widths: sigma_w2 grows with fan-in, layer by layer."""
+    X = np.ones((4, 3))
+    q = theory.network_variances("identity", "random:0.5", [4, 8, 2, 1], X)
+    # identity: q1 = 0.25 * 4 * 1, q2 = 0.25 * 8 * q1
+    assert np.allclose(q, [1.0, 2.0])
