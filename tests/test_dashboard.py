@@ -91,6 +91,11 @@ def test_deep_network_variance_is_measured_beside_the_mean_field() -> None:
 
 
 # ---------------------------------------------------------------------- the server
+def sigint_as_in_a_terminal() -> None:
+    """Ctrl-C at its default, as at a terminal (a background job's children inherit it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -104,7 +109,7 @@ class Server:
         self.port = free_port()
         self.proc = subprocess.Popen([INITLAB, "dashboard", "--no-browser", "--port", str(self.port), *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=sigint_as_in_a_terminal)
         self.url = f"http://127.0.0.1:{self.port}/"
 
     def wait_ready(self, host: str = "127.0.0.1") -> None:

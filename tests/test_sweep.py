@@ -241,10 +241,17 @@ def test_a_worker_killed_mid_task_is_retried_and_stored_once(tmp_path: Path, ref
     assert contents(store.path) == ref
 
 
+def sigint_as_in_a_terminal() -> None:
+    """A process started from a background job inherits SIGINT ignored, and Python then keeps
+    it ignored; a user at a terminal has it at its default. Tests that press Ctrl-C restore it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cli_sweep(spec: Path, store: Path) -> subprocess.Popen:
     """The CLI driver on one worker: six tasks one after another, a second or more each."""
     return subprocess.Popen([INITLAB, "sweep", "run", str(spec), "--store", str(store), "--workers", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=sigint_as_in_a_terminal)
 
 
 def _status(spec: Path, store: Path) -> dict | None:
