@@ -76,6 +76,21 @@ def test_trainer_measures_symmetry_and_stops_within_half_a_second() -> None:
     assert t.snapshot.stopped and 0 < t.snapshot.iteration < 1_000_000
 
 
+def test_an_error_in_training_reaches_the_page_state_not_the_server() -> None:
+    cfg, _ = parse_config({"iterations": "100"})
+    t = Trainer(cfg)
+
+    def broken(*args, **kwargs):
+        raise FloatingPointError("injected")
+
+    t.net.fit = broken
+    t.start()
+    t.join(30)
+    assert not t.running
+    assert t.error == "FloatingPointError: injected"
+    assert t.snapshot.error == t.error and t.snapshot.done and t.snapshot.iteration == 0
+
+
 def test_deep_network_variance_is_measured_beside_the_mean_field() -> None:
     cfg, errors = parse_config({"data": "digits", "layers": "64,64,64,64,10", "inits": "he",
                                 "iterations": "1"})

@@ -456,3 +456,13 @@ def test_report_has_tables_and_figures(tmp_path: Path) -> None:
     assert all(r["runs"] == 3 for r in rows)
     assert np.isclose(rows[0]["train_mean"], Store(tmp_path / "s.duckdb").query(
         "SELECT avg(train_accuracy) FROM runs WHERE init = 'he'")[1][0][0])
+
+
+def test_a_second_driver_on_the_same_store_is_refused(tmp_path: Path) -> None:
+    spec = load_spec(write_spec(tmp_path, iterations=20))
+    store = Store(tmp_path / "s.duckdb")
+    with store.driver_lock():  # as if another `initlab sweep run` were writing this store
+        with pytest.raises(InitlabError, match=rf"another sweep \(pid {os.getpid()}\) is writing"):
+            run_sweep(spec, Store(tmp_path / "s.duckdb"), workers=1)
+    assert not (tmp_path / "s.duckdb").exists()
+    assert run_sweep(spec, store, workers=1).done == 24  # the lock is gone with its holder

@@ -310,6 +310,10 @@ class Dashboard:
         import time
 
         t = self.trainer
+        if t is not None and t.snapshot is None and t.error:
+            self.status.object = (f"<span class='initlab-state' data-state='error'>error: "
+                                  f"{html.escape(t.error)}</span>")
+            return
         if t is None or t.snapshot is None or (t.version == self.seen_version and not force):
             return
         with t.lock:

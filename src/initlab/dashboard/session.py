@@ -183,6 +183,7 @@ class Trainer:
         self.variance_init: list[list[float]] | None = None
         self.started = time.monotonic()
         self.lock = threading.Lock()
+        self.error: str | None = None  # an exception in the training thread, for the page
 
     @property
     def running(self) -> bool:
@@ -218,8 +219,9 @@ class Trainer:
             self._measure(done, done=True, stopped=self._stop.is_set())
         except Exception as exc:  # shown on the page; the server keeps serving
             with self.lock:
+                self.error = f"{type(exc).__name__}: {exc}"
                 if self.snapshot is not None:
-                    self.snapshot.error = f"{type(exc).__name__}: {exc}"
+                    self.snapshot.error = self.error
                     self.snapshot.done = True
                 self.version += 1
 

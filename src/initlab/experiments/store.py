@@ -128,6 +128,30 @@ class Store:
             con.close()
 
     # ---------------------------------------------------------------------- writing
+    @contextlib.contextmanager
+    def driver_lock(self) -> Iterator[None]:
+        """Held by the one driver that writes this store (``FILE.lock``, released by the OS
+        even after SIGKILL): a second sweep on the same store is refused instead of running
+        the same runs twice."""
+        import fcntl
+        import os
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+                raise InitlabError(f"another sweep (pid {holder}) is writing {str(self.path)!r}; "
+                                   "wait for it or stop it, then run again") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield
+        finally:
+            os.close(fd)
+
     def write(self, sweep: str, configs: list, result: dict, *, executor: str, attempts: int) -> None:
         """Store a finished task: its runs as ``done`` and their curves, in one transaction."""
         import pandas as pd

@@ -487,6 +487,15 @@ def run_sweep(spec: SweepSpec, store, *, executor: str = "local", address: str |
     retries = spec.retries if retries is None else retries
     if retries < 0:
         raise InitlabError(f"--retries must be non-negative, got {retries}")
+    with store.driver_lock():
+        return _drive(spec, store, executor=executor, address=address, workers=workers,
+                      retries=retries, progress=progress, fn=fn or run_task)
+
+
+def _drive(spec: SweepSpec, store, *, executor: str, address: str | None, workers: int | None,
+           retries: int, progress, fn) -> SweepOutcome:
+    from initlab.experiments import executors
+
     start = time.time()
     runs = spec.runs()
     statuses = store.statuses()
@@ -497,7 +506,6 @@ def run_sweep(spec: SweepSpec, store, *, executor: str = "local", address: str |
     if not pending:
         return out
     tasks = make_tasks(pending, spec.chunk)
-    fn = fn or run_task
     if executor == "local":
         outcomes = executors.run_local(tasks, fn, workers=workers, retries=retries)
     else:
