@@ -182,3 +182,13 @@ def test_same_seed_same_numbers(name, seed, fan_out, fan_in):
     a = s((fan_out, fan_in), np.random.default_rng(seed))
     b = s((fan_out, fan_in), np.random.default_rng(seed))
     assert a.shape == (fan_out, fan_in) and np.array_equal(a, b) and np.isfinite(a).all()
+
+
+def test_scale_of_reads_a_specs_scale_or_its_default():
+    from initlab.initializers import REGISTRY, scale_of
+
+    assert [scale_of(s) for s in ("random", "random:10", "variance_scaling:2,fan_out", "he")] == [
+        0.01, 10.0, 2.0, None]
+    assert REGISTRY["random"].takes_scale and not REGISTRY["orthogonal"].takes_scale
+    with pytest.raises(InitlabError, match="> 0"):
+        scale_of("random:-1")

@@ -310,6 +310,11 @@ class Entry:
     params: tuple[Param, ...] = ()
     equivalents: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def takes_scale(self) -> bool:
+        """Its first argument is a SCALE (``random``, ``variance_scaling``)."""
+        return bool(self.params) and self.params[0].name == "SCALE"
+
 
 def _number(text: str) -> float:
     try:
@@ -481,6 +486,16 @@ def entry_of(spec: str) -> Entry:
     if name not in REGISTRY:
         raise unknown("initializer", name, names())
     return REGISTRY[name]
+
+
+def scale_of(spec: str) -> float | None:
+    """The SCALE a spec uses (``random:10`` -> 10.0, ``random`` -> its default 0.01), None for an
+    initializer without one (``he``)."""
+    entry = entry_of(spec)
+    if not entry.takes_scale:
+        return None
+    arg = spec.partition(":")[2].split(",")[0].strip()
+    return float(entry.params[0].parse(arg) if arg else entry.params[0].default)
 
 
 def get(spec: str | Sampler) -> Sampler:

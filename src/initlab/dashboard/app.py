@@ -243,15 +243,12 @@ class Dashboard:
             entry = initializers.entry_of(spec) if spec else None
         except ValueError:
             entry = None
-        takes_scale = entry is not None and bool(entry.params) and entry.params[0].name == "SCALE"
-        slider.visible = takes_scale
-        if takes_scale:
-            arg = spec.partition(":")[2].split(",")[0].strip()
+        slider.visible = entry is not None and entry.takes_scale
+        if slider.visible:
             try:
-                scale = float(arg) if arg else float(entry.params[0].default)
-                if scale > 0:
-                    slider.value = max(-3.0, min(2.0, math.log10(scale)))
-            except ValueError:
+                scale = initializers.scale_of(spec)
+                slider.value = max(-3.0, min(2.0, math.log10(scale)))
+            except ValueError:  # a bad scale: the field's error says so, the slider stays
                 pass
         formula.object = "" if entry is None else (
             f"<span style='color:#555;font-size:0.8em'>{html.escape(f'{entry.name}: {entry.formula}')}</span>")

@@ -85,11 +85,7 @@ class RunConfig:
     @property
     def scale(self) -> float | None:
         """The spec's scale argument (``random:10`` -> 10.0), None where it has none."""
-        entry = initializers.entry_of(self.init)
-        arg = self.init.partition(":")[2].split(",")[0].strip()
-        if entry.params and entry.params[0].name == "SCALE":
-            return float(arg) if arg else float(entry.params[0].default)
-        return None
+        return initializers.scale_of(self.init)
 
 
 @dataclass(frozen=True)
@@ -118,10 +114,8 @@ class SweepSpec:
         run per scale (``random`` x [0.01, 10] -> random:0.01, random:10)."""
         out = []
         for spec in self.inits:
-            entry = initializers.entry_of(spec)
-            takes_scale = bool(entry.params) and entry.params[0].name == "SCALE"
-            if self.scales and takes_scale and ":" not in spec:
-                out += [f"{entry.name}:{s:g}" for s in self.scales]
+            if self.scales and _scale_unnamed(spec):
+                out += [f"{initializers.entry_of(spec).name}:{s:g}" for s in self.scales]
             else:
                 out.append(spec)
         return list(dict.fromkeys(out))
@@ -278,7 +272,7 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
     scales = c.items("scales", (int, float), ())
     if any(not np.isfinite(s) or s <= 0 for s in scales):
         raise c.expect("scales", t["scales"])
-    if scales and not any(_takes_scale(s) for s in inits):
+    if scales and not any(_scale_unnamed(s) for s in inits):
         raise c.error("scales", "is given but no init takes a SCALE (random, variance_scaling) "
                                 "without naming one")
 
@@ -320,9 +314,9 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
                      source=source)
 
 
-def _takes_scale(spec: str) -> bool:
-    entry = initializers.entry_of(spec)
-    return bool(entry.params) and entry.params[0].name == "SCALE" and ":" not in spec
+def _scale_unnamed(spec: str) -> bool:
+    """An init that takes a SCALE and names none (``random``): the spec's ``scales`` apply."""
+    return initializers.entry_of(spec).takes_scale and ":" not in spec
 
 
 def _positive_int(c: _Checker, key: str) -> int:
