@@ -77,7 +77,6 @@ class Dashboard:
         self.pn = pn
         self.trainer: Trainer | None = None
         self.seen_version = -1
-        self.updates = 0
         self.update_times: list[float] = []
         names = initializers.names()
 
@@ -271,7 +270,7 @@ class Dashboard:
         self.stop()
         self.trainer = Trainer(cfg)
         self.seen_version = -1
-        self.updates, self.update_times = 0, []
+        self.update_times = []
         self.inspect.options = list(cfg.inits)
         self.inspect.value = cfg.inits[-1]
         self.trainer.start()
@@ -316,7 +315,6 @@ class Dashboard:
         with t.lock:
             s, version = t.snapshot, t.version
         self.seen_version = version
-        self.updates += 1
         now = time.monotonic()
         self.update_times = [x for x in self.update_times if now - x < 2.0] + [now]
         cfg = t.config

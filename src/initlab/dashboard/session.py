@@ -181,7 +181,6 @@ class Trainer:
         self.widths_seen: list[tuple[int, list[list[int]]]] = []
         self.weights_seen: list[tuple[int, list[np.ndarray]]] = []
         self.variance_init: list[list[float]] | None = None
-        self.started = time.monotonic()
         self.lock = threading.Lock()
         self.error: str | None = None  # an exception in the training thread, for the page
 

@@ -221,10 +221,10 @@ class Store:
                 return [], []
             return [d[0] for d in cur.description], cur.fetchall()
 
-    def frame(self, sql: str):
-        """Read-only SQL as a pandas DataFrame."""
+    def frame(self, sql: str, params: dict | None = None):
+        """Read-only SQL (with ``$name`` parameters) as a pandas DataFrame."""
         with self.connect(write=False) as con:
-            return con.execute(sql).df()
+            return con.execute(sql, params or None).df()
 
     def summary(self) -> list[dict]:
         """Per sweep: runs done and failed, network-iterations, train seconds."""

@@ -107,7 +107,6 @@ class SweepSpec:
     data_seed: int | None = None
     chunk: int = 256
     retries: int = 2
-    source: str = field(default="<spec>", compare=False)
 
     def init_specs(self) -> list[str]:
         """``inits`` crossed with ``scales``: an init that takes a SCALE and names none gets one
@@ -136,11 +135,6 @@ class SweepSpec:
                                                      iterations, seed, self.track, every,
                                                      self.data_seed))
         return out
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("source")
-        return json.loads(json.dumps(d))
 
 
 # ------------------------------------------------------------------------------- parsing
@@ -310,8 +304,7 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
     return SweepSpec(name=name.strip(), data=data, layers=tuple(layers), hidden=hidden, inits=inits,
                      lr=tuple(float(v) for v in lr), iterations=iterations, seeds=seeds,
                      output=output, scales=tuple(float(s) for s in scales), track=tuple(track),
-                     track_every=track_every, data_seed=data_seed, chunk=chunk, retries=retries,
-                     source=source)
+                     track_every=track_every, data_seed=data_seed, chunk=chunk, retries=retries)
 
 
 def _scale_unnamed(spec: str) -> bool:

@@ -28,9 +28,8 @@ def sweep_tables(store, sweep: str | None = None) -> list[dict]:
     where = "" if sweep is None else "WHERE sweep = $sweep"
     import duckdb
 
-    with store.connect(write=False) as con:
-        try:
-            df = con.execute(f"""
+    try:
+        df = store.frame(f"""
                 SELECT sweep, data, layers, hidden, lr, iterations, init, init_name, scale,
                        count(*) FILTER (status = 'done') AS runs,
                        count(*) FILTER (status = 'failed') AS failed,
@@ -42,9 +41,9 @@ def sweep_tables(store, sweep: str | None = None) -> list[dict]:
                        avg(saturated_fraction) AS saturated, avg(dead_fraction) AS dead
                 FROM runs {where}
                 GROUP BY ALL ORDER BY sweep, data, layers, hidden, lr, iterations, init_name, scale
-            """, {"sweep": sweep} if sweep else None).df()
-        except duckdb.CatalogException:
-            raise InitlabError(f"store {str(store.path)!r} holds no runs table: run a sweep first") from None
+            """, _params(sweep))
+    except duckdb.CatalogException:
+        raise InitlabError(f"store {str(store.path)!r} holds no runs table: run a sweep first") from None
     if df.empty:
         raise InitlabError(f"store {str(store.path)!r} has no runs" + (f" of sweep {sweep!r}" if sweep else ""))
     groups = []
@@ -54,28 +53,27 @@ def sweep_tables(store, sweep: str | None = None) -> list[dict]:
     return groups
 
 
-def _read(store, sql: str, sweep: str | None):
-    """Read-only SQL with an optional ``$sweep`` filter, as a DataFrame."""
-    with store.connect(write=False) as con:
-        return con.execute(sql, {"sweep": sweep} if sweep else None).df()
+def _params(sweep: str | None) -> dict | None:
+    """The ``$sweep`` filter's parameter, when a sweep is named."""
+    return {"sweep": sweep} if sweep else None
 
 
 def _seed_stats(store, sweep: str | None):
     """One row per done run: its group, init, scale, train accuracy and final cost."""
     where = "AND sweep = $sweep" if sweep else ""
-    return _read(store, f"SELECT {', '.join(GROUP)}, init, init_name, scale, train_accuracy, "
-                        f"final_cost FROM runs WHERE status = 'done' {where}", sweep)
+    return store.frame(f"SELECT {', '.join(GROUP)}, init, init_name, scale, train_accuracy, "
+                       f"final_cost FROM runs WHERE status = 'done' {where}", _params(sweep))
 
 
 def _curves(store, sweep: str | None):
     """Per group, init and iteration: effective width over width, mean over hidden layers and seeds."""
     where = "AND r.sweep = $sweep" if sweep else ""
-    df = _read(store, f"""
+    df = store.frame(f"""
         SELECT {', '.join('r.' + g for g in GROUP)}, r.init, c.iteration,
                list_avg(c.effective_width) AS distinct_units
         FROM curves c JOIN runs r ON c.run = r.id
         WHERE r.status = 'done' AND c.effective_width IS NOT NULL {where}
-    """, sweep)
+    """, _params(sweep))
     hidden_width = df["layers"].map(lambda s: float(np.mean([int(n) for n in s.split(",")[1:-1]])))
     df["width"] = df["distinct_units"] / hidden_width
     return df.groupby([*GROUP, "init", "iteration"], as_index=False)["width"].mean()
