@@ -168,34 +168,30 @@ class Store:
                          "finished": pd.Timestamp(result["started"] + result["seconds"], unit="s"),
                          "executor": executor, "worker": result["worker"], "engine": result["engine"],
                          "error": None})
-        runs_df = _frame(rows, RUN_COLUMNS)
         n = len(result["curves"]["run"])
-        curves = {c: result["curves"].get(c, [None] * n) for c in CURVE_COLUMNS}
-        curves_df = pd.DataFrame(curves)
-        ids = list(by_id)
-        with _uninterrupted(), self.connect(write=True) as con:
-            con.execute("BEGIN TRANSACTION")
-            # a failed attempt may have left a row; a done run is never rewritten (the driver
-            # skips done runs), and the primary key refuses a second copy
-            con.execute("DELETE FROM runs WHERE status = 'failed' AND id IN (SELECT unnest(?))", [ids])
-            con.register("runs_df", runs_df)
-            con.register("curves_df", curves_df)
-            con.execute(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) SELECT * FROM runs_df")
-            con.execute("INSERT INTO curves SELECT run, iteration, cost, effective_width, "
-                        "saturated_fraction, dead_fraction FROM curves_df")
-            con.execute("COMMIT")
+        curves = pd.DataFrame({c: result["curves"].get(c, [None] * n) for c in CURVE_COLUMNS})
+        self._commit(_frame(rows, RUN_COLUMNS), curves)
 
     def write_failed(self, sweep: str, configs: list, error: str, *, executor: str, attempts: int) -> None:
         """Record a task's runs as ``failed`` with the error text (replacing an earlier failure)."""
         rows = [{**_config_columns(sweep, c), "status": "failed", "attempts": attempts,
                  "executor": executor, "error": error} for c in configs]
-        df = _frame(rows, RUN_COLUMNS)
+        self._commit(_frame(rows, RUN_COLUMNS))
+
+    def _commit(self, runs_df, curves_df=None) -> None:
+        """One transaction: replace the runs' earlier failures, insert the rows and curves.
+
+        A done run is never rewritten (the driver skips done runs), and the primary keys refuse
+        a second copy. Ctrl-C waits until the transaction is committed."""
         with _uninterrupted(), self.connect(write=True) as con:
             con.execute("BEGIN TRANSACTION")
             con.execute("DELETE FROM runs WHERE status = 'failed' AND id IN (SELECT unnest(?))",
-                        [[c.id for c in configs]])
-            con.register("failed_df", df)
-            con.execute(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) SELECT * FROM failed_df")
+                        [runs_df["id"].tolist()])
+            con.register("runs_df", runs_df)
+            con.execute(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) SELECT * FROM runs_df")
+            if curves_df is not None:
+                con.register("curves_df", curves_df)
+                con.execute(f"INSERT INTO curves SELECT {', '.join(CURVE_COLUMNS)} FROM curves_df")
             con.execute("COMMIT")
 
     # ---------------------------------------------------------------------- reading
