@@ -22,6 +22,11 @@ from initlab.errors import InitlabError, check_layer_dims
 from initlab.nn import Network
 
 
+def config_hash(config: dict) -> str:
+    """A config's identity: 16 hex digits of SHA-256 over its JSON with sorted keys."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class CompareConfig:
     """A comparison, small and frozen: its hash is its identity."""
@@ -58,7 +63,7 @@ class CompareConfig:
         return d
 
     def hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        return config_hash(self.to_dict())
 
 
 @dataclass(frozen=True)

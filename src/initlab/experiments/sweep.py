@@ -23,7 +23,6 @@ engine computes member by member), so a resumed sweep equals an uninterrupted on
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 from collections.abc import Sequence
@@ -36,6 +35,7 @@ from initlab import data as datasets
 from initlab import initializers
 from initlab.diagnose.tracking import TRACKABLE
 from initlab.errors import InitlabError, check_layer_dims, suggest
+from initlab.experiments.compare import config_hash
 from initlab.nn.activations import ACTIVATIONS, HIDDEN
 
 try:
@@ -69,8 +69,8 @@ class RunConfig:
 
     @property
     def id(self) -> str:
-        """The config's hash: 16 hex digits of SHA-256 over its sorted JSON."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        """The config's hash (`config_hash`), its identity in the store."""
+        return config_hash(self.to_dict())
 
     @property
     def group(self) -> tuple:
