@@ -17,7 +17,7 @@ import typer
 
 from initlab import data as datasets
 from initlab import initializers
-from initlab.errors import InitlabError
+from initlab.errors import InitlabError, parse_ints
 from initlab.nn import Network
 
 app = typer.Typer(
@@ -30,17 +30,6 @@ app = typer.Typer(
 
 
 # ----------------------------------------------------------------------------- helpers
-def parse_ints(text: str, option: str) -> list[int]:
-    """``"2,4,1"`` -> ``[2, 4, 1]``; anything else names the option and the bad part."""
-    parts = [p.strip() for p in text.split(",")]
-    try:
-        return [int(p) for p in parts]
-    except ValueError:
-        raise InitlabError(
-            f"{option} takes comma-separated integers such as 2,4,1; got {text!r}"
-        ) from None
-
-
 def emit_json(obj: dict) -> None:
     """One JSON object on stdout."""
     sys.stdout.write(json.dumps(obj, default=_jsonable) + "\n")

@@ -29,6 +29,14 @@ def unknown(kind: str, name: str, options: Sequence[str]) -> InitlabError:
     )
 
 
+def parse_ints(text: str, name: str) -> list[int]:
+    """``"2,4,1"`` -> ``[2, 4, 1]``; anything else names the field (or option) and the text."""
+    try:
+        return [int(p.strip()) for p in text.split(",")]
+    except ValueError:
+        raise InitlabError(f"{name} takes comma-separated integers such as 2,4,1; got {text!r}") from None
+
+
 def check_layer_dims(layer_dims: Sequence[int]) -> list[int]:
     """Layer sizes `[n_x, n_1, ..., n_L]`: at least two, each a positive integer."""
     try:

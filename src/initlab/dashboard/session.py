@@ -18,7 +18,7 @@ from initlab import initializers
 from initlab.diagnose.propagation import propagation
 from initlab.diagnose.saturation import saturation
 from initlab.diagnose.symmetry import symmetry
-from initlab.errors import InitlabError, check_layer_dims, check_positive
+from initlab.errors import InitlabError, check_layer_dims, check_positive, parse_ints
 from initlab.nn import HIDDEN, Network
 
 DATASETS = list(datasets.BUILTIN)
@@ -84,10 +84,9 @@ def parse_config(values: dict[str, str]) -> tuple[Config | None, dict[str, str]]
         ds = datasets.load(v["data"])
     layers: tuple[int, ...] = ()
     try:
-        layers = tuple(check_layer_dims([int(p) for p in v["layers"].split(",")]))
-    except ValueError as exc:
-        msg = str(exc) if isinstance(exc, InitlabError) else "comma-separated integers such as 2,10,5,1"
-        errors["layers"] = f"layers: {msg}"
+        layers = tuple(check_layer_dims(parse_ints(v["layers"], "layers")))
+    except InitlabError as exc:
+        errors["layers"] = str(exc)
     if layers and len(layers) < 3 and "layers" not in errors:
         errors["layers"] = "layers: give at least one hidden layer, such as 2,10,1"
     if layers and max(layers) > MAX_UNITS:
