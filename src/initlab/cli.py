@@ -536,17 +536,25 @@ StoreOption = Annotated[str, typer.Option(help="the DuckDB results file")]
 
 
 @contextlib.contextmanager
-def sweep_progress(total: int, *, show: bool = True):
-    """A rich bar of runs done and failed, with ETA; yields ``callback(done, failed, total)``."""
+def sweep_progress(*, show: bool = True):
+    """A rich bar of runs done and failed, with ETA; yields ``callback(done, failed, total)``
+    (the driver's first call gives the total)."""
     if not show or not sys.stderr.isatty():
         yield None
         return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    bar = Progress(TextColumn("sweep"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
+    bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
                    TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(), TextColumn("ETA"),
                    TimeRemainingColumn(), console=_stderr_console(), transient=True)
-    task = bar.add_task("sweep", total=total, failed=0)
+    task = bar.add_task("sweep", total=None, failed=0)
 
     def callback(done: int, failed: int, total: int) -> None:
         bar.update(task, completed=done + failed, failed=failed, total=total)
@@ -572,7 +580,7 @@ def sweep_run(
 
     sweep = load_spec(spec)
     st = Store(store)
-    with sweep_progress(len(sweep.runs()), show=not as_json) as callback:
+    with sweep_progress(show=not as_json) as callback:
         out = run_sweep(sweep, st, executor=executor, address=address, workers=workers,
                         retries=retries, progress=callback)
     if as_json:
