@@ -42,12 +42,22 @@ class Outcome:
     attempts: int
 
 
-def describe(exc: BaseException) -> str:
-    """An exception as stored text: type and message, then the worker's traceback if known."""
-    head = f"{type(exc).__name__}: {exc}"
-    cause = getattr(exc, "__cause__", None)
-    tb = getattr(cause, "tb", None)  # concurrent.futures' remote traceback
-    return head + ("\n" + tb.strip() if tb else "")
+def describe(exc: BaseException, tb: str | None = None) -> str:
+    """An exception as stored text: type and message, then the worker's traceback if known
+    (``tb``, or the remote traceback concurrent.futures attaches as the cause)."""
+    tb = tb or getattr(getattr(exc, "__cause__", None), "tb", None)
+    return f"{type(exc).__name__}: {exc}" + ("\n" + tb.strip() if tb else "")
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Shut the pool down and end its own worker processes, tasks in flight included (no other
+    child of this process is touched). Python 3.11 has no public list of a pool's processes."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.join(timeout=5)
 
 
 def _init_worker(threads: int) -> None:
@@ -63,8 +73,6 @@ def _init_worker(threads: int) -> None:
 def run_local(tasks: list, fn: Callable, *, workers: int | None, retries: int) -> Iterator[Outcome]:
     """Run ``fn(task)`` for every task in ``workers`` spawned processes (default: one per core)."""
     n = workers or os.cpu_count() or 1
-    if n < 1:
-        raise InitlabError(f"--workers must be at least 1, got {n}")
     threads = max(1, (os.cpu_count() or 1) // n)
     ctx = multiprocessing.get_context("spawn")
 
@@ -107,14 +115,10 @@ def run_local(tasks: list, fn: Callable, *, workers: int | None, retries: int) -
                 else:
                     yield Outcome(t, None, err, attempts[id(t)])
             if broken:
-                pool.shutdown(wait=False, cancel_futures=True)
+                _stop(pool)
                 pool = new_pool()
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-        for child in multiprocessing.active_children():
-            child.terminate()
-        for child in multiprocessing.active_children():
-            child.join(timeout=5)
+        _stop(pool)
 
 
 def run_dask(tasks: list, fn: Callable, *, address: str | None, workers: int | None,
@@ -159,10 +163,9 @@ def run_dask(tasks: list, fn: Callable, *, address: str | None, workers: int | N
                 yield Outcome(t, result, None, attempts[id(t)])
                 continue
             try:
-                exc = f.exception()
-                err = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_tb(f.traceback()))
+                err = describe(f.exception(), "".join(traceback.format_tb(f.traceback())))
             except Exception as e:  # cancelled, or the scheduler went away
-                err = f"{type(e).__name__}: {e}"
+                err = describe(e)
             f.release()
             if attempts[id(t)] <= retries:
                 ac.add(submit(t))
