@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from initlab import data as datasets
-from initlab import initializers
+from initlab import initializers, theory
 from initlab.diagnose.propagation import propagation
 from initlab.diagnose.saturation import saturation
 from initlab.diagnose.symmetry import symmetry
@@ -180,6 +180,9 @@ class Trainer:
         self.widths_seen: list[tuple[int, list[list[int]]]] = []
         self.weights_seen: list[tuple[int, list[np.ndarray]]] = []
         self.variance_init: list[list[float]] | None = None
+        # the mean-field prediction is for the initialization: computed once, shown beside each snapshot
+        self.variance_predicted = [theory.network_variances(c.hidden, spec, c.layers, self.X).tolist()
+                                   for spec in c.inits] if len(c.layers) >= 4 else None
         self.lock = threading.Lock()
         self.error: str | None = None  # an exception in the training thread, for the page
 
@@ -245,23 +248,19 @@ class Trainer:
         gradients = [[np.log10(np.maximum(np.abs(grads[f"dW{l}"][k]).ravel(), 1e-12)) for l in range(1, L + 1)]
                      for k in range(E)]
         boundary, grid = self._boundary()
-        measured = predicted = None
+        measured = None
         if hidden >= 2:
             prop = propagation(net, X)
             measured = [[float(np.asarray(prop.layers[l].z_q)[k]) for l in range(hidden)] for k in range(E)]
             if self.variance_init is None:
                 self.variance_init = measured
-            from initlab import theory
-
-            predicted = [theory.network_variances(self.config.hidden, spec, self.config.layers, X).tolist()
-                         for spec in self.config.inits]
         snap = Snapshot(
             iteration=i, costs=list(self.costs), effective_width=list(self.widths_seen),
             sentences=[[layer.sentence() for layer in r.layers] for r in reps],
             widths=list(self.config.layers[1:-1]), saturated=per_layer("saturated_fraction"),
             dead=per_layer("dead_fraction"), boundary=boundary, grid=grid, activations=acts,
             gradients=gradients, weights=list(self.weights_seen), variance_measured=measured,
-            variance_init=self.variance_init, variance_predicted=predicted,
+            variance_init=self.variance_init, variance_predicted=self.variance_predicted,
             train_accuracy=[float(v) for v in np.atleast_1d(net.accuracy(X, Y))],
             test_accuracy=[float(v) for v in np.atleast_1d(net.accuracy(self.ds.X_test, self.ds.Y_test))],
             done=done, stopped=stopped)
