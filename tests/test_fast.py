@@ -48,6 +48,22 @@ def test_fast_equals_reference_other_losses(output, loss, n_y):
     assert max_param_diff(a, b) < 1e-9
 
 
+@pytest.mark.parametrize("unrolled", [True, False], ids=["unrolled", "generic"])
+@pytest.mark.parametrize("output, loss", [("softmax", None), ("identity", "mse"), ("sigmoid", "mse"),
+                                          ("tanh", "mse"), ("relu", "mse")])
+def test_both_kernels_other_outputs_and_losses(output, loss, unrolled):
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((5, 90))
+    Y = np.eye(3)[:, rng.integers(0, 3, 90)] if output == "softmax" else rng.uniform(0.1, 0.9, (3, 90))
+    kw = dict(hidden="tanh", output=output, loss=loss, init="glorot_uniform", bias="random:0.1",
+              seed=[0, 1, 2, 3, 4])
+    a, b = Network([5, 6, 4, 3], **kw), Network([5, 6, 4, 3], **kw)
+    eng = train_engine(a, X, Y, 0.1, 150, unrolled)
+    assert (eng.kernel is not None) == unrolled
+    b.fit(X, Y, lr=0.1, iterations=150, engine="reference")
+    assert max_param_diff(a, b) < 1e-9
+
+
 @pytest.mark.parametrize("name, code", [("tanh", 1), ("sigmoid", 0)])
 def test_compiled_tanh_and_sigmoid_match_numpy_to_rounding(name, code):
     """The kernel's SIMD exp (no libm call) against NumPy over the whole float range."""
@@ -57,8 +73,8 @@ def test_compiled_tanh_and_sigmoid_match_numpy_to_rounding(name, code):
     rng = np.random.default_rng(0)
     z = np.concatenate([np.linspace(-700, 700, 20001), rng.standard_normal(20000) * 3,
                         np.logspace(-300, 2.8, 2000), -np.logspace(-300, 2.8, 2000), [0.0, -0.0]])
-    a, tf = np.empty_like(z), np.empty_like(z)
-    fast._activate(code, z, a, tf, tf.view(np.int64))
+    a = np.empty_like(z)
+    fast._activate(code, z, a)
     ref = ACTIVATIONS[name].fn(z)
     assert np.max(np.abs(a - ref)) <= 4.5e-16
     big = np.abs(ref) > 1e-300  # relative accuracy too, down to tiny values
@@ -75,6 +91,56 @@ def test_fast_per_member_lr_and_tracking(circles):
     assert max_param_diff(a, b) < 1e-9
     assert np.array_equal(ha.effective_widths, hb.effective_widths)
     assert np.array_equal(ha.symmetric_every_step, hb.symmetric_every_step)
+
+
+def train_engine(net, X, Y, lr, iterations, unrolled):
+    from initlab.nn import fast
+
+    eng = fast.Engine(net, X, Y, lr, unrolled=unrolled)
+    eng.run(iterations)
+    eng.store()
+    return eng
+
+
+@pytest.mark.parametrize("unrolled", [True, False], ids=["unrolled", "generic"])
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_both_kernels_equal_reference(circles, hidden, unrolled):
+    """Each kernel on its own (Network.fit picks one by the network's shape), at E = 37: two
+    full lane blocks and a padded one; 301 examples: a tile padded and masked out."""
+    X = np.concatenate([circles.X_train, circles.X_test[:, :1]], axis=1)
+    Y = np.concatenate([circles.Y_train, circles.Y_test[:, :1]], axis=1)
+    kw = dict(hidden=hidden, init="he", seed=3, ensemble=37)
+    a, b = Network([2, 10, 5, 1], **kw), Network([2, 10, 5, 1], **kw)
+    eng = train_engine(a, X, Y, 0.05, 200, unrolled)
+    assert (eng.kernel is not None) == unrolled
+    b.fit(X, Y, lr=0.05, iterations=200, engine="reference")
+    assert max_param_diff(a, b) < 1e-9
+
+
+@pytest.mark.parametrize("hidden", ["tanh", "relu"])
+def test_a_network_trains_the_same_in_any_ensemble(circles, hidden):
+    """Bit for bit: member k of an ensemble of 21 (lanes of two blocks, the second padded) ends
+    exactly where the same network trained alone ends; sweeps rely on it."""
+    X, Y = circles.X_train, circles.Y_train
+    seeds = list(range(21))
+    many = Network([2, 10, 5, 1], hidden=hidden, init="he", seed=seeds)
+    train_engine(many, X, Y, 0.05, 100, True)
+    for k in (0, 15, 16, 20):
+        one = Network([2, 10, 5, 1], hidden=hidden, init="he", seed=[seeds[k]])
+        train_engine(one, X, Y, 0.05, 100, True)
+        for name in many.params:
+            assert np.array_equal(many.params[name][k], one.params[name][0]), (k, name)
+
+
+def test_generated_kernel_is_cached_on_disk(tmp_path, monkeypatch):
+    from initlab.nn import codegen
+
+    monkeypatch.setenv("INITLAB_CACHE", str(tmp_path))
+    assert codegen.cache_dir() == tmp_path / "kernels"
+    text = codegen.source([2, 3, 1], [2, 0], 0, 2)
+    assert "def tile(s, X, Y, M, k0):" in text and "for e in range(16):" in text
+    assert codegen.tile_size([2, 10, 5, 1], [2, 2, 0]) == 4
+    assert codegen.tile_size([64, 64, 64, 10], [1, 1, 5]) == 0  # too big to write out
 
 
 def test_fast_engine_errors(circles):

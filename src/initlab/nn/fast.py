@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from initlab.nn import codegen
+
 try:  # numba is optional: without it Network.fit uses the NumPy path
     from numba import njit, prange
 
@@ -35,14 +37,6 @@ CACHE_BYTES = 1 << 20  # a block's working set aims at the L2 cache
 CODES = {"sigmoid": 0, "tanh": 1, "relu": 2, "leaky_relu": 3, "identity": 4, "softmax": 5}
 LOSS_CODES = {"binary_cross_entropy": 0, "cross_entropy": 1, "mse": 2}
 LEAKY = 0.01
-# constants of _exp_neg: log2(e), ln 2 in two parts, the rounding constant 1.5 * 2^52 and its
-# bits, and 1/k! for k = 2..12
-_LOG2E = 1.4426950408889634
-_LN2_HI = 6.93147180369123816490e-01
-_LN2_LO = 1.90821492927058770002e-10
-_MAGIC = 6755399441055744.0
-_MAGIC_BITS = int(np.array([_MAGIC]).view(np.int64)[0])
-(_E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12) = (1.0 / math.factorial(k) for k in range(2, 13))
 
 
 def supported(net) -> bool:
@@ -52,61 +46,24 @@ def supported(net) -> bool:
 
 if AVAILABLE:
 
-    @njit(cache=True, fastmath={"contract"})
-    def _exp_neg(x, out, tf, ti, minus):
-        """out = exp(x) - minus for x <= 0 (minus 0: exp, 1: expm1), in three SIMD loops (libm's
-        exp is a scalar call).
+    from initlab.nn.codegen import exp_minus
 
-        Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2; expm1(r) by its Taylor series to r^12
-        (truncation below 2e-16); 2^n built in the exponent bits of ``tf`` (viewed as ``ti``)
-        with the 1.5 * 2^52 rounding trick; exp(x) - minus = 2^n expm1(r) + (2^n - minus), which
-        keeps full relative precision of expm1 near 0. Below x = -708 it returns exp(-708) - minus.
-        Measured against libm: at most 2.2e-16 relative."""
-        n_ = x.shape[0]
-        for e in range(n_):
-            v = max(x[e], -708.0)
-            t = v * _LOG2E + _MAGIC
-            tf[e] = t
-            k = t - _MAGIC
-            r = (v - k * _LN2_HI) - k * _LN2_LO
-            q = _E12
-            q = q * r + _E11
-            q = q * r + _E10
-            q = q * r + _E9
-            q = q * r + _E8
-            q = q * r + _E7
-            q = q * r + _E6
-            q = q * r + _E5
-            q = q * r + _E4
-            q = q * r + _E3
-            q = q * r + _E2
-            q = q * r + 1.0
-            out[e] = q * r
-        for e in range(n_):
-            ti[e] = (ti[e] - _MAGIC_BITS + 1023) << 52
-        for e in range(n_):
-            out[e] = out[e] * tf[e] + (tf[e] - minus)
-
-    @njit(cache=True, fastmath={"contract"})
-    def _activate(code, zr, ar, tf, ti):
+    @njit(cache=True, fastmath={"contract"}, error_model="numpy")
+    def _activate(code, zr, ar):
         """ar = g(zr) for one unit over the block's networks (the branch outside the SIMD loop);
-        ``tf``/``ti`` are scratch rows for `_exp_neg`."""
+        sigmoid and tanh through `initlab.nn.codegen.exp_minus`, which vectorizes."""
         n = zr.shape[0]
         if code == 0:  # sigmoid from t = exp(-|z|), as the reference writes it
             for e in range(n):
-                ar[e] = -abs(zr[e])
-            _exp_neg(ar, ar, tf, ti, 0.0)
-            for e in range(n):
-                t = ar[e]
-                ar[e] = 1.0 / (1.0 + t) if zr[e] >= 0 else t / (1.0 + t)
+                z = zr[e]
+                t = exp_minus(-abs(z), 0.0)
+                ar[e] = 1.0 / (1.0 + t) if z >= 0 else t / (1.0 + t)
         elif code == 1:  # tanh |z| = -u / (2 + u) with u = expm1(-2|z|)
             for e in range(n):
-                ar[e] = -2.0 * abs(zr[e])
-            _exp_neg(ar, ar, tf, ti, 1.0)
-            for e in range(n):
-                u = ar[e]
+                z = zr[e]
+                u = exp_minus(-2.0 * abs(z), 1.0)
                 t = -u / (2.0 + u)
-                ar[e] = t if zr[e] >= 0 else -t
+                ar[e] = t if z >= 0 else -t
         elif code == 2:
             for e in range(n):
                 ar[e] = max(zr[e], 0.0)
@@ -159,8 +116,6 @@ if AVAILABLE:
             dB = np.empty((totb, EB))
             dz = np.empty((maxw, EB))
             da = np.empty((maxw, EB))
-            tf = np.empty(EB)
-            ti = tf.view(np.int64)
             for _ in range(iterations):
                 dW[:, :] = 0.0
                 dB[:, :] = 0.0
@@ -191,7 +146,7 @@ if AVAILABLE:
                             for e in range(EB):
                                 zr[e] += br[e]
                             if code != 5:
-                                _activate(code, zr, A[uoff[l] + i], tf, ti)
+                                _activate(code, zr, A[uoff[l] + i])
                         if code == 5:  # softmax over the output units
                             u0 = uoff[l]
                             for e in range(EB):
@@ -271,29 +226,47 @@ class Engine:
     ``load`` copies ``net.params`` in; ``run(n)`` trains n iterations; ``store`` copies back.
     """
 
-    def __init__(self, net, X: np.ndarray, Y: np.ndarray, lr) -> None:
+    def __init__(self, net, X: np.ndarray, Y: np.ndarray, lr, unrolled: bool | None = None) -> None:
         dims = np.array(net.layer_dims, dtype=np.int64)
         L = len(dims) - 1
         self.net = net
         self.E = net.ensemble or 1
         sizes_w = dims[1:] * dims[:-1]
-        per_net = 8 * (2 * int(sizes_w.sum()) + 4 * int(dims[1:].sum()) + 2 * int(dims.max()))
-        from numba import get_num_threads
-
-        threads = get_num_threads()
-        width = max(1, min(BLOCK, CACHE_BYTES // per_net, -(-self.E // threads)))
-        self.EB = min(self.E, width)
-        self.nblk = -(-self.E // self.EB)
-        self.woff = np.concatenate([[0], np.cumsum(sizes_w)[:-1]]).astype(np.int64)
-        self.boff = np.concatenate([[0], np.cumsum(dims[1:])[:-1]]).astype(np.int64)
-        self.uoff = self.boff.copy()
-        self.dims = dims
+        P, Q = int(sizes_w.sum()), int(dims[1:].sum())
         self.acts = np.array([CODES[a.name] for a in net.activations], dtype=np.int64)
         self.loss = LOSS_CODES[net.loss.name]
         self.X = np.ascontiguousarray(X, dtype=np.float64)
         self.Y = np.ascontiguousarray(Y, dtype=np.float64)
-        self.W = np.zeros((self.nblk, int(sizes_w.sum()), self.EB))
-        self.B = np.zeros((self.nblk, int(dims[1:].sum()), self.EB))
+        self.kernel = None
+        if unrolled is None:  # written out when its tile fits the budget (the generic kernel otherwise)
+            unrolled = codegen.tile_size(dims.tolist(), self.acts.tolist()) > 0
+        if unrolled:
+            self.kernel = codegen.load(dims.tolist(), self.acts.tolist(), self.loss)
+            self.EB = codegen.V
+            self.nblk = -(-self.E // self.EB)
+            m, K = self.X.shape[1], self.kernel.K
+            pad = -m % K  # examples padding m to whole tiles, masked out of the gradient
+            self.m = m
+            self.X = np.ascontiguousarray(np.pad(self.X, ((0, 0), (0, pad))))
+            self.Y = np.ascontiguousarray(np.pad(self.Y, ((0, 0), (0, pad))))
+            self.M = (np.arange(m + pad) < m).astype(np.float64)
+            self.S = np.zeros((self.nblk, 2 * (P + Q) * self.EB))
+            self.W = self.S[:, : P * self.EB].reshape(self.nblk, P, self.EB)
+            self.B = self.S[:, P * self.EB: (P + Q) * self.EB].reshape(self.nblk, Q, self.EB)
+        else:
+            per_net = 8 * (2 * P + 4 * Q + 2 * int(dims.max()))
+            from numba import get_num_threads
+
+            threads = get_num_threads()
+            width = max(1, min(BLOCK, CACHE_BYTES // per_net, -(-self.E // threads)))
+            self.EB = min(self.E, width)
+            self.nblk = -(-self.E // self.EB)
+            self.W = np.zeros((self.nblk, P, self.EB))
+            self.B = np.zeros((self.nblk, Q, self.EB))
+        self.woff = np.concatenate([[0], np.cumsum(sizes_w)[:-1]]).astype(np.int64)
+        self.boff = np.concatenate([[0], np.cumsum(dims[1:])[:-1]]).astype(np.int64)
+        self.uoff = self.boff.copy()
+        self.dims = dims
         lr_e = np.broadcast_to(np.asarray(lr, dtype=np.float64).ravel(), (self.E,))
         self.LR = self._blocked(lr_e[:, None])[:, 0, :]
         self.L = L
@@ -329,6 +302,8 @@ class Engine:
             self.net.params[f"b{l}"][...] = b[0] if single else b
 
     def run(self, iterations: int) -> None:
-        if iterations > 0:
+        if iterations > 0 and self.kernel is not None:
+            self.kernel.train(self.X, self.Y, self.M, self.m, self.S, self.LR, int(iterations))
+        elif iterations > 0:
             _train(self.X, self.Y, self.W, self.B, self.LR, self.dims, self.woff, self.boff, self.uoff,
                    self.acts, self.loss, int(iterations))

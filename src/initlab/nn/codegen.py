@@ -1,0 +1,286 @@
+"""The unrolled kernel: Python source written for one network shape, compiled by numba.
+
+Why generate code: the course's networks are tiny (2-10-5-1 has 75 weights), so a layer is
+no matrix product worth the name, and the generic kernel (`initlab.nn.fast._train`) spends
+its time loading and storing rows of activations (three memory operations per multiply-add).
+Written out for one shape, every unit of every layer becomes a local variable, so
+LLVM keeps them in vector registers: one loop over ``V`` lanes (networks) whose body is the
+whole forward and backward pass for ``K`` examples at once, the loops over units and inputs
+unrolled away. A weight is loaded once per tile of ``K`` examples, a gradient row loaded and
+stored once per tile. Measured on the circles network (ReLU), 1024 networks, 2 cores:
+551k net-it/s against 130k for the generic kernel; tanh 212k against 66k.
+
+Layout of one lane block (``V`` networks) in a flat float64 array ``s``: ``R`` rows of
+parameters (each layer's ``W`` row-major, then each layer's ``b``), then ``R`` rows of their
+gradients; row ``r`` of lane ``e`` is ``s[r * V + e]``. One array, constant offsets: LLVM
+proves the rows never overlap, so it vectorizes with no run-time alias checks (with two
+arrays it gives up: "too many memory checks").
+
+Math, per example (column ``k``): ``z[l] = W[l] a[l-1] + b[l]``, ``a[l] = g(z[l])``;
+``d[L] = (a[L] - y) * mask[k]`` (times ``g'`` for MSE); ``dW[l] += d[l] a[l-1]^T``,
+``db[l] += d[l]``, ``d[l-1] = (W[l]^T d[l]) * g'(a[l-1])``; after all examples
+``W -= lr * dW / m``. ``mask`` is 0 on the columns that pad ``m`` to a multiple of ``K``.
+sigmoid and tanh use the generic kernel's own exp (`initlab.nn.fast._exp_neg`, here per lane).
+
+The source is written to ``~/.cache/initlab/kernels`` (``INITLAB_CACHE`` overrides; a
+temporary folder when neither is writable) and compiled with numba's on-disk cache, so a
+shape compiles once per machine (5-15 s), then loads in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+V = 16  # lanes (networks) per block: the vectorized loop's trip count; LLVM treats 16 and more as a real loop
+BUDGET = 1600  # most statements in one tile: compile time grows with it (about 8 s at 1,000)
+TRANSCENDENTAL = 20  # statements of one sigmoid/tanh (the exp series)
+
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_MAGIC = 6755399441055744.0  # 1.5 * 2^52: adding it rounds to an integer held in the low bits
+_MAGIC_BITS = int(np.array([_MAGIC]).view(np.int64)[0])
+_LOG2E = 1.4426950408889634
+(_E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12) = (1.0 / math.factorial(k) for k in range(2, 13))
+
+
+def tile_size(dims: list[int], acts: list[int]) -> int:
+    """Examples per tile (4, 2 or 1) for a shape, or 0 when even one example's written-out pass
+    exceeds ``BUDGET`` statements (the generic kernel runs those)."""
+    macs = sum(a * b for a, b in zip(dims[:-1], dims[1:], strict=True))
+    back = sum(a * b for a, b in zip(dims[1:-1], dims[2:], strict=True))  # W^T d, not needed for layer 1
+    exps = sum(n for n, c in zip(dims[1:], acts, strict=True) if c in (0, 1, 5))
+    per_example = 2 * macs + back + TRANSCENDENTAL * exps + sum(dims)
+    for k in (4, 2, 1):
+        if k * per_example <= BUDGET:
+            return k
+    return 0
+
+
+def source(dims: list[int], acts: list[int], loss: int, K: int) -> str:
+    """The module's source: ``tile(s, X, Y, M, k0)`` for examples ``k0 .. k0+K-1`` and
+    ``train(X, Y, M, m, S, LR, iterations)`` over blocks ``S: (nblk, 2 R V)``, ``LR: (nblk, V)``.
+    Activation and loss codes are `initlab.nn.fast.CODES` and ``LOSS_CODES``."""
+    L = len(dims) - 1
+    woff, boff = [0], [0]
+    for l in range(L):
+        woff.append(woff[-1] + dims[l] * dims[l + 1])
+        boff.append(boff[-1] + dims[l + 1])
+    R = woff[-1] + boff[-1]
+    lines: list[str] = []
+
+    def emit(text: str, depth: int = 2) -> None:
+        lines.append("    " * depth + text)
+
+    def w(l: int, i: int, j: int, grad: bool = False) -> str:
+        return f"s[{((R if grad else 0) + woff[l] + i * dims[l] + j) * V} + e]"
+
+    def b(l: int, i: int, grad: bool = False) -> str:
+        return f"s[{((R if grad else 0) + woff[L] + boff[l] + i) * V} + e]"
+
+    def exp_minus(arg: str, minus: str, out: str) -> None:
+        emit(f"{out} = exp_minus({arg}, {minus})")
+
+    # inputs and targets are the same for every lane: loaded once, before the lane loop
+    for t in range(K):
+        emit(f"mk{t} = M[k0 + {t}]", 1)
+        for j in range(dims[0]):
+            emit(f"a0_{j}_{t} = X[{j}, k0 + {t}]", 1)
+        for i in range(dims[L]):
+            emit(f"y{i}_{t} = Y[{i}, k0 + {t}]", 1)
+    emit(f"for e in range({V}):", 1)
+    # ---- forward
+    for l in range(L):
+        n_in, n_out, code = dims[l], dims[l + 1], acts[l]
+        emit(f"# layer {l + 1}: z = W{l + 1} a{l} + b{l + 1}, a{l + 1} = g(z)")
+        for i in range(n_out):
+            for j in range(n_in):
+                emit(f"w{j} = {w(l, i, j)}")
+            emit(f"bi = {b(l, i)}")
+            for t in range(K):
+                z = " + ".join(f"w{j} * a{l}_{j}_{t}" for j in range(n_in))
+                a = f"a{l + 1}_{i}_{t}"
+                emit(f"z = bi + {z}" if code != 5 else f"{a} = bi + {z}")
+                if code == 0:  # sigmoid from u = exp(-|z|), as the reference writes it
+                    exp_minus("-abs(z)", "0.0", "u")
+                    emit(f"{a} = 1.0 / (1.0 + u) if z >= 0 else u / (1.0 + u)")
+                elif code == 1:  # tanh |z| = -u / (2 + u) with u = expm1(-2|z|)
+                    exp_minus("-2.0 * abs(z)", "1.0", "u")
+                    emit("h = -u / (2.0 + u)")
+                    emit(f"{a} = h if z >= 0 else -h")
+                elif code == 2:
+                    emit(f"{a} = max(z, 0.0)")
+                elif code == 3:
+                    emit(f"{a} = z if z > 0 else 0.01 * z")
+                elif code == 4:
+                    emit(f"{a} = z")
+        if code == 5:  # softmax over the layer's units, per example
+            for t in range(K):
+                units = [f"a{l + 1}_{i}_{t}" for i in range(n_out)]
+                emit(f"mx = {units[0]}")
+                for a in units[1:]:
+                    emit(f"mx = max(mx, {a})")
+                for a in units:
+                    exp_minus(f"{a} - mx", "0.0", a)
+                emit("tot = " + " + ".join(units))
+                for a in units:
+                    emit(f"{a} = {a} / tot")
+    # ---- output delta: a - y (cross-entropies with their matching output), times g' for MSE
+    emit("# output delta")
+    for t in range(K):
+        for i in range(dims[L]):
+            a = f"a{L}_{i}_{t}"
+            grad = ""
+            if loss == 2:
+                grad = {0: f" * ({a} * (1.0 - {a}))", 1: f" * (1.0 - {a} * {a})",
+                        2: f" * (1.0 if {a} > 0 else 0.0)", 3: f" * (1.0 if {a} > 0 else 0.01)"}.get(acts[L - 1], "")
+            emit(f"d{L}_{i}_{t} = ({a} - y{i}_{t}) * mk{t}{grad}")
+    # ---- backward
+    for l in range(L - 1, -1, -1):
+        n_in, n_out = dims[l], dims[l + 1]
+        emit(f"# layer {l + 1}: dW{l + 1} += d{l + 1} a{l}^T, db{l + 1} += d{l + 1}"
+             + (f", d{l} = (W{l + 1}^T d{l + 1}) g'(a{l})" if l else ""))
+        for i in range(n_out):
+            emit(f"{b(l, i, True)} += " + " + ".join(f"d{l + 1}_{i}_{t}" for t in range(K)))
+            for j in range(n_in):
+                emit(f"{w(l, i, j, True)} += " + " + ".join(f"d{l + 1}_{i}_{t} * a{l}_{j}_{t}" for t in range(K)))
+        if l == 0:
+            continue
+        code = acts[l - 1]
+        for j in range(n_in):
+            for i in range(n_out):
+                emit(f"w{i} = {w(l, i, j)}")
+            for t in range(K):
+                da = " + ".join(f"w{i} * d{l + 1}_{i}_{t}" for i in range(n_out))
+                a = f"a{l}_{j}_{t}"
+                grad = {0: f" * ({a} * (1.0 - {a}))", 1: f" * (1.0 - {a} * {a})"}.get(code, "")
+                if code == 2:
+                    emit(f"d{l}_{j}_{t} = ({da}) if {a} > 0 else 0.0")
+                elif code == 3:
+                    emit(f"g = {da}")
+                    emit(f"d{l}_{j}_{t} = g if {a} > 0 else 0.01 * g")
+                else:
+                    emit(f"d{l}_{j}_{t} = ({da}){grad}")
+    header = (f'"""Generated by initlab.nn.codegen: layers {dims}, activation codes {acts}, '
+              f'loss code {loss}; {K} examples per tile, {V} lanes. Do not edit."""\n\n'
+              "import numpy as np\nfrom numba import njit, prange\n\n"
+              "from initlab.nn.codegen import exp_minus\n\n\n"
+              "@njit(cache=True, fastmath={'contract'}, error_model='numpy')\n"
+              "def tile(s, X, Y, M, k0):\n")
+    train = f'''
+
+@njit(cache=True, parallel=True, fastmath={{'contract'}})
+def train(X, Y, M, m, S, LR, iterations):
+    """``iterations`` steps of full-batch gradient descent for every block of S (in place)."""
+    nblk = S.shape[0]
+    inv_m = 1.0 / m
+    for c in prange(nblk):
+        s = S[c].copy()
+        lr = LR[c]
+        for _ in range(iterations):
+            s[{R * V}:] = 0.0
+            for k0 in range(0, X.shape[1], {K}):
+                tile(s, X, Y, M, k0)
+            for r in range({R}):
+                for e in range({V}):
+                    s[r * {V} + e] -= lr[e] * (s[({R} + r) * {V} + e] * inv_m)
+        S[c, :{R * V}] = s[:{R * V}]
+'''
+    return header + "\n".join(lines) + "\n" + train
+
+
+def cache_dir() -> Path:
+    """Where generated kernels and numba's cache of them live."""
+    base = os.environ.get("INITLAB_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "initlab")
+    for folder in (Path(base) / "kernels", Path(tempfile.gettempdir()) / f"initlab-kernels-{os.getuid()}"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                return folder
+        except OSError:
+            continue
+    raise OSError("no writable folder for compiled kernels: set INITLAB_CACHE to one")
+
+
+_LOADED: dict[str, object] = {}
+
+
+def load(dims: list[int], acts: list[int], loss: int):
+    """The compiled module for a shape (written and compiled on first use; then from disk)."""
+    K = tile_size(dims, acts)
+    text = source(dims, acts, loss, K)
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
+    if key in _LOADED:
+        return _LOADED[key]
+    path = cache_dir() / f"k_{key}.py"
+    if not path.exists() or path.read_text() != text:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)  # atomic: concurrent workers never read half a file
+    name = f"initlab_kernel_{key}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    module.K = K
+    _LOADED[key] = module
+    return module
+
+
+try:
+    from numba import njit
+    from numba.core import types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def f2i(typingctx, x):
+        """The bits of a float64 as an int64 (a bitcast that LLVM vectorizes)."""
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], context.get_value_type(types.int64))
+        return types.int64(types.float64), codegen
+
+    @intrinsic
+    def i2f(typingctx, x):
+        """The float64 whose bits are this int64."""
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], context.get_value_type(types.float64))
+        return types.float64(types.int64), codegen
+
+    @njit(cache=True, fastmath={"contract"}, error_model="numpy")
+    def exp_minus(x, minus):
+        """exp(x) - minus for x <= 0 (minus 0: exp, 1: expm1), in SIMD-friendly arithmetic (libm's
+        exp is a scalar call that stops LLVM vectorizing the loop around it).
+
+        Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2; expm1(r) by its Taylor series to r^12
+        (truncation below 2e-16); 2^n built in the exponent bits with the 1.5 * 2^52 rounding
+        trick; exp(x) - minus = 2^n expm1(r) + (2^n - minus), which keeps full relative precision
+        of expm1 near 0. Below x = -708 it returns exp(-708) - minus. Measured against libm: at
+        most 2.2e-16 relative."""
+        v = max(x, -708.0)
+        t = v * _LOG2E + _MAGIC
+        n = t - _MAGIC
+        r = (v - n * _LN2_HI) - n * _LN2_LO
+        q = _E12
+        q = q * r + _E11
+        q = q * r + _E10
+        q = q * r + _E9
+        q = q * r + _E8
+        q = q * r + _E7
+        q = q * r + _E6
+        q = q * r + _E5
+        q = q * r + _E4
+        q = q * r + _E3
+        q = q * r + _E2
+        q = q * r + 1.0
+        p = i2f((f2i(t) - _MAGIC_BITS + 1023) << 52)
+        return q * r * p + (p - minus)
+except ImportError:  # pragma: no cover - numba is optional
+    pass
