@@ -250,7 +250,9 @@ class Engine:
             self.X = np.ascontiguousarray(np.pad(self.X, ((0, 0), (0, pad))))
             self.Y = np.ascontiguousarray(np.pad(self.Y, ((0, 0), (0, pad))))
             self.M = (np.arange(m + pad) < m).astype(np.float64)
-            self.S = np.zeros((self.nblk, 2 * (P + Q) * self.EB))
+            n_y = int(dims[-1])
+            self.S = np.zeros((self.nblk, (2 * (P + Q) + n_y * K) * self.EB))
+            self.ZL = np.zeros((self.nblk, n_y, m + pad, self.EB))
             self.W = self.S[:, : P * self.EB].reshape(self.nblk, P, self.EB)
             self.B = self.S[:, P * self.EB: (P + Q) * self.EB].reshape(self.nblk, Q, self.EB)
         else:
@@ -301,9 +303,21 @@ class Engine:
             self.net.params[f"W{l}"][...] = w[0] if single else w
             self.net.params[f"b{l}"][...] = b[0] if single else b
 
-    def run(self, iterations: int) -> None:
+    @property
+    def records(self) -> bool:
+        """Whether ``run(n, record=True)`` keeps the output z (the unrolled kernel does)."""
+        return self.kernel is not None
+
+    def output_z(self) -> np.ndarray:
+        """The output layer's z ``(E, n_y, m)`` from the first step of the last recording run:
+        at the parameters as they were when that run began."""
+        z = self.ZL.transpose(0, 3, 1, 2).reshape(self.nblk * self.EB, *self.ZL.shape[1:3])
+        return z[: self.E, :, : self.m]
+
+    def run(self, iterations: int, record: bool = False) -> None:
         if iterations > 0 and self.kernel is not None:
-            self.kernel.train(self.X, self.Y, self.M, self.m, self.S, self.LR, int(iterations))
+            self.kernel.train(self.X, self.Y, self.M, self.m, self.S, self.LR, int(iterations),
+                              self.ZL, record)
         elif iterations > 0:
             _train(self.X, self.Y, self.W, self.B, self.LR, self.dims, self.woff, self.boff, self.uoff,
                    self.acts, self.loss, int(iterations))

@@ -422,8 +422,27 @@ class Network:
         if tracker is not None:
             events |= set(range(0, iterations, track_every))
         its, costs = [], []
+
+        def note(i: int, c) -> None:
+            if i % every == 0:
+                its.append(i)
+                costs.append(c)
+                if callback is not None:
+                    callback(i, c)
+            if print_every is not None and i % print_every == 0:
+                print(f"Cost after iteration {i}: {c}")
+
+        order = sorted(events)
         pos, last = 0, None
-        for i in sorted(events):
+        if runner is not None and runner.records and tracker is None:
+            # the kernel keeps the output z of each run's first step: the cost at event i comes
+            # from the run from i to the next event, with no forward pass of its own
+            for i, nxt in zip(order, order[1:] + [iterations], strict=True):
+                runner.run(nxt - i, record=True)
+                Z = runner.output_z() if self.ensemble else runner.output_z()[0]
+                note(i, loss.cost(Z, acts[-1].fn(Z), Y))
+            order, pos = [], iterations
+        for i in order:
             advance(i - pos, last)
             pos = i
             if runner is not None:
@@ -432,14 +451,7 @@ class Network:
             last = (AL, cache)
             if tracker is not None and i % track_every == 0:
                 tracker.record(i, params, cache)
-            c = loss.cost(cache[-1][1], AL, Y)
-            if i % every == 0:
-                its.append(i)
-                costs.append(c)
-                if callback is not None:
-                    callback(i, c)
-            if print_every is not None and i % print_every == 0:
-                print(f"Cost after iteration {i}: {c}")
+            note(i, loss.cost(cache[-1][1], AL, Y))
         advance(iterations - pos, last)
         if runner is not None:
             runner.store()
