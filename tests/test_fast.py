@@ -93,6 +93,23 @@ def test_fast_per_member_lr_and_tracking(circles):
     assert np.array_equal(ha.symmetric_every_step, hb.symmetric_every_step)
 
 
+def test_records_from_the_kernel_match_the_reference(circles, capsys):
+    """The unrolled kernel hands back each record's output z: same iterations, callbacks,
+    printed lines and costs (1e-9) as the NumPy path's forward passes."""
+    seen = {}
+    for engine in ("fast", "reference"):
+        calls = []
+        net = Network([2, 10, 5, 1], hidden="tanh", init="he", seed=list(range(40)))
+        h = net.fit(circles.X_train, circles.Y_train, lr=0.05, iterations=250, record_every=30,
+                    print_every=100, callback=lambda i, c, calls=calls: calls.append((i, c)), engine=engine)
+        printed = [line.split(":")[0] for line in capsys.readouterr().out.splitlines() if line.startswith("Cost")]
+        seen[engine] = (h, calls, printed)
+    (hf, cf, pf), (hr, cr, pr) = seen["fast"], seen["reference"]
+    assert hf.iterations.tolist() == hr.iterations.tolist() == list(range(0, 250, 30)) + [250]
+    assert np.abs(hf.costs - hr.costs).max() < 1e-9
+    assert [i for i, _ in cf] == [i for i, _ in cr] and pf == pr == [f"Cost after iteration {i}" for i in (0, 100, 200)]
+
+
 def train_engine(net, X, Y, lr, iterations, unrolled):
     from initlab.nn import fast
 

@@ -314,6 +314,14 @@ class Engine:
         z = self.ZL.transpose(0, 3, 1, 2).reshape(self.nblk * self.EB, *self.ZL.shape[1:3])
         return z[: self.E, :, : self.m]
 
+    def peek(self) -> None:
+        """Keep the output z at the current parameters (`output_z`) and leave them as they are:
+        one recorded step, then the parameters put back. Cheaper than a NumPy forward pass over
+        the ensemble (and it needs no memory for every layer's activations)."""
+        kept = self.S.copy()
+        self.run(1, record=True)
+        self.S[...] = kept
+
     def run(self, iterations: int, record: bool = False) -> None:
         if iterations > 0 and self.kernel is not None:
             self.kernel.train(self.X, self.Y, self.M, self.m, self.S, self.LR, int(iterations),

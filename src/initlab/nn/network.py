@@ -432,15 +432,19 @@ class Network:
             if print_every is not None and i % print_every == 0:
                 print(f"Cost after iteration {i}: {c}")
 
+        def kernel_cost(n: int):
+            """Run n steps (n = 0: one step, then undo it); the cost at the parameters as
+            they were, from the output z the kernel kept of its first step."""
+            runner.run(n, record=True) if n else runner.peek()
+            Z = runner.output_z() if self.ensemble else runner.output_z()[0]
+            return loss.cost(Z, acts[-1].fn(Z), Y)
+
         order = sorted(events)
         pos, last = 0, None
-        if runner is not None and runner.records and tracker is None:
-            # the kernel keeps the output z of each run's first step: the cost at event i comes
-            # from the run from i to the next event, with no forward pass of its own
+        fused = runner is not None and runner.records and tracker is None
+        if fused:  # the cost at event i comes from the run from i to the next event
             for i, nxt in zip(order, order[1:] + [iterations], strict=True):
-                runner.run(nxt - i, record=True)
-                Z = runner.output_z() if self.ensemble else runner.output_z()[0]
-                note(i, loss.cost(Z, acts[-1].fn(Z), Y))
+                note(i, kernel_cost(nxt - i))
             order, pos = [], iterations
         for i in order:
             advance(i - pos, last)
@@ -453,12 +457,16 @@ class Network:
                 tracker.record(i, params, cache)
             note(i, loss.cost(cache[-1][1], AL, Y))
         advance(iterations - pos, last)
-        if runner is not None:
+        if fused:
+            c = kernel_cost(0)
             runner.store()
-        AL, cache = forward(params, X, acts)
-        if tracker is not None:
-            tracker.record(iterations, params, cache)
-        c = loss.cost(cache[-1][1], AL, Y)
+        else:
+            if runner is not None:
+                runner.store()
+            AL, cache = forward(params, X, acts)
+            if tracker is not None:
+                tracker.record(iterations, params, cache)
+            c = loss.cost(cache[-1][1], AL, Y)
         its.append(iterations)
         costs.append(c)
         if callback is not None:
