@@ -156,8 +156,22 @@ def test_generated_kernel_is_cached_on_disk(tmp_path, monkeypatch):
     assert codegen.cache_dir() == tmp_path / "kernels"
     text = codegen.source([2, 3, 1], [2, 0], 0, 2)
     assert "def tile(s, X, Y, M, k0):" in text and "for e in range(16):" in text
+    assert "k0 + 1" in text and "k0 + 2" not in text  # two examples per tile
     assert codegen.tile_size([2, 10, 5, 1], [2, 2, 0]) == 4
     assert codegen.tile_size([64, 64, 64, 10], [1, 1, 5]) == 0  # too big to write out
+    with pytest.raises(ValueError, match="too large to write out"):
+        codegen.load([64, 64, 64, 10], [1, 1, 5], 1)
+    from initlab.nn import fast
+
+    net = Network([2, 3, 1], hidden="relu", init="he", seed=list(range(5)))
+    eng = fast.Engine(net, np.ones((2, 6)), np.ones((1, 6)), 0.1)
+    eng.run(1)  # numba compiles on the first call, and caches then
+    module = codegen.load([2, 3, 1], [2, 0], 0)
+    assert eng.kernel is module
+    written = list((tmp_path / "kernels").glob("k_*.py"))
+    assert len(written) == 1 and written[0].read_text() == codegen.source([2, 3, 1], [2, 0], 0, module.K)
+    assert {p.suffix for p in (tmp_path / "kernels" / "__pycache__").iterdir()} >= {".nbi", ".nbc"}
+    assert codegen.load([2, 3, 1], [2, 0], 0) is module  # once per process
 
 
 def test_fast_engine_errors(circles):

@@ -226,22 +226,25 @@ _LOADED: dict[str, object] = {}
 def load(dims: list[int], acts: list[int], loss: int):
     """The compiled module for a shape (written and compiled on first use; then from disk)."""
     K = tile_size(dims, acts)
+    if K == 0:
+        raise ValueError(f"layers {dims} are too large to write out (more than {BUDGET} statements "
+                         "for one example); the generic kernel trains them")
     text = source(dims, acts, loss, K)
     key = hashlib.sha256(text.encode()).hexdigest()[:16]
-    if key in _LOADED:
-        return _LOADED[key]
     path = cache_dir() / f"k_{key}.py"
+    if str(path) in _LOADED:
+        return _LOADED[str(path)]
     if not path.exists() or path.read_text() != text:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(text)
         os.replace(tmp, path)  # atomic: concurrent workers never read half a file
-    name = f"initlab_kernel_{key}"
+    name = f"initlab_kernel_{key}_{len(_LOADED)}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
     module.K = K
-    _LOADED[key] = module
+    _LOADED[str(path)] = module
     return module
 
 
