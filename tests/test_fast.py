@@ -2,6 +2,9 @@
 really train."""
 
 import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -172,6 +175,30 @@ def test_generated_kernel_is_cached_on_disk(tmp_path, monkeypatch):
     assert len(written) == 1 and written[0].read_text() == codegen.source([2, 3, 1], [2, 0], 0, module.K)
     assert {p.suffix for p in (tmp_path / "kernels" / "__pycache__").iterdir()} >= {".nbi", ".nbc"}
     assert codegen.load([2, 3, 1], [2, 0], 0) is module  # once per process
+
+
+def test_a_kernel_cached_by_one_process_loads_in_another(tmp_path):
+    """The second process loads both kernels from the disk cache, in the other order (numba's
+    cache records the generated module's name, so that name must not depend on the order)."""
+    code = """
+import sys, numpy as np
+from initlab.nn import Network, fast
+shapes = [[2, 3, 1], [2, 4, 1]] if sys.argv[1] == "a" else [[2, 4, 1], [2, 3, 1]]
+for dims in shapes:
+    net = Network(dims, hidden="relu", init="he", seed=list(range(3)))
+    e = fast.Engine(net, np.ones((2, 5)), np.ones((1, 5)), 0.1)
+    e.run(2)
+    print(e.kernel.__name__)
+"""
+    env = {**os.environ, "INITLAB_CACHE": str(tmp_path)}
+    names = []
+    for order in "ab":
+        p = subprocess.run([sys.executable, "-c", code, order], env=env, capture_output=True, text=True,
+                           timeout=300)
+        assert p.returncode == 0, p.stderr[-3000:]
+        names.append(p.stdout.split())
+    assert names[0] == names[1][::-1]
+    assert len(list((tmp_path / "kernels").glob("k_*.py"))) == 2
 
 
 def test_fast_engine_errors(circles):

@@ -238,7 +238,7 @@ def load(dims: list[int], acts: list[int], loss: int):
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(text)
         os.replace(tmp, path)  # atomic: concurrent workers never read half a file
-    name = f"initlab_kernel_{key}_{len(_LOADED)}"
+    name = f"initlab_kernel_{key}"  # the same in every process: numba's cache records it
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

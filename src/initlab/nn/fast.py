@@ -1,15 +1,21 @@
 """The batched engine: full-batch gradient descent for E small networks at once, compiled.
 
-Same math as `initlab.nn.network` (forward, backward, update), laid out for the machine:
+Same math as `initlab.nn.network` (forward, backward, update), in two kernels; `Engine` picks
+one by the network's shape alone, so a network's numbers never depend on its ensemble:
 
-- networks are cut into blocks; in a block every array keeps the network axis *last and
-  contiguous*, so each inner loop is a SIMD loop over the block's networks;
-- a block is as wide as fits ``CACHE_BYTES`` (weights, gradients, per-example activations:
-  1.7 KB a network for the course's 2-10-5-1, so 512 networks), at most ``BLOCK``, and narrow
-  enough that every thread gets a block; it stays in cache for the whole pass over the
-  examples, which accumulates ``dW`` example by example, then updates;
-- blocks run in parallel threads (numba ``prange``). Measured on the circles network, 1024
-  networks: 32 per block 62k net-it/s, 128 105k, 512 120k (see docs/performance.md).
+- **unrolled** (`initlab.nn.codegen`): source written for the one shape, every unit a local
+  variable, one vector loop over 16 networks around the whole pass for up to 4 examples;
+  compiled once per machine and cached on disk. For shapes whose written-out pass fits
+  ``codegen.BUDGET`` statements (the course's networks). It also keeps the output's z of a
+  run's first step, which the cost records read (`Engine.output_z`).
+- **generic** (`_train` below), for the rest: networks cut into blocks; in a block every array
+  keeps the network axis *last and contiguous*, so each inner loop is a SIMD loop over the
+  block's networks; a block is as wide as fits ``CACHE_BYTES`` (at most ``BLOCK``, and narrow
+  enough that every thread gets one) and stays in cache for the whole pass over the examples,
+  which accumulates ``dW`` example by example, then updates.
+
+Blocks run in parallel threads (numba ``prange``). Measured on the circles network, 1024
+networks: generic 130k net-it/s, unrolled about 480k (see docs/performance.md).
 
 Results equal the plain NumPy path to rounding (the tests require 1e-9 after hundreds of
 iterations): only the order of floating-point sums differs. `Network.fit` uses this engine

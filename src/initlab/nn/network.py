@@ -435,7 +435,10 @@ class Network:
         def kernel_cost(n: int):
             """Run n steps (n = 0: one step, then undo it); the cost at the parameters as
             they were, from the output z the kernel kept of its first step."""
-            runner.run(n, record=True) if n else runner.peek()
+            if n:
+                runner.run(n, record=True)
+            else:
+                runner.peek()
             Z = runner.output_z() if self.ensemble else runner.output_z()[0]
             return loss.cost(Z, acts[-1].fn(Z), Y)
 
