@@ -171,6 +171,7 @@ def test_generated_kernel_is_cached_on_disk(tmp_path, monkeypatch):
     eng.run(1)  # numba compiles on the first call, and caches then
     module = codegen.load([2, 3, 1], [2, 0], 0)
     assert eng.kernel is module
+    assert len(module.train.overloads) == 1  # compiled under the lock at load, none added by the call
     written = list((tmp_path / "kernels").glob("k_*.py"))
     assert len(written) == 1 and written[0].read_text() == codegen.source([2, 3, 1], [2, 0], 0, module.K)
     assert {p.suffix for p in (tmp_path / "kernels" / "__pycache__").iterdir()} >= {".nbi", ".nbc"}
@@ -199,6 +200,12 @@ for dims in shapes:
         names.append(p.stdout.split())
     assert names[0] == names[1][::-1]
     assert len(list((tmp_path / "kernels").glob("k_*.py"))) == 2
+    # three processes at once on a fresh cache: one compiles under the lock, the others load it
+    env["INITLAB_CACHE"] = str(tmp_path / "together")
+    procs = [subprocess.Popen([sys.executable, "-c", code, "a"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err[-2000:] for _, err in outs]
 
 
 def test_fast_engine_errors(circles):

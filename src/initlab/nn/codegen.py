@@ -30,6 +30,7 @@ shape compiles once per machine (5-15 s), then loads in a fraction of a second.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import math
@@ -223,6 +224,16 @@ def cache_dir() -> Path:
 
 
 _LOADED: dict[str, object] = {}
+
+
+def _signature() -> tuple:
+    """The argument types `Engine` calls ``train`` with (C-contiguous float64 arrays)."""
+    from numba import types
+
+    def arr(nd: int):
+        return types.Array(types.float64, nd, "C")
+
+    return (arr(2), arr(2), arr(1), types.int64, arr(2), arr(2), types.int64, arr(4), types.boolean)
 _SELF = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 
 
@@ -237,15 +248,20 @@ def load(dims: list[int], acts: list[int], loss: int):
     path = cache_dir() / f"k_{key}.py"
     if str(path) in _LOADED:
         return _LOADED[str(path)]
-    if not path.exists() or path.read_text() != text:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)  # atomic: concurrent workers never read half a file
-    name = f"initlab_kernel_{key}"  # the same in every process: numba's cache records it
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
+    # one process at a time writes, compiles and caches a kernel (sweep workers start together;
+    # numba's cache is not safe against two processes compiling the same function at once)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists() or path.read_text() != text:
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(text)
+            os.replace(tmp, path)
+        name = f"initlab_kernel_{key}"  # the same in every process: numba's cache records it
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        module.train.compile(_signature())  # from numba's cache when another process compiled it
     module.K = K
     _LOADED[str(path)] = module
     return module
