@@ -25,7 +25,8 @@ sigmoid and tanh use the generic kernel's own exp (`initlab.nn.fast._exp_neg`, h
 
 The source is written to ``~/.cache/initlab/kernels`` (``INITLAB_CACHE`` overrides; a
 temporary folder when neither is writable) and compiled with numba's on-disk cache, so a
-shape compiles once per machine (5-15 s), then loads in a fraction of a second.
+shape compiles once per machine (5-15 s), then loads in a fraction of a second. Writing and
+compiling happen under a file lock, one process at a time.
 """
 
 from __future__ import annotations
