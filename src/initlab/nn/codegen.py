@@ -224,7 +224,8 @@ def cache_dir() -> Path:
     raise OSError("no writable folder for compiled kernels: set INITLAB_CACHE to one")
 
 
-_LOADED: dict[str, object] = {}
+_LOADED: dict[str, object] = {}  # kernel modules of this process, by file
+_SELF = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]  # this file's version, in each kernel
 
 
 def _signature() -> tuple:
@@ -235,7 +236,6 @@ def _signature() -> tuple:
         return types.Array(types.float64, nd, "C")
 
     return (arr(2), arr(2), arr(1), types.int64, arr(2), arr(2), types.int64, arr(4), types.boolean)
-_SELF = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 
 
 def load(dims: list[int], acts: list[int], loss: int):
