@@ -317,8 +317,8 @@ class Engine:
     def output_z(self) -> np.ndarray:
         """The output layer's z ``(E, n_y, m)`` from the first step of the last recording run:
         at the parameters as they were when that run began."""
-        z = self.ZL.transpose(0, 3, 1, 2).reshape(self.nblk * self.EB, *self.ZL.shape[1:3])
-        return z[: self.E, :, : self.m]
+        nblk, n_y, m_pad, EB = self.ZL.shape
+        return self._unblocked(self.ZL.reshape(nblk, n_y * m_pad, EB)).reshape(self.E, n_y, m_pad)[:, :, : self.m]
 
     def peek(self) -> None:
         """Keep the output z at the current parameters (`output_z`) and leave them as they are:

@@ -367,8 +367,7 @@ class Network:
         ``engine``: ``"fast"`` (the compiled batched engine, `initlab.nn.fast`), ``"reference"``
         (plain NumPy, the formulas as written) or ``"auto"`` (fast when numba is installed and
         it pays: an ensemble of at least 32 small networks, no layer wider than 64 units; measured
-        in docs/performance.md). Both give
-        the same numbers to rounding.
+        in docs/performance.md). Both give the same numbers to rounding.
         """
         X = self._check_X(X)
         Y = self._check_Y(X, Y)
@@ -443,27 +442,25 @@ class Network:
             return loss.cost(Z, acts[-1].fn(Z), Y)
 
         order = sorted(events)
-        pos, last = 0, None
-        fused = runner is not None and runner.records and tracker is None
-        if fused:  # the cost at event i comes from the run from i to the next event
+        if runner is not None and runner.records and tracker is None:
+            # the cost at event i comes from the run from i to the next event
             for i, nxt in zip(order, order[1:] + [iterations], strict=True):
                 note(i, kernel_cost(nxt - i))
-            order, pos = [], iterations
-        for i in order:
-            advance(i - pos, last)
-            pos = i
-            if runner is not None:
-                runner.store()
-            AL, cache = forward(params, X, acts)
-            last = (AL, cache)
-            if tracker is not None and i % track_every == 0:
-                tracker.record(i, params, cache)
-            note(i, loss.cost(cache[-1][1], AL, Y))
-        advance(iterations - pos, last)
-        if fused:
             c = kernel_cost(0)
             runner.store()
         else:
+            pos, last = 0, None
+            for i in order:
+                advance(i - pos, last)
+                pos = i
+                if runner is not None:
+                    runner.store()
+                AL, cache = forward(params, X, acts)
+                last = (AL, cache)
+                if tracker is not None and i % track_every == 0:
+                    tracker.record(i, params, cache)
+                note(i, loss.cost(cache[-1][1], AL, Y))
+            advance(iterations - pos, last)
             if runner is not None:
                 runner.store()
             AL, cache = forward(params, X, acts)
