@@ -29,10 +29,8 @@ while spent < 2.0:
     t = time.perf_counter(); net.fit(X, Y, lr=0.01, iterations=its, record_every=its)
     spent = time.perf_counter() - t
     if spent < 2.0: its *= 2
-from initlab.nn import codegen, fast
-engine = "reference"
-if fast.supported(net) and E >= 32 and max(dims) <= 64:  # the rule of Network.fit's engine="auto"
-    engine = "fast, unrolled" if codegen.tile_size(dims, [2, 2, 0]) else "fast, generic"
+from initlab.nn import fast
+engine = ("fast, unrolled" if fast.unrolls(net) else "fast, generic") if fast.pays(net) else "reference"
 flop = 3 * sum(2 * a * b * m for a, b in zip(dims[:-1], dims[1:]))
 print(json.dumps({"E": E, "width": width, "m": m, "engine": engine, "net_it_per_s": E * its / spent,
                   "gflops": E * its / spent * flop / 1e9,

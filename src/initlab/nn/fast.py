@@ -50,6 +50,22 @@ def supported(net) -> bool:
     return AVAILABLE and all(a.name in CODES for a in net.activations) and net.loss.name in LOSS_CODES
 
 
+def pays(net) -> bool:
+    """Whether ``Network.fit(engine="auto")`` picks this engine: supported, at least 32 networks
+    (fewer would not pay back a first compile) and no layer wider than 64 units (BLAS wins)."""
+    return supported(net) and (net.ensemble or 1) >= 32 and max(net.layer_dims) <= 64
+
+
+def unrolls(net) -> bool:
+    """Whether `Engine` runs the unrolled kernel for this network's shape (`codegen.tile_size`)."""
+    return codegen.tile_size(list(net.layer_dims), _codes(net)) > 0
+
+
+def _codes(net) -> list[int]:
+    """The kernels' activation code of each layer."""
+    return [CODES[a.name] for a in net.activations]
+
+
 if AVAILABLE:
 
     from initlab.nn.codegen import exp_minus
@@ -239,13 +255,13 @@ class Engine:
         self.E = net.ensemble or 1
         sizes_w = dims[1:] * dims[:-1]
         P, Q = int(sizes_w.sum()), int(dims[1:].sum())
-        self.acts = np.array([CODES[a.name] for a in net.activations], dtype=np.int64)
+        self.acts = np.array(_codes(net), dtype=np.int64)
         self.loss = LOSS_CODES[net.loss.name]
         self.X = np.ascontiguousarray(X, dtype=np.float64)
         self.Y = np.ascontiguousarray(Y, dtype=np.float64)
         self.kernel = None
-        if unrolled is None:  # written out when its tile fits the budget (the generic kernel otherwise)
-            unrolled = codegen.tile_size(dims.tolist(), self.acts.tolist()) > 0
+        if unrolled is None:
+            unrolled = unrolls(net)
         if unrolled:
             self.kernel = codegen.load(dims.tolist(), self.acts.tolist(), self.loss)
             self.EB = codegen.V

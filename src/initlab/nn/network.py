@@ -395,8 +395,7 @@ class Network:
 
         from initlab.nn import fast
 
-        use_fast = engine == "fast" or (engine == "auto" and fast.supported(self) and
-                                         (self.ensemble or 1) >= 32 and max(self.layer_dims) <= 64)
+        use_fast = engine == "fast" or (engine == "auto" and fast.pays(self))
         if engine == "fast" and not fast.supported(self):
             raise InitlabError("the fast engine needs numba (pip install -e '.[fast]') and "
                                f"activations among {', '.join(fast.CODES)}")
