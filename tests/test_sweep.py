@@ -241,6 +241,31 @@ def test_a_worker_killed_mid_task_is_retried_and_stored_once(tmp_path: Path, ref
     assert contents(store.path) == ref
 
 
+def slow_or_die_once(task: str) -> dict:
+    """``slow``: two seconds of work; ``die-*``: SIGKILL this worker the first time."""
+    marker = Path(os.environ["INITLAB_TEST_MARKERS"]) / f"died-{task}"
+    if task.startswith("die") and not marker.exists():
+        marker.write_text("x")
+        os.kill(os.getpid(), signal.SIGKILL)
+    if task == "slow":
+        time.sleep(2)
+    return {"task": task}
+
+
+def test_a_task_beside_dying_workers_is_not_failed_for_their_deaths(tmp_path: Path, monkeypatch) -> None:
+    """Three workers die, each the first time its task runs, while a slow task runs beside them;
+    the pool cannot say whose worker died, so only a death while running alone counts against
+    ``retries``: with retries=1 every task still ends done, each dying task started twice."""
+    from initlab.experiments.executors import run_local
+
+    monkeypatch.setenv("INITLAB_TEST_MARKERS", str(tmp_path))
+    tasks = ["slow", "die-a", "die-b", "die-c"]
+    outs = {o.task: o for o in run_local(tasks, slow_or_die_once, workers=2, retries=1)}
+    assert {t: (o.result, o.error) for t, o in outs.items()} == {t: ({"task": t}, None) for t in tasks}
+    assert sorted(p.name for p in tmp_path.glob("died-*")) == ["died-die-a", "died-die-b", "died-die-c"]
+    assert all(outs[t].attempts >= 2 for t in tasks[1:])
+
+
 def sigint_as_in_a_terminal() -> None:
     """A process started from a background job inherits SIGINT ignored, and Python then keeps
     it ignored; a user at a terminal has it at its default. Tests that press Ctrl-C restore it."""

@@ -7,8 +7,10 @@ more times, then reported failed with its error text. Results never depend on wh
 
 - ``local``: a ``concurrent.futures.ProcessPoolExecutor`` (spawned processes, SIGINT ignored in
   the workers so that Ctrl-C reaches only the driver), one task per worker at a time. When a
-  worker dies, the pool breaks and every task running in it is retried: a crash costs an attempt
-  to the tasks beside it too.
+  worker dies, the pool breaks and every task running in it is run again; the pool does not say
+  whose worker died, so a death counts against a task's retries only when that task was running
+  alone. Tasks that were running during a death are run again one at a time, so each death is
+  pinned on its task and a task that only stood beside others' deaths is never failed for them.
 - ``dask``: ``distributed.Client(address)`` on a running scheduler (``dask scheduler``,
   ``dask worker``), or a ``LocalCluster`` on 127.0.0.1 when no address is given. When a worker
   dies the scheduler reschedules its task on another worker by itself (up to its
@@ -81,14 +83,17 @@ def run_local(tasks: list, fn: Callable, *, workers: int | None, retries: int) -
                                    initargs=(threads,))
 
     queue = list(tasks)
-    attempts = {id(t): 0 for t in tasks}
+    attempts = {id(t): 0 for t in tasks}  # starts, as reported
+    charged = {id(t): 0 for t in tasks}  # failures pinned on the task, against ``retries``
+    suspects: set[int] = set()  # were running when a worker died: run alone until they end
     running: dict = {}
     pool = new_pool()
     try:
         while queue or running:
             broken = False
             try:
-                while queue and len(running) < n:
+                while queue and len(running) < n and not (running and (
+                        id(queue[0]) in suspects or any(id(t) in suspects for t in running.values()))):
                     f = pool.submit(fn, queue[0])  # raises if a worker died since the last wait
                     t = queue.pop(0)
                     attempts[id(t)] += 1
@@ -98,19 +103,24 @@ def run_local(tasks: list, fn: Callable, *, workers: int | None, retries: int) -
             if not broken:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 broken = any(isinstance(f.exception(), BrokenProcessPool) for f in done)
+            alone = len(running) == 1
             if broken:  # every task of the broken pool ends with it
                 done = set(running)
             for f in done:
                 t = running.pop(f)
                 exc = f.exception() if f.done() else BrokenProcessPool("pool broke")
                 if exc is None:
+                    suspects.discard(id(t))
                     yield Outcome(t, f.result(), None, attempts[id(t)])
                     continue
                 if isinstance(exc, BrokenProcessPool):
                     err = "worker process died while running the task (killed or crashed)"
+                    suspects.add(id(t))
+                    charged[id(t)] += alone
                 else:
                     err = describe(exc)
-                if attempts[id(t)] <= retries:
+                    charged[id(t)] += 1
+                if charged[id(t)] <= retries:
                     queue.insert(0, t)
                 else:
                     yield Outcome(t, None, err, attempts[id(t)])
