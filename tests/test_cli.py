@@ -109,3 +109,27 @@ def test_import_initlab_is_numpy_only():
             " 'rich', 'scipy') if m in sys.modules]; print(bad)")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.stdout.strip() == "[]"
+
+
+def test_output_default_is_one_rule_for_library_and_cli(capsys):
+    """Sigmoid for one output unit, softmax for more: in Network, and the CLI uses the same."""
+    from initlab import data
+    from initlab.nn import Network
+
+    assert Network([2, 4, 1]).output == "sigmoid"
+    net = Network([64, 50, 10])
+    assert net.output == "softmax" and net.loss.name == "cross_entropy"
+    multi = Network([64, 50, 10], output="sigmoid")  # multi-label stays possible, by name
+    assert multi.output == "sigmoid" and multi.loss.name == "binary_cross_entropy"
+
+    ds = data.load("digits")
+    lib = Network([64, 16, 10], hidden="relu", init="he", seed=0)
+    lib.fit(ds.X_train, ds.Y_train, lr=0.1, iterations=100)
+    right = lib.forward(ds.X_test)[0].argmax(axis=0) == ds.Y_test.argmax(axis=0)
+    assert lib.accuracy(ds.X_test, ds.Y_test) == pytest.approx(right.mean()) and right.mean() > 0.5
+    code, out, _ = run(["train", "--data", "digits", "--layers", "64,16,10", "--hidden", "relu",
+                        "--init", "he", "--lr", "0.1", "--iterations", "100", "--seed", "0", "--json"], capsys)
+    r = json.loads(out)
+    assert code == 0 and r["config"]["output"] == "softmax" and r["config"]["loss"] == "cross_entropy"
+    assert r["test_accuracy"] == lib.accuracy(ds.X_test, ds.Y_test)
+    assert r["train_accuracy"] == lib.accuracy(ds.X_train, ds.Y_train)

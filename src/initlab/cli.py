@@ -30,17 +30,39 @@ app = typer.Typer(
 
 
 # ----------------------------------------------------------------------------- helpers
-def emit_json(obj: dict) -> None:
-    """One JSON object on stdout."""
-    sys.stdout.write(json.dumps(obj, default=_jsonable) + "\n")
+#: Strict JSON has no infinity or NaN, so a non-finite float is written as one of these strings
+#: (the protobuf JSON mapping's convention; ``float(s)`` in Python and ``Number(s)`` in
+#: JavaScript read them back). Every other number stays a number.
+NONFINITE = {np.inf: "Infinity", -np.inf: "-Infinity"}
 
 
-def _jsonable(o: object) -> object:
+def to_json(obj: object) -> str:
+    """``obj`` as strict JSON: NumPy arrays and scalars become lists and numbers, non-finite
+    floats become the strings ``"Infinity"``, ``"-Infinity"``, ``"NaN"``; ``allow_nan=False``
+    makes any non-finite float that slipped past this an error instead of invalid JSON."""
+    return json.dumps(jsonable(obj), allow_nan=False)
+
+
+def jsonable(o: object) -> object:
+    """A copy of ``o`` with only JSON types, non-finite floats spelled as strings (see ``NONFINITE``)."""
+    if isinstance(o, dict):
+        return {k: jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [jsonable(v) for v in o]
     if isinstance(o, np.ndarray):
-        return o.tolist()
+        return jsonable(o.tolist())
     if isinstance(o, np.generic):
-        return o.item()
+        return jsonable(o.item())
+    if isinstance(o, float) and not np.isfinite(o):
+        return NONFINITE.get(o, "NaN")
+    if o is None or isinstance(o, (str, int, float)):
+        return o
     raise TypeError(f"not JSON-serializable: {type(o).__name__}")
+
+
+def emit_json(obj: dict) -> None:
+    """One strict JSON object on stdout (see ``to_json``)."""
+    sys.stdout.write(to_json(obj) + "\n")
 
 
 def _stderr_console():
@@ -93,12 +115,11 @@ def train_run(
     if layers and layers[-1] != ds.n_y:
         raise InitlabError(f"--layers ends with {layers[-1]} output unit(s) but {ds.name} needs "
                            f"{ds.n_y} ({len(ds.classes)} classes)")
-    out = output or ds.output
-    net = Network(layers, hidden=hidden, output=out, init=init, seed=seed)
+    net = Network(layers, hidden=hidden, output=output, init=init, seed=seed)  # None: the library's rule
     with progress_bar(iterations, show=progress, cost=True) as callback:
         history = net.fit(ds.X_train, ds.Y_train, lr=lr, iterations=iterations, callback=callback)
     return {
-        "config": {"data": data, "layers": layers, "hidden": hidden, "output": out,
+        "config": {"data": data, "layers": layers, "hidden": hidden, "output": net.output,
                    "loss": net.loss.name, "init": init, "lr": lr, "iterations": iterations,
                    "seed": seed, "data_seed": data_seed},
         **history.to_dict(),
@@ -109,7 +130,7 @@ def train_run(
 
 # ---------------------------------------------------------------------------- commands
 DATA_HELP = f"built-in set ({', '.join(datasets.names())}) or a .csv/.npz file"
-OUTPUT_HELP = "output activation (default: sigmoid for 2 classes, softmax for more)"
+OUTPUT_HELP = "output activation (default: sigmoid for one output unit, softmax for more)"
 
 @app.command()
 def train(
