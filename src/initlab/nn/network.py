@@ -30,22 +30,16 @@ from initlab.errors import (
 from initlab.initializers import SpecLike, get, initialize_parameters_deep
 from initlab.nn.activations import ACTIVATIONS, HIDDEN, Activation
 from initlab.nn.losses import DEFAULT_LOSS, LOSSES, Loss
-from initlab.nn.units import (
-    canonical_order,
-    num_layers,
-    permute_cache_rows,
-    permute_units,
-    snap_cols,
-    snap_rows,
-    tied_units,
-)
 from initlab.rng import Seed, spawn
 
 Params = dict[str, np.ndarray]
 #: One entry per layer: ``(A[l-1], Z[l])``, what the backward pass needs.
 Cache = list[tuple[np.ndarray, np.ndarray]]
-#: Per hidden layer, each unit's representative or None (`initlab.nn.units.tied_units`).
-Ties = list
+
+
+def num_layers(params: Params) -> int:
+    """L, the number of weight layers in a parameter dict."""
+    return sum(1 for k in params if k.startswith("W"))
 
 
 def linear_forward(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -64,22 +58,12 @@ def linear_backward(
     return W.swapaxes(-1, -2) @ dZ, dW, db
 
 
-def forward(
-    params: Params, X: np.ndarray, activations: Sequence[Activation], *, ties: Ties | None = None
-) -> tuple[np.ndarray, Cache]:
-    """``A[L]`` and the cache. ``X: (n_x, m)``; ``A[L]: (n_y, m)`` or ``(E, n_y, m)``.
-
-    ``ties`` (`initlab.nn.units.tied_units`): each hidden layer's ``Z`` rows of tied units are
-    the representative's row, so units that are equal stay bit-identical (BLAS may round two
-    equal rows of a product differently).
-    """
+def forward(params: Params, X: np.ndarray, activations: Sequence[Activation]) -> tuple[np.ndarray, Cache]:
+    """``A[L]`` and the cache. ``X: (n_x, m)``; ``A[L]: (n_y, m)`` or ``(E, n_y, m)``."""
     A = X
     cache: Cache = []
-    L = len(activations)
     for l, g in enumerate(activations, start=1):
         Z = linear_forward(A, params[f"W{l}"], params[f"b{l}"])
-        if ties is not None and l < L:
-            Z = snap_rows(Z, ties[l - 1])
         cache.append((A, Z))
         A = g.fn(Z)
     return A, cache
@@ -92,14 +76,10 @@ def backward(
     Y: np.ndarray,
     activations: Sequence[Activation],
     loss: Loss,
-    *,
-    ties: Ties | None = None,
 ) -> dict[str, np.ndarray]:
     """Gradients ``{"dW1", "db1", ..., "dA0", ...}`` of the mean cost; shapes as the parameters.
 
-    ``dA{l}`` is the gradient with respect to ``A[l]`` (``dA0`` with respect to X). With
-    ``ties`` (as `forward`), the rows of ``dA[l]``, ``dW[l]``, ``db[l]`` and the columns of
-    ``dW[l+1]`` that belong to tied units are their representative's.
+    ``dA{l}`` is the gradient with respect to ``A[l]`` (``dA0`` with respect to X).
     """
     L = len(cache)
     grads: dict[str, np.ndarray] = {}
@@ -108,13 +88,8 @@ def backward(
         A_prev, Z = cache[l - 1]
         if l < L:
             dZ = grads[f"dA{l}"] * activations[l - 1].grad(Z)
-        dA_prev, dW, db = linear_backward(dZ, A_prev, params[f"W{l}"])
-        if ties is not None:
-            if l < L:  # rows: this layer's units
-                dW, db = snap_rows(dW, ties[l - 1]), snap_rows(db, ties[l - 1])
-            if l > 1:  # columns of dW and rows of dA: the previous layer's units
-                dW, dA_prev = snap_cols(dW, ties[l - 2]), snap_rows(dA_prev, ties[l - 2])
-        grads[f"dA{l - 1}"], grads[f"dW{l}"], grads[f"db{l}"] = dA_prev, dW, db
+        grads[f"dA{l - 1}"], grads[f"dW{l}"], grads[f"db{l}"] = linear_backward(
+            dZ, A_prev, params[f"W{l}"])
     return grads
 
 
@@ -397,8 +372,8 @@ class Network:
         it pays: an ensemble of at least 32 small networks, no layer wider than 64 units; measured
         in docs/performance.md). Both give the same numbers to rounding.
         """
-        X = np.ascontiguousarray(self._check_X(X))  # the same arithmetic for any memory layout
-        Y = np.ascontiguousarray(self._check_Y(X, Y))
+        X = self._check_X(X)
+        Y = self._check_Y(X, Y)
         alpha = self._check_lr(lr)
         if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
             raise InitlabError(f"iterations must be a non-negative integer, got {iterations!r}")
@@ -410,25 +385,6 @@ class Network:
         if engine not in ("auto", "fast", "reference"):
             raise InitlabError(f"engine must be 'auto', 'fast' or 'reference', got {engine!r}")
         self._apply_lsuv(X)
-        # Train with the hidden units in a canonical order (undone in `finally`), tied units
-        # sharing one computed value: see initlab.nn.units for why both hold by construction.
-        perms = canonical_order(self.params)
-        permuted = any((p != np.arange(p.shape[-1])).any() for p in perms)
-        if permuted:
-            permute_units(self.params, perms)
-        try:
-            return self._fit(X, Y, alpha, iterations, every, print_every, callback, track,
-                             track_every, engine, perms if permuted else None)
-        finally:
-            if permuted:
-                permute_units(self.params, perms, inverse=True)
-
-    def _fit(self, X, Y, alpha, iterations, every, print_every, callback, track, track_every,
-             engine, perms) -> History:
-        """`fit` on validated arguments, hidden units in canonical order (``perms`` undoes it
-        for what the tracker sees; None when the order is the user's)."""
-        ties = tied_units(self.params)
-        ties = ties if any(t is not None for t in ties) else None
         tracker = None
         if track:
             if isinstance(track, str):
@@ -458,8 +414,8 @@ class Network:
                 if step == 0 and cache_now is not None:
                     AL, cache = cache_now
                 else:
-                    AL, cache = forward(params, X, acts, ties=ties)
-                update(params, backward(params, cache, AL, Y, acts, loss, ties=ties), alpha)
+                    AL, cache = forward(params, X, acts)
+                update(params, backward(params, cache, AL, Y, acts, loss), alpha)
 
         events = set(range(0, iterations, every))
         if print_every is not None:
@@ -501,17 +457,17 @@ class Network:
                 pos = i
                 if runner is not None:
                     runner.store()
-                AL, cache = forward(params, X, acts, ties=ties)
+                AL, cache = forward(params, X, acts)
                 last = (AL, cache)
                 if tracker is not None and i % track_every == 0:
-                    tracker.record(i, *_user_order(params, cache, perms))
+                    tracker.record(i, params, cache)
                 note(i, loss.cost(cache[-1][1], AL, Y))
             advance(iterations - pos, last)
             if runner is not None:
                 runner.store()
-            AL, cache = forward(params, X, acts, ties=ties)
+            AL, cache = forward(params, X, acts)
             if tracker is not None:
-                tracker.record(iterations, *_user_order(params, cache, perms))
+                tracker.record(iterations, params, cache)
             c = loss.cost(cache[-1][1], AL, Y)
         its.append(iterations)
         costs.append(c)
@@ -565,24 +521,6 @@ class Network:
         ens = f", ensemble={self.ensemble}" if self.ensemble else ""
         return (f"Network({self.layer_dims}, hidden={self.hidden}, output={self.output!r}, "
                 f"init={self.init!r}{ens})")
-
-
-def _user_order(params: Params, cache: Cache, perms: list[np.ndarray] | None) -> tuple[Params, Cache]:
-    """Parameters and cache with the hidden units back in the user's order (copies), for what
-    a tracker records while `fit` trains in the canonical order."""
-    if perms is None:
-        return params, cache
-    out = {k: v.copy() for k, v in params.items()}
-    permute_units(out, perms, inverse=True)
-    L = len(cache)
-    back = []
-    for l, (A_prev, Z) in enumerate(cache, start=1):
-        if l > 1:
-            A_prev = permute_cache_rows(A_prev, perms[l - 2], inverse=True)
-        if l < L:
-            Z = permute_cache_rows(Z, perms[l - 1], inverse=True)
-        back.append((A_prev, Z))
-    return out, back
 
 
 def gradient_check(net: Network, X: np.ndarray, Y: np.ndarray, *, epsilon: float = 1e-7) -> float:
