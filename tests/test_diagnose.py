@@ -152,3 +152,52 @@ def test_tracking_saturation_and_weights(flower):
     assert np.array_equal(h.tracked.weights[-1]["W1"], net.params["W1"])
     with pytest.raises(InitlabError, match="cannot track 'symetry'"):
         net.fit(flower.X_train, flower.Y_train, lr=1, iterations=1, track=("symetry",))
+
+
+# ------------------------------------------------------------ validation at the edge
+def _params():
+    return Network([3, 4, 2, 1], hidden="relu", init="he", seed=0).params
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda p: {**p, "W2": p["W2"].T}, ["W2", "(4, 2)", "expected (n2, 4)"]),
+    (lambda p: {**p, "b1": p["b1"].ravel()}, ["b1", "(4,)", "expected (4, 1)"]),
+    (lambda p: {k: v for k, v in p.items() if k != "b2"}, ["lack b2"]),
+    (lambda p: {k: v for k, v in p.items() if k != "W2"}, ["lack W2"]),
+    (lambda p: {}, ["lack W1, b1"]),
+    (lambda p: {**p, "W3": "abc"}, ["W3", "numbers"]),
+    (lambda p: {**p, "W1": np.ones(3)}, ["W1", "(3,)"]),
+    (lambda p: {**p, "b3": np.zeros((2, 1))}, ["b3", "(2, 1)", "expected (1, 1)"]),
+    (lambda p: {k: np.stack([v, v]) if k != "W2" else v for k, v in p.items()}, ["W2", "expected (2, n2, 4)"]),
+    (lambda p: list(p.values()), ["parameter dict", "got list"]),
+])
+def test_symmetry_bad_params_are_one_line_naming_the_key(change, words):
+    with pytest.raises(InitlabError) as e:
+        symmetry(change(_params()))
+    msg = str(e.value)
+    assert "\n" not in msg and all(w in msg for w in words), msg
+
+
+def test_symmetry_accepts_a_network():
+    net = Network([3, 4, 1], init="zeros")
+    assert symmetry(net).effective_widths == symmetry(net.params).effective_widths == [1]
+    ens = Network([3, 4, 1], init=["zeros", "he"], seed=[0, 0])
+    assert [r.effective_widths for r in symmetry(ens)] == [[1], [4]]
+
+
+@pytest.mark.parametrize("fn", ["saturation", "propagation"])
+@pytest.mark.parametrize("args, words", [
+    (lambda n, X, Y: (n.params, X), ["needs a Network", "got dict", "from_params"]),
+    (lambda n, X, Y: (n, X[:2]), ["X has shape (2, 5)", "expected (3, m)"]),
+    (lambda n, X, Y: (n, X, np.ones((2, 5))), ["Y has shape (2, 5)", "expected (1, 5)"]),
+    (lambda n, X, Y: (n, X, Y[:, :4]), ["Y has shape (1, 4)"]),
+])
+def test_saturation_and_propagation_check_their_inputs(fn, args, words):
+    from initlab.diagnose import propagation as prop
+
+    f = saturation if fn == "saturation" else prop.propagation
+    net = Network([3, 4, 1], hidden="relu", init="he", seed=0)
+    X, Y = np.ones((3, 5)), np.ones((1, 5))
+    with pytest.raises(InitlabError) as e:
+        f(*args(net, X, Y))
+    assert "\n" not in str(e.value) and all(w in str(e.value) for w in words), str(e.value)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from initlab import initializers
-from initlab.diagnose.saturation import _scalar
+from initlab.diagnose.saturation import _scalar, check_network
 from initlab.errors import InitlabError, check_layer_dims
 from initlab.nn import linear_backward, linear_forward
 from initlab.nn.activations import ACTIVATIONS, HIDDEN
@@ -87,6 +87,7 @@ def propagation(net, X: np.ndarray, Y: np.ndarray | None = None, *, seed: int = 
     gradients. On an ensemble every number is ``(E,)`` and ``layer.ensemble`` holds the mean,
     standard error and spread across networks.
     """
+    check_network(net, "propagation")
     AL, cache = net.forward(X)
     if Y is None:
         dZ = np.random.default_rng(seed).standard_normal(AL.shape)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from initlab.errors import check_positive
+from initlab.errors import InitlabError, check_positive
 from initlab.nn.activations import Activation
 
 #: A unit passing back less than this fraction of its activation's largest slope is saturated.
@@ -69,6 +69,16 @@ class SaturationReport:
         return "SaturationReport(" + "; ".join(parts) + ")"
 
 
+def check_network(net: object, what: str) -> None:
+    """``net`` must be a `Network` (these diagnostics run its forward and backward passes)."""
+    from initlab.nn import Network
+
+    if not isinstance(net, Network):
+        hint = (": wrap a parameter dict with Network.from_params(params, hidden=...)"
+                if isinstance(net, dict) else "")
+        raise InitlabError(f"{what} needs a Network, got {type(net).__name__}{hint}")
+
+
 def _scalar(v: np.ndarray) -> float | np.ndarray:
     return float(v) if np.ndim(v) == 0 else v
 
@@ -98,6 +108,7 @@ def saturation(net, X: np.ndarray, Y: np.ndarray | None = None, *,
     ``net`` is a `Network` (one or an ensemble); ``X: (n_x, m)``.
     """
     threshold = check_positive("threshold", threshold)
+    check_network(net, "saturation")
     _, cache = net.forward(X)
     grads = net.gradients(X, Y) if Y is not None else {}
     layers = [layer_saturation(l, g, Z, threshold, grads.get(f"dW{l}"))

@@ -9,6 +9,7 @@ layer is its number of distinct units.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,20 +111,57 @@ def _one(params: dict, atol: float) -> SymmetryReport:
     return SymmetryReport(layers, atol)
 
 
+def _check_params(params: object) -> dict[str, np.ndarray]:
+    """The course's dict as float arrays, checked: ``W1..WL`` and ``b1..bL``, ``W[l]: (n[l], n[l-1])``
+    and ``b[l]: (n[l], 1)``, all with the same leading ``(E,)`` or none. A `Network` gives its
+    ``params``. Errors name the key, its shape and the shape expected."""
+    if not isinstance(params, Mapping):
+        inner = getattr(params, "params", None)
+        if not isinstance(inner, Mapping):
+            raise InitlabError(f"symmetry needs a parameter dict {{'W1', 'b1', ...}} or a Network, "
+                               f"got {type(params).__name__}")
+        params = inner
+    weights = sorted(int(k[1:]) for k in params if isinstance(k, str) and k[:1] == "W" and k[1:].isdigit())
+    L = max(weights, default=0)
+    need = [f"{p}{l}" for l in range(1, max(L, 1) + 1) for p in "Wb"]
+    missing = [k for k in need if k not in params]
+    if missing:
+        raise InitlabError(f"params lack {', '.join(missing)}: expected {', '.join(need)}, "
+                           f"got keys {sorted(map(str, params))}")
+    out: dict[str, np.ndarray] = {}
+    for k in need:
+        try:
+            out[k] = np.asarray(params[k], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InitlabError(f"{k} must be an array of numbers, got {type(params[k]).__name__}") from None
+    W1 = out["W1"]
+    if W1.ndim not in (2, 3):
+        raise InitlabError(f"W1 must be (n1, n0) or (E, n1, n0), got shape {W1.shape}")
+    lead = W1.shape[:-2]
+    n_prev = W1.shape[-1]
+    for l in range(1, L + 1):
+        W, b = out[f"W{l}"], out[f"b{l}"]
+        if W.shape[:-2] != lead or W.ndim != W1.ndim or W.shape[-1] != n_prev:
+            where = "the input has" if l == 1 else f"layer {l - 1} has"
+            expected = ", ".join([*map(str, lead), f"n{l}", str(n_prev)])
+            raise InitlabError(f"W{l} has shape {W.shape} but {where} {n_prev} units: expected ({expected})")
+        n = W.shape[-2]
+        if b.shape != lead + (n, 1):
+            raise InitlabError(f"b{l} has shape {b.shape} but W{l} has {n} rows: expected {lead + (n, 1)}")
+        n_prev = n
+    return out
+
+
 def symmetry(params: dict, *, atol: float = 0.0) -> SymmetryReport | list[SymmetryReport]:
     """Per hidden layer: ``width``, ``groups``, ``effective_width`` and the row ``spread``.
 
-    ``params`` is the course's dict (``W[l]: (n[l], n[l-1])``) or an ensemble's
-    (``(E, n[l], n[l-1])``), which gives one report per network. Exact by default; ``atol``
-    counts units as identical when every entry of their signatures differs by at most atol.
+    ``params`` is the course's dict (``W[l]: (n[l], n[l-1])``, ``b[l]: (n[l], 1)``), an
+    ensemble's (``(E, n[l], n[l-1])``), which gives one report per network, or a `Network`
+    (its ``params``). Exact by default; ``atol`` counts units as identical when every entry of
+    their signatures differs by at most atol.
     """
     atol = check_positive("atol", atol, allow_zero=True)
-    if "W1" not in params:
-        raise InitlabError(f"params need W1, b1, ...: got keys {sorted(params)}")
-    W1 = np.asarray(params["W1"])
-    if W1.ndim == 3:
-        return [_one({k: np.asarray(v)[e] for k, v in params.items()}, atol)
-                for e in range(W1.shape[0])]
-    if W1.ndim != 2:
-        raise InitlabError(f"W1 must be (n1, n0) or (E, n1, n0), got shape {W1.shape}")
-    return _one({k: np.asarray(v) for k, v in params.items()}, atol)
+    params = _check_params(params)
+    if params["W1"].ndim == 3:
+        return [_one({k: v[e] for k, v in params.items()}, atol) for e in range(params["W1"].shape[0])]
+    return _one(params, atol)
