@@ -1,6 +1,9 @@
 """initlab.course: the course's numbers, equal to the general path, and the learner checker."""
 
+import copy
 import json
+import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -9,13 +12,21 @@ from initlab import Network, cli
 from initlab.course import deep, initialization, planar
 from initlab.course.check import check
 
-# The course's own code, written out independently of initlab: the learner's file in the tests.
-COURSE_PLANAR = '''
+# The course's own code, transcribed as the course writes it (planar_utils and the week-3
+# notebook; dnn_utils and the week-4 notebook; init_utils and the "Initialization" notebook),
+# independently of initlab. Each is both a learner's file for the checker and, executed into
+# REF_*, the reference the tests hold initlab's functions against.
+COURSE_PLANAR = """
+import copy
 import numpy as np
 def sigmoid(x):
-    return 1 / (1 + np.exp(-x))
+    s = 1 / (1 + np.exp(-x))
+    return s
 def layer_sizes(X, Y):
-    return (X.shape[0], 4, Y.shape[0])
+    n_x = X.shape[0]
+    n_h = 4
+    n_y = Y.shape[0]
+    return (n_x, n_h, n_y)
 def initialize_parameters(n_x, n_h, n_y):
     W1 = np.random.randn(n_h, n_x) * 0.01
     b1 = np.zeros((n_h, 1))
@@ -23,102 +34,299 @@ def initialize_parameters(n_x, n_h, n_y):
     b2 = np.zeros((n_y, 1))
     return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
 def forward_propagation(X, parameters):
-    Z1 = np.dot(parameters["W1"], X) + parameters["b1"]
+    W1 = parameters["W1"]
+    b1 = parameters["b1"]
+    W2 = parameters["W2"]
+    b2 = parameters["b2"]
+    Z1 = np.dot(W1, X) + b1
     A1 = np.tanh(Z1)
-    Z2 = np.dot(parameters["W2"], A1) + parameters["b2"]
+    Z2 = np.dot(W2, A1) + b2
     A2 = sigmoid(Z2)
-    return A2, {"Z1": Z1, "A1": A1, "Z2": Z2, "A2": A2}
+    cache = {"Z1": Z1, "A1": A1, "Z2": Z2, "A2": A2}
+    return A2, cache
 def compute_cost(A2, Y):
     m = Y.shape[1]
     logprobs = np.multiply(np.log(A2), Y) + np.multiply(np.log(1 - A2), 1 - Y)
-    return float(np.squeeze(-np.sum(logprobs) / m))
+    cost = - np.sum(logprobs) / m
+    cost = float(np.squeeze(cost))
+    return cost
 def backward_propagation(parameters, cache, X, Y):
     m = X.shape[1]
-    dZ2 = cache["A2"] - Y
-    dW2 = np.dot(dZ2, cache["A1"].T) / m
-    db2 = np.sum(dZ2, axis=1, keepdims=True) / m
-    dZ1 = np.dot(parameters["W2"].T, dZ2) * (1 - np.power(cache["A1"], 2))
-    dW1 = np.dot(dZ1, X.T) / m
-    db1 = np.sum(dZ1, axis=1, keepdims=True) / m
-    return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
+    W1 = parameters["W1"]
+    W2 = parameters["W2"]
+    A1 = cache["A1"]
+    A2 = cache["A2"]
+    dZ2 = A2 - Y
+    dW2 = (1 / m) * np.dot(dZ2, A1.T)
+    db2 = (1 / m) * np.sum(dZ2, axis=1, keepdims=True)
+    dZ1 = np.dot(W2.T, dZ2) * (1 - np.power(A1, 2))
+    dW1 = (1 / m) * np.dot(dZ1, X.T)
+    db1 = (1 / m) * np.sum(dZ1, axis=1, keepdims=True)
+    grads = {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
+    return grads
 def update_parameters(parameters, grads, learning_rate=1.2):
-    return {k: parameters[k] - learning_rate * grads["d" + k] for k in parameters}
+    W1 = copy.deepcopy(parameters["W1"])
+    b1 = copy.deepcopy(parameters["b1"])
+    W2 = copy.deepcopy(parameters["W2"])
+    b2 = copy.deepcopy(parameters["b2"])
+    W1 = W1 - learning_rate * grads["dW1"]
+    b1 = b1 - learning_rate * grads["db1"]
+    W2 = W2 - learning_rate * grads["dW2"]
+    b2 = b2 - learning_rate * grads["db2"]
+    parameters = {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
+    return parameters
 def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False):
     np.random.seed(3)
-    n_x, _, n_y = layer_sizes(X, Y)
+    n_x = layer_sizes(X, Y)[0]
+    n_y = layer_sizes(X, Y)[2]
     parameters = initialize_parameters(n_x, n_h, n_y)
-    for i in range(num_iterations):
+    for i in range(0, num_iterations):
         A2, cache = forward_propagation(X, parameters)
         cost = compute_cost(A2, Y)
         grads = backward_propagation(parameters, cache, X, Y)
         parameters = update_parameters(parameters, grads)
+        if print_cost and i % 1000 == 0:
+            print("Cost after iteration %i: %f" % (i, cost))
     return parameters
 def predict(parameters, X):
     A2, cache = forward_propagation(X, parameters)
-    return A2 > 0.5
-'''
+    predictions = (A2 > 0.5)
+    return predictions
+"""
 
-COURSE_DEEP = '''
+COURSE_DEEP = """
+import copy
 import numpy as np
+def sigmoid(Z):
+    A = 1 / (1 + np.exp(-Z))
+    cache = Z
+    return A, cache
+def relu(Z):
+    A = np.maximum(0, Z)
+    assert(A.shape == Z.shape)
+    cache = Z
+    return A, cache
+def relu_backward(dA, cache):
+    Z = cache
+    dZ = np.array(dA, copy=True)
+    dZ[Z <= 0] = 0
+    assert (dZ.shape == Z.shape)
+    return dZ
+def sigmoid_backward(dA, cache):
+    Z = cache
+    s = 1 / (1 + np.exp(-Z))
+    dZ = dA * s * (1 - s)
+    assert (dZ.shape == Z.shape)
+    return dZ
 def initialize_parameters(n_x, n_h, n_y):
     np.random.seed(1)
-    return {"W1": np.random.randn(n_h, n_x) * 0.01, "b1": np.zeros((n_h, 1)),
-            "W2": np.random.randn(n_y, n_h) * 0.01, "b2": np.zeros((n_y, 1))}
+    W1 = np.random.randn(n_h, n_x) * 0.01
+    b1 = np.zeros((n_h, 1))
+    W2 = np.random.randn(n_y, n_h) * 0.01
+    b2 = np.zeros((n_y, 1))
+    return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
 def initialize_parameters_deep(layer_dims):
     np.random.seed(3)
     parameters = {}
-    for l in range(1, len(layer_dims)):
+    L = len(layer_dims)
+    for l in range(1, L):
         parameters["W" + str(l)] = np.random.randn(layer_dims[l], layer_dims[l - 1]) * 0.01
         parameters["b" + str(l)] = np.zeros((layer_dims[l], 1))
     return parameters
 def linear_forward(A, W, b):
-    return np.dot(W, A) + b, (A, W, b)
+    Z = np.dot(W, A) + b
+    cache = (A, W, b)
+    return Z, cache
 def linear_activation_forward(A_prev, W, b, activation):
-    Z, linear_cache = linear_forward(A_prev, W, b)
-    A = 1 / (1 + np.exp(-Z)) if activation == "sigmoid" else np.maximum(0, Z)
-    return A, (linear_cache, Z)
+    if activation == "sigmoid":
+        Z, linear_cache = linear_forward(A_prev, W, b)
+        A, activation_cache = sigmoid(Z)
+    elif activation == "relu":
+        Z, linear_cache = linear_forward(A_prev, W, b)
+        A, activation_cache = relu(Z)
+    cache = (linear_cache, activation_cache)
+    return A, cache
 def L_model_forward(X, parameters):
-    caches, A, L = [], X, len(parameters) // 2
+    caches = []
+    A = X
+    L = len(parameters) // 2
     for l in range(1, L):
-        A, cache = linear_activation_forward(A, parameters["W" + str(l)], parameters["b" + str(l)], "relu")
+        A_prev = A
+        A, cache = linear_activation_forward(A_prev, parameters["W" + str(l)], parameters["b" + str(l)], "relu")
         caches.append(cache)
     AL, cache = linear_activation_forward(A, parameters["W" + str(L)], parameters["b" + str(L)], "sigmoid")
     caches.append(cache)
     return AL, caches
 def compute_cost(AL, Y):
     m = Y.shape[1]
-    cost = -np.sum(Y * np.log(AL) + (1 - Y) * np.log(1 - AL)) / m
-    return np.squeeze(cost)
+    cost = -1 / m * np.sum(np.multiply(Y, np.log(AL)) + np.multiply(1 - Y, np.log(1 - AL)))
+    cost = np.squeeze(cost)
+    return cost
 def linear_backward(dZ, cache):
     A_prev, W, b = cache
     m = A_prev.shape[1]
-    return np.dot(W.T, dZ), np.dot(dZ, A_prev.T) / m, np.sum(dZ, axis=1, keepdims=True) / m
+    dW = 1 / m * np.dot(dZ, A_prev.T)
+    db = 1 / m * np.sum(dZ, axis=1, keepdims=True)
+    dA_prev = np.dot(W.T, dZ)
+    return dA_prev, dW, db
 def linear_activation_backward(dA, cache, activation):
-    linear_cache, Z = cache
+    linear_cache, activation_cache = cache
     if activation == "relu":
-        dZ = np.array(dA, copy=True)
-        dZ[Z <= 0] = 0
-    else:
-        s = 1 / (1 + np.exp(-Z))
-        dZ = dA * s * (1 - s)
-    return linear_backward(dZ, linear_cache)
+        dZ = relu_backward(dA, activation_cache)
+        dA_prev, dW, db = linear_backward(dZ, linear_cache)
+    elif activation == "sigmoid":
+        dZ = sigmoid_backward(dA, activation_cache)
+        dA_prev, dW, db = linear_backward(dZ, linear_cache)
+    return dA_prev, dW, db
 def L_model_backward(AL, Y, caches):
-    grads, L = {}, len(caches)
+    grads = {}
+    L = len(caches)
+    m = AL.shape[1]
     Y = Y.reshape(AL.shape)
-    dAL = -(np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))
-    grads["dA" + str(L - 1)], grads["dW" + str(L)], grads["db" + str(L)] = \\
-        linear_activation_backward(dAL, caches[L - 1], "sigmoid")
+    dAL = - (np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))
+    current_cache = caches[L - 1]
+    dA_prev_temp, dW_temp, db_temp = linear_activation_backward(dAL, current_cache, "sigmoid")
+    grads["dA" + str(L - 1)] = dA_prev_temp
+    grads["dW" + str(L)] = dW_temp
+    grads["db" + str(L)] = db_temp
     for l in reversed(range(L - 1)):
-        dA_prev, dW, db = linear_activation_backward(grads["dA" + str(l + 1)], caches[l], "relu")
-        grads["dA" + str(l)], grads["dW" + str(l + 1)], grads["db" + str(l + 1)] = dA_prev, dW, db
+        current_cache = caches[l]
+        dA_prev_temp, dW_temp, db_temp = linear_activation_backward(grads["dA" + str(l + 1)], current_cache, "relu")
+        grads["dA" + str(l)] = dA_prev_temp
+        grads["dW" + str(l + 1)] = dW_temp
+        grads["db" + str(l + 1)] = db_temp
     return grads
 def update_parameters(params, grads, learning_rate):
-    parameters = {k: v.copy() for k, v in params.items()}
-    for l in range(len(parameters) // 2):
-        parameters["W" + str(l + 1)] -= learning_rate * grads["dW" + str(l + 1)]
-        parameters["b" + str(l + 1)] -= learning_rate * grads["db" + str(l + 1)]
+    parameters = copy.deepcopy(params)
+    L = len(parameters) // 2
+    for l in range(L):
+        parameters["W" + str(l + 1)] = parameters["W" + str(l + 1)] - learning_rate * grads["dW" + str(l + 1)]
+        parameters["b" + str(l + 1)] = parameters["b" + str(l + 1)] - learning_rate * grads["db" + str(l + 1)]
     return parameters
-'''
+"""
+
+COURSE_INIT = """
+import numpy as np
+def sigmoid(x):
+    s = 1 / (1 + np.exp(-x))
+    return s
+def relu(x):
+    s = np.maximum(0, x)
+    return s
+def forward_propagation(X, parameters):
+    W1 = parameters["W1"]
+    b1 = parameters["b1"]
+    W2 = parameters["W2"]
+    b2 = parameters["b2"]
+    W3 = parameters["W3"]
+    b3 = parameters["b3"]
+    z1 = np.dot(W1, X) + b1
+    a1 = relu(z1)
+    z2 = np.dot(W2, a1) + b2
+    a2 = relu(z2)
+    z3 = np.dot(W3, a2) + b3
+    a3 = sigmoid(z3)
+    cache = (z1, a1, W1, b1, z2, a2, W2, b2, z3, a3, W3, b3)
+    return a3, cache
+def backward_propagation(X, Y, cache):
+    m = X.shape[1]
+    (z1, a1, W1, b1, z2, a2, W2, b2, z3, a3, W3, b3) = cache
+    dz3 = 1./m * (a3 - Y)
+    dW3 = np.dot(dz3, a2.T)
+    db3 = np.sum(dz3, axis=1, keepdims = True)
+    da2 = np.dot(W3.T, dz3)
+    dz2 = np.multiply(da2, np.int64(a2 > 0))
+    dW2 = np.dot(dz2, a1.T)
+    db2 = np.sum(dz2, axis=1, keepdims = True)
+    da1 = np.dot(W2.T, dz2)
+    dz1 = np.multiply(da1, np.int64(a1 > 0))
+    dW1 = np.dot(dz1, X.T)
+    db1 = np.sum(dz1, axis=1, keepdims = True)
+    gradients = {"dz3": dz3, "dW3": dW3, "db3": db3,
+                 "da2": da2, "dz2": dz2, "dW2": dW2, "db2": db2,
+                 "da1": da1, "dz1": dz1, "dW1": dW1, "db1": db1}
+    return gradients
+def update_parameters(parameters, grads, learning_rate):
+    L = len(parameters) // 2
+    for k in range(L):
+        parameters["W" + str(k+1)] = parameters["W" + str(k+1)] - learning_rate * grads["dW" + str(k+1)]
+        parameters["b" + str(k+1)] = parameters["b" + str(k+1)] - learning_rate * grads["db" + str(k+1)]
+    return parameters
+def compute_loss(a3, Y):
+    m = Y.shape[1]
+    logprobs = np.multiply(-np.log(a3),Y) + np.multiply(-np.log(1 - a3), 1 - Y)
+    loss = 1./m * np.nansum(logprobs)
+    return loss
+def predict(X, y, parameters):
+    m = X.shape[1]
+    p = np.zeros((1,m), dtype = int)
+    a3, caches = forward_propagation(X, parameters)
+    for i in range(0, a3.shape[1]):
+        if a3[0,i] > 0.5:
+            p[0,i] = 1
+        else:
+            p[0,i] = 0
+    print("Accuracy: "  + str(np.mean((p[0,:] == y[0,:]))))
+    return p
+def predict_dec(parameters, X):
+    a3, cache = forward_propagation(X, parameters)
+    predictions = (a3>0.5)
+    return predictions
+def initialize_parameters_zeros(layers_dims):
+    parameters = {}
+    L = len(layers_dims)
+    for l in range(1, L):
+        parameters['W' + str(l)] = np.zeros((layers_dims[l], layers_dims[l-1]))
+        parameters['b' + str(l)] = np.zeros((layers_dims[l], 1))
+    return parameters
+def initialize_parameters_random(layers_dims):
+    np.random.seed(3)
+    parameters = {}
+    L = len(layers_dims)
+    for l in range(1, L):
+        parameters['W' + str(l)] = np.random.randn(layers_dims[l], layers_dims[l-1]) * 10
+        parameters['b' + str(l)] = np.zeros((layers_dims[l], 1))
+    return parameters
+def initialize_parameters_he(layers_dims):
+    np.random.seed(3)
+    parameters = {}
+    L = len(layers_dims) - 1
+    for l in range(1, L + 1):
+        parameters['W' + str(l)] = np.random.randn(layers_dims[l], layers_dims[l-1]) * np.sqrt(2./layers_dims[l-1])
+        parameters['b' + str(l)] = np.zeros((layers_dims[l], 1))
+    return parameters
+def model(X, Y, learning_rate = 0.01, num_iterations = 15000, print_cost = True, initialization = "he"):
+    grads = {}
+    costs = []
+    m = X.shape[1]
+    layers_dims = [X.shape[0], 10, 5, 1]
+    if initialization == "zeros":
+        parameters = initialize_parameters_zeros(layers_dims)
+    elif initialization == "random":
+        parameters = initialize_parameters_random(layers_dims)
+    elif initialization == "he":
+        parameters = initialize_parameters_he(layers_dims)
+    for i in range(num_iterations):
+        a3, cache = forward_propagation(X, parameters)
+        cost = compute_loss(a3, Y)
+        grads = backward_propagation(X, Y, cache)
+        parameters = update_parameters(parameters, grads, learning_rate)
+        if print_cost and i % 1000 == 0:
+            print("Cost after iteration {}: {}".format(i, cost))
+            costs.append(cost)
+    return parameters
+"""
+
+
+def _transcription(source: str) -> SimpleNamespace:
+    namespace: dict = {}
+    exec(compile(source, "<course>", "exec"), namespace)  # noqa: S102 - our own text above
+    return SimpleNamespace(**namespace)
+
+
+REF = {"planar": _transcription(COURSE_PLANAR), "deep": _transcription(COURSE_DEEP),
+       "initialization": _transcription(COURSE_INIT)}
+OURS = {"planar": planar, "deep": deep, "initialization": initialization}
 
 
 def global_next_draw_unchanged(fn, *args):
@@ -244,7 +452,7 @@ def test_checker_passes_the_course_code(tmp_path, module, source):
 
 
 def test_checker_names_the_wrong_function_and_input(tmp_path, capsys):
-    wrong = COURSE_DEEP.replace("np.sum(dZ, axis=1, keepdims=True) / m", "np.sum(dZ, axis=1, keepdims=True)")
+    wrong = COURSE_DEEP.replace("db = 1 / m * np.sum(dZ", "db = np.sum(dZ")
     f = tmp_path / "wrong.py"
     f.write_text(wrong)
     with pytest.raises(SystemExit) as e:

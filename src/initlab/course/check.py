@@ -5,6 +5,12 @@ functions that carry course names, calls each and the reference on the same rand
 several shapes (m = 1, the grader's shapes, larger ones), and reports per function: ok, or the
 first input where they differ with the shapes and the largest difference; a missing function
 is listed, a function that raises shows its one-line error.
+
+Backward functions also get caches that are *inconsistent on purpose* (``A1`` that is not
+``tanh(Z1)``, ``a2`` that is not ``relu(z2)``, ``AL`` that is not ``sigmoid(Z_L)``), as the
+course's newest unit tests build them: a learner who recomputes ``g'`` from ``Z`` where the
+course reads it from ``A`` (or the other way) agrees on a real forward pass and differs there,
+and the report names that input.
 """
 
 from __future__ import annotations
@@ -21,8 +27,11 @@ from types import ModuleType
 import numpy as np
 
 from initlab.course import MODULES
+from initlab.course._course import describe
 from initlab.errors import InitlabError, unknown
 from initlab.userfile import import_file
+
+__all__ = ["CASES", "CheckReport", "FunctionResult", "check", "compare", "describe", "main_text"]
 
 RTOL, ATOL = 1e-6, 1e-9  # tolerance for "the same number": rounding, not a different formula
 
@@ -46,6 +55,20 @@ def _probs(rng: np.random.Generator, m: int) -> np.ndarray:
     return rng.uniform(0.05, 0.95, (1, m))
 
 
+def _saturated(rng: np.random.Generator) -> tuple:
+    """Outputs at exactly 0 and 1, right and wrong: the course's cost is inf or nan there."""
+    return np.array([[0.0, 1.0, 1.0, 0.5]]), np.array([[0, 1, 0, 1]])
+
+
+#: What the inconsistent caches are, for the report (the course reads A, not Z, where it says).
+INCONSISTENT_PLANAR = ("inconsistent on purpose (A1 is not tanh(Z1), A2 not sigmoid(Z2); the course "
+                       "reads A1, A2 and W2, never Z1, Z2 or W1)")
+INCONSISTENT_DEEP = ("inconsistent on purpose (AL is not sigmoid(Z_L), each A_prev not relu of the Z "
+                     "below; the course reads Z for g', A_prev and W for the linear step, AL for dAL)")
+INCONSISTENT_INIT = ("inconsistent on purpose (a1, a2 are not relu(z1), relu(z2), a3 not sigmoid(z3); "
+                     "the course reads a1, a2, a3, W2, W3 and masks with a > 0, never z)")
+
+
 def _planar_cases() -> dict[str, list[Case]]:
     from initlab.course import planar as ref
 
@@ -59,6 +82,15 @@ def _planar_cases() -> dict[str, list[Case]]:
             X, p = rng.standard_normal((2, m)), _params([2, 4, 1], rng)
             _, cache = ref.forward_propagation(X, p)
             return (p, cache, X, _labels(rng, m))
+        return make
+
+    def bwd_inconsistent(m, boolean=False):
+        def make(rng):
+            X, p = rng.standard_normal((2, m)), _params([2, 4, 1], rng)
+            cache = {"Z1": rng.standard_normal((4, m)), "A1": rng.uniform(-1, 1, (4, m)),
+                     "Z2": rng.standard_normal((1, m)), "A2": _probs(rng, m)}
+            Y = _labels(rng, m)
+            return (p, cache, X, Y > 0 if boolean else Y)
         return make
 
     def upd(*lr):
@@ -79,9 +111,14 @@ def _planar_cases() -> dict[str, list[Case]]:
         "forward_propagation": [(f"X (2, {m}), parameters 2-4-1", fwd(m)) for m in (3, 1, 50)],
         "compute_cost": [(f"A2 (1, {m}), Y (1, {m})",
                           lambda rng, m=m: (_probs(rng, m), _labels(rng, m))) for m in (3, 1, 40)]
-        + [("A2 (1, 5), Y (1, 5) boolean", lambda rng: (_probs(rng, 5), _labels(rng, 5) > 0))],
+        + [("A2 (1, 5), Y (1, 5) boolean", lambda rng: (_probs(rng, 5), _labels(rng, 5) > 0)),
+           ("A2 (1, 4) with outputs of exactly 0 and 1, Y (1, 4)", _saturated)],
+        "sigmoid": [("x (3, 4)", lambda rng: (rng.standard_normal((3, 4)),)),
+                    ("x a number", lambda rng: (float(rng.standard_normal()),))],
         "backward_propagation": [(f"X (2, {m}), parameters 2-4-1, cache, Y (1, {m})", bwd(m))
-                                 for m in (3, 1, 30)],
+                                 for m in (3, 1, 30)]
+        + [(f"X (2, {m}), parameters 2-4-1, Y (1, {m}){' boolean' if b else ''}, and a cache {INCONSISTENT_PLANAR}",
+            bwd_inconsistent(m, b)) for m, b in ((3, False), (1, False), (7, True))],
         "update_parameters": [("parameters 2-4-1, grads (default learning_rate)", upd()),
                               ("parameters 2-4-1, grads, learning_rate=0.5", upd(0.5))],
         "nn_model": [(f"X (2, {m}), Y (1, {m}), n_h={h}, num_iterations=50",
@@ -110,6 +147,14 @@ def _deep_cases() -> dict[str, list[Case]]:
             return (AL, _labels(rng, m), caches)
         return make
 
+    def lmb_inconsistent(dims, m, boolean=False):
+        def make(rng):
+            caches = [(lin_cache(rng, dims[l - 1], dims[l], m), rng.standard_normal((dims[l], m)))
+                      for l in range(1, len(dims))]
+            Y = _labels(rng, m)
+            return (_probs(rng, m), Y > 0 if boolean else Y, caches)
+        return make
+
     def upd(dims):
         def make(rng):
             p = _params(dims, rng)
@@ -132,7 +177,8 @@ def _deep_cases() -> dict[str, list[Case]]:
         "L_model_forward": [(f"X ({d[0]}, {m}), parameters {d}", lmf(d, m))
                             for d, m in (([5, 4, 3, 1], 4), ([4, 1], 1), ([3, 5, 2, 4, 1], 7))],
         "compute_cost": [(f"AL (1, {m}), Y (1, {m})",
-                          lambda rng, m=m: (_probs(rng, m), _labels(rng, m))) for m in (3, 1, 20)],
+                          lambda rng, m=m: (_probs(rng, m), _labels(rng, m))) for m in (3, 1, 20)]
+        + [("AL (1, 4) with outputs of exactly 0 and 1, Y (1, 4)", _saturated)],
         "linear_backward": [
             (f"dZ ({n}, {m}), cache (A_prev ({a}, {m}), W ({n}, {a}), b ({n}, 1))",
              lambda rng, a=a, n=n, m=m: (rng.standard_normal((n, m)), lin_cache(rng, a, n, m)))
@@ -144,7 +190,10 @@ def _deep_cases() -> dict[str, list[Case]]:
                                                    rng.standard_normal((n, m))), act))
             for act in ("sigmoid", "relu") for a, n, m in ((3, 1, 2), (4, 3, 1))],
         "L_model_backward": [(f"AL, Y (1, {m}), caches of {d}", lmb(d, m))
-                             for d, m in (([4, 3, 1], 2), ([4, 1], 1), ([5, 4, 3, 1], 6))],
+                             for d, m in (([4, 3, 1], 2), ([4, 1], 1), ([5, 4, 3, 1], 6))]
+        + [(f"AL, Y (1, {m}){' boolean' if b else ''}, caches of {d} {INCONSISTENT_DEEP}",
+            lmb_inconsistent(d, m, b))
+           for d, m, b in (([4, 3, 1], 3, False), ([5, 4, 3, 1], 1, False), ([3, 2, 1], 4, True))],
         "update_parameters": [(f"parameters {d}, grads, learning_rate=0.1", upd(d))
                               for d in ([4, 3, 1], [3, 1])],
     }
@@ -154,14 +203,56 @@ def _deep_cases() -> dict[str, list[Case]]:
         cases[name] = [(f"dA (3, {m}), cache Z (3, {m})",
                         lambda rng, m=m: (rng.standard_normal((3, m)), rng.standard_normal((3, m))))
                        for m in (4, 1)]
+        cases[name].append(("dA (2, 3), cache Z (2, 3) with exact zeros",
+                            lambda rng: (rng.standard_normal((2, 3)), np.array([[0.0, 1.0, -1.0], [2.0, 0.0, -0.5]]))))
     return cases
 
 
 def _initialization_cases() -> dict[str, list[Case]]:
+    from initlab.course import initialization as ref
+
     def dims_cases(dims_list):
         return [(f"layers_dims={d}", lambda rng, d=d: (list(d),)) for d in dims_list]
 
+    def bwd(m):
+        def make(rng):
+            X = rng.standard_normal((2, m))
+            _, cache = ref.forward_propagation(X, _params([2, 10, 5, 1], rng))
+            return (X, _labels(rng, m), cache)
+        return make
+
+    def bwd_inconsistent(m, boolean=False):
+        def make(rng):
+            dims, c = [2, 10, 5, 1], []
+            for l in range(1, 4):
+                z = rng.standard_normal((dims[l], m))  # a's sign pattern is not z's
+                a = np.maximum(rng.standard_normal((dims[l], m)), 0) if l < 3 else _probs(rng, m)
+                c += [z, a, rng.standard_normal((dims[l], dims[l - 1])), rng.standard_normal((dims[l], 1))]
+            Y = _labels(rng, m)
+            return (rng.standard_normal((2, m)), Y > 0 if boolean else Y, tuple(c))
+        return make
+
+    def upd(rng):
+        X, p = rng.standard_normal((2, 6)), _params([2, 10, 5, 1], rng)
+        _, cache = ref.forward_propagation(X, p)
+        return (p, ref.backward_propagation(X, _labels(rng, 6), cache), 0.05)
+
     return {
+        "sigmoid": [("x (3, 4)", lambda rng: (rng.standard_normal((3, 4)),))],
+        "relu": [("x (3, 4)", lambda rng: (rng.standard_normal((3, 4)),))],
+        "forward_propagation": [(f"X (2, {m}), parameters 2-10-5-1",
+                                 lambda rng, m=m: (rng.standard_normal((2, m)), _params([2, 10, 5, 1], rng)))
+                                for m in (4, 1)],
+        "compute_loss": [(f"a3 (1, {m}), Y (1, {m})", lambda rng, m=m: (_probs(rng, m), _labels(rng, m)))
+                         for m in (3, 1)]
+        + [("a3 (1, 4) with outputs of exactly 0 and 1, Y (1, 4)", _saturated)],
+        "backward_propagation": [(f"X (2, {m}), Y (1, {m}), cache of 2-10-5-1", bwd(m)) for m in (4, 1)]
+        + [(f"X (2, {m}), Y (1, {m}){' boolean' if b else ''}, and a cache {INCONSISTENT_INIT}",
+            bwd_inconsistent(m, b)) for m, b in ((5, False), (1, False), (3, True))],
+        "update_parameters": [("parameters 2-10-5-1, grads, learning_rate=0.05", upd)],
+        "predict_dec": [(f"parameters 2-10-5-1, X (2, {m})",
+                         lambda rng, m=m: (_params([2, 10, 5, 1], rng), rng.standard_normal((2, m))))
+                        for m in (5, 1)],
         "initialize_parameters_zeros": dims_cases(([3, 2, 1], [2, 10, 5, 1], [1, 1])),
         "initialize_parameters_random": dims_cases(([3, 2, 1], [2, 10, 5, 1], [1, 1])),
         "initialize_parameters_he": dims_cases(([2, 4, 1], [3, 2, 1], [2, 10, 5, 1])),
@@ -181,17 +272,6 @@ CASES: dict[str, Callable[[], dict[str, list[Case]]]] = {
 
 
 # ----------------------------------------------------------------------------- comparing
-def describe(value: object) -> str:
-    """A short description of an input: shapes of arrays, keys of dicts."""
-    if isinstance(value, np.ndarray):
-        return f"array {value.shape}"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {describe(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (tuple, list)):
-        return "(" + ", ".join(describe(v) for v in value) + ")"
-    return repr(value)
-
-
 def compare(ref: object, got: object, where: str = "result") -> tuple[str | None, float]:
     """``(None, max_diff)`` when ``got`` equals ``ref`` to tolerance, else ``(message, max_diff)``."""
     if isinstance(ref, dict):
@@ -231,8 +311,9 @@ def compare(ref: object, got: object, where: str = "result") -> tuple[str | None
         return f"{where}: expected shape {r.shape}, got shape {g.shape}", np.inf
     r = r.astype(np.float64)
     both_inf = np.isinf(r) & (r == g)
-    diff = np.where(both_inf, 0.0, np.abs(r - g))
-    worst = float(np.nanmax(diff)) if diff.size else 0.0
+    with np.errstate(invalid="ignore"):
+        diff = np.where(both_inf, 0.0, np.abs(r - g))
+    worst = float(np.max(diff, initial=0.0, where=~np.isnan(diff)))
     if np.isnan(r).any() or np.isnan(g).any():
         if not np.array_equal(np.isnan(r), np.isnan(g)):
             return f"{where}: NaN where the reference has none (or the other way)", np.inf
@@ -281,7 +362,8 @@ def guess_module(learner: ModuleType) -> str:
 
 
 def _call(fn: Callable, args: tuple) -> object:
-    with contextlib.redirect_stdout(io.StringIO()):
+    # NumPy's warnings (log(0) on a saturated output) are the course's too: not the learner's fault
+    with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
         np.random.seed(1)  # functions that draw without seeding draw the same numbers
         return fn(*copy.deepcopy(args))
 
