@@ -7,10 +7,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from initlab import Network, cli
 from initlab.course import deep, initialization, planar
 from initlab.course.check import check
+from initlab.errors import InitlabError
 
 # The course's own code, transcribed as the course writes it (planar_utils and the week-3
 # notebook; dnn_utils and the week-4 notebook; init_utils and the "Initialization" notebook),
@@ -324,8 +327,11 @@ def _transcription(source: str) -> SimpleNamespace:
     return SimpleNamespace(**namespace)
 
 
-REF = {"planar": _transcription(COURSE_PLANAR), "deep": _transcription(COURSE_DEEP),
-       "initialization": _transcription(COURSE_INIT)}
+REF = {
+    "planar": _transcription(COURSE_PLANAR),
+    "deep": _transcription(COURSE_DEEP),
+    "initialization": _transcription(COURSE_INIT),
+}
 OURS = {"planar": planar, "deep": deep, "initialization": initialization}
 
 
@@ -348,8 +354,7 @@ def test_published_initial_weights():
     p, untouched = global_next_draw_unchanged(initialization.initialize_parameters_random, [3, 2, 1])
     np.testing.assert_allclose(p["W1"][0], [17.88628473, 4.36509851, 0.96497468], atol=5e-8)
     assert untouched
-    for fn, args in ((deep.initialize_parameters, (3, 2, 1)),
-                     (deep.initialize_parameters_deep, ([5, 4, 3],))):
+    for fn, args in ((deep.initialize_parameters, (3, 2, 1)), (deep.initialize_parameters_deep, ([5, 4, 3],))):
         _, untouched = global_next_draw_unchanged(fn, *args)
         assert untouched
 
@@ -441,14 +446,16 @@ def test_initialization_model_equals_network_fit():
 
 
 # ------------------------------------------------------------------------ the checker
-@pytest.mark.parametrize("module, source", [("planar", COURSE_PLANAR), ("deep", COURSE_DEEP)])
+@pytest.mark.parametrize(
+    "module, source", [("planar", COURSE_PLANAR), ("deep", COURSE_DEEP), ("initialization", COURSE_INIT)]
+)
 def test_checker_passes_the_course_code(tmp_path, module, source):
     f = tmp_path / f"my_{module}.py"
     f.write_text(source)
     report = check(f)
     assert report.module == module
     assert report.ok, [r for r in report.results if r.status != "ok"]
-    assert {r.name for r in report.results if r.status == "ok"} >= {"compute_cost", "update_parameters"}
+    assert report.module == module and all(r.status == "ok" for r in report.results)  # every function written
 
 
 def test_checker_names_the_wrong_function_and_input(tmp_path, capsys):
@@ -466,17 +473,19 @@ def test_checker_names_the_wrong_function_and_input(tmp_path, capsys):
 
 def test_checker_he_with_sqrt_1_over_n(tmp_path, capsys):
     f = tmp_path / "init.py"
-    f.write_text("import numpy as np\n"
-                 "def initialize_parameters_he(layers_dims):\n"
-                 "    np.random.seed(3)\n"
-                 "    p = {}\n"
-                 "    for l in range(1, len(layers_dims)):\n"
-                 "        p['W' + str(l)] = np.random.randn(layers_dims[l], layers_dims[l-1]) "
-                 "* np.sqrt(1 / layers_dims[l-1])\n"
-                 "        p['b' + str(l)] = np.zeros((layers_dims[l], 1))\n"
-                 "    return p\n"
-                 "def initialize_parameters_zeros(layers_dims):\n"
-                 "    raise NotImplementedError('todo')\n")
+    f.write_text(
+        "import numpy as np\n"
+        "def initialize_parameters_he(layers_dims):\n"
+        "    np.random.seed(3)\n"
+        "    p = {}\n"
+        "    for l in range(1, len(layers_dims)):\n"
+        "        p['W' + str(l)] = np.random.randn(layers_dims[l], layers_dims[l-1]) "
+        "* np.sqrt(1 / layers_dims[l-1])\n"
+        "        p['b' + str(l)] = np.zeros((layers_dims[l], 1))\n"
+        "    return p\n"
+        "def initialize_parameters_zeros(layers_dims):\n"
+        "    raise NotImplementedError('todo')\n"
+    )
     with pytest.raises(SystemExit) as e:
         cli.main(["course", "check", str(f)])
     out = capsys.readouterr().out
@@ -487,8 +496,10 @@ def test_checker_he_with_sqrt_1_over_n(tmp_path, capsys):
 
 
 def test_checker_bad_files(tmp_path, capsys):
-    for argv, words in ((["course", "check", str(tmp_path / "none.py")], "does not exist"),
-                        (["course", "check", __file__, "--module", "plnar"], "did you mean planar")):
+    for argv, words in (
+        (["course", "check", str(tmp_path / "none.py")], "does not exist"),
+        (["course", "check", __file__, "--module", "plnar"], "did you mean planar"),
+    ):
         with pytest.raises(SystemExit) as e:
             cli.main(argv)
         err = capsys.readouterr().err
@@ -498,3 +509,424 @@ def test_checker_bad_files(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["course", "check", str(broken)])
     assert e.value.code == 2 and "SyntaxError" in capsys.readouterr().err
+
+
+# --------------------------------------- the course's code, from the same (odd) inputs
+def assert_same(ref, got, where="result", rtol=1e-12):
+    """``got`` is what the course's code returned: same containers, keys, types, shapes, dtypes
+    and values (NaN where the course has NaN)."""
+    if isinstance(ref, dict):
+        assert isinstance(got, dict) and set(got) == set(ref), f"{where}: keys {sorted(got)} != {sorted(ref)}"
+        for k in ref:
+            assert_same(ref[k], got[k], f"{where}[{k!r}]", rtol)
+    elif isinstance(ref, (tuple, list)):
+        assert type(got) is type(ref) and len(got) == len(ref), f"{where}: {type(got)} of {len(got)}"
+        for i, (r, g) in enumerate(zip(ref, got, strict=True)):
+            assert_same(r, g, f"{where}[{i}]", rtol)
+    else:
+        assert type(got) is type(ref), f"{where}: type {type(got).__name__}, the course's is {type(ref).__name__}"
+        r, g = np.asarray(ref), np.asarray(got)
+        assert g.shape == r.shape and g.dtype == r.dtype, f"{where}: {g.shape} {g.dtype} != {r.shape} {r.dtype}"
+        if r.dtype.kind in "fc":
+            np.testing.assert_allclose(g, r, rtol=rtol, atol=1e-15, equal_nan=True, err_msg=where)
+        else:
+            np.testing.assert_array_equal(g, r, err_msg=where)
+
+
+def run_both(module, name, args, seed=None, rtol=1e-12):
+    """Call the course's transcription and ours on deep copies of ``args``; compare the results and
+    the arguments afterwards (what each function changed in place)."""
+    out = {}
+    for side, mod in (("ref", REF[module]), ("ours", OURS[module])):
+        a = copy.deepcopy(args)
+        if seed is not None:
+            np.random.seed(seed)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            out[side] = (getattr(mod, name)(*a), a)
+    assert_same(out["ref"][0], out["ours"][0], f"{module}.{name}", rtol)
+    assert_same(out["ref"][1], out["ours"][1], f"{module}.{name} arguments afterwards", rtol)
+    return out["ours"][0]
+
+
+def rand_params(dims, rng, scale=0.7):
+    return {
+        k: v
+        for l in range(1, len(dims))
+        for k, v in (
+            (f"W{l}", rng.standard_normal((dims[l], dims[l - 1])) * scale),
+            (f"b{l}", rng.standard_normal((dims[l], 1)) * 0.1),
+        )
+    }
+
+
+def labels(rng, m, boolean=False):
+    Y = rng.random((1, m)) > 0.5
+    return Y if boolean else Y.astype(np.int64)
+
+
+def probs(rng, m):
+    return rng.uniform(0.05, 0.95, (1, m))
+
+
+def planar_cache(rng, n_h, m):
+    """Not the forward pass of any parameters: A1 is not tanh(Z1) (the course's newest unit test)."""
+    return {
+        "Z1": rng.standard_normal((n_h, m)),
+        "A1": rng.uniform(-1, 1, (n_h, m)),
+        "Z2": rng.standard_normal((1, m)),
+        "A2": probs(rng, m),
+    }
+
+
+def deep_caches(rng, dims, m):
+    """Caches whose A_prev is not relu of the Z below and whose Z_L is not logit(AL)."""
+    return [
+        (
+            (
+                rng.standard_normal((dims[l - 1], m)),
+                rng.standard_normal((dims[l], dims[l - 1])),
+                rng.standard_normal((dims[l], 1)),
+            ),
+            rng.standard_normal((dims[l], m)),
+        )
+        for l in range(1, len(dims))
+    ]
+
+
+def init_cache(rng, n_x, m, dims=(10, 5, 1)):
+    """(z1, a1, W1, b1, z2, a2, W2, b2, z3, a3, W3, b3) with a's sign patterns not the z's."""
+    n, c = [n_x, *dims], []
+    for l in range(1, 4):
+        a = np.maximum(rng.standard_normal((n[l], m)), 0) if l < 3 else probs(rng, m)
+        c += [rng.standard_normal((n[l], m)), a, rng.standard_normal((n[l], n[l - 1])), rng.standard_normal((n[l], 1))]
+    return tuple(c)
+
+
+F = np.asfortranarray
+SAT = np.array([[0.0, 1.0, 1.0, 0.0, 0.3]]), np.array([[0, 1, 0, 1, 1]])  # saturated, right and wrong
+CASES = {
+    "planar": {
+        "sigmoid": lambda r: [
+            (F(r.standard_normal((3, 4))),),
+            (0.3,),
+            (r.standard_normal(5).astype(np.float32),),
+            (np.array([-800.0, 0.0, 800.0]),),
+        ],
+        "layer_sizes": lambda r: [(r.standard_normal((5, 3)), r.standard_normal((2, 3)))],
+        "forward_propagation": lambda r: [
+            (F(r.standard_normal((2, 6))), {**rand_params([2, 4, 1], r), "W3": np.ones((1, 1))}),
+            (r.standard_normal(2), rand_params([2, 4, 1], r)),
+        ],  # 1-D X: the course broadcasts it
+        "compute_cost": lambda r: [
+            (probs(r, 6), labels(r, 6, True)),
+            (probs(r, 5)[0], labels(r, 5)),
+            SAT,
+            (F(probs(r, 4)), labels(r, 4).astype(np.float32)),
+        ],
+        "backward_propagation": lambda r: [
+            (rand_params([2, 4, 1], r), planar_cache(r, 4, 7), r.standard_normal((2, 7)), labels(r, 7)),
+            (rand_params([3, 5, 1], r), planar_cache(r, 5, 1), r.standard_normal((3, 1)), labels(r, 1, True)),
+            (
+                {k: F(v) for k, v in rand_params([2, 4, 1], r).items()},
+                planar_cache(r, 4, 3),
+                F(r.standard_normal((2, 3))),
+                labels(r, 3),
+            ),
+        ],
+        "update_parameters": lambda r: [
+            (
+                {**rand_params([2, 4, 1], r), "extra": np.zeros(2)},
+                {f"d{k}": v for k, v in rand_params([2, 4, 1], r).items()},
+            ),
+            (
+                {k: np.ones(v.shape, dtype=np.int64) for k, v in rand_params([2, 3, 1], r).items()},
+                {f"d{k}": v for k, v in rand_params([2, 3, 1], r).items()},
+                0.5,
+            ),
+        ],
+        "predict": lambda r: [(rand_params([2, 4, 1], r, 3.0), r.standard_normal((2, 9)))],
+    },
+    "deep": {
+        "sigmoid": lambda r: [(F(r.standard_normal((3, 4))),), (r.standard_normal(4).astype(np.float32),)],
+        "relu": lambda r: [(F(r.standard_normal((3, 4))),), (np.arange(-2, 3),)],
+        "relu_backward": lambda r: [
+            (r.standard_normal((3, 4)), r.standard_normal((3, 4))),
+            (np.array([[1.0, np.inf, -np.inf, 2.0]]), np.array([[np.nan, 0.0, -1.0, 0.0]])),
+            (np.arange(6).reshape(2, 3), np.array([[1, -1, 0], [2, 0, 3]])),  # integer dA stays integer
+            (r.standard_normal(5), r.standard_normal(5)),
+            (F(r.standard_normal((2, 3))), F(r.standard_normal((2, 3)))),
+        ],
+        "sigmoid_backward": lambda r: [
+            (r.standard_normal((3, 4)), r.standard_normal((3, 4))),
+            (r.standard_normal((1, 4)), r.standard_normal((3, 4))),  # dA broadcasts: dZ still has Z's shape
+            (r.standard_normal(5), np.array([-800.0, -1.0, 0.0, 1.0, 800.0])),
+        ],
+        "linear_forward": lambda r: [
+            (F(r.standard_normal((3, 4))), r.standard_normal((2, 3)), r.standard_normal((2, 1))),
+            (r.standard_normal(3), r.standard_normal((2, 3)), r.standard_normal((2, 1))),
+        ],
+        "linear_activation_forward": lambda r: [
+            (r.standard_normal((3, 4)), r.standard_normal((2, 3)), r.standard_normal((2, 1)), act)
+            for act in ("relu", "sigmoid")
+        ],
+        "L_model_forward": lambda r: [(r.standard_normal((4, 5)), rand_params([4, 3, 2, 1], r))],
+        "compute_cost": lambda r: [(probs(r, 6), labels(r, 6, True)), (probs(r, 5)[0], labels(r, 5)), SAT],
+        "linear_backward": lambda r: [
+            (r.standard_normal((2, 4)), deep_caches(r, [3, 2], 4)[0][0]),
+            (F(r.standard_normal((2, 1))), deep_caches(r, [3, 2], 1)[0][0]),
+        ],
+        "linear_activation_backward": lambda r: [
+            (r.standard_normal((2, 4)), deep_caches(r, [3, 2], 4)[0], act) for act in ("relu", "sigmoid")
+        ],
+        "L_model_backward": lambda r: [
+            (probs(r, 5), labels(r, 5), deep_caches(r, [4, 3, 2, 1], 5)),
+            (probs(r, 3), labels(r, 3, True), deep_caches(r, [2, 1], 3)),
+            (probs(r, 4), labels(r, 4)[0], deep_caches(r, [3, 2, 1], 4)),  # 1-D Y: the course reshapes it
+            (SAT[0], SAT[1], deep_caches(r, [3, 2, 1], 5)),
+        ],
+        "update_parameters": lambda r: [
+            ({**rand_params([3, 2, 1], r)}, {f"d{k}": v for k, v in rand_params([3, 2, 1], r).items()}, 0.1),
+            (
+                {k: np.ones(v.shape, dtype=np.int64) for k, v in rand_params([2, 2, 1], r).items()},
+                {f"d{k}": v for k, v in rand_params([2, 2, 1], r).items()},
+                0.3,
+            ),
+        ],
+        "initialize_parameters": lambda r: [(3, 2, 1)],
+        "initialize_parameters_deep": lambda r: [([5, 4, 3],), ([2, 1],)],
+    },
+    "initialization": {
+        "sigmoid": lambda r: [(F(r.standard_normal((3, 4))),), (2.0,)],
+        "relu": lambda r: [(r.standard_normal((3, 4)),), (-1.5,)],
+        "forward_propagation": lambda r: [(F(r.standard_normal((2, 5))), rand_params([2, 10, 5, 1], r))],
+        "compute_loss": lambda r: [(probs(r, 6), labels(r, 6, True)), (probs(r, 5)[0], labels(r, 5)), SAT],
+        "backward_propagation": lambda r: [
+            (r.standard_normal((2, 6)), labels(r, 6), init_cache(r, 2, 6)),
+            (r.standard_normal((3, 1)), labels(r, 1, True), init_cache(r, 3, 1)),
+            (F(r.standard_normal((2, 4))), labels(r, 4).astype(float), init_cache(r, 2, 4)),
+        ],
+        "update_parameters": lambda r: [
+            (rand_params([2, 10, 5, 1], r), {f"d{k}": v for k, v in rand_params([2, 10, 5, 1], r).items()}, 0.1),
+            (
+                {k: np.ones(v.shape, dtype=np.int64) for k, v in rand_params([2, 3, 1], r).items()},
+                {f"d{k}": v for k, v in rand_params([2, 3, 1], r).items()},
+                0.5,
+            ),
+        ],
+        "predict": lambda r: [(r.standard_normal((2, 7)), labels(r, 7), rand_params([2, 10, 5, 1], r))],
+        "predict_dec": lambda r: [(rand_params([2, 10, 5, 1], r), r.standard_normal((2, 7)))],
+        "initialize_parameters_zeros": lambda r: [([2, 10, 5, 1],)],
+        "initialize_parameters_random": lambda r: [([2, 10, 5, 1],), ([3, 1],)],
+        "initialize_parameters_he": lambda r: [([2, 10, 5, 1],), ([4, 3, 1],)],
+    },
+}
+
+
+@pytest.mark.parametrize("module, name", [(m, f) for m in CASES for f in CASES[m]])
+def test_equals_the_course_code_on_odd_inputs(module, name, capsys):
+    """Inconsistent caches, booleans and integers, Fortran order, 1-D inputs the course accepts,
+    outputs saturated to exactly 0 or 1: ours returns what the course's code returns."""
+    for k, args in enumerate(CASES[module][name](np.random.default_rng(0))):
+        run_both(module, name, args, seed=k)
+    if name == "predict" and module == "initialization":
+        out = capsys.readouterr().out.splitlines()
+        assert out[0] == out[1] and out[0].startswith("Accuracy: ")
+
+
+@pytest.mark.parametrize(
+    "module, name, args",
+    [
+        ("planar", "nn_model", lambda r: (r.standard_normal((2, 20)), labels(r, 20), 3, 40)),
+        ("planar", "nn_model", lambda r: (r.standard_normal((2, 20)), labels(r, 20, True), 2, 5)),
+        ("initialization", "model", lambda r: (r.standard_normal((2, 20)), labels(r, 20), 0.05, 40, False, "he")),
+        (
+            "initialization",
+            "model",
+            lambda r: (r.standard_normal((2, 20)), labels(r, 20, True), 0.01, 5, False, "random"),
+        ),
+    ],
+)
+def test_trainers_equal_the_course_code(module, name, args):
+    """The trainers run on initlab.nn: the same numbers to rounding."""
+    run_both(module, name, args(np.random.default_rng(0)), seed=7, rtol=1e-9)
+
+
+def test_planar_backward_reads_A1_from_the_cache_not_Z1():
+    """The user's report: the course's newest unit test builds a cache whose A1 is not tanh(Z1)."""
+    rng = np.random.default_rng(5)
+    params, cache = rand_params([2, 4, 1], rng), planar_cache(rng, 4, 3)
+    X, Y = rng.standard_normal((2, 3)), labels(rng, 3)
+    grads = planar.backward_propagation(params, cache, X, Y)
+    dZ1 = params["W2"].T @ (cache["A2"] - Y) * (1 - cache["A1"] ** 2)
+    np.testing.assert_allclose(grads["dW1"], dZ1 @ X.T / 3, rtol=1e-12)
+    recomputed = params["W2"].T @ (cache["A2"] - Y) * (1 - np.tanh(cache["Z1"]) ** 2)
+    assert not np.allclose(grads["dW1"], recomputed @ X.T / 3)  # the inputs do tell the two apart
+    # Z1, Z2 and W1 are not read: changing them changes nothing
+    other = {**cache, "Z1": cache["Z1"] + 5, "Z2": cache["Z2"] - 1}
+    assert_same(grads, planar.backward_propagation({**params, "W1": params["W1"] * 3}, other, X, Y))
+
+
+def test_initialization_backward_masks_with_a_and_ignores_z():
+    rng = np.random.default_rng(6)
+    X, Y, cache = rng.standard_normal((2, 5)), labels(rng, 5), init_cache(rng, 2, 5)
+    grads = initialization.backward_propagation(X, Y, cache)
+    z_moved = list(cache)
+    for i in (0, 3, 4, 7, 8, 11, 2):  # z1, b1, z2, b2, z3, b3, W1
+        z_moved[i] = z_moved[i] * -3 + 1
+    assert_same(grads, initialization.backward_propagation(X, Y, tuple(z_moved)))
+    np.testing.assert_allclose(grads["da2"], cache[10].T @ ((cache[9] - Y) / 5), rtol=1e-12)  # 1/m is in da2
+
+
+def test_initialization_update_rebinds_and_leaves_the_cache_alone():
+    rng = np.random.default_rng(7)
+    X, params = rng.standard_normal((2, 4)), rand_params([2, 10, 5, 1], rng)
+    _, cache = initialization.forward_propagation(X, params)
+    W1_before = cache[2].copy()
+    grads = initialization.backward_propagation(X, labels(rng, 4), cache)
+    out = initialization.update_parameters(params, grads, 0.5)
+    assert out is params and params["W1"] is not cache[2]
+    np.testing.assert_array_equal(cache[2], W1_before)  # the old array was not written into
+
+
+def test_updates_do_not_touch_the_callers_arrays():
+    rng = np.random.default_rng(8)
+    for mod, dims in ((planar, [2, 4, 1]), (deep, [3, 2, 1])):
+        params = rand_params(dims, rng)
+        before = copy.deepcopy(params)
+        grads = {f"d{k}": v for k, v in rand_params(dims, rng).items()}
+        out = mod.update_parameters(params, grads, 0.1)
+        assert out is not params
+        assert_same(before, params)
+
+
+def test_return_types_are_the_courses():
+    A, Y = np.array([[0.8, 0.3]]), np.array([[1, 0]])
+    assert type(planar.compute_cost(A, Y)) is float
+    assert type(deep.compute_cost(A, Y)) is np.float64
+    assert type(initialization.compute_loss(A, Y)) is np.float64
+    assert planar.predict(rand_params([2, 4, 1], np.random.default_rng(0)), np.ones((2, 3))).dtype == bool
+    p = initialization.predict_dec(rand_params([2, 10, 5, 1], np.random.default_rng(0)), np.ones((2, 3)))
+    assert p.dtype == bool
+    assert type(planar.sigmoid(0.0)) is np.float64 and planar.sigmoid(np.float32(1)).dtype == np.float32
+    assert np.isnan(planar.compute_cost(np.array([[1.0]]), np.array([[1]])))  # np.sum, as the course
+    assert initialization.compute_loss(np.array([[1.0, 0.5]]), np.array([[1, 1]])) == pytest.approx(np.log(2) / 2)
+
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: planar.compute_cost(np.array([[0.5, 0.5]]), np.array([1, 0])), "Y must be 2-D"),
+        (lambda: deep.compute_cost(np.array([[0.5]]), [[1]]), "Y must be a NumPy array"),
+        (
+            lambda: planar.backward_propagation(
+                rand_params([2, 4, 1], np.random.default_rng(0)),
+                {"A2": np.ones((1, 3))},
+                np.ones((2, 3)),
+                np.ones((1, 3)),
+            ),
+            "missing key 'A1'",
+        ),
+        (lambda: deep.relu_backward(np.ones((3, 4)), np.ones((3, 1))), "same shape, got dA (3, 4) and Z (3, 1)"),
+        (lambda: deep.sigmoid_backward(np.ones((3, 4)), np.ones((1, 4))), "same shape"),
+        (
+            lambda: deep.linear_activation_forward(np.ones((3, 2)), np.ones((1, 3)), np.ones((1, 1)), "tanh"),
+            "unknown activation 'tanh'",
+        ),
+        (
+            lambda: deep.linear_backward(np.ones((2, 4)), (np.ones((3, 5)), np.ones((2, 3)), np.ones((2, 1)))),
+            "linear_backward(dZ=array (2, 4), cache=(array (3, 5), array (2, 3), array (2, 1)))",
+        ),
+        (lambda: initialization.backward_propagation(np.ones((2, 3)), np.ones((1, 3)), (1, 2)), "ValueError"),
+        (lambda: initialization.model(np.ones((2, 3)), np.ones(3), print_cost=False), "Y must be 2-D"),
+        (
+            lambda: initialization.model(np.ones((2, 3)), np.ones((1, 3)), initialization="xavier"),
+            "unknown initialization 'xavier'",
+        ),
+        (lambda: planar.nn_model(np.ones(3), np.ones((1, 3)), 2, 1), "X must be 2-D"),
+    ],
+)
+def test_where_the_course_fails_an_initlab_error_says_why(call, words):
+    with pytest.raises(InitlabError) as e:
+        call()
+    assert words in str(e.value)
+
+
+def test_the_course_code_fails_on_those_inputs_too():
+    with pytest.raises(IndexError):
+        REF["planar"].compute_cost(np.array([[0.5, 0.5]]), np.array([1, 0]))
+    with pytest.raises(IndexError):  # the boolean mask dZ[Z <= 0] does not fit
+        REF["deep"].relu_backward(np.ones((3, 4)), np.ones((3, 1)))
+    with pytest.raises(UnboundLocalError):
+        REF["deep"].linear_activation_forward(np.ones((3, 2)), np.ones((1, 3)), np.ones((1, 1)), "tanh")
+
+
+def test_wrong_arguments_stay_a_type_error():
+    with pytest.raises(TypeError):
+        planar.backward_propagation(np.ones((2, 3)))
+
+
+# ------------------------------------------------------------- properties over shapes
+shapes = st.integers(1, 6)
+
+
+@given(n_x=shapes, n_h=shapes, m=shapes, boolean=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_planar_backward_property(n_x, n_h, m, boolean, seed):
+    r = np.random.default_rng(seed)
+    run_both(
+        "planar",
+        "backward_propagation",
+        (rand_params([n_x, n_h, 1], r), planar_cache(r, n_h, m), r.standard_normal((n_x, m)), labels(r, m, boolean)),
+    )
+    run_both("planar", "compute_cost", (probs(r, m), labels(r, m, boolean)))
+
+
+@given(dims=st.lists(shapes, min_size=2, max_size=5), m=shapes, boolean=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_deep_backward_property(dims, m, boolean, seed):
+    r = np.random.default_rng(seed)
+    dims = [*dims[:-1], 1]
+    run_both("deep", "L_model_backward", (probs(r, m), labels(r, m, boolean), deep_caches(r, dims, m)))
+    run_both("deep", "L_model_forward", (r.standard_normal((dims[0], m)), rand_params(dims, r)))
+    Z = r.standard_normal((dims[0], m))
+    Z[r.random(Z.shape) < 0.3] = 0.0
+    run_both("deep", "relu_backward", (r.standard_normal(Z.shape), Z))
+    run_both("deep", "sigmoid_backward", (r.standard_normal(Z.shape), Z))
+
+
+@given(n_x=shapes, m=shapes, boolean=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_initialization_backward_property(n_x, m, boolean, seed):
+    r = np.random.default_rng(seed)
+    run_both(
+        "initialization",
+        "backward_propagation",
+        (r.standard_normal((n_x, m)), labels(r, m, boolean), init_cache(r, n_x, m)),
+    )
+    run_both("initialization", "compute_loss", (probs(r, m), labels(r, m, boolean)))
+
+
+# ------------------------------------------- the checker catches recomputing from Z
+def test_checker_catches_g_prime_recomputed_from_Z(tmp_path, capsys):
+    learner = COURSE_PLANAR.replace("(1 - np.power(A1, 2))", "(1 - np.tanh(cache['Z1']) ** 2)")
+    assert learner != COURSE_PLANAR
+    f = tmp_path / "my_planar.py"
+    f.write_text(learner)
+    report = check(f)
+    r = {x.name: x for x in report.results}
+    assert r["backward_propagation"].status == "differs"
+    assert "A1 is not tanh(Z1)" in r["backward_propagation"].input
+    assert "dW1" in r["backward_propagation"].detail
+    assert all(x.status == "ok" for n, x in r.items() if n != "backward_propagation")
+    with pytest.raises(SystemExit) as e:
+        cli.main(["course", "check", str(f)])
+    out = capsys.readouterr().out
+    assert e.value.code == 1 and "differs  backward_propagation  on " in out and "A1 is not tanh(Z1)" in out
+
+
+def test_checker_catches_relu_mask_from_z(tmp_path):
+    learner = COURSE_INIT.replace("np.int64(a2 > 0)", "np.int64(z2 > 0)")
+    f = tmp_path / "my_init.py"
+    f.write_text(learner)
+    r = {x.name: x for x in check(f).results}
+    assert r["backward_propagation"].status == "differs"
+    assert "masks with a > 0, never z" in r["backward_propagation"].input
+    assert r["forward_propagation"].status == "ok" and r["compute_loss"].status == "ok"

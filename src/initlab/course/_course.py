@@ -35,19 +35,22 @@ def examples(arr: object, name: str) -> int:
     """``m = arr.shape[1]``, as the course reads it; a clear error where that fails."""
     shape = getattr(arr, "shape", None)
     if shape is None:
-        raise InitlabError(f"{name} must be a NumPy array (the course reads m = {name}.shape[1]), "
-                           f"got {type(arr).__name__}")
+        raise InitlabError(
+            f"{name} must be a NumPy array (the course reads m = {name}.shape[1]), got {type(arr).__name__}"
+        )
     if len(shape) < 2:
-        raise InitlabError(f"{name} must be 2-D (units, examples) (the course reads m = {name}.shape[1]), "
-                           f"got shape {shape}")
+        raise InitlabError(
+            f"{name} must be 2-D (units, examples) (the course reads m = {name}.shape[1]), got shape {shape}"
+        )
     return shape[1]
 
 
 def same_shape(dA: np.ndarray, Z: np.ndarray, what: str) -> None:
     """The course's ``assert (dZ.shape == Z.shape)``, as an error that names both shapes."""
     if np.shape(dA) != np.shape(Z):
-        raise InitlabError(f"{what}: dA and the cache's Z must have the same shape, "
-                           f"got dA {np.shape(dA)} and Z {np.shape(Z)}")
+        raise InitlabError(
+            f"{what}: dA and the cache's Z must have the same shape, got dA {np.shape(dA)} and Z {np.shape(Z)}"
+        )
 
 
 def course_function(fn: F) -> F:
@@ -71,7 +74,6 @@ def course_function(fn: F) -> F:
                 raise e from None
             cause = f"missing key {e.args[0]!r}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
             inputs = ", ".join(f"{k}={describe(v)}" for k, v in bound.arguments.items())
-            raise InitlabError(f"{where}({inputs}): the course's code fails on these inputs too: "
-                               f"{cause}") from None
+            raise InitlabError(f"{where}({inputs}): the course's code fails on these inputs too: {cause}") from None
 
     return wrapper  # type: ignore[return-value]

@@ -61,12 +61,18 @@ def _saturated(rng: np.random.Generator) -> tuple:
 
 
 #: What the inconsistent caches are, for the report (the course reads A, not Z, where it says).
-INCONSISTENT_PLANAR = ("inconsistent on purpose (A1 is not tanh(Z1), A2 not sigmoid(Z2); the course "
-                       "reads A1, A2 and W2, never Z1, Z2 or W1)")
-INCONSISTENT_DEEP = ("inconsistent on purpose (AL is not sigmoid(Z_L), each A_prev not relu of the Z "
-                     "below; the course reads Z for g', A_prev and W for the linear step, AL for dAL)")
-INCONSISTENT_INIT = ("inconsistent on purpose (a1, a2 are not relu(z1), relu(z2), a3 not sigmoid(z3); "
-                     "the course reads a1, a2, a3, W2, W3 and masks with a > 0, never z)")
+INCONSISTENT_PLANAR = (
+    "inconsistent on purpose (A1 is not tanh(Z1), A2 not sigmoid(Z2); the course "
+    "reads A1, A2 and W2, never Z1, Z2 or W1)"
+)
+INCONSISTENT_DEEP = (
+    "inconsistent on purpose (AL is not sigmoid(Z_L), each A_prev not relu of the Z "
+    "below; the course reads Z for g', A_prev and W for the linear step, AL for dAL)"
+)
+INCONSISTENT_INIT = (
+    "inconsistent on purpose (a1, a2 are not relu(z1), relu(z2), a3 not sigmoid(z3); "
+    "the course reads a1, a2, a3, W2, W3 and masks with a > 0, never z)"
+)
 
 
 def _planar_cases() -> dict[str, list[Case]]:
@@ -75,6 +81,7 @@ def _planar_cases() -> dict[str, list[Case]]:
     def fwd(m):
         def make(rng):
             return (rng.standard_normal((2, m)), _params([2, 4, 1], rng))
+
         return make
 
     def bwd(m):
@@ -82,15 +89,21 @@ def _planar_cases() -> dict[str, list[Case]]:
             X, p = rng.standard_normal((2, m)), _params([2, 4, 1], rng)
             _, cache = ref.forward_propagation(X, p)
             return (p, cache, X, _labels(rng, m))
+
         return make
 
     def bwd_inconsistent(m, boolean=False):
         def make(rng):
             X, p = rng.standard_normal((2, m)), _params([2, 4, 1], rng)
-            cache = {"Z1": rng.standard_normal((4, m)), "A1": rng.uniform(-1, 1, (4, m)),
-                     "Z2": rng.standard_normal((1, m)), "A2": _probs(rng, m)}
+            cache = {
+                "Z1": rng.standard_normal((4, m)),
+                "A1": rng.uniform(-1, 1, (4, m)),
+                "Z2": rng.standard_normal((1, m)),
+                "A2": _probs(rng, m),
+            }
             Y = _labels(rng, m)
             return (p, cache, X, Y > 0 if boolean else Y)
+
         return make
 
     def upd(*lr):
@@ -99,33 +112,53 @@ def _planar_cases() -> dict[str, list[Case]]:
             X = rng.standard_normal((2, 5))
             _, cache = ref.forward_propagation(X, p)
             return (p, ref.backward_propagation(p, cache, X, _labels(rng, 5)), *lr)
+
         return make
 
     return {
-        "layer_sizes": [(f"X ({n}, {m}), Y ({k}, {m})",
-                         lambda rng, n=n, m=m, k=k: (rng.standard_normal((n, m)),
-                                                     rng.standard_normal((k, m))))
-                        for n, m, k in ((5, 3, 2), (2, 1, 1), (64, 100, 10))],
-        "initialize_parameters": [(f"n_x={a}, n_h={b}, n_y={c}", lambda rng, a=a, b=b, c=c: (a, b, c))
-                                  for a, b, c in ((2, 4, 1), (3, 5, 2), (1, 1, 1))],
+        "layer_sizes": [
+            (
+                f"X ({n}, {m}), Y ({k}, {m})",
+                lambda rng, n=n, m=m, k=k: (rng.standard_normal((n, m)), rng.standard_normal((k, m))),
+            )
+            for n, m, k in ((5, 3, 2), (2, 1, 1), (64, 100, 10))
+        ],
+        "initialize_parameters": [
+            (f"n_x={a}, n_h={b}, n_y={c}", lambda rng, a=a, b=b, c=c: (a, b, c))
+            for a, b, c in ((2, 4, 1), (3, 5, 2), (1, 1, 1))
+        ],
         "forward_propagation": [(f"X (2, {m}), parameters 2-4-1", fwd(m)) for m in (3, 1, 50)],
-        "compute_cost": [(f"A2 (1, {m}), Y (1, {m})",
-                          lambda rng, m=m: (_probs(rng, m), _labels(rng, m))) for m in (3, 1, 40)]
-        + [("A2 (1, 5), Y (1, 5) boolean", lambda rng: (_probs(rng, 5), _labels(rng, 5) > 0)),
-           ("A2 (1, 4) with outputs of exactly 0 and 1, Y (1, 4)", _saturated)],
-        "sigmoid": [("x (3, 4)", lambda rng: (rng.standard_normal((3, 4)),)),
-                    ("x a number", lambda rng: (float(rng.standard_normal()),))],
-        "backward_propagation": [(f"X (2, {m}), parameters 2-4-1, cache, Y (1, {m})", bwd(m))
-                                 for m in (3, 1, 30)]
-        + [(f"X (2, {m}), parameters 2-4-1, Y (1, {m}){' boolean' if b else ''}, and a cache {INCONSISTENT_PLANAR}",
-            bwd_inconsistent(m, b)) for m, b in ((3, False), (1, False), (7, True))],
-        "update_parameters": [("parameters 2-4-1, grads (default learning_rate)", upd()),
-                              ("parameters 2-4-1, grads, learning_rate=0.5", upd(0.5))],
-        "nn_model": [(f"X (2, {m}), Y (1, {m}), n_h={h}, num_iterations=50",
-                      lambda rng, m=m, h=h: (rng.standard_normal((2, m)), _labels(rng, m), h, 50))
-                     for m, h in ((20, 4), (1, 2))],
-        "predict": [(f"parameters 2-4-1, X (2, {m})", lambda rng, m=m: fwd(m)(rng)[::-1])
-                    for m in (3, 1)],
+        "compute_cost": [
+            (f"A2 (1, {m}), Y (1, {m})", lambda rng, m=m: (_probs(rng, m), _labels(rng, m))) for m in (3, 1, 40)
+        ]
+        + [
+            ("A2 (1, 5), Y (1, 5) boolean", lambda rng: (_probs(rng, 5), _labels(rng, 5) > 0)),
+            ("A2 (1, 4) with outputs of exactly 0 and 1, Y (1, 4)", _saturated),
+        ],
+        "sigmoid": [
+            ("x (3, 4)", lambda rng: (rng.standard_normal((3, 4)),)),
+            ("x a number", lambda rng: (float(rng.standard_normal()),)),
+        ],
+        "backward_propagation": [(f"X (2, {m}), parameters 2-4-1, cache, Y (1, {m})", bwd(m)) for m in (3, 1, 30)]
+        + [
+            (
+                f"X (2, {m}), parameters 2-4-1, Y (1, {m}){' boolean' if b else ''}, and a cache {INCONSISTENT_PLANAR}",
+                bwd_inconsistent(m, b),
+            )
+            for m, b in ((3, False), (1, False), (7, True))
+        ],
+        "update_parameters": [
+            ("parameters 2-4-1, grads (default learning_rate)", upd()),
+            ("parameters 2-4-1, grads, learning_rate=0.5", upd(0.5)),
+        ],
+        "nn_model": [
+            (
+                f"X (2, {m}), Y (1, {m}), n_h={h}, num_iterations=50",
+                lambda rng, m=m, h=h: (rng.standard_normal((2, m)), _labels(rng, m), h, 50),
+            )
+            for m, h in ((20, 4), (1, 2))
+        ],
+        "predict": [(f"parameters 2-4-1, X (2, {m})", lambda rng, m=m: fwd(m)(rng)[::-1]) for m in (3, 1)],
     }
 
 
@@ -133,26 +166,30 @@ def _deep_cases() -> dict[str, list[Case]]:
     from initlab.course import deep as ref
 
     def lin_cache(rng, n_prev, n, m):
-        return (rng.standard_normal((n_prev, m)), rng.standard_normal((n, n_prev)),
-                rng.standard_normal((n, 1)))
+        return (rng.standard_normal((n_prev, m)), rng.standard_normal((n, n_prev)), rng.standard_normal((n, 1)))
 
     def lmf(dims, m):
         def make(rng):
             return (rng.standard_normal((dims[0], m)), _params(dims, rng))
+
         return make
 
     def lmb(dims, m):
         def make(rng):
             AL, caches = ref.L_model_forward(rng.standard_normal((dims[0], m)), _params(dims, rng))
             return (AL, _labels(rng, m), caches)
+
         return make
 
     def lmb_inconsistent(dims, m, boolean=False):
         def make(rng):
-            caches = [(lin_cache(rng, dims[l - 1], dims[l], m), rng.standard_normal((dims[l], m)))
-                      for l in range(1, len(dims))]
+            caches = [
+                (lin_cache(rng, dims[l - 1], dims[l], m), rng.standard_normal((dims[l], m)))
+                for l in range(1, len(dims))
+            ]
             Y = _labels(rng, m)
             return (_probs(rng, m), Y > 0 if boolean else Y, caches)
+
         return make
 
     def upd(dims):
@@ -160,51 +197,81 @@ def _deep_cases() -> dict[str, list[Case]]:
             p = _params(dims, rng)
             AL, caches = ref.L_model_forward(rng.standard_normal((dims[0], 4)), p)
             return (p, ref.L_model_backward(AL, _labels(rng, 4), caches), 0.1)
+
         return make
 
     cases: dict[str, list[Case]] = {
-        "initialize_parameters": [(f"n_x={a}, n_h={b}, n_y={c}", lambda rng, a=a, b=b, c=c: (a, b, c))
-                                  for a, b, c in ((3, 2, 1), (1, 1, 1), (5, 4, 3))],
-        "initialize_parameters_deep": [(f"layer_dims={d}", lambda rng, d=d: (list(d),))
-                                       for d in ([5, 4, 3], [2, 1], [4, 5, 3, 2, 1])],
-        "linear_forward": [(f"A ({a}, {m}), W ({n}, {a}), b ({n}, 1)",
-                            lambda rng, a=a, n=n, m=m: lin_cache(rng, a, n, m))
-                           for a, n, m in ((3, 1, 2), (5, 4, 1), (8, 6, 10))],
+        "initialize_parameters": [
+            (f"n_x={a}, n_h={b}, n_y={c}", lambda rng, a=a, b=b, c=c: (a, b, c))
+            for a, b, c in ((3, 2, 1), (1, 1, 1), (5, 4, 3))
+        ],
+        "initialize_parameters_deep": [
+            (f"layer_dims={d}", lambda rng, d=d: (list(d),)) for d in ([5, 4, 3], [2, 1], [4, 5, 3, 2, 1])
+        ],
+        "linear_forward": [
+            (f"A ({a}, {m}), W ({n}, {a}), b ({n}, 1)", lambda rng, a=a, n=n, m=m: lin_cache(rng, a, n, m))
+            for a, n, m in ((3, 1, 2), (5, 4, 1), (8, 6, 10))
+        ],
         "linear_activation_forward": [
-            (f"A_prev ({a}, {m}), W ({n}, {a}), b ({n}, 1), {act!r}",
-             lambda rng, a=a, n=n, m=m, act=act: (*lin_cache(rng, a, n, m), act))
-            for act in ("sigmoid", "relu") for a, n, m in ((3, 1, 2), (4, 3, 1))],
-        "L_model_forward": [(f"X ({d[0]}, {m}), parameters {d}", lmf(d, m))
-                            for d, m in (([5, 4, 3, 1], 4), ([4, 1], 1), ([3, 5, 2, 4, 1], 7))],
-        "compute_cost": [(f"AL (1, {m}), Y (1, {m})",
-                          lambda rng, m=m: (_probs(rng, m), _labels(rng, m))) for m in (3, 1, 20)]
+            (
+                f"A_prev ({a}, {m}), W ({n}, {a}), b ({n}, 1), {act!r}",
+                lambda rng, a=a, n=n, m=m, act=act: (*lin_cache(rng, a, n, m), act),
+            )
+            for act in ("sigmoid", "relu")
+            for a, n, m in ((3, 1, 2), (4, 3, 1))
+        ],
+        "L_model_forward": [
+            (f"X ({d[0]}, {m}), parameters {d}", lmf(d, m))
+            for d, m in (([5, 4, 3, 1], 4), ([4, 1], 1), ([3, 5, 2, 4, 1], 7))
+        ],
+        "compute_cost": [
+            (f"AL (1, {m}), Y (1, {m})", lambda rng, m=m: (_probs(rng, m), _labels(rng, m))) for m in (3, 1, 20)
+        ]
         + [("AL (1, 4) with outputs of exactly 0 and 1, Y (1, 4)", _saturated)],
         "linear_backward": [
-            (f"dZ ({n}, {m}), cache (A_prev ({a}, {m}), W ({n}, {a}), b ({n}, 1))",
-             lambda rng, a=a, n=n, m=m: (rng.standard_normal((n, m)), lin_cache(rng, a, n, m)))
-            for a, n, m in ((5, 3, 4), (2, 1, 1))],
+            (
+                f"dZ ({n}, {m}), cache (A_prev ({a}, {m}), W ({n}, {a}), b ({n}, 1))",
+                lambda rng, a=a, n=n, m=m: (rng.standard_normal((n, m)), lin_cache(rng, a, n, m)),
+            )
+            for a, n, m in ((5, 3, 4), (2, 1, 1))
+        ],
         "linear_activation_backward": [
-            (f"dA ({n}, {m}), cache ((A_prev ({a}, {m}), W, b), Z ({n}, {m})), {act!r}",
-             lambda rng, a=a, n=n, m=m, act=act: (rng.standard_normal((n, m)),
-                                                  (lin_cache(rng, a, n, m),
-                                                   rng.standard_normal((n, m))), act))
-            for act in ("sigmoid", "relu") for a, n, m in ((3, 1, 2), (4, 3, 1))],
-        "L_model_backward": [(f"AL, Y (1, {m}), caches of {d}", lmb(d, m))
-                             for d, m in (([4, 3, 1], 2), ([4, 1], 1), ([5, 4, 3, 1], 6))]
-        + [(f"AL, Y (1, {m}){' boolean' if b else ''}, caches of {d} {INCONSISTENT_DEEP}",
-            lmb_inconsistent(d, m, b))
-           for d, m, b in (([4, 3, 1], 3, False), ([5, 4, 3, 1], 1, False), ([3, 2, 1], 4, True))],
-        "update_parameters": [(f"parameters {d}, grads, learning_rate=0.1", upd(d))
-                              for d in ([4, 3, 1], [3, 1])],
+            (
+                f"dA ({n}, {m}), cache ((A_prev ({a}, {m}), W, b), Z ({n}, {m})), {act!r}",
+                lambda rng, a=a, n=n, m=m, act=act: (
+                    rng.standard_normal((n, m)),
+                    (lin_cache(rng, a, n, m), rng.standard_normal((n, m))),
+                    act,
+                ),
+            )
+            for act in ("sigmoid", "relu")
+            for a, n, m in ((3, 1, 2), (4, 3, 1))
+        ],
+        "L_model_backward": [
+            (f"AL, Y (1, {m}), caches of {d}", lmb(d, m)) for d, m in (([4, 3, 1], 2), ([4, 1], 1), ([5, 4, 3, 1], 6))
+        ]
+        + [
+            (f"AL, Y (1, {m}){' boolean' if b else ''}, caches of {d} {INCONSISTENT_DEEP}", lmb_inconsistent(d, m, b))
+            for d, m, b in (([4, 3, 1], 3, False), ([5, 4, 3, 1], 1, False), ([3, 2, 1], 4, True))
+        ],
+        "update_parameters": [(f"parameters {d}, grads, learning_rate=0.1", upd(d)) for d in ([4, 3, 1], [3, 1])],
     }
     for name in ("sigmoid", "relu"):
         cases[name] = [(f"Z (3, {m})", lambda rng, m=m: (rng.standard_normal((3, m)),)) for m in (4, 1)]
     for name in ("sigmoid_backward", "relu_backward"):
-        cases[name] = [(f"dA (3, {m}), cache Z (3, {m})",
-                        lambda rng, m=m: (rng.standard_normal((3, m)), rng.standard_normal((3, m))))
-                       for m in (4, 1)]
-        cases[name].append(("dA (2, 3), cache Z (2, 3) with exact zeros",
-                            lambda rng: (rng.standard_normal((2, 3)), np.array([[0.0, 1.0, -1.0], [2.0, 0.0, -0.5]]))))
+        cases[name] = [
+            (
+                f"dA (3, {m}), cache Z (3, {m})",
+                lambda rng, m=m: (rng.standard_normal((3, m)), rng.standard_normal((3, m))),
+            )
+            for m in (4, 1)
+        ]
+        cases[name].append(
+            (
+                "dA (2, 3), cache Z (2, 3) with exact zeros",
+                lambda rng: (rng.standard_normal((2, 3)), np.array([[0.0, 1.0, -1.0], [2.0, 0.0, -0.5]])),
+            )
+        )
     return cases
 
 
@@ -219,6 +286,7 @@ def _initialization_cases() -> dict[str, list[Case]]:
             X = rng.standard_normal((2, m))
             _, cache = ref.forward_propagation(X, _params([2, 10, 5, 1], rng))
             return (X, _labels(rng, m), cache)
+
         return make
 
     def bwd_inconsistent(m, boolean=False):
@@ -230,6 +298,7 @@ def _initialization_cases() -> dict[str, list[Case]]:
                 c += [z, a, rng.standard_normal((dims[l], dims[l - 1])), rng.standard_normal((dims[l], 1))]
             Y = _labels(rng, m)
             return (rng.standard_normal((2, m)), Y > 0 if boolean else Y, tuple(c))
+
         return make
 
     def upd(rng):
@@ -240,34 +309,57 @@ def _initialization_cases() -> dict[str, list[Case]]:
     return {
         "sigmoid": [("x (3, 4)", lambda rng: (rng.standard_normal((3, 4)),))],
         "relu": [("x (3, 4)", lambda rng: (rng.standard_normal((3, 4)),))],
-        "forward_propagation": [(f"X (2, {m}), parameters 2-10-5-1",
-                                 lambda rng, m=m: (rng.standard_normal((2, m)), _params([2, 10, 5, 1], rng)))
-                                for m in (4, 1)],
-        "compute_loss": [(f"a3 (1, {m}), Y (1, {m})", lambda rng, m=m: (_probs(rng, m), _labels(rng, m)))
-                         for m in (3, 1)]
+        "forward_propagation": [
+            (
+                f"X (2, {m}), parameters 2-10-5-1",
+                lambda rng, m=m: (rng.standard_normal((2, m)), _params([2, 10, 5, 1], rng)),
+            )
+            for m in (4, 1)
+        ],
+        "compute_loss": [
+            (f"a3 (1, {m}), Y (1, {m})", lambda rng, m=m: (_probs(rng, m), _labels(rng, m))) for m in (3, 1)
+        ]
         + [("a3 (1, 4) with outputs of exactly 0 and 1, Y (1, 4)", _saturated)],
         "backward_propagation": [(f"X (2, {m}), Y (1, {m}), cache of 2-10-5-1", bwd(m)) for m in (4, 1)]
-        + [(f"X (2, {m}), Y (1, {m}){' boolean' if b else ''}, and a cache {INCONSISTENT_INIT}",
-            bwd_inconsistent(m, b)) for m, b in ((5, False), (1, False), (3, True))],
+        + [
+            (
+                f"X (2, {m}), Y (1, {m}){' boolean' if b else ''}, and a cache {INCONSISTENT_INIT}",
+                bwd_inconsistent(m, b),
+            )
+            for m, b in ((5, False), (1, False), (3, True))
+        ],
         "update_parameters": [("parameters 2-10-5-1, grads, learning_rate=0.05", upd)],
-        "predict_dec": [(f"parameters 2-10-5-1, X (2, {m})",
-                         lambda rng, m=m: (_params([2, 10, 5, 1], rng), rng.standard_normal((2, m))))
-                        for m in (5, 1)],
+        "predict_dec": [
+            (
+                f"parameters 2-10-5-1, X (2, {m})",
+                lambda rng, m=m: (_params([2, 10, 5, 1], rng), rng.standard_normal((2, m))),
+            )
+            for m in (5, 1)
+        ],
         "initialize_parameters_zeros": dims_cases(([3, 2, 1], [2, 10, 5, 1], [1, 1])),
         "initialize_parameters_random": dims_cases(([3, 2, 1], [2, 10, 5, 1], [1, 1])),
         "initialize_parameters_he": dims_cases(([2, 4, 1], [3, 2, 1], [2, 10, 5, 1])),
-        "model": [(f"X (2, 20), Y (1, 20), num_iterations=30, initialization={init!r}",
-                   lambda rng, init=init: (rng.standard_normal((2, 20)), _labels(rng, 20), 0.01, 30,
-                                           False, init))
-                  for init in ("zeros", "random", "he")],
-        "predict": [(f"X (2, {m}), y (1, {m}), parameters 2-10-5-1",
-                     lambda rng, m=m: (rng.standard_normal((2, m)), _labels(rng, m),
-                                       _params([2, 10, 5, 1], rng))) for m in (5, 1)],
+        "model": [
+            (
+                f"X (2, 20), Y (1, 20), num_iterations=30, initialization={init!r}",
+                lambda rng, init=init: (rng.standard_normal((2, 20)), _labels(rng, 20), 0.01, 30, False, init),
+            )
+            for init in ("zeros", "random", "he")
+        ],
+        "predict": [
+            (
+                f"X (2, {m}), y (1, {m}), parameters 2-10-5-1",
+                lambda rng, m=m: (rng.standard_normal((2, m)), _labels(rng, m), _params([2, 10, 5, 1], rng)),
+            )
+            for m in (5, 1)
+        ],
     }
 
 
 CASES: dict[str, Callable[[], dict[str, list[Case]]]] = {
-    "planar": _planar_cases, "deep": _deep_cases, "initialization": _initialization_cases,
+    "planar": _planar_cases,
+    "deep": _deep_cases,
+    "initialization": _initialization_cases,
 }
 
 
@@ -279,8 +371,7 @@ def compare(ref: object, got: object, where: str = "result") -> tuple[str | None
             return f"{where}: expected a dict, got {type(got).__name__}", np.inf
         missing, extra = sorted(set(ref) - set(got)), sorted(set(got) - set(ref))
         if missing or extra:
-            parts = ([f"missing keys {missing}"] if missing else []) + (
-                [f"unexpected keys {extra}"] if extra else [])
+            parts = ([f"missing keys {missing}"] if missing else []) + ([f"unexpected keys {extra}"] if extra else [])
             return f"{where}: {'; '.join(parts)}", np.inf
         worst = 0.0
         for k in ref:
@@ -347,8 +438,7 @@ class CheckReport:
         return all(r.status in ("ok", "missing") for r in self.results)
 
     def to_dict(self) -> dict:
-        return {"file": self.file, "module": self.module, "ok": self.ok,
-                "results": [asdict(r) for r in self.results]}
+        return {"file": self.file, "module": self.module, "ok": self.ok, "results": [asdict(r) for r in self.results]}
 
 
 def guess_module(learner: ModuleType) -> str:
@@ -356,8 +446,7 @@ def guess_module(learner: ModuleType) -> str:
     counts = {m: sum(callable(getattr(learner, f, None)) for f in CASES[m]()) for m in CASES}
     best = max(counts, key=counts.get)
     if counts[best] == 0:
-        raise InitlabError("the file defines none of the course's functions "
-                           f"(looked for those of {', '.join(CASES)})")
+        raise InitlabError(f"the file defines none of the course's functions (looked for those of {', '.join(CASES)})")
     return best
 
 

@@ -68,8 +68,7 @@ def initialize_parameters(n_x: int, n_h: int, n_y: int) -> dict[str, np.ndarray]
 
 def initialize_parameters_deep(layer_dims: list[int]) -> dict[str, np.ndarray]:
     """Seeds 3 inside; ``W[l] = randn(n[l], n[l-1]) * 0.01``, ``b[l] = 0``, drawn W1, W2, ..."""
-    return initializers.initialize_parameters_deep(layer_dims, init="random:0.01",
-                                                   seed=np.random.RandomState(3))
+    return initializers.initialize_parameters_deep(layer_dims, init="random:0.01", seed=np.random.RandomState(3))
 
 
 @course_function
@@ -157,11 +156,11 @@ def L_model_backward(AL: np.ndarray, Y: np.ndarray, caches: list) -> dict:
     Y = Y.reshape(AL.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         dAL = -(np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))
-    grads[f"dA{L - 1}"], grads[f"dW{L}"], grads[f"db{L}"] = linear_activation_backward(
-        dAL, caches[L - 1], "sigmoid")
+    grads[f"dA{L - 1}"], grads[f"dW{L}"], grads[f"db{L}"] = linear_activation_backward(dAL, caches[L - 1], "sigmoid")
     for l in reversed(range(L - 1)):
         grads[f"dA{l}"], grads[f"dW{l + 1}"], grads[f"db{l + 1}"] = linear_activation_backward(
-            grads[f"dA{l + 1}"], caches[l], "relu")
+            grads[f"dA{l + 1}"], caches[l], "relu"
+        )
     return grads
 
 

@@ -45,14 +45,12 @@ def initialize_parameters_zeros(layers_dims: list[int]) -> dict[str, np.ndarray]
 
 def initialize_parameters_random(layers_dims: list[int]) -> dict[str, np.ndarray]:
     """Seeds 3 inside; ``W[l] = randn(n[l], n[l-1]) * 10``, ``b[l] = 0``, drawn W1, W2, ..."""
-    return initializers.initialize_parameters_deep(layers_dims, init="random:10",
-                                                   seed=np.random.RandomState(3))
+    return initializers.initialize_parameters_deep(layers_dims, init="random:10", seed=np.random.RandomState(3))
 
 
 def initialize_parameters_he(layers_dims: list[int]) -> dict[str, np.ndarray]:
     """Seeds 3 inside; ``W[l] = randn(n[l], n[l-1]) * sqrt(2 / n[l-1])``, ``b[l] = 0``."""
-    return initializers.initialize_parameters_deep(layers_dims, init="he",
-                                                   seed=np.random.RandomState(3))
+    return initializers.initialize_parameters_deep(layers_dims, init="he", seed=np.random.RandomState(3))
 
 
 @course_function
@@ -110,8 +108,19 @@ def backward_propagation(X: np.ndarray, Y: np.ndarray, cache: tuple) -> dict:
     dz1 = np.multiply(da1, np.int64(a1 > 0))
     dW1 = np.dot(dz1, X.T)
     db1 = np.sum(dz1, axis=1, keepdims=True)
-    return {"dz3": dz3, "dW3": dW3, "db3": db3, "da2": da2, "dz2": dz2, "dW2": dW2, "db2": db2,
-            "da1": da1, "dz1": dz1, "dW1": dW1, "db1": db1}
+    return {
+        "dz3": dz3,
+        "dW3": dW3,
+        "db3": db3,
+        "da2": da2,
+        "dz2": dz2,
+        "dW2": dW2,
+        "db2": db2,
+        "da1": da1,
+        "dz1": dz1,
+        "dW1": dW1,
+        "db1": db1,
+    }
 
 
 @course_function
@@ -144,8 +153,11 @@ def model(
     examples(X, "X")
     examples(Y, "Y")
     layers_dims = [X.shape[0], 10, 5, 1]
-    parameters = {"zeros": initialize_parameters_zeros, "random": initialize_parameters_random,
-                  "he": initialize_parameters_he}[initialization](layers_dims)
+    parameters = {
+        "zeros": initialize_parameters_zeros,
+        "random": initialize_parameters_random,
+        "he": initialize_parameters_he,
+    }[initialization](layers_dims)
     Yf = np.asarray(Y, dtype=np.float64)
     loss = LOSSES["binary_cross_entropy"]
     for i in range(num_iterations):

@@ -97,9 +97,7 @@ def update_parameters(parameters: dict, grads: dict, learning_rate: float = 1.2)
     return {k: parameters[k] - learning_rate * grads["d" + k] for k in ("W1", "b1", "W2", "b2")}
 
 
-def nn_model(
-    X: np.ndarray, Y: np.ndarray, n_h: int, num_iterations: int = 10000, print_cost: bool = False
-) -> dict:
+def nn_model(X: np.ndarray, Y: np.ndarray, n_h: int, num_iterations: int = 10000, print_cost: bool = False) -> dict:
     """Seeds 3, initializes, and runs ``num_iterations`` of gradient descent (lr 1.2).
 
     Prints "Cost after iteration i: c" every 1000 iterations when ``print_cost``. ``X`` and ``Y``
@@ -109,7 +107,8 @@ def nn_model(
     examples(Y, "Y")
     n_x, _, n_y = layer_sizes(X, Y)
     parameters = initializers.initialize_parameters_deep(
-        [n_x, n_h, n_y], init="random:0.01", seed=np.random.RandomState(3))
+        [n_x, n_h, n_y], init="random:0.01", seed=np.random.RandomState(3)
+    )
     Yf = np.asarray(Y, dtype=np.float64)
     for i in range(num_iterations):
         A2, cache = forward(parameters, X, _ACTS)
