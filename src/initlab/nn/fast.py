@@ -6,8 +6,8 @@ one by the network's shape alone, so a network's numbers never depend on its ens
 - **unrolled** (`initlab.nn.codegen`): source written for the one shape, every unit a local
   variable, one vector loop over 16 networks around the whole pass for up to 4 examples;
   compiled once per machine and cached on disk. For shapes whose written-out pass fits
-  ``codegen.BUDGET`` statements (the course's networks). It also keeps the output's z of a
-  run's first step, which the cost records read (`Engine.output_z`).
+  ``codegen.BUDGET`` statements (the course's networks). A recording run also sums the cost
+  of its first step in the kernel (`Engine.costs`), so cost records cost almost nothing.
 - **generic** (`_train` below), for the rest: networks cut into blocks; in a block every array
   keeps the network axis *last and contiguous*, so each inner loop is a SIMD loop over the
   block's networks; a block is as wide as fits ``CACHE_BYTES`` (at most ``BLOCK``, and narrow
@@ -274,7 +274,6 @@ class Engine:
             self.M = (np.arange(m + pad) < m).astype(np.float64)
             n_y = int(dims[-1])
             self.S = np.zeros((self.nblk, (2 * (P + Q) + n_y * K) * self.EB))
-            self.ZL = np.zeros((self.nblk, n_y, m + pad, self.EB))
             self.W = self.S[:, : P * self.EB].reshape(self.nblk, P, self.EB)
             self.B = self.S[:, P * self.EB: (P + Q) * self.EB].reshape(self.nblk, Q, self.EB)
         else:
@@ -327,27 +326,31 @@ class Engine:
 
     @property
     def records(self) -> bool:
-        """Whether ``run(n, record=True)`` keeps the output z (the unrolled kernel does)."""
+        """Whether ``run(n, record=...)`` measures costs (the unrolled kernel does)."""
         return self.kernel is not None
 
-    def output_z(self) -> np.ndarray:
-        """The output layer's z ``(E, n_y, m)`` from the first step of the last recording run:
-        at the parameters as they were when that run began."""
-        nblk, n_y, m_pad, EB = self.ZL.shape
-        return self._unblocked(self.ZL.reshape(nblk, n_y * m_pad, EB)).reshape(self.E, n_y, m_pad)[:, :, : self.m]
-
-    def peek(self) -> None:
-        """Keep the output z at the current parameters (`output_z`) and leave them as they are:
-        one recorded step, then the parameters put back. Cheaper than a NumPy forward pass over
+    def peek(self) -> np.ndarray:
+        """The mean cost ``(E,)`` at the current parameters, which stay as they are: one
+        recorded step, then the parameters put back. Cheaper than a NumPy forward pass over
         the ensemble (and it needs no memory for every layer's activations)."""
         kept = self.S.copy()
-        self.run(1, record=True)
+        cost = self.run(1, record=[0])[:, 0]
         self.S[...] = kept
+        return cost
 
-    def run(self, iterations: int, record: bool = False) -> None:
+    _NO_RECORDS = np.zeros(0, dtype=np.int64)
+
+    def run(self, iterations: int, record=()) -> np.ndarray | None:
+        """``iterations`` steps. ``record``: steps of this run (0 = the first, increasing) at
+        which the unrolled kernel sums the cost before that step's update; returns those costs
+        ``(E, len(record))``."""
         if iterations > 0 and self.kernel is not None:
-            self.kernel.train(self.X, self.Y, self.M, self.m, self.S, self.LR, int(iterations),
-                              self.ZL, record)
-        elif iterations > 0:
+            rec = np.asarray(record, dtype=np.int64) if len(record) else self._NO_RECORDS
+            C = np.zeros((self.nblk, len(rec), self.EB))
+            self.kernel.train(self.X, self.Y, self.M, self.m, self.S, self.LR, int(iterations), C, rec)
+            return self._unblocked(C).copy() if len(rec) else None
+        if record:
+            raise ValueError("the generic kernel records no costs (Engine.records is False)")
+        if iterations > 0:
             _train(self.X, self.Y, self.W, self.B, self.LR, self.dims, self.woff, self.boff, self.uoff,
                    self.acts, self.loss, int(iterations))

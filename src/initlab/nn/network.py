@@ -30,21 +30,25 @@ from initlab.errors import (
 from initlab.initializers import SpecLike, get, initialize_parameters_deep
 from initlab.nn.activations import ACTIVATIONS, HIDDEN, Activation
 from initlab.nn.losses import DEFAULT_LOSS, LOSSES, Loss
+from initlab.nn.units import canonical_order, num_layers, permute_cache_rows, permute_units
 from initlab.rng import Seed, spawn
 
 Params = dict[str, np.ndarray]
+#: Cost records the compiled kernel takes per call (then `fit` prints and calls back).
+RECORDS_PER_CALL = 64
 #: One entry per layer: ``(A[l-1], Z[l])``, what the backward pass needs.
 Cache = list[tuple[np.ndarray, np.ndarray]]
 
 
-def num_layers(params: Params) -> int:
-    """L, the number of weight layers in a parameter dict."""
-    return sum(1 for k in params if k.startswith("W"))
-
-
 def linear_forward(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``Z = W @ A_prev + b``: ``(n[l], n[l-1]) @ (n[l-1], m) + (n[l], 1) -> (n[l], m)``."""
-    return W @ A_prev + b
+    """``Z = W @ A_prev + b``: ``(n[l], n[l-1]) @ (n[l-1], m) + (n[l], 1) -> (n[l], m)``.
+
+    The product is `initlab.nn.products.matmul`, not BLAS: every entry is summed in the same
+    order wherever it sits, so equal rows of ``W`` give bit-identical rows of ``Z``.
+    """
+    from initlab.nn.products import matmul  # compiled on first use: `import initlab` stays light
+
+    return matmul(W, A_prev) + b
 
 
 def linear_backward(
@@ -52,10 +56,12 @@ def linear_backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(dA_prev, dW, db)`` from ``dZ: (n[l], m)``: ``dA_prev = W^T @ dZ``,
     ``dW = dZ @ A_prev^T / m``, ``db = sum over examples of dZ / m``."""
+    from initlab.nn.products import matmul_nt, matmul_tn
+
     m = dZ.shape[-1]
-    dW = dZ @ A_prev.swapaxes(-1, -2) / m
+    dW = matmul_nt(dZ, A_prev) / m  # dZ @ A_prev^T, summed over examples in data order
     db = dZ.sum(axis=-1, keepdims=True) / m
-    return W.swapaxes(-1, -2) @ dZ, dW, db
+    return matmul_tn(W, dZ), dW, db  # W^T @ dZ
 
 
 def forward(params: Params, X: np.ndarray, activations: Sequence[Activation]) -> tuple[np.ndarray, Cache]:
@@ -372,8 +378,8 @@ class Network:
         it pays: an ensemble of at least 32 small networks, no layer wider than 64 units; measured
         in docs/performance.md). Both give the same numbers to rounding.
         """
-        X = self._check_X(X)
-        Y = self._check_Y(X, Y)
+        X = np.ascontiguousarray(self._check_X(X))  # the same arithmetic for any memory layout
+        Y = np.ascontiguousarray(self._check_Y(X, Y))
         alpha = self._check_lr(lr)
         if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
             raise InitlabError(f"iterations must be a non-negative integer, got {iterations!r}")
@@ -385,6 +391,23 @@ class Network:
         if engine not in ("auto", "fast", "reference"):
             raise InitlabError(f"engine must be 'auto', 'fast' or 'reference', got {engine!r}")
         self._apply_lsuv(X)
+        # Train with the hidden units in a canonical order (undone in `finally`), so a
+        # permutation of them permutes the result bit for bit (initlab.nn.units).
+        perms = canonical_order(self.params)
+        permuted = any((p != np.arange(p.shape[-1])).any() for p in perms)
+        if permuted:
+            permute_units(self.params, perms)
+        try:
+            return self._fit(X, Y, alpha, iterations, every, print_every, callback, track,
+                             track_every, engine, perms if permuted else None)
+        finally:
+            if permuted:
+                permute_units(self.params, perms, inverse=True)
+
+    def _fit(self, X, Y, alpha, iterations, every, print_every, callback, track, track_every,
+             engine, perms) -> History:
+        """`fit` on validated arguments, hidden units in canonical order (``perms`` undoes it
+        for what the tracker sees; None when the order is the user's)."""
         tracker = None
         if track:
             if isinstance(track, str):
@@ -433,22 +456,19 @@ class Network:
             if print_every is not None and i % print_every == 0:
                 print(f"Cost after iteration {i}: {c}")
 
-        def kernel_cost(n: int):
-            """Run n steps (n = 0: one step, then undo it); the cost at the parameters as
-            they were, from the output z the kernel kept of its first step."""
-            if n:
-                runner.run(n, record=True)
-            else:
-                runner.peek()
-            Z = runner.output_z() if self.ensemble else runner.output_z()[0]
-            return loss.cost(Z, acts[-1].fn(Z), Y)
-
         order = sorted(events)
         if runner is not None and runner.records and tracker is None:
-            # the cost at event i comes from the run from i to the next event
-            for i, nxt in zip(order, order[1:] + [iterations], strict=True):
-                note(i, kernel_cost(nxt - i))
-            c = kernel_cost(0)
+            # the kernel sums the cost at each event while it trains: one call per chunk of
+            # events (prints and callbacks follow each chunk, in order)
+            ends = order[1:] + [iterations]
+            for a in range(0, len(order), RECORDS_PER_CALL):
+                chunk = order[a:a + RECORDS_PER_CALL]
+                start, stop = chunk[0], ends[a + len(chunk) - 1]
+                C = runner.run(stop - start, record=[i - start for i in chunk])
+                for k, i in enumerate(chunk):
+                    note(i, C[:, k] if self.ensemble else C[0, k])
+            c = runner.peek()
+            c = c if self.ensemble else c[0]
             runner.store()
         else:
             pos, last = 0, None
@@ -460,14 +480,14 @@ class Network:
                 AL, cache = forward(params, X, acts)
                 last = (AL, cache)
                 if tracker is not None and i % track_every == 0:
-                    tracker.record(i, params, cache)
+                    tracker.record(i, *_user_order(params, cache, perms))
                 note(i, loss.cost(cache[-1][1], AL, Y))
             advance(iterations - pos, last)
             if runner is not None:
                 runner.store()
             AL, cache = forward(params, X, acts)
             if tracker is not None:
-                tracker.record(iterations, params, cache)
+                tracker.record(iterations, *_user_order(params, cache, perms))
             c = loss.cost(cache[-1][1], AL, Y)
         its.append(iterations)
         costs.append(c)
@@ -521,6 +541,24 @@ class Network:
         ens = f", ensemble={self.ensemble}" if self.ensemble else ""
         return (f"Network({self.layer_dims}, hidden={self.hidden}, output={self.output!r}, "
                 f"init={self.init!r}{ens})")
+
+
+def _user_order(params: Params, cache: Cache, perms: list[np.ndarray] | None) -> tuple[Params, Cache]:
+    """Parameters and cache with the hidden units back in the user's order (copies), for what
+    a tracker records while `fit` trains in the canonical order."""
+    if perms is None:
+        return params, cache
+    out = {k: v.copy() for k, v in params.items()}
+    permute_units(out, perms, inverse=True)
+    L = len(cache)
+    back = []
+    for l, (A_prev, Z) in enumerate(cache, start=1):
+        if l > 1:
+            A_prev = permute_cache_rows(A_prev, perms[l - 2], inverse=True)
+        if l < L:
+            Z = permute_cache_rows(Z, perms[l - 1], inverse=True)
+        back.append((A_prev, Z))
+    return out, back
 
 
 def gradient_check(net: Network, X: np.ndarray, Y: np.ndarray, *, epsilon: float = 1e-7) -> float:
