@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from initlab.errors import InitlabError, check_positive
+from initlab.nn.units import group_rows, signatures  # the one definition of "the same function"
 
 
 @dataclass(frozen=True)
@@ -77,35 +78,13 @@ class SymmetryReport:
         return "SymmetryReport(" + "; ".join(s.sentence() for s in self.layers) + ")"
 
 
-def group_rows(signature: np.ndarray, atol: float = 0.0) -> list[list[int]]:
-    """Units (rows of ``signature``) grouped by equality, or within ``atol`` of a group's first."""
-    n = signature.shape[0]
-    if atol == 0.0:
-        # exact: rows with identical bytes (adding 0.0 turns -0.0 into 0.0, which compare equal)
-        rows = np.ascontiguousarray(signature, dtype=np.float64) + 0.0
-        order: dict[bytes, list[int]] = {}
-        for i in range(n):
-            order.setdefault(rows[i].tobytes(), []).append(i)
-        return list(order.values())
-    groups: list[list[int]] = []
-    for i in range(n):
-        for g in groups:
-            if np.max(np.abs(signature[i] - signature[g[0]])) <= atol:
-                g.append(i)
-                break
-        else:
-            groups.append([i])
-    return groups
-
-
 def _one(params: dict, atol: float) -> SymmetryReport:
     L = sum(1 for k in params if k.startswith("W"))
     layers = []
     for l in range(1, L):
-        W, b, W_next = params[f"W{l}"], params[f"b{l}"], params[f"W{l + 1}"]
+        W, b = params[f"W{l}"], params[f"b{l}"]
         incoming = np.concatenate([W, b], axis=1)
-        signature = np.concatenate([incoming, W_next.T], axis=1)
-        groups = group_rows(signature, atol)
+        groups = group_rows(signatures(params, l), atol)
         spread = float(np.max(incoming.max(axis=0) - incoming.min(axis=0)))
         layers.append(LayerSymmetry(l, W.shape[0], groups, len(groups), spread))
     return SymmetryReport(layers, atol)
