@@ -133,3 +133,21 @@ def test_output_default_is_one_rule_for_library_and_cli(capsys):
     assert code == 0 and r["config"]["output"] == "softmax" and r["config"]["loss"] == "cross_entropy"
     assert r["test_accuracy"] == lib.accuracy(ds.X_test, ds.Y_test)
     assert r["train_accuracy"] == lib.accuracy(ds.X_train, ds.Y_train)
+
+
+def test_train_without_seed_draws_prints_and_records_one(capsys):
+    """Every run can be rerun: the drawn seed is in --json and on the first text line."""
+    args = ["train", "--data", "moons", "--layers", "2,4,1", "--init", "he", "--iterations", "20"]
+    _, out, _ = run([*args, "--json"], capsys)
+    first = json.loads(out)
+    seed = first["config"]["seed"]
+    assert isinstance(seed, int) and 0 <= seed < 2**32
+    _, out, _ = run([*args, "--json", "--seed", str(seed)], capsys)
+    again = json.loads(out)
+    assert again["costs"] == first["costs"] and again["config"] == first["config"]
+    _, text, _ = run(args, capsys)
+    line = text.splitlines()[0]
+    drawn = int(line.split()[1])
+    assert line == f"seed: {drawn} (rerun with --seed {drawn})"
+    _, rerun, _ = run([*args, "--seed", str(drawn)], capsys)
+    assert rerun == text

@@ -237,3 +237,79 @@ def test_network_variances_per_layer_weight_scale():
     q = theory.network_variances("identity", "random:0.5", [4, 8, 2, 1], X)
     # identity: q1 = 0.25 * 4 * 1, q2 = 0.25 * 8 * q1
     assert np.allclose(q, [1.0, 2.0])
+
+
+# ------------------------------------- sigma_b2 = 0: q* is 0 or infinite, chi_1 and xi as limits
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "identity"])
+@pytest.mark.parametrize("sw2", [0.8, 2.5])
+def test_homogeneous_activation_at_zero_bias_chi1_is_sigma_w2_e_grad_squared(activation, sw2):
+    """For a positively homogeneous phi, E[phi'(sqrt(q) z)^2] is the same for every q > 0, so
+    chi_1 = sigma_w2 E[phi'(z)^2] whether q* is 0 (sigma_w2 below critical) or infinite (above)."""
+    g = ACTIVATIONS[activation]
+    z = np.random.default_rng(0).standard_normal(1_000_000)
+    mf = theory.depth_scales(activation, sw2, 0.0)
+    expected = sw2 * np.mean(g.grad(z) ** 2)
+    assert mf.chi1 == pytest.approx(expected, rel=0.005) == theory.chi1(activation, sw2, 0.0)
+    for q in (1e-6, 0.3, 30.0, 1e6):  # the limit, checked along the way to it
+        assert sw2 * np.mean(g.grad(np.sqrt(q) * z) ** 2) == pytest.approx(mf.chi1, rel=0.005)
+    assert mf.q_star == (0.0 if mf.chi1 < 1 else np.inf)
+    # xi_q: the variance map is F(q) = chi_q q exactly, q_l - q* ~ exp(-l / xi_q) for q* = 0
+    # (xi_q < 0: q grows by e every |xi_q| layers)
+    q = theory.variance_by_layer(activation, sw2, 0.0, 1.0, 6)
+    np.testing.assert_allclose(q[1:] / q[:-1], np.exp(-1 / mf.xi_q), rtol=1e-9)
+    assert mf.xi_c == np.inf and mf.c_star == 1.0
+
+
+@pytest.mark.parametrize("sw2", [1.0, 2.5])
+def test_relu_zero_bias_measured_ensemble_matches_chi1_and_xi_q(sw2):
+    """Monte Carlo: 24 random ReLU networks, width 512: the forward variance and the gradient's
+    second moment change by chi_1 = sigma_w2 / 2 per layer (0.5 and 1.25, not 0 and inf)."""
+    m = measure_ensemble(depth=8, width=512, init=f"variance_scaling:{sw2}", networks=24, seed=0)
+    mf = theory.depth_scales("relu", sw2, 0.0)
+    fwd = m.z_q.mean(axis=0)
+    back = m.grad_q.mean(axis=0)
+    np.testing.assert_allclose(fwd[1:] / fwd[:-1], np.exp(-1 / mf.xi_q), rtol=0.05)
+    np.testing.assert_allclose(back[:-1] / back[1:], mf.chi1, rtol=0.05)
+
+
+def test_relu_zero_bias_correlations_converge_slower_than_any_exponential():
+    """xi_c = inf for ReLU at sigma_b2 = 0, whatever sigma_w2: the correlation map does not depend
+    on sigma_w2 (positive homogeneity) and its slope at c* = 1 is 1, so 1 - c_l falls as a power of l.
+    Measured in wide random networks; chi_1 (0.5 or 1.25) would give a per-layer factor far from 1."""
+    rng = np.random.default_rng(0)
+    n, depth = 2000, 30
+    x = rng.standard_normal((n, 1))
+    X = np.hstack([x, 0.8 * x + 0.6 * rng.standard_normal((n, 1))])  # correlation about 0.8
+    Ws = [rng.standard_normal((n, n)) / np.sqrt(n) for _ in range(depth)]
+    curves = {}
+    for sw2 in (1.0, 2.5):
+        A, c = X, []
+        for W in Ws:
+            Z = np.sqrt(sw2) * W @ A
+            c.append(Z[:, 0] @ Z[:, 1] / np.linalg.norm(Z[:, 0]) / np.linalg.norm(Z[:, 1]))
+            A = np.maximum(Z, 0)
+        curves[sw2] = 1 - np.array(c)
+        assert theory.depth_scales("relu", sw2, 0.0).xi_c == np.inf
+    np.testing.assert_allclose(curves[1.0], curves[2.5], rtol=1e-9)  # sigma_w2 drops out
+    # the infinite-width map (the arc-cosine kernel, Cho & Saul 2009), from the same inputs
+    c = [X[:, 0] @ X[:, 1] / np.linalg.norm(X[:, 0]) / np.linalg.norm(X[:, 1])]
+    for _ in range(depth):
+        c.append((np.sqrt(1 - c[-1] ** 2) + (np.pi - np.arccos(c[-1])) * c[-1]) / np.pi)
+    d = 1 - np.array(c[:-1])  # the map's c at layer l's pre-activation
+    np.testing.assert_allclose(curves[1.0], d, atol=0.02)  # measured = the map, to finite-width noise
+    factor = d[1:] / d[:-1]  # per layer; one exponential exp(-1/xi_c) would make it constant
+    assert np.all(factor < 1)  # correlations do approach c* = 1 ...
+    assert np.all(np.diff(factor) > 0) and factor[-1] > 0.93  # ... ever slower: no finite xi_c
+
+
+def test_cli_theory_relu_zero_bias(capsys):
+    for sw2, x1, xi_q, q_star in (("1", 0.5, 1 / np.log(2), 0.0), ("2.5", 1.25, -1 / np.log(1.25), "Infinity")):
+        with pytest.raises(SystemExit):
+            cli.main(["theory", "--activation", "relu", "--sigma-w2", sw2, "--json"])
+        r = json.loads(capsys.readouterr().out)
+        assert r["chi1"] == pytest.approx(x1) and r["xi_q"] == pytest.approx(xi_q)
+        assert r["q_star"] == q_star and r["xi_c"] == "Infinity" and r["c_star"] == 1.0
+    with pytest.raises(SystemExit):
+        cli.main(["theory", "--activation", "relu", "--sigma-w2", "1"])
+    out = capsys.readouterr().out
+    assert "chi1 = 0.5 " in out and "xi_q = 1.443 layers, xi_c = inf" in out

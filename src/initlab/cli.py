@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import sys
 from collections.abc import Sequence
 from typing import Annotated
@@ -106,7 +107,12 @@ def train_run(
     data_seed: int | None,
     progress: bool = False,
 ) -> dict:
-    """Load data, train one network, and return the ``train --json`` object."""
+    """Load data, train one network, and return the ``train --json`` object.
+
+    Without a ``seed`` one is drawn (32 bits from the OS) and recorded, so every run can be rerun.
+    """
+    if seed is None:
+        seed = secrets.randbits(32)
     ds = datasets.load(data, seed=data_seed)
     layers = list(layers)
     if layers and layers[0] != ds.n_x:
@@ -141,7 +147,7 @@ def train(
     init: Annotated[str, typer.Option(help="initializer spec, see `initlab init --list`")] = "random:0.01",
     lr: Annotated[float, typer.Option(help="learning rate alpha")] = 1.2,
     iterations: Annotated[int, typer.Option(help="gradient-descent steps")] = 10000,
-    seed: Annotated[int | None, typer.Option(help="seed of the initialization")] = None,
+    seed: Annotated[int | None, typer.Option(help="seed of the initialization (default: drawn and printed)")] = None,
     data_seed: Annotated[int | None, typer.Option(help="seed of the data draw (default: the course's sets)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
@@ -152,6 +158,8 @@ def train(
     if as_json:
         emit_json(result)
         return
+    seed_used = result["config"]["seed"]
+    print(f"seed: {seed_used} (rerun with --seed {seed_used})")
     step = max(1, len(result["costs"]) // 10)
     for i, c in result["costs"][::step]:
         print(f"Cost after iteration {i}: {c:.6f}")
@@ -443,6 +451,8 @@ def theory_cmd(
     print(f"  chi1 = {mf.chi1:.6g}   (< 1 ordered: gradients vanish; > 1 chaotic: they explode)")
     print(f"  c*   = {mf.c_star:.6g}")
     print(f"  xi_q = {mf.xi_q:.4g} layers, xi_c = {mf.xi_c:.4g} layers (depth scales)")
+    if mf.xi_q < 0:
+        print(f"  (xi_q < 0: no finite q*, the variance grows by a factor e every {-mf.xi_q:.4g} layers)")
 
 
 def _theory_measure(*, activation, depth, width, init, sigma_b2, networks, batch, plot, seed, as_json) -> None:

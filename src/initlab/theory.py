@@ -107,13 +107,38 @@ def fixed_point(activation: str, sigma_w2, sigma_b2, *, q0: float = 1.0, q_max: 
     return q if q.ndim else float(q)
 
 
+#: Where ``q*`` is 0 or infinite (``sigma_b2 = 0``: the variance map shrinks or grows every
+#: ``q``), ``chi_1`` and the depth scales are their limits as ``q -> 0+`` or ``q -> inf``, taken by
+#: evaluating the integrands at these ``q`` (every quadrature node then sits on the same side of
+#: the activation's kink or saturation as in the limit). Exactly 0 would be wrong for ReLU:
+#: ``relu'(0) = 0``, but ``E[relu'(sqrt(q) z)^2] = 1/2`` for every ``q > 0``.
+Q_TINY, Q_HUGE = 1e-24, 1e24
+
+
+def _limit_q(q: np.ndarray) -> np.ndarray:
+    """``q`` with 0 and inf replaced by the stand-ins of the limits ``q -> 0+``, ``q -> inf``."""
+    q = np.asarray(q, dtype=float)
+    return np.where(q <= 0, Q_TINY, np.where(np.isfinite(q), q, Q_HUGE))
+
+
 def chi1(activation: str, sigma_w2, sigma_b2, *, q: np.ndarray | None = None, q0: float = 1.0) -> np.ndarray:
-    """``chi_1 = sigma_w2 * E[phi'(sqrt(q*) z)^2]``, at the fixed point unless ``q`` is given."""
+    """``chi_1 = sigma_w2 * E[phi'(sqrt(q*) z)^2]`` at the fixed point, or at ``q`` when given.
+
+    Where ``q*`` is 0 or infinite this is the limit ``q -> q*`` (the factor by which the gradient's
+    second moment changes per layer as the forward variance approaches ``q*``): ReLU at
+    ``sigma_b2 = 0`` has ``chi_1 = sigma_w2 / 2`` for every ``sigma_w2``. A ``q`` given explicitly
+    is used as it is (``q = 0`` is a network whose pre-activations are all exactly 0).
+    """
     sw, sb = _check(sigma_w2, sigma_b2)
     dphi = _activation(activation).grad
-    q = fixed_point(activation, sw, sb, q0=q0) if q is None else np.asarray(q, dtype=float)
-    out = sw * _expect(lambda u: dphi(u) ** 2, np.where(np.isfinite(q), q, 0.0))
-    out = np.where(np.isfinite(q), out, np.inf)
+    if q is None:
+        q = _limit_q(fixed_point(activation, sw, sb, q0=q0))
+        with np.errstate(over="ignore"):
+            out = sw * _expect(lambda u: dphi(u) ** 2, q)
+    else:
+        q = np.asarray(q, dtype=float)
+        out = sw * _expect(lambda u: dphi(u) ** 2, np.where(np.isfinite(q), q, 0.0))
+        out = np.where(np.isfinite(q), out, np.inf)
     return out if out.ndim else float(out)
 
 
@@ -173,38 +198,59 @@ class MeanField:
 def depth_scales(activation: str, sigma_w2: float, sigma_b2: float, *, q0: float = 1.0) -> MeanField:
     """``q*``, ``chi_1``, ``c*`` and the depth scales ``xi_q``, ``xi_c`` at one point.
 
-    ``xi_q = -1 / log(F'(q*))`` with ``F'(q) = sigma_w2 E[phi(u) phi'(u) z] / sqrt(q)`` (Gaussian
-    integration by parts of ``d/dq E[phi(sqrt(q) z)^2]``); ``xi_c = -1 / log(chi_c)`` with
-    ``chi_c = sigma_w2 E[phi'(u1) phi'(u2)]`` at ``c*`` (``= chi_1`` when ``c* = 1``).
+    ``xi_q = -1 / log(chi_q)`` with ``chi_q = F'(q*) = sigma_w2 E[phi(u) phi'(u) z] / sqrt(q*)``
+    (``= chi_1 + sigma_w2 E[phi''(u) phi(u)]`` by Gaussian integration by parts; Schoenholz et al.
+    2017, eq. 7): ``q_l - q*`` shrinks by ``e`` every ``xi_q`` layers. ``xi_c = -1 / log(chi_c)``
+    with ``chi_c = sigma_w2 E[phi'(u1) phi'(u2)]`` at ``c*`` (``= chi_1`` when ``c* = 1``; eq. 9).
     Infinite at criticality.
+
+    Where ``q*`` is 0 or infinite (``sigma_b2 = 0`` and ``phi(0) = 0``) the variance never becomes
+    stationary, and both slopes are limits ``q -> q*``:
+
+    - ``chi_q = lim F(q) / q``: ReLU's map is ``F(q) = (sigma_w2 / 2) q``, so ``chi_q = sigma_w2 / 2``
+      and ``q_l = q_0 chi_q^l`` exactly. With ``chi_q > 1`` (``q* = inf``) ``xi_q`` is negative: the
+      variance *grows* by ``e`` every ``|xi_q|`` layers.
+    - the correlation map's slope at ``c = 1`` is ``sigma_w2 q E[phi'(u)^2] / F(q)`` (Price's theorem;
+      at a finite fixed point ``F(q*) = q*`` and it is ``chi_1``). For a positively homogeneous
+      ``phi`` (ReLU, leaky ReLU, identity) it is ``E[phi'^2] / E[phi^2] = 1`` for every ``q``: the
+      correlation map does not depend on ``sigma_w2`` at all and ``1 - c_l`` falls as a power of
+      ``l``, not exponentially, so ``xi_c = inf`` and ``c* = 1`` (for tanh with ``q* = 0`` the slope
+      also tends to 1: the units become linear and correlations freeze).
     """
     act = _activation(activation)
     phi, dphi = act.fn, act.grad
     q = float(fixed_point(activation, sigma_w2, sigma_b2, q0=q0))
-    x1 = float(chi1(activation, sigma_w2, sigma_b2, q=q))
-    if not np.isfinite(q) or q == 0.0:
-        slope = float(sigma_w2 * _expect(lambda u: dphi(u) ** 2, np.array(0.0))) if q == 0 else np.inf
-    else:
-        slope = float(sigma_w2 * _expect(lambda u: phi(u) * dphi(u) * u, np.array(q)) / q)
+    x1 = float(chi1(activation, sigma_w2, sigma_b2, q0=q0))
+    degenerate = q == 0.0 or not np.isfinite(q)
+    qe = float(_limit_q(q))
+    with np.errstate(over="ignore"):
+        chi_q = float(sigma_w2 * _expect(lambda u: phi(u) * dphi(u) * u, np.array(qe)) / qe)
 
     def inv_log(x: float) -> float:
-        if not np.isfinite(x) or x <= 0:
-            return 0.0 if not np.isfinite(x) else np.inf
-        return np.inf if abs(np.log(x)) < 1e-12 else -1.0 / np.log(x)
+        """``-1 / log(x)``: 0 for ``x = 0``, infinite for ``x = 1``."""
+        if x <= 0:
+            return 0.0
+        return np.inf if abs(np.log(x)) < 1e-9 else float(-1.0 / np.log(x))
 
-    xi_q = inv_log(slope) if slope < 1 else np.inf
+    # a finite fixed point is stable (chi_q < 1); at 0 or inf the sign says shrink or grow
+    xi_q = inv_log(chi_q) if (chi_q < 1 or degenerate) else np.inf
     c_star = 1.0
-    if np.isfinite(q) and q > 0 and x1 > 1 + 1e-9:
-        # chaotic: c = 1 is unstable; find the stable c* < 1 of the correlation map by bisection
-        def Gc(c):
-            return (sigma_w2 * _corr_expect(lambda a, b: phi(a) * phi(b), q, c) + sigma_b2) / q - c
+    if degenerate:
+        with np.errstate(over="ignore"):
+            F = float(variance_map(activation, qe, sigma_w2, sigma_b2))
+            chi_c = float(sigma_w2 * qe * _expect(lambda u: dphi(u) ** 2, np.array(qe)) / F)
+    else:
+        if x1 > 1 + 1e-9:
+            # chaotic: c = 1 is unstable; find the stable c* < 1 of the correlation map by bisection
+            def Gc(c):
+                return (sigma_w2 * _corr_expect(lambda a, b: phi(a) * phi(b), q, c) + sigma_b2) / q - c
 
-        lo, hi = -1.0, 1.0 - 1e-9
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if Gc(mid) > 0 else (lo, mid)
-        c_star = 0.5 * (lo + hi)
-    chi_c = x1 if c_star == 1.0 else float(sigma_w2 * _corr_expect(lambda a, b: dphi(a) * dphi(b), q, c_star))
+            lo, hi = -1.0, 1.0 - 1e-9
+            for _ in range(60):
+                mid = 0.5 * (lo + hi)
+                lo, hi = (mid, hi) if Gc(mid) > 0 else (lo, mid)
+            c_star = 0.5 * (lo + hi)
+        chi_c = x1 if c_star == 1.0 else float(sigma_w2 * _corr_expect(lambda a, b: dphi(a) * dphi(b), q, c_star))
     xi_c = inv_log(chi_c) if abs(chi_c - 1) > 1e-9 else np.inf
     return MeanField(act.name, float(sigma_w2), float(sigma_b2), q, x1, float(c_star), float(xi_q), float(xi_c))
 
