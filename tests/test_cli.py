@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from initlab import cli
@@ -151,3 +152,38 @@ def test_train_without_seed_draws_prints_and_records_one(capsys):
     assert line == f"seed: {drawn} (rerun with --seed {drawn})"
     _, rerun, _ = run([*args, "--seed", str(drawn)], capsys)
     assert rerun == text
+
+
+def test_demo_symmetry_reason_is_the_measured_zero_factor(capsys):
+    """dW1 = (W2^T dZ2 * g'(Z1)) X^T / m: the printed reason names exactly the factors that are 0.
+    From zeros, W2 = 0 for every activation; g'(Z1) = g'(0) is 0 only for ReLU (tanh'(0) = 1)."""
+    from initlab.nn import ACTIVATIONS
+
+    code, out, _ = run(["demo", "symmetry", "--iterations", "20", "--json"], capsys)
+    rows = {r["activation"]: r for r in json.loads(out)["per_activation"]}
+    assert code == 0 and {"sigmoid", "tanh", "relu"} <= set(rows)
+    for act, r in rows.items():
+        g0 = float(ACTIVATIONS[act].grad(np.zeros(1))[0])
+        f = r["factors_at_init"]
+        assert f["zero"]["W2"] and f["zero"]["g'(Z1)"] == (g0 == 0) and f["values"]["g'(Z1)"] == f"{g0:g}"
+        assert "g'(0) = 0" not in r["sentence"]
+        if act == "sigmoid":  # A1 = 0.5: W2 learns, then W1 does, as one unit
+            assert not f["zero"]["A1"] and r["learned"] == ["W1", "b1", "W2", "b2"] and "ONE unit" in r["sentence"]
+            continue
+        assert r["learned"] == ["b2"] and f["zero"]["A1"]
+        assert ("because W2 = 0 and g'(Z1) = 0" in r["sentence"]) == (g0 == 0)
+        assert ("because W2 = 0 (g'(Z1) = " in r["sentence"]) == (g0 != 0)
+    assert "g'(Z1) = 1: not the reason" in rows["tanh"]["sentence"]
+
+
+def test_zero_gradient_factors_names_g_prime_when_w2_is_not_zero():
+    from initlab.experiments.demos import zero_gradient_factors
+    from initlab.nn import Network
+
+    X, Y = np.array([[1.0, -2.0, 0.5]]), np.array([[1.0, 0.0, 1.0]])
+    dead = {"W1": np.zeros((2, 1)), "b1": -np.ones((2, 1)), "W2": np.ones((1, 2)), "b2": np.zeros((1, 1))}
+    f = zero_gradient_factors(Network([1, 2, 1], hidden="relu", params=dead), X, Y)
+    assert f["reason"].startswith("dW1 = (W2^T dZ2 * g'(Z1)) X^T / m is 0 because g'(Z1) = 0 (W2 = 1: not the reason)")
+    alive = {**dead, "b1": np.ones((2, 1))}
+    assert zero_gradient_factors(Network([1, 2, 1], hidden="tanh", params=alive), X, Y)["reason"] == (
+        "no factor of dW1 or dW2 is 0 at the start")

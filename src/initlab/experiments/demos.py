@@ -134,6 +134,44 @@ class SymmetryStory:
         return out
 
 
+def _values(a: np.ndarray) -> str:
+    lo, hi = float(np.min(a)), float(np.max(a))
+    return f"{lo:g}" if lo == hi else f"{lo:g} to {hi:g}"
+
+
+def zero_gradient_factors(net: Network, X: np.ndarray, Y: np.ndarray) -> dict:
+    """Which factor of the hidden layer's gradients is zero, measured on ``(X, Y)`` (a 2-layer net).
+
+    ``dW1 = (W2^T dZ2 * g'(Z1)) X^T / m`` (and ``db1``) is zero when ``W2 = 0``, ``dZ2 = 0`` or
+    ``g'(Z1) = 0``; ``dW2 = dZ2 A1^T / m`` when ``dZ2 = 0`` or ``A1 = g(Z1) = 0``. Returns each
+    factor's test and values, and ``reason``: the sentence, made only of the factors found zero.
+    """
+    A2, cache = net.forward(X)
+    (_, Z1), (A1, Z2) = cache
+    g = net.activations[0]
+    dZ2 = net.loss.grad(Z2, A2, net._check_Y(X, Y), net.activations[-1])
+    gp = g.grad(Z1)
+    W2 = net.params["W2"]
+    zero = {"W2": bool(np.all(W2 == 0)), "dZ2": bool(np.all(dZ2 == 0)), "g'(Z1)": bool(np.all(gp == 0)),
+            "A1": bool(np.all(A1 == 0))}
+    values = {"W2": _values(W2), "dZ2": _values(dZ2), "g'(Z1)": _values(gp), "A1": _values(A1),
+              "Z1": _values(Z1)}
+    parts = []
+    hidden_zero = [k for k in ("W2", "dZ2", "g'(Z1)") if zero[k]]
+    if hidden_zero:
+        others = [f"{k} = {values[k]}" for k in ("W2", "g'(Z1)") if not zero[k]]
+        parts.append("dW1 = (W2^T dZ2 * g'(Z1)) X^T / m is 0 because "
+                     + " and ".join(f"{k} = 0" for k in hidden_zero)
+                     + (f" ({', '.join(others)}: not the reason)" if others else ""))
+    out_zero = [k for k in ("dZ2", "A1") if zero[k]]
+    if out_zero:
+        parts.append("dW2 = dZ2 A1^T / m is 0 because "
+                     + " and ".join(f"{k} = 0" + (f" (A1 = g(Z1), Z1 = {values['Z1']})" if k == "A1" else "")
+                                    for k in out_zero))
+    reason = "; ".join(parts) if parts else "no factor of dW1 or dW2 is 0 at the start"
+    return {"zero": zero, "values": values, "reason": reason}
+
+
 def symmetry_story(*, iterations: int = 3000, lr: float = 1.2, seed: int = 1,
                    inits: tuple[str, ...] = ("zeros", "random:0.01")) -> SymmetryStory:
     """Zero vs random on a 2-2-1 sigmoid network on XOR, and what each activation does from zeros."""
@@ -163,6 +201,7 @@ def symmetry_story(*, iterations: int = 3000, lr: float = 1.2, seed: int = 1,
         if act == "identity":
             continue
         net = Network([2, 2, 1], hidden=act, init="zeros")
+        factors = zero_gradient_factors(net, X, Y)
         before = {k: v.copy() for k, v in net.params.items()}
         h = net.fit(X, Y, lr=lr, iterations=iterations, track=("symmetry",), track_every=every)
         moved = {k: float(np.abs(net.params[k] - before[k]).max()) for k in before}
@@ -172,15 +211,12 @@ def symmetry_story(*, iterations: int = 3000, lr: float = 1.2, seed: int = 1,
                  "the output bias's gradient mean(a - y) is 0 too)")
         elif learned == ["b2"]:
             s = (f"hidden weights stayed exactly 0 (W1, b1, W2 unchanged); only the output bias "
-                 f"learned (b2 moved {moved['b2']:.3g}): g(0) = 0 and g'(0) = 0 pass nothing back"
-                 if act != "leaky_relu" else
-                 f"hidden weights stayed exactly 0 (W1, b1, W2 unchanged); only the output bias "
-                 f"learned (b2 moved {moved['b2']:.3g}): g(0) = 0 and W2 = 0 pass nothing back")
+                 f"learned (b2 moved {moved['b2']:.3g}): {factors['reason']}")
         else:
             s = (f"learned ({', '.join(learned)} moved) but as ONE unit: effective width "
                  f"{int(np.max(h.effective_widths))} of 2 at every tracked step "
                  f"(symmetric every step: {h.symmetric_every_step})")
-        per.append({"activation": act, "moved": moved, "learned": learned,
+        per.append({"activation": act, "moved": moved, "learned": learned, "factors_at_init": factors,
                     "symmetric_every_step": h.symmetric_every_step, "sentence": s,
                     "train_accuracy": net.accuracy(X, Y)})
     config = {"data": "xor", "layers": [2, 2, 1], "hidden": "sigmoid", "lr": lr,
@@ -216,7 +252,8 @@ class SaturationStory:
                        f"goes {lo['saturated_at_init']:.2f} -> {hi['saturated_at_init']:.2f} and the cost "
                        f"after {c['iterations']} iterations {lo['final_cost']:.3f} -> {hi['final_cost']:.3f}"
                        + (": large weights saturate the units and learning crawls."
-                          if hi["final_cost"] > lo["final_cost"] else "."))
+                          if hi["final_cost"] > lo["final_cost"]
+                          and hi["saturated_at_init"] > lo["saturated_at_init"] else "."))
             reached = [r for r in rs if r["iterations_to_target"] is not None]
             if reached:
                 best = min(reached, key=lambda r: r["iterations_to_target"])
