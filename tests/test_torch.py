@@ -253,3 +253,51 @@ def test_batchnorm_judged_as_in_training_and_left_untouched():
     for x in rep.layers[:2]:
         assert x.suits.startswith("not judged: a normalization layer follows")
     assert not [f for f in rep.findings if f["kind"] in ("scale", "propagation")]
+
+
+# ---------------------------------------------------------------------------------- LSUV
+@pytest.mark.parametrize("spec, tol", [("lsuv", 0.1), ("lsuv:0.01,20", 0.01)])
+@pytest.mark.parametrize("hidden", [nn.ReLU, nn.Tanh])
+def test_lsuv_gives_every_layer_unit_output_variance_on_the_batch(spec, tol, hidden):
+    m = mlp(hidden)
+    x = batch(seed=1)
+    done = initialize(m, spec, seed=0, batch=x)
+    out = {}
+    hooks = [m[i].register_forward_hook(lambda mod, a, o, i=i: out.__setitem__(i, o.var(unbiased=False).item()))
+             for i in (0, 2, 4)]
+    with torch.no_grad():
+        m(x)
+    for h in hooks:
+        h.remove()
+    for i in (0, 2, 4):
+        assert abs(out[i] - 1) < tol, (i, out[i])
+        rec = done[str(i)]["lsuv"]
+        assert rec["converged"] and rec["variance"] == pytest.approx(out[i], rel=1e-5) and rec["iterations"] >= 1
+    # it started orthonormal (as the paper's Algorithm 1): W1 (64, 20) has orthogonal columns, only scaled
+    W = m[0].weight.detach().double()
+    gram = W.T @ W
+    np.testing.assert_allclose(gram.numpy(), gram.diagonal().mean().item() * np.eye(20), atol=1e-5)
+
+
+def test_lsuv_leaves_batchnorm_statistics_alone():
+    m = nn.Sequential(nn.Linear(20, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 4))
+    before = {k: v.clone() for k, v in m.named_buffers()}
+    initialize(m, "lsuv", seed=0, batch=batch())
+    for k, v in m.named_buffers():
+        assert torch.equal(v, before[k]), k
+
+
+@pytest.mark.parametrize("kwargs, words", [({}, "batch=x"), ({"batch": np.ones((4, 20))}, "got batch=ndarray"),
+                                           ({"batch": torch.ones(4, 7)}, "rejected the batch of shape (4, 7)")])
+def test_lsuv_without_a_usable_batch_is_refused(kwargs, words):
+    with pytest.raises(InitlabError) as e:
+        initialize(mlp(), "lsuv", seed=0, **kwargs)
+    assert words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_cli_audit_init_lsuv(models, capsys):
+    code, out, err = run(["audit", f"{models}:make_model", "--input-shape", "16,3,6,6", "--init", "lsuv",
+                          "--json"], capsys)
+    assert code == 0, err
+    lin = {x["name"]: x for x in json.loads(out)["layers"]}
+    assert lin["0"]["activation_variance"] > 0

@@ -550,9 +550,9 @@ def audit_cmd(
     if any(n < 1 for n in shape):
         raise InitlabError(f"--input-shape needs positive sizes, got {shape}")
     model = load_model(target, checkpoint=checkpoint)
-    if init:
-        initialize(model, init, seed=seed)
     batch = torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+    if init:
+        initialize(model, init, seed=seed, batch=batch)  # the batch is used by lsuv only
     result = audit(model, batch, seed=seed)
     paths = write_audit_report(result, report) if report else {}
     _print_story(result, as_json)

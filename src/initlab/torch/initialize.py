@@ -67,8 +67,16 @@ def initialize(
     bias: str | None = "zeros",
     include: Sequence[str | type] | None = None,
     seed: Seed = None,
+    batch: torch.Tensor | None = None,
 ) -> dict[str, dict]:
     """Initialize every supported module's weight with ``spec`` (and its bias with ``bias``).
+
+    A data-dependent spec (``lsuv[:TOL][,MAX_ITER]``, Mishkin & Matas 2016) needs ``batch``, an
+    input the model accepts: after the orthonormal draw, each initialized module in the order the
+    forward pass reaches it has its weight divided by ``sqrt(Var(output))`` on that batch until
+    ``|Var - 1| < TOL`` (at most MAX_ITER times), as `initlab.nn.lsuv.lsuv` does for a `Network`;
+    its entry gains ``"lsuv": {"iterations", "variance", "converged"}``. Buffers (BatchNorm's
+    running statistics) are restored after these passes.
 
     ``include``: module names (shell patterns: ``"fc*"``, ``"layer1.*"``) or types
     (``nn.Conv2d``); a module is initialized when it matches any. ``bias=None`` leaves biases
@@ -84,6 +92,10 @@ def initialize(
     sampler = initializers.get(spec)
     if bias is not None:
         initializers.get(bias)
+    data_dependent = getattr(sampler, "data_dependent", False)
+    if data_dependent and not isinstance(batch, torch.Tensor):
+        raise InitlabError(f"{spec!r} rescales each layer on data: pass a batch the model accepts, "
+                           f"initialize(model, {spec!r}, batch=x); got batch={type(batch).__name__}")
     rng = resolve(seed) if seed is not None else np.random.default_rng()
     done: dict[str, dict] = {}
     for name, module in model.named_modules():
@@ -108,4 +120,58 @@ def initialize(
         kinds = ", ".join(t.__name__ for t in SUPPORTED)
         raise InitlabError(f"no module was initialized: none of the model's modules is a {kinds}"
                            + ("" if include is None else f" matching include={list(include)}"))
+    if data_dependent:
+        _lsuv(model, batch, done, tol=sampler.tol, max_iter=sampler.max_iter)
     return done
+
+
+class _Reached(Exception):
+    """Raised by a hook to stop the forward pass once the module of interest has run."""
+
+
+def _lsuv(model: nn.Module, batch: torch.Tensor, done: dict[str, dict], *, tol: float, max_iter: int) -> None:
+    """The data step of LSUV on the modules in ``done``, in the order the forward pass runs them.
+
+    Variance over the whole output (units, examples and positions), as `initlab.nn.lsuv.lsuv` and
+    the paper's Algorithm 1. Each forward pass stops at the module being rescaled.
+    """
+    modules = dict(model.named_modules())
+    order: list[str] = []
+    hooks = [modules[n].register_forward_hook(lambda m, i, o, n=n: order.append(n)) for n in done]
+    saved = {k: v.clone() for k, v in model.named_buffers()}
+    try:
+        try:
+            model(batch)
+        except Exception as e:
+            raise InitlabError(f"the model rejected the batch of shape {tuple(batch.shape)}: "
+                               f"{type(e).__name__}: {e}".splitlines()[0]) from None
+        finally:
+            for h in hooks:
+                h.remove()
+        for name in dict.fromkeys(order):  # first call of each, in forward order
+            module, out = modules[name], {}
+
+            def grab(m, i, o, out=out):
+                out["var"] = float(o.detach().double().var(unbiased=False))
+                raise _Reached
+
+            taken = 0
+            while True:
+                h = module.register_forward_hook(grab)
+                try:
+                    model(batch)
+                except _Reached:
+                    pass
+                finally:
+                    h.remove()
+                var = out["var"]
+                if abs(var - 1.0) < tol or var == 0 or not math.isfinite(var) or taken == max_iter:
+                    break
+                module.weight.div_(math.sqrt(var))
+                taken += 1
+            done[name]["lsuv"] = {"iterations": taken, "variance": var, "converged": abs(var - 1.0) < tol}
+        for name in done.keys() - set(order):  # never reached by the forward pass: not rescaled
+            done[name]["lsuv"] = None
+    finally:
+        for k, v in model.named_buffers():
+            v.copy_(saved[k])
