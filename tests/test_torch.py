@@ -40,6 +40,29 @@ def test_zero_hidden_layer_then_he_normal():
     assert not [f for f in rep.findings if f["kind"] == "symmetry"]
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_units_equal_up_to_rounding_are_reported_as_such(dtype):
+    """Identical units that rounding split by a few ulps (BLAS, a GPU, float32 training) are
+    neither distinct units nor silently equal: named, with their largest difference."""
+    torch.manual_seed(0)
+    m = mlp().to(dtype)
+    with torch.no_grad():
+        m[2].weight.fill_(0.25)
+        m[2].bias.zero_()
+        eps = torch.finfo(dtype).eps
+        m[2].weight[5, 3] += 4 * eps * 0.25  # unit 5 split from the others by 4 ulps
+        m[2].weight[9] = m[0].weight[0, 0]  # unit 9 truly different
+    rep = audit(m, batch().to(dtype))
+    hid = next(x for x in rep.layers if x.name == "2")
+    assert hid.effective_width == 3  # exact: {all but 5 and 9}, {5}, {9}
+    assert hid.rounding_groups == [[i for i in range(64) if i != 9]]
+    assert hid.rounding_difference == pytest.approx(4 * eps * 0.25, rel=1e-6)
+    msgs = [f["message"] for f in rep.findings if f["kind"] == "symmetry" and f["layer"] == "2"]
+    assert len(msgs) == 1 and "2 of 64 units distinct up to rounding" in msgs[0]
+    untouched = next(x for x in rep.layers if x.name == "0")
+    assert untouched.rounding_groups == [] and untouched.rounding_difference is None
+
+
 # the shared names: initlab spec -> torch.nn.init call on a tensor
 PAIRS = {
     "he_normal": lambda t: nn.init.kaiming_normal_(t, nonlinearity="relu"),

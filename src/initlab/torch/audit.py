@@ -61,6 +61,24 @@ def _rows(module: nn.Module) -> np.ndarray | None:
     return rows
 
 
+def _rounding_groups(rows: np.ndarray | None, dtype: torch.dtype,
+                     exact: list[list[int]] | None) -> tuple[list[list[int]], float | None]:
+    """Groups of units whose rows agree within 64 ulps of the largest entry (``dtype``'s ulps)
+    and that the exact grouping split; and the largest difference inside them."""
+    if rows is None or exact is None or not torch.is_floating_point(torch.empty(0, dtype=dtype)):
+        return [], None
+    atol = 64 * float(torch.finfo(dtype).eps) * float(np.nanmax(np.abs(rows), initial=0.0))
+    if atol == 0.0:
+        return [], None
+    near = [g for g in group_rows(rows, atol) if len(g) > 1]
+    exact_sets = {frozenset(g) for g in exact}
+    near = [g for g in near if frozenset(g) not in exact_sets]
+    if not near:
+        return [], None
+    diff = max(float(np.max(np.abs(rows[g] - rows[g[0]]))) for g in near)
+    return near, diff
+
+
 def looks_like(W: np.ndarray, fan_in: int, fan_out: int, sv: np.ndarray | None = None) -> tuple[str, str]:
     """Which known initializer ``W`` resembles, and the evidence: ``std * sqrt(fan)`` and the
     shape of its distribution (kurtosis: 1.8 uniform, about 2.36 truncated normal, 3 normal).
@@ -106,6 +124,11 @@ class LayerAudit:
     activation: str | None
     effective_width: int | None
     groups: list[list[int]]
+    #: Units equal up to rounding but not bit for bit (within 64 ulps of the layer's largest
+    #: weight: what BLAS, a GPU or float32 training leaves of identical units), and the largest
+    #: difference inside those groups; never counted as distinct, never silently as equal.
+    rounding_groups: list[list[int]]
+    rounding_difference: float | None
     dead_fraction: float | None
     saturated_fraction: float | None
     preactivation_mean: float
@@ -282,6 +305,7 @@ def audit(model: nn.Module, batch, *, target=None, seed: int = 0) -> AuditReport
         fan_in, fan_out = torch_fans(mod.weight)
         rows = _rows(mod)
         groups = group_rows(rows) if rows is not None else None
+        near, near_diff = _rounding_groups(rows, mod.weight.dtype, groups)
         sv = torch.linalg.svdvals(mod.weight.detach().reshape(mod.weight.shape[0], -1).float()).double().numpy()
         like, evidence = looks_like(W, fan_in, fan_out, sv)
         sigma_w2 = float(fan_in * np.mean(W ** 2))
@@ -311,6 +335,7 @@ def audit(model: nn.Module, batch, *, target=None, seed: int = 0) -> AuditReport
             fan_in=fan_in, fan_out=fan_out, activation=act,
             effective_width=None if groups is None else len(groups),
             groups=[] if groups is None else [gr for gr in groups if len(gr) > 1],
+            rounding_groups=near, rounding_difference=near_diff,
             dead_fraction=float((Zt <= 0).all(dim=1).double().mean()) if act == "relu" else None,
             saturated_fraction=_saturated(Zt.double().numpy(), act) if act in MAX_SLOPE else None,
             preactivation_mean=float(Zt.mean()), preactivation_variance=float(Zt.var(unbiased=False)),
@@ -333,7 +358,14 @@ def findings(layers: list[LayerAudit]) -> list[dict]:
         last = i == len(layers) - 1
         fix = RECOMMENDED.get(x.activation, "he_normal")
         unit = "channels" if "Conv" in x.type else "units"
-        if x.effective_width is not None and x.effective_width < x.width:
+        if x.rounding_groups:
+            distinct = x.width - sum(len(g) - 1 for g in x.rounding_groups)
+            out.append({"layer": x.name, "severity": "error", "kind": "symmetry",
+                        "message": f"{x.name}: {distinct} of {x.width} {unit} distinct up to rounding "
+                                   f"(largest difference {x.rounding_difference:.3g}): they compute the same "
+                                   f"function but for float rounding, so they started identical; "
+                                   f"initialize with {fix}"})
+        elif x.effective_width is not None and x.effective_width < x.width:
             why = ("weights are constant" if x.looks_like == "zeros" or x.looks_like.startswith("constant")
                    else "some rows are identical")
             out.append({"layer": x.name, "severity": "error", "kind": "symmetry",
