@@ -273,7 +273,7 @@ class Engine:
             self.Y = np.ascontiguousarray(np.pad(self.Y, ((0, 0), (0, pad))))
             self.M = (np.arange(m + pad) < m).astype(np.float64)
             n_y = int(dims[-1])
-            self.S = np.zeros((self.nblk, (2 * (P + Q) + n_y * K) * self.EB))
+            self.S = np.zeros((self.nblk, (2 * (P + Q) + 2 * n_y * K) * self.EB))
             self.W = self.S[:, : P * self.EB].reshape(self.nblk, P, self.EB)
             self.B = self.S[:, P * self.EB: (P + Q) * self.EB].reshape(self.nblk, Q, self.EB)
         else:
