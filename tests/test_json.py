@@ -157,3 +157,11 @@ def test_jsonable_spells_every_nonfinite_float():
     }
     with pytest.raises(TypeError, match="set"):
         cli.to_json({"s": {1}})
+
+
+def test_report_results_json_is_strict_too(tmp_path):
+    """results.json (compare's report) uses the same convention as --json: one place."""
+    from initlab.report.html import write_page
+
+    paths = write_page(tmp_path, "<html></html>", {"x": np.float64("nan"), "y": [np.inf, 1.5]})
+    assert strict(paths["json"].read_text()) == {"x": "NaN", "y": ["Infinity", 1.5]}

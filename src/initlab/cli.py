@@ -7,7 +7,6 @@ on stderr, ``error: ...``, and exit code 2: no traceback.
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 import sys
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from initlab import data as datasets
 from initlab import initializers
 from initlab.errors import InitlabError, parse_ints
 from initlab.nn import Network
+from initlab.report.strict_json import to_json
 
 app = typer.Typer(
     help="initlab: neural-network weight initialization, measured.",
@@ -31,36 +31,6 @@ app = typer.Typer(
 
 
 # ----------------------------------------------------------------------------- helpers
-#: Strict JSON has no infinity or NaN, so a non-finite float is written as one of these strings
-#: (the protobuf JSON mapping's convention; ``float(s)`` in Python and ``Number(s)`` in
-#: JavaScript read them back). Every other number stays a number.
-NONFINITE = {np.inf: "Infinity", -np.inf: "-Infinity"}
-
-
-def to_json(obj: object) -> str:
-    """``obj`` as strict JSON: NumPy arrays and scalars become lists and numbers, non-finite
-    floats become the strings ``"Infinity"``, ``"-Infinity"``, ``"NaN"``; ``allow_nan=False``
-    makes any non-finite float that slipped past this an error instead of invalid JSON."""
-    return json.dumps(jsonable(obj), allow_nan=False)
-
-
-def jsonable(o: object) -> object:
-    """A copy of ``o`` with only JSON types, non-finite floats spelled as strings (see ``NONFINITE``)."""
-    if isinstance(o, dict):
-        return {k: jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [jsonable(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return jsonable(o.tolist())
-    if isinstance(o, np.generic):
-        return jsonable(o.item())
-    if isinstance(o, float) and not np.isfinite(o):
-        return NONFINITE.get(o, "NaN")
-    if o is None or isinstance(o, (str, int, float)):
-        return o
-    raise TypeError(f"not JSON-serializable: {type(o).__name__}")
-
-
 def emit_json(obj: dict) -> None:
     """One strict JSON object on stdout (see ``to_json``)."""
     sys.stdout.write(to_json(obj) + "\n")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import io
-import json
 import math
 
 import numpy as np
@@ -26,6 +25,7 @@ from initlab.dashboard.session import (
 )
 from initlab.nn import HIDDEN
 from initlab.report.plots import COLOURS
+from initlab.report.strict_json import to_json
 
 PLOT_W, PLOT_H = 340, 250
 REFRESH_MS = 60
@@ -295,7 +295,7 @@ class Dashboard:
 
     def _download(self):
         data = {} if self.trainer is None else self.trainer.result()
-        return io.StringIO(json.dumps(data, indent=1))
+        return io.StringIO(to_json(data, indent=1))
 
     # ------------------------------------------------------------------- drawing
     def tick(self) -> None:

@@ -374,6 +374,24 @@ try:
         return q * r * p + (p - minus)
 
     @njit(cache=True, fastmath={"contract"}, error_model="numpy")
+    def two_atanh(s):
+        """2 atanh(s) = log((1 + s) / (1 - s)) for |s| <= 0.1716, by its series
+        2 (s + s^3/3 + ... + s^23/23) (truncation below 2e-17 relative)."""
+        s2 = s * s
+        p = 1.0 / 23.0
+        p = p * s2 + 1.0 / 21.0
+        p = p * s2 + 1.0 / 19.0
+        p = p * s2 + 1.0 / 17.0
+        p = p * s2 + 1.0 / 15.0
+        p = p * s2 + 1.0 / 13.0
+        p = p * s2 + 1.0 / 11.0
+        p = p * s2 + 1.0 / 9.0
+        p = p * s2 + 1.0 / 7.0
+        p = p * s2 + 1.0 / 5.0
+        p = p * s2 + 1.0 / 3.0
+        return 2.0 * s * (1.0 + p * s2)
+
+    @njit(cache=True, fastmath={"contract"}, error_model="numpy")
     def log_pos(x):
         """log(x) for a finite x >= 2^-1022, in SIMD-friendly arithmetic (libm's log is a scalar
         call). x = 2^k f with f in [sqrt(1/2), sqrt(2)); log f = 2 atanh(s), s = (f - 1) / (f + 1),
@@ -385,21 +403,8 @@ try:
         if f > 1.4142135623730951:
             f = 0.5 * f
             k = k + 1
-        s = (f - 1.0) / (f + 1.0)
-        s2 = s * s
-        p = 1.0 / 23.0
-        p = p * s2 + 1.0 / 21.0
-        p = p * s2 + 1.0 / 19.0
-        p = p * s2 + 1.0 / 17.0
-        p = p * s2 + 1.0 / 15.0
-        p = p * s2 + 1.0 / 13.0
-        p = p * s2 + 1.0 / 11.0
-        p = p * s2 + 1.0 / 9.0
-        p = p * s2 + 1.0 / 7.0
-        p = p * s2 + 1.0 / 5.0
-        p = p * s2 + 1.0 / 3.0
         kf = float(k)
-        return kf * _LN2_HI + (kf * _LN2_LO + 2.0 * s * (1.0 + p * s2))
+        return kf * _LN2_HI + (kf * _LN2_LO + two_atanh((f - 1.0) / (f + 1.0)))
 
     @njit(cache=True, fastmath={"contract"}, error_model="numpy")
     def log1p_unit(u):
@@ -407,20 +412,7 @@ try:
         log(1 + u) = k ln 2 + 2 atanh(s) with s = u / (u + 2) (k = 0) below sqrt(2) - 1, else
         s = (u - 1) / (u + 3) (k = 1: log((1 + u) / 2)); |s| <= 0.1716, the series to s^23."""
         big = u > 0.41421356237309503
-        s = (u - 1.0) / (u + 3.0) if big else u / (u + 2.0)
-        s2 = s * s
-        p = 1.0 / 23.0
-        p = p * s2 + 1.0 / 21.0
-        p = p * s2 + 1.0 / 19.0
-        p = p * s2 + 1.0 / 17.0
-        p = p * s2 + 1.0 / 15.0
-        p = p * s2 + 1.0 / 13.0
-        p = p * s2 + 1.0 / 11.0
-        p = p * s2 + 1.0 / 9.0
-        p = p * s2 + 1.0 / 7.0
-        p = p * s2 + 1.0 / 5.0
-        p = p * s2 + 1.0 / 3.0
         k = 1.0 if big else 0.0
-        return k * _LN2_HI + (k * _LN2_LO + 2.0 * s * (1.0 + p * s2))
+        return k * _LN2_HI + (k * _LN2_LO + two_atanh((u - 1.0) / (u + 3.0) if big else u / (u + 2.0)))
 except ImportError:  # pragma: no cover - numba is optional
     pass

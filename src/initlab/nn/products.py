@@ -45,21 +45,33 @@ try:
 except ImportError:  # pragma: no cover - numba is a dependency; the fallback keeps the math
     NUMBA = False
 
-#: Multiply-adds above which the ensemble axis runs on several threads (the per-entry arithmetic
-#: is the same either way; threads only split the members).
-PARALLEL_WORK = 1 << 18
+#: Multiply-adds above which the rows of a product run on several threads (the per-entry
+#: arithmetic is the same either way: threads only split the rows).
+PARALLEL_WORK = 1 << 20
+#: Rows of the result one thread takes at a time.
+ROWS = 16
+#: Below this many examples (or columns) a kernel runs its inner loop along the other axis.
+NARROW = 8
 
 
 if NUMBA:
+    # Each product has two loop layouts, picked by the shape alone (never by E); both add the
+    # terms of an entry in the same order, so the layout changes the speed, never the bits.
+    # Rows of the result are independent, so they are split over threads (prange). Operands
+    # a layout reads along its other axis come transposed (a contiguous copy made by NumPy).
 
-    def _nn(W, A, out):
+    def _nn_rows(W, A, out):
+        """out[i, :] += W[i, c] A[c, :] over c: the inner loop runs along the examples."""
         E, n, m = out.shape
         k = W.shape[2]
-        for e in prange(E):
+        nb = -(-n // ROWS)
+        for q in prange(E * nb):  # (member, block of ROWS rows): views made once a block
+            e, i0 = q // nb, (q % nb) * ROWS
             We = W[e if W.shape[0] > 1 else 0]
             Ae = A[e if A.shape[0] > 1 else 0]
-            for i in range(n):
-                row = out[e, i]
+            oe = out[e]
+            for i in range(i0, min(i0 + ROWS, n)):
+                row = oe[i]
                 for j in range(m):
                     row[j] = 0.0
                 for c in range(k):
@@ -68,45 +80,116 @@ if NUMBA:
                     for j in range(m):
                         row[j] = row[j] + w * a[j]
 
-    def _nt(D, A, out):
+    def _nn_dots(W, At, out):
+        """Few examples: each entry a dot product over c, four rows at a time (four independent
+        chains, each still added in increasing c). At: (m, k)."""
+        E, n, m = out.shape
+        k = W.shape[2]
+        for q in prange(E * m):
+            e, j = q // m, q % m
+            We = W[e if W.shape[0] > 1 else 0]
+            a = At[e if At.shape[0] > 1 else 0, j]
+            i = 0
+            while i + 4 <= n:
+                w0, w1, w2, w3 = We[i], We[i + 1], We[i + 2], We[i + 3]
+                s0 = s1 = s2 = s3 = 0.0
+                for c in range(k):
+                    s0 = s0 + w0[c] * a[c]
+                    s1 = s1 + w1[c] * a[c]
+                    s2 = s2 + w2[c] * a[c]
+                    s3 = s3 + w3[c] * a[c]
+                out[e, i, j], out[e, i + 1, j], out[e, i + 2, j], out[e, i + 3, j] = s0, s1, s2, s3
+                i += 4
+            while i < n:
+                w0 = We[i]
+                s0 = 0.0
+                for c in range(k):
+                    s0 = s0 + w0[c] * a[c]
+                out[e, i, j] = s0
+                i += 1
+
+    def _nt_rows(D, At, out):
+        """out[i, :] += D[i, t] A^T[t, :] over t: the inner loop runs along c. At: (m, k)."""
         E, n, k = out.shape
         m = D.shape[2]
-        for e in prange(E):
+        nb = -(-n // ROWS)
+        for q in prange(E * nb):
+            e, i0 = q // nb, (q % nb) * ROWS
             De = D[e if D.shape[0] > 1 else 0]
-            At = np.ascontiguousarray(A[e if A.shape[0] > 1 else 0].T)  # (m, k): rows contiguous
-            for i in range(n):
-                row = out[e, i]
+            Ate = At[e if At.shape[0] > 1 else 0]
+            oe = out[e]
+            for i in range(i0, min(i0 + ROWS, n)):
+                row = oe[i]
                 for c in range(k):
                     row[c] = 0.0
                 for t in range(m):
                     d = De[i, t]
-                    a = At[t]
+                    a = Ate[t]
                     for c in range(k):
                         row[c] = row[c] + d * a[c]
 
-    def _tn(W, D, out):
+    def _nt_cols(Dt, A, out):
+        """Few columns (e.g. the inputs): out[:, c] += D^T[t, :] A[c, t] over t, along the
+        units. Dt: (m, n)."""
+        E, n, k = out.shape
+        m = Dt.shape[1]
+        for q in prange(E * k):
+            e, c = q // k, q % k
+            Dte = Dt[e if Dt.shape[0] > 1 else 0]
+            Ae = A[e if A.shape[0] > 1 else 0]
+            col = np.zeros(n)
+            for t in range(m):
+                a = Ae[c, t]
+                d = Dte[t]
+                for i in range(n):
+                    col[i] = col[i] + d[i] * a
+            for i in range(n):
+                out[e, i, c] = col[i]
+
+    def _tn_rows(W, D, out):
+        """out[c, :] += W[i, c] D[i, :] over i: the inner loop runs along the examples."""
         E, k, m = out.shape
         n = W.shape[1]
-        for e in prange(E):
+        nb = -(-k // ROWS)
+        for q in prange(E * nb):
+            e, c0 = q // nb, (q % nb) * ROWS
             We = W[e if W.shape[0] > 1 else 0]
             De = D[e if D.shape[0] > 1 else 0]
             oe = out[e]
-            for c in range(k):
+            for c in range(c0, min(c0 + ROWS, k)):
+                row = oe[c]
                 for j in range(m):
-                    oe[c, j] = 0.0
-            for i in range(n):
-                d = De[i]
-                for c in range(k):
+                    row[j] = 0.0
+                for i in range(n):
                     w = We[i, c]
-                    row = oe[c]
+                    d = De[i]
                     for j in range(m):
                         row[j] = row[j] + w * d[j]
 
-    # the same functions, serial (small products) and threaded over members (large ones)
-    _KERNELS = {
-        name: (njit(cache=True)(fn), njit(cache=True, parallel=True)(fn))
-        for name, fn in (("nn", _nn), ("nt", _nt), ("tn", _tn))
-    }
+    def _tn_cols(W, D, out):
+        """Few examples: out[:, j] += W[i, :] D[i, j] over i, along W's rows."""
+        E, k, m = out.shape
+        n = W.shape[1]
+        for q in prange(E * m):
+            e, j = q // m, q % m
+            We = W[e if W.shape[0] > 1 else 0]
+            De = D[e if D.shape[0] > 1 else 0]
+            col = np.zeros(k)
+            for i in range(n):
+                d = De[i, j]
+                w = We[i]
+                for c in range(k):
+                    col[c] = col[c] + w[c] * d
+            for c in range(k):
+                out[e, c, j] = col[c]
+
+    # each serial (small products) and threaded (large ones)
+    _KERNELS = {fn.__name__: (njit(cache=True)(fn), njit(cache=True, parallel=True)(fn))
+                for fn in (_nn_rows, _nn_dots, _nt_rows, _nt_cols, _tn_rows, _tn_cols)}
+
+
+def _T(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x.swapaxes(-1, -2))
 
 
 def _numpy(name: str, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
@@ -145,9 +228,14 @@ def _product(name: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     E = max(x3.shape[0], y3.shape[0])
     out = np.empty((E, *shape))
     if NUMBA:
-        serial, threaded = _KERNELS[name]
-        work = out.size * x3.shape[cx]
-        (threaded if E > 1 and work >= PARALLEL_WORK else serial)(x3, y3, out)
+        narrow = shape[1] < NARROW  # the columns of the result: m for nn and tn, k for nt
+        # the kernel, and which operand it reads transposed (0: none, 1: x, 2: y)
+        kernel, transposed = {("nn", False): ("_nn_rows", 0), ("nn", True): ("_nn_dots", 2),
+                              ("nt", False): ("_nt_rows", 2), ("nt", True): ("_nt_cols", 1),
+                              ("tn", False): ("_tn_rows", 0), ("tn", True): ("_tn_cols", 0)}[(name, narrow)]
+        args = (_T(x3) if transposed == 1 else x3, _T(y3) if transposed == 2 else y3)
+        serial, threaded = _KERNELS[kernel]
+        (threaded if out.size * x3.shape[cx] >= PARALLEL_WORK else serial)(*args, out)
     else:  # pragma: no cover
         _numpy(name, x3, y3, out)
     return out[0] if single else out

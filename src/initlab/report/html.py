@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 from pathlib import Path
 
 import numpy as np
 
 from initlab.report import plots
+from initlab.report.strict_json import to_json
 
 TEMPLATE = """{% extends "page.html" %}
 {% block title %}initlab compare: {{ config.data }} {{ layers }}{% endblock %}
@@ -107,7 +107,7 @@ def write_page(out_dir: str | Path, html: str, results: dict) -> dict[str, Path]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.html").write_text(html, encoding="utf-8")
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=float), encoding="utf-8")
+    (out / "results.json").write_text(to_json(results, indent=1), encoding="utf-8")
     return {"html": out / "report.html", "json": out / "results.json"}
 
 
