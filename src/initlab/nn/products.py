@@ -36,6 +36,8 @@ Shapes (a leading ensemble axis ``E`` on either operand, or both, or neither)::
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 
 try:
@@ -183,8 +185,15 @@ if NUMBA:
             for c in range(k):
                 out[e, c, j] = col[c]
 
+    def _renamed(fn, suffix: str):
+        """The same function under another name: numba's on-disk cache is keyed by the name,
+        not by the compile options, so the threaded build needs a name of its own."""
+        g = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
+        g.__qualname__ = fn.__qualname__ + suffix
+        return g
+
     # each serial (small products) and threaded (large ones)
-    _KERNELS = {fn.__name__: (njit(cache=True)(fn), njit(cache=True, parallel=True)(fn))
+    _KERNELS = {fn.__name__: (njit(cache=True)(fn), njit(cache=True, parallel=True)(_renamed(fn, "_threaded")))
                 for fn in (_nn_rows, _nn_dots, _nt_rows, _nt_cols, _tn_rows, _tn_cols)}
 
 
