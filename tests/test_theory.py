@@ -313,3 +313,29 @@ def test_cli_theory_relu_zero_bias(capsys):
         cli.main(["theory", "--activation", "relu", "--sigma-w2", "1"])
     out = capsys.readouterr().out
     assert "chi1 = 0.5 " in out and "xi_q = 1.443 layers, xi_c = inf" in out
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu"])
+@pytest.mark.parametrize("sigma_w2", [1.5, 100.0, 1000.0, 1e6])
+def test_chi1_and_q_star_against_adaptive_quadrature_at_any_scale(activation, sigma_w2):
+    """At a large sigma_w^2 the fixed point q* is large and tanh'/sigmoid' are a narrow peak in
+    z: fixed Gauss-Hermite nodes stepped over it (tanh at 1000 gave chi_1 = 0.002, 'ordered';
+    right: 17.04, chaotic). Checked here against scipy's adaptive quadrature in u = sqrt(q) z."""
+    from scipy.integrate import quad
+
+    g = ACTIVATIONS[activation]
+    sigma_b2 = 0.05
+    q = float(theory.fixed_point(activation, sigma_w2, sigma_b2)) if activation != "relu" else 2.0
+
+    def expect(f, q):
+        s = np.sqrt(q)
+        density = lambda u: f(np.array(u)) * np.exp(-u * u / (2 * q)) / np.sqrt(2 * np.pi * q)  # noqa: E731
+        cuts = sorted({-60 * s, -60.0, -1.0, 0.0, 1.0, 60.0, 60 * s})
+        edges = [-np.inf, *cuts, np.inf]
+        return sum(quad(density, a, b, limit=400, epsabs=0, epsrel=1e-12)[0]
+                   for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a)
+
+    want_chi1 = sigma_w2 * expect(lambda u: g.grad(u) ** 2, q)
+    assert float(theory.chi1(activation, sigma_w2, sigma_b2, q=q)) == pytest.approx(want_chi1, rel=1e-7)
+    if activation != "relu":  # q* solves q = sigma_w2 E[phi^2] + sigma_b2
+        assert q == pytest.approx(sigma_w2 * expect(lambda u: g.fn(u) ** 2, q) + sigma_b2, rel=1e-7)
