@@ -79,7 +79,8 @@ def test_init_list_and_explain(capsys):
      (["train", "--layers", "3,4,1"], "flower has 2 features"),
      (["train", "--data", "nope.csv"], "does not exist"),
      (["train", "--no-such-option"], "No such option"),
-     (["init", "he", "--shape", "0,3"], "positive integer")],
+     (["init", "he", "--shape", "0,3"], "positive integer"),
+     (["init", "he", "--shape", "4,3", "--seed", "-5"], "non-negative integer")],
 )
 def test_errors_are_one_line_exit_2(argv, words, capsys):
     code, out, err = run(argv + ["--iterations", "1"] if argv[0] == "train" else argv, capsys)

@@ -170,6 +170,8 @@ def _params():
     (lambda p: {**p, "b3": np.zeros((2, 1))}, ["b3", "(2, 1)", "expected (1, 1)"]),
     (lambda p: {k: np.stack([v, v]) if k != "W2" else v for k, v in p.items()}, ["W2", "expected (2, n2, 4)"]),
     (lambda p: list(p.values()), ["parameter dict", "got list"]),
+    (lambda p: {k: v for k, v in p.items() if k != "W3"}, ["lack W3"]),  # b3 says there is a layer 3
+    (lambda p: {**p, "W0": p["W1"]}, ["W0", "count from 1"]),
 ])
 def test_symmetry_bad_params_are_one_line_naming_the_key(change, words):
     with pytest.raises(InitlabError) as e:

@@ -20,6 +20,7 @@ from initlab import initializers
 from initlab.errors import InitlabError, parse_ints
 from initlab.nn import Network
 from initlab.report.strict_json import to_json
+from initlab.rng import resolve
 
 app = typer.Typer(
     help="initlab: neural-network weight initialization, measured.",
@@ -173,7 +174,7 @@ def init_cmd(
         return
     dims = parse_ints(shape, "--shape")
     theory = sampler.theory(dims)
-    W = sampler(dims, np.random.default_rng(seed))
+    W = sampler(dims, resolve(seed))  # checks the seed: one line for a bad one
     result = {"init": name, "shape": dims, "seed": seed,
               "sample": {"mean": float(W.mean()), "std": float(W.std()),
                          "min": float(W.min()), "max": float(W.max())},

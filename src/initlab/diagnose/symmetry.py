@@ -100,8 +100,11 @@ def _check_params(params: object) -> dict[str, np.ndarray]:
             raise InitlabError(f"symmetry needs a parameter dict {{'W1', 'b1', ...}} or a Network, "
                                f"got {type(params).__name__}")
         params = inner
-    weights = sorted(int(k[1:]) for k in params if isinstance(k, str) and k[:1] == "W" and k[1:].isdigit())
-    L = max(weights, default=0)
+    layered = [int(k[1:]) for k in params if isinstance(k, str) and k[:1] in "Wb" and k[1:].isdigit()]
+    L = max(layered, default=0)  # the deepest W or b names the depth: a missing W3 beside b3 is an error
+    stray = sorted(k for k in map(str, params) if k[:1] in "Wb" and k[1:].isdigit() and int(k[1:]) < 1)
+    if stray:
+        raise InitlabError(f"params have {', '.join(stray)}: layers count from 1 (W1, b1, ...)")
     need = [f"{p}{l}" for l in range(1, max(L, 1) + 1) for p in "Wb"]
     missing = [k for k in need if k not in params]
     if missing:
