@@ -192,8 +192,10 @@ if NUMBA:
         g.__qualname__ = fn.__qualname__ + suffix
         return g
 
-    # each serial (small products) and threaded (large ones)
-    _KERNELS = {fn.__name__: (njit(cache=True)(fn), njit(cache=True, parallel=True)(_renamed(fn, "_threaded")))
+    # each serial (small products) and threaded (large ones); without the GIL, as BLAS runs, so
+    # a program's other threads (the dashboard's server) keep running while a product does
+    _KERNELS = {fn.__name__: (njit(cache=True, nogil=True)(fn),
+                              njit(cache=True, nogil=True, parallel=True)(_renamed(fn, "_threaded")))
                 for fn in (_nn_rows, _nn_dots, _nt_rows, _nt_cols, _tn_rows, _tn_cols)}
 
 
