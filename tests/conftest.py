@@ -13,6 +13,9 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 #: Statistical checks run at each of these seeds and must hold at all of them.
 SEEDS = (0, 1, 2)
+#: The same seeds for the long checks: the first in `make test`, every one in `make test-all`
+#: (marked slow), so `make test` keeps one run of each check and the several-seed law is kept.
+SEEDS_LONG = (SEEDS[0], *(pytest.param(s, marks=pytest.mark.slow) for s in SEEDS[1:]))
 
 
 @pytest.fixture

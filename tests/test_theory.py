@@ -14,7 +14,7 @@ from initlab.errors import InitlabError
 from initlab.nn import ACTIVATIONS, Network
 from initlab.nn.lsuv import lsuv
 
-from .conftest import SEEDS
+from .conftest import SEEDS, SEEDS_LONG
 
 
 # ------------------------------------------------------------------------------ theory
@@ -64,7 +64,7 @@ def test_depth_scales_and_phases():
     assert d[11] / d[10] == pytest.approx(np.exp(-1 / ordered.xi_q), rel=0.02)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEEDS_LONG)
 def test_relu_he_ensemble_mean_within_4_se(seed):
     m = measure_ensemble(depth=50, width=512, init="he", networks=64, seed=seed, backward=False)
     for row in m.layer_table():
@@ -79,7 +79,7 @@ def test_relu_xavier_halves_per_layer(seed):
     np.testing.assert_allclose(m.predicted_z_q[1:] / m.predicted_z_q[:-1], 0.5, rtol=1e-9)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEEDS_LONG)
 def test_tanh_converges_to_q_star(seed):
     m = measure_ensemble(depth=50, width=512, activation="tanh", init="variance_scaling:1.5",
                          sigma_b2=0.05, networks=64, seed=seed, backward=False)
@@ -89,7 +89,7 @@ def test_tanh_converges_to_q_star(seed):
         assert abs(row["mean_q"] - row["predicted_q"]) < 4 * row["sem_q"], row
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEEDS_LONG)
 def test_finite_width_spread(seed):
     wide = measure_ensemble(depth=50, width=256, init="he", networks=512, batch=1, seed=seed, backward=False)
     predicted = theory.finite_width_spread([256] * 50)
@@ -203,7 +203,7 @@ def test_cli_theory_measure(capsys, tmp_path):
     assert "finite width" in out and "predicted" in out and "measured" in out
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEEDS_LONG)
 def test_deep_relu_on_digits_he_trains_far_from_critical_stalls(seed, capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["deep", "--inits", "he,variance_scaling:0.5", "--seed", str(seed), "--json"])
