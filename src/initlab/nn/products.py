@@ -57,8 +57,9 @@ NARROW = 8
 
 
 if NUMBA:
-    # Each product has two loop layouts, picked by the shape alone (never by E); both add the
-    # terms of an entry in the same order, so the layout changes the speed, never the bits.
+    # Three kernels, two loop layouts for each product, picked by the shape alone (never by E);
+    # every layout adds the terms of an entry in the same order, so the layout changes the
+    # speed, never the bits.
     # Rows of the result are independent, so they are split over threads (prange). Operands
     # a layout reads along its other axis come transposed (a contiguous copy made by NumPy).
 
@@ -110,64 +111,6 @@ if NUMBA:
                 out[e, i, j] = s0
                 i += 1
 
-    def _nt_rows(D, At, out):
-        """out[i, :] += D[i, t] A^T[t, :] over t: the inner loop runs along c. At: (m, k)."""
-        E, n, k = out.shape
-        m = D.shape[2]
-        nb = -(-n // ROWS)
-        for q in prange(E * nb):
-            e, i0 = q // nb, (q % nb) * ROWS
-            De = D[e if D.shape[0] > 1 else 0]
-            Ate = At[e if At.shape[0] > 1 else 0]
-            oe = out[e]
-            for i in range(i0, min(i0 + ROWS, n)):
-                row = oe[i]
-                for c in range(k):
-                    row[c] = 0.0
-                for t in range(m):
-                    d = De[i, t]
-                    a = Ate[t]
-                    for c in range(k):
-                        row[c] = row[c] + d * a[c]
-
-    def _nt_cols(Dt, A, out):
-        """Few columns (e.g. the inputs): out[:, c] += D^T[t, :] A[c, t] over t, along the
-        units. Dt: (m, n)."""
-        E, n, k = out.shape
-        m = Dt.shape[1]
-        for q in prange(E * k):
-            e, c = q // k, q % k
-            Dte = Dt[e if Dt.shape[0] > 1 else 0]
-            Ae = A[e if A.shape[0] > 1 else 0]
-            col = np.zeros(n)
-            for t in range(m):
-                a = Ae[c, t]
-                d = Dte[t]
-                for i in range(n):
-                    col[i] = col[i] + d[i] * a
-            for i in range(n):
-                out[e, i, c] = col[i]
-
-    def _tn_rows(W, D, out):
-        """out[c, :] += W[i, c] D[i, :] over i: the inner loop runs along the examples."""
-        E, k, m = out.shape
-        n = W.shape[1]
-        nb = -(-k // ROWS)
-        for q in prange(E * nb):
-            e, c0 = q // nb, (q % nb) * ROWS
-            We = W[e if W.shape[0] > 1 else 0]
-            De = D[e if D.shape[0] > 1 else 0]
-            oe = out[e]
-            for c in range(c0, min(c0 + ROWS, k)):
-                row = oe[c]
-                for j in range(m):
-                    row[j] = 0.0
-                for i in range(n):
-                    w = We[i, c]
-                    d = De[i]
-                    for j in range(m):
-                        row[j] = row[j] + w * d[j]
-
     def _tn_cols(W, D, out):
         """Few examples: out[:, j] += W[i, :] D[i, j] over i, along W's rows."""
         E, k, m = out.shape
@@ -196,7 +139,7 @@ if NUMBA:
     # a program's other threads (the dashboard's server) keep running while a product does
     _KERNELS = {fn.__name__: (njit(cache=True, nogil=True)(fn),
                               njit(cache=True, nogil=True, parallel=True)(_renamed(fn, "_threaded")))
-                for fn in (_nn_rows, _nn_dots, _nt_rows, _nt_cols, _tn_rows, _tn_cols)}
+                for fn in (_nn_rows, _nn_dots, _tn_cols)}
 
 
 def _T(x: np.ndarray) -> np.ndarray:
@@ -240,11 +183,13 @@ def _product(name: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     out = np.empty((E, *shape))
     if NUMBA:
         narrow = shape[1] < NARROW  # the columns of the result: m for nn and tn, k for nt
-        # the kernel, and which operand it reads transposed (0: none, 1: x, 2: y)
-        kernel, transposed = {("nn", False): ("_nn_rows", 0), ("nn", True): ("_nn_dots", 2),
-                              ("nt", False): ("_nt_rows", 2), ("nt", True): ("_nt_cols", 1),
-                              ("tn", False): ("_tn_rows", 0), ("tn", True): ("_tn_cols", 0)}[(name, narrow)]
-        args = (_T(x3) if transposed == 1 else x3, _T(y3) if transposed == 2 else y3)
+        # Three kernels serve the three products: D @ A^T is nn on (D, A^T), W^T @ D is nn on
+        # (W^T, D), and each entry's terms stay in the same order (the transposes are copies).
+        # The kernel, and whether it reads x and y transposed:
+        kernel, tx, ty = {("nn", False): ("_nn_rows", 0, 0), ("nn", True): ("_nn_dots", 0, 1),
+                          ("nt", False): ("_nn_rows", 0, 1), ("nt", True): ("_tn_cols", 1, 1),
+                          ("tn", False): ("_nn_rows", 1, 0), ("tn", True): ("_tn_cols", 0, 0)}[(name, narrow)]
+        args = (_T(x3) if tx else x3, _T(y3) if ty else y3)
         serial, threaded = _KERNELS[kernel]
         (threaded if out.size * x3.shape[cx] >= PARALLEL_WORK else serial)(*args, out)
     else:  # pragma: no cover
