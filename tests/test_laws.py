@@ -7,7 +7,8 @@
     `initlab.symmetry` finds exactly those groups (while training stays finite: units that
     overflow to the same inf or nan merge, as they should).
 (c) Permuting hidden units permutes the trained parameters, bit for bit.
-(d) A member of an ensemble trains to the same bits as the same network alone.
+(d) A member of an ensemble trains to the same bits as the same network alone, on a given
+    engine and with the default engine choice (which looks at the network's shape only).
 
 Engines: "reference" (NumPy with `initlab.nn.products`), "generic" (the compiled generic
 kernel, forced) and "unrolled" (the generated kernel; fixed shape [2, 10, 5, 1], whose kernels
@@ -168,6 +169,24 @@ def test_an_ensemble_member_trains_to_the_bits_it_gets_alone(case, init):
     train(one, {**case, "ensemble": None})
     for key, value in one.params.items():
         assert np.array_equal(bits(value), bits(many.params[key][k])), key
+
+
+@settings(max_examples=20)
+@given(case=st.one_of(cases(engine="reference"), cases(engine="unrolled")),
+       init=st.sampled_from(["he", "zeros", "random:0.5"]), ensemble=st.sampled_from([2, 40, 64]))
+def test_the_default_engine_gives_a_member_the_bits_it_gets_alone(case, init, ensemble):
+    """engine="auto" alone and in an ensemble of any size (issue 17.9: it used to switch to the
+    compiled engine at 32 networks, so the same network ended 1e-14 apart)."""
+    case = {**case, "ensemble": ensemble}
+    many = make(case, init=init, seed=case["seed"])
+    k = case["seed"] % ensemble
+    one = many.member(k)
+    kw = dict(lr=0.05, iterations=case["steps"])
+    hm = many.fit(case["X"], case["Y"], **kw)
+    h1 = one.fit(case["X"], case["Y"], **kw)
+    for key, value in one.params.items():
+        assert np.array_equal(bits(value), bits(many.params[key][k])), key
+    assert np.array_equal(bits(h1.costs), bits(hm.costs[:, k]))
 
 
 @pytest.mark.parametrize("hidden", ["sigmoid", "tanh"])
