@@ -41,43 +41,40 @@ def test_fast_equals_reference(circles, hidden, E):
     assert np.abs(ha.costs - hb.costs).max() < 1e-9
 
 
-@pytest.mark.parametrize("output, loss, n_y", [("softmax", None, 10), ("identity", "mse", 10),
-                                               ("sigmoid", "mse", 10)])
-def test_fast_equals_reference_other_losses(output, loss, n_y):
-    ds = data.load("digits")
-    X, Y = ds.X_train[:, :200], ds.Y_train[:, :200]
-    a, b, ha, hb = fit_both([64, 16, 16, n_y], X, Y, hidden="tanh", output=output, loss=loss,
-                            init="glorot_uniform", bias="random:0.1", seed=[0, 1, 2, 3, 4], lr=0.1, iterations=100)
-    assert max_param_diff(a, b) < 1e-9
-
-
-@pytest.mark.parametrize("unrolled", [True, False], ids=["unrolled", "generic"])
 @pytest.mark.parametrize("output, loss", [("softmax", None), ("identity", "mse"), ("sigmoid", "mse"),
-                                          ("tanh", "mse"), ("relu", "mse")])
-def test_both_kernels_other_outputs_and_losses(output, loss, unrolled):
+                                          ("tanh", "mse"), ("relu", "mse"), ("leaky_relu", "mse")])
+def test_kernel_other_outputs_and_losses(output, loss):
     rng = np.random.default_rng(7)
     X = rng.standard_normal((5, 90))
     Y = np.eye(3)[:, rng.integers(0, 3, 90)] if output == "softmax" else rng.uniform(0.1, 0.9, (3, 90))
-    kw = dict(hidden="tanh", output=output, loss=loss, init="glorot_uniform", bias="random:0.1",
-              seed=[0, 1, 2, 3, 4])
-    a, b = Network([5, 6, 4, 3], **kw), Network([5, 6, 4, 3], **kw)
-    eng = train_engine(a, X, Y, 0.1, 150, unrolled)
-    assert (eng.kernel is not None) == unrolled
-    b.fit(X, Y, lr=0.1, iterations=150, engine="reference")
+    a, b, ha, hb = fit_both([5, 6, 4, 3], X, Y, hidden="tanh", output=output, loss=loss,
+                            init="glorot_uniform", bias="random:0.1", seed=[0, 1, 2, 3, 4], lr=0.1,
+                            iterations=150)
     assert max_param_diff(a, b) < 1e-9
+    assert np.abs(ha.costs - hb.costs).max() < 1e-9
 
 
-@pytest.mark.parametrize("name, code", [("tanh", 1), ("sigmoid", 0)])
-def test_compiled_tanh_and_sigmoid_match_numpy_to_rounding(name, code):
-    """The kernel's SIMD exp (no libm call) against NumPy over the whole float range."""
+def test_fast_refuses_a_shape_too_large_to_write_out_in_one_line():
+    ds = data.load("digits")
+    net = Network([64, 64, 64, 10], hidden="tanh", output="softmax", init="he", seed=0)
+    with pytest.raises(InitlabError, match=r"layers \[64, 64, 64, 10\] do not: use engine='auto'"):
+        net.fit(ds.X_train[:, :20], ds.Y_train[:, :20], lr=0.1, iterations=1, engine="fast")
     from initlab.nn import fast
+
+    assert not fast.pays(net)  # auto trains it on the NumPy path
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_compiled_tanh_and_sigmoid_match_numpy_to_rounding(name):
+    """The kernel's SIMD exp (no libm call) against NumPy over the whole float range, through
+    the statements the kernel is generated from (the activation table's kernel row)."""
+    from initlab.nn import codegen
     from initlab.nn.activations import ACTIVATIONS
 
     rng = np.random.default_rng(0)
     z = np.concatenate([np.linspace(-700, 700, 20001), rng.standard_normal(20000) * 3,
                         np.logspace(-300, 2.8, 2000), -np.logspace(-300, 2.8, 2000), [0.0, -0.0]])
-    a = np.empty_like(z)
-    fast._activate(code, z, a)
+    a = codegen.elementwise(name)(z)
     ref = ACTIVATIONS[name].fn(z)
     assert np.max(np.abs(a - ref)) <= 4.5e-16
     big = np.abs(ref) > 1e-300  # relative accuracy too, down to tiny values
@@ -113,26 +110,24 @@ def test_records_from_the_kernel_match_the_reference(circles, capsys):
     assert [i for i, _ in cf] == [i for i, _ in cr] and pf == pr == [f"Cost after iteration {i}" for i in (0, 100, 200)]
 
 
-def train_engine(net, X, Y, lr, iterations, unrolled):
+def train_engine(net, X, Y, lr, iterations):
     from initlab.nn import fast
 
-    eng = fast.Engine(net, X, Y, lr, unrolled=unrolled)
+    eng = fast.Engine(net, X, Y, lr)
     eng.run(iterations)
     eng.store()
     return eng
 
 
-@pytest.mark.parametrize("unrolled", [True, False], ids=["unrolled", "generic"])
 @pytest.mark.parametrize("hidden", HIDDEN)
-def test_both_kernels_equal_reference(circles, hidden, unrolled):
-    """Each kernel on its own (Network.fit picks one by the network's shape), at E = 37: two
-    full lane blocks and a padded one; 301 examples: a tile padded and masked out."""
+def test_kernel_equals_reference_with_padded_blocks(circles, hidden):
+    """At E = 37: two full lane blocks and a padded one; 301 examples: a tile padded and
+    masked out."""
     X = np.concatenate([circles.X_train, circles.X_test[:, :1]], axis=1)
     Y = np.concatenate([circles.Y_train, circles.Y_test[:, :1]], axis=1)
     kw = dict(hidden=hidden, init="he", seed=3, ensemble=37)
     a, b = Network([2, 10, 5, 1], **kw), Network([2, 10, 5, 1], **kw)
-    eng = train_engine(a, X, Y, 0.05, 200, unrolled)
-    assert (eng.kernel is not None) == unrolled
+    train_engine(a, X, Y, 0.05, 200)
     b.fit(X, Y, lr=0.05, iterations=200, engine="reference")
     assert max_param_diff(a, b) < 1e-9
 
@@ -144,10 +139,10 @@ def test_a_network_trains_the_same_in_any_ensemble(circles, hidden):
     X, Y = circles.X_train, circles.Y_train
     seeds = list(range(21))
     many = Network([2, 10, 5, 1], hidden=hidden, init="he", seed=seeds)
-    train_engine(many, X, Y, 0.05, 100, True)
+    train_engine(many, X, Y, 0.05, 100)
     for k in (0, 15, 16, 20):
         one = Network([2, 10, 5, 1], hidden=hidden, init="he", seed=[seeds[k]])
-        train_engine(one, X, Y, 0.05, 100, True)
+        train_engine(one, X, Y, 0.05, 100)
         for name in many.params:
             assert np.array_equal(many.params[name][k], one.params[name][0]), (k, name)
 
@@ -157,25 +152,26 @@ def test_generated_kernel_is_cached_on_disk(tmp_path, monkeypatch):
 
     monkeypatch.setenv("INITLAB_CACHE", str(tmp_path))
     assert codegen.cache_dir() == tmp_path / "kernels"
-    text = codegen.source([2, 3, 1], [2, 0], 0, 2)
+    relu, sig, bce = ["relu", "sigmoid"], "sigmoid", "binary_cross_entropy"
+    text = codegen.source([2, 3, 1], relu[:1] + [sig], bce, 2)
     assert "def tile(s, X, Y, M, k0):" in text and "for e in range(16):" in text
     assert "k0 + 1" in text and "k0 + 2" not in text  # two examples per tile
-    assert codegen.tile_size([2, 10, 5, 1], [2, 2, 0]) == 4
-    assert codegen.tile_size([64, 64, 64, 10], [1, 1, 5]) == 0  # too big to write out
+    assert codegen.tile_size([2, 10, 5, 1], ["relu", "relu", sig]) == 4
+    assert codegen.tile_size([64, 64, 64, 10], ["tanh", "tanh", "softmax"]) == 0  # too big to write out
     with pytest.raises(ValueError, match="too large to write out"):
-        codegen.load([64, 64, 64, 10], [1, 1, 5], 1)
+        codegen.load([64, 64, 64, 10], ["tanh", "tanh", "softmax"], "cross_entropy")
     from initlab.nn import fast
 
     net = Network([2, 3, 1], hidden="relu", init="he", seed=list(range(5)))
     eng = fast.Engine(net, np.ones((2, 6)), np.ones((1, 6)), 0.1)
     eng.run(1)  # numba compiles on the first call, and caches then
-    module = codegen.load([2, 3, 1], [2, 0], 0)
+    module = codegen.load([2, 3, 1], relu[:1] + [sig], bce)
     assert eng.kernel is module
     assert len(module.train.overloads) == 1  # compiled under the lock at load, none added by the call
     written = list((tmp_path / "kernels").glob("k_*.py"))
-    assert len(written) == 1 and written[0].read_text() == codegen.source([2, 3, 1], [2, 0], 0, module.K)
+    assert len(written) == 1 and written[0].read_text() == codegen.source([2, 3, 1], relu[:1] + [sig], bce, module.K)
     assert {p.suffix for p in (tmp_path / "kernels" / "__pycache__").iterdir()} >= {".nbi", ".nbc"}
-    assert codegen.load([2, 3, 1], [2, 0], 0) is module  # once per process
+    assert codegen.load([2, 3, 1], relu[:1] + [sig], bce) is module  # once per process
 
 
 def test_a_kernel_cached_by_one_process_loads_in_another(tmp_path):

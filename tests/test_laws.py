@@ -10,13 +10,10 @@
 (d) A member of an ensemble trains to the same bits as the same network alone, on a given
     engine and with the default engine choice (which looks at the network's shape only).
 
-Engines: "reference" (NumPy with `initlab.nn.products`), "generic" (the compiled generic
-kernel, forced) and "unrolled" (the generated kernel; fixed shape [2, 10, 5, 1], whose kernels
-tests/test_fast.py compiles, so this file adds no compile time).
+Engines: "reference" (NumPy with `initlab.nn.products`) and "unrolled" (the compiled kernel
+generated for the shape; fixed shape [2, 10, 5, 1], whose kernels tests/test_fast.py compiles,
+so this file adds no compile time).
 """
-
-from contextlib import nullcontext
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -24,7 +21,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import initlab
-from initlab.nn import HIDDEN, fast
+from initlab.nn import HIDDEN
 
 OUTPUTS = [("sigmoid", "binary_cross_entropy", 1), ("softmax", "cross_entropy", 3), ("identity", "mse", 2)]
 UNROLLED_DIMS = [2, 10, 5, 1]
@@ -33,7 +30,7 @@ UNROLLED_DIMS = [2, 10, 5, 1]
 @st.composite
 def cases(draw, engine=None):
     """A network, its data and how to train it."""
-    engine = engine or draw(st.sampled_from(["reference", "generic", "unrolled"]))
+    engine = engine or draw(st.sampled_from(["reference", "unrolled"]))
     hidden = draw(st.sampled_from(HIDDEN))
     if engine == "unrolled":
         dims, (output, loss, _) = list(UNROLLED_DIMS), OUTPUTS[0]
@@ -66,13 +63,9 @@ def make(case, **kw):
 
 
 def train(net, case, **kw):
-    """``fit`` on the case's engine (the generic kernel forced where the case asks for it)."""
-    engine = case["engine"]
-    force = {"generic": False, "unrolled": True}.get(engine)
-    patch = nullcontext() if force is None else mock.patch.object(fast, "unrolls", lambda n: force)
-    with patch:
-        return net.fit(case["X"], case["Y"], lr=0.05, iterations=case["steps"],
-                       engine="reference" if engine == "reference" else "fast", **kw)
+    """``fit`` on the case's engine."""
+    return net.fit(case["X"], case["Y"], lr=0.05, iterations=case["steps"],
+                   engine="reference" if case["engine"] == "reference" else "fast", **kw)
 
 
 def bits(a):

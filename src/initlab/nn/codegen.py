@@ -1,14 +1,14 @@
 """The unrolled kernel: Python source written for one network shape, compiled by numba.
 
 Why generate code: the course's networks are tiny (2-10-5-1 has 75 weights), so a layer is
-no matrix product worth the name, and the generic kernel (`initlab.nn.fast._train`) spends
-its time loading and storing rows of activations (three memory operations per multiply-add).
+no matrix product worth the name, and a kernel with loops over units and inputs spends its
+time loading and storing rows of activations (three memory operations per multiply-add).
 Written out for one shape, every unit of every layer becomes a local variable, so
 LLVM keeps them in vector registers: one loop over ``V`` lanes (networks) whose body is the
 whole forward and backward pass for ``K`` examples at once, the loops over units and inputs
 unrolled away. A weight is loaded once per tile of ``K`` examples, a gradient row loaded and
 stored once per tile. Measured on the circles network, 1024 networks, 2 cores, kernel alone:
-ReLU 440k-530k net-it/s against 130k for the generic kernel; tanh 186k against 66k.
+ReLU 440k-530k net-it/s against 130k for the looped kernel it replaced; tanh 186k against 66k.
 
 Layout of one lane block (``V`` networks) in a flat float64 array ``s``: ``R`` rows of
 parameters (each layer's ``W`` row-major, then each layer's ``b``), then ``R`` rows of their
@@ -23,7 +23,8 @@ Math, per example (column ``k``): ``z[l] = W[l] a[l-1] + b[l]``, ``a[l] = g(z[l]
 ``d[L] = (a[L] - y) * mask[k]`` (times ``g'`` for MSE); ``dW[l] += d[l] a[l-1]^T``,
 ``db[l] += d[l]``, ``d[l-1] = (W[l]^T d[l]) * g'(a[l-1])``; after all examples
 ``W -= lr * dW / m``. ``mask`` is 0 on the columns that pad ``m`` to a multiple of ``K``.
-sigmoid, tanh and softmax use `exp_minus` (below), as the generic kernel does.
+Each activation's ``g`` and ``g'`` come from its row of the activation table
+(`initlab.nn.activations.Kernel`); sigmoid, tanh and softmax use `exp_minus` (below).
 
 The source is written to ``~/.cache/initlab/kernels`` (``INITLAB_CACHE`` overrides; a
 temporary folder when neither is writable) and compiled with numba's on-disk cache, so a
@@ -44,9 +45,10 @@ from pathlib import Path
 
 import numpy as np
 
+from initlab.nn.activations import ACTIVATIONS, Kernel
+
 V = 16  # lanes (networks) per block: the vectorized loop's trip count; LLVM treats 16 and more as a real loop
 BUDGET = 1600  # most statements in one tile: compile time grows with it (about 8 s at 1,000)
-TRANSCENDENTAL = 20  # statements of one sigmoid/tanh (the exp series)
 
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
@@ -56,27 +58,48 @@ _LOG2E = 1.4426950408889634
 (_E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12) = (1.0 / math.factorial(k) for k in range(2, 13))
 
 
-def tile_size(dims: list[int], acts: list[int]) -> int:
+def _kernels(acts: list[str]) -> list[Kernel]:
+    """Each layer's `Kernel` row of the activation table."""
+    return [ACTIVATIONS[a].kernel for a in acts]
+
+
+def tile_size(dims: list[int], acts: list[str]) -> int:
     """Examples per tile (4, 2 or 1) for a shape, or 0 when even one example's written-out pass
-    exceeds ``BUDGET`` statements (the generic kernel runs those)."""
+    exceeds ``BUDGET`` statements (the NumPy path trains those)."""
     macs = sum(a * b for a, b in zip(dims[:-1], dims[1:], strict=True))
     back = sum(a * b for a, b in zip(dims[1:-1], dims[2:], strict=True))  # W^T d, not needed for layer 1
-    exps = sum(n for n, c in zip(dims[1:], acts, strict=True) if c in (0, 1, 5))
-    per_example = 2 * macs + back + TRANSCENDENTAL * exps + sum(dims)
+    extra = sum(n * k.statements for n, k in zip(dims[1:], _kernels(acts), strict=True))
+    per_example = 2 * macs + back + extra + sum(dims)
     for k in (4, 2, 1):
         if k * per_example <= BUDGET:
             return k
     return 0
 
 
-def g_prime(code: int, a: str) -> str | None:
-    """g'(z) written with ``a = g(z)`` for an activation code, as the reference computes it
-    (None for the identity, whose derivative is 1)."""
-    return {0: f"({a} * (1.0 - {a}))", 1: f"(1.0 - {a} * {a})", 2: f"(1.0 if {a} > 0 else 0.0)",
-            3: f"(1.0 if {a} > 0 else 0.01)"}.get(code)
+def activate(act: str, a: str) -> list[str]:
+    """Statements setting ``a = g(z)`` from the local ``z``, from the activation table."""
+    return [line.format(a=a) for line in ACTIVATIONS[act].kernel.forward]
 
 
-def cost_lines(n_y: int, out: int, loss: int, R: int, K: int) -> list[str]:
+_ELEMENTWISE: dict[str, object] = {}
+
+
+def elementwise(act: str):
+    """``g`` over a 1-D float64 array, compiled from the same statements the kernel is generated
+    from (`activate`): what the kernel computes for one unit, to check against the NumPy ``fn``."""
+    if act not in _ELEMENTWISE:
+        from numba import njit
+
+        body = "\n".join("        " + line for line in activate(act, "a"))
+        text = (f"def g(zs):\n    out = np.empty_like(zs)\n    for i in range(zs.shape[0]):\n"
+                f"        z = zs[i]\n{body}\n        out[i] = a\n    return out\n")
+        scope = {"np": np, "exp_minus": exp_minus}
+        exec(compile(text, f"<initlab kernel row: {act}>", "exec"), scope)  # noqa: S102 - our own table
+        _ELEMENTWISE[act] = njit(fastmath={"contract"}, error_model="numpy")(scope["g"])
+    return _ELEMENTWISE[act]
+
+
+def cost_lines(n_y: int, out: str, loss: str, R: int, K: int) -> list[str]:
     """Statements that add one example's cost (lane ``e``, example ``t`` of the tile) to
     ``cst[e]``, from the output z the tile kept, as `initlab.nn.losses` writes each cost:
     binary cross-entropy ``max(z, 0) - z y + log1p(exp(-|z|))``; cross-entropy
@@ -88,11 +111,11 @@ def cost_lines(n_y: int, out: int, loss: int, R: int, K: int) -> list[str]:
         return f"Y[{i}, k0 + t]"
 
     lines = []
-    if loss == 0:  # the tile kept u = exp(-|z|) after z
+    if loss == "binary_cross_entropy":  # the tile kept u = exp(-|z|) after z
         for i in range(n_y):
             lines += [f"z = {z(i)}",
                       f"cst[e] += max(z, 0.0) - z * {y(i)} + log1p_unit({z(n_y + i)})"]
-    elif loss == 1:
+    elif loss == "cross_entropy":
         lines.append(f"mx = {z(0)}")
         lines += [f"mx = max(mx, {z(i)})" for i in range(1, n_y)]
         lines.append("tot = " + " + ".join(f"exp_minus({z(i)} - mx, 0.0)" for i in range(n_y)))
@@ -101,25 +124,17 @@ def cost_lines(n_y: int, out: int, loss: int, R: int, K: int) -> list[str]:
     else:
         for i in range(n_y):
             lines.append(f"z = {z(i)}")
-            if out == 0:
-                lines += ["u = exp_minus(-abs(z), 0.0)", "a = 1.0 / (1.0 + u) if z >= 0 else u / (1.0 + u)"]
-            elif out == 1:
-                lines += ["u = exp_minus(-2.0 * abs(z), 1.0)", "h = -u / (2.0 + u)", "a = h if z >= 0 else -h"]
-            elif out == 2:
-                lines.append("a = max(z, 0.0)")
-            elif out == 3:
-                lines.append("a = z if z > 0 else 0.01 * z")
-            else:
-                lines.append("a = z")
+            lines += activate(out, "a")
             lines.append(f"cst[e] += 0.5 * (a - {y(i)}) * (a - {y(i)})")
     return lines
 
 
-def source(dims: list[int], acts: list[int], loss: int, K: int) -> str:
+def source(dims: list[int], acts: list[str], loss: str, K: int) -> str:
     """The module's source: ``tile(s, X, Y, M, k0)`` for examples ``k0 .. k0+K-1`` and
     ``train(X, Y, M, m, S, LR, iterations, C, rec)`` over blocks ``S: (nblk, (2 R + 2 n_y K) V)``,
     ``LR: (nblk, V)``, ``C: (nblk, len(rec), V)`` (the costs at the steps ``rec``).
-    Activation and loss codes are `initlab.nn.fast.CODES` and ``LOSS_CODES``."""
+    Activations are names in `initlab.nn.activations.ACTIVATIONS` (their ``kernel`` rows write
+    the code), the loss a name in `initlab.nn.losses`."""
     L = len(dims) - 1
     woff, boff = [0], [0]
     for l in range(L):
@@ -147,7 +162,8 @@ def source(dims: list[int], acts: list[int], loss: int, K: int) -> str:
     emit(f"for e in range({V}):", 1)
     # ---- forward
     for l in range(L):
-        n_in, n_out, code = dims[l], dims[l + 1], acts[l]
+        n_in, n_out, act = dims[l], dims[l + 1], acts[l]
+        softmax = act == "softmax"  # the one activation that is not elementwise
         emit(f"# layer {l + 1}: z = W{l + 1} a{l} + b{l + 1}, a{l + 1} = g(z)")
         for i in range(n_out):
             for j in range(n_in):
@@ -156,25 +172,15 @@ def source(dims: list[int], acts: list[int], loss: int, K: int) -> str:
             for t in range(K):
                 z = " + ".join(f"w{j} * a{l}_{j}_{t}" for j in range(n_in))
                 a = f"a{l + 1}_{i}_{t}"
-                emit(f"z = bi + {z}" if code != 5 else f"{a} = bi + {z}")
+                emit(f"z = bi + {z}" if not softmax else f"{a} = bi + {z}")
                 if l == L - 1:  # the output's z, kept for the cost (train copies it out when asked)
-                    emit(f"s[{(2 * R + i * K + t) * V} + e] = {'z' if code != 5 else a}")
-                if code == 0:  # sigmoid from u = exp(-|z|), as the reference writes it
-                    emit("u = exp_minus(-abs(z), 0.0)")
-                    if l == L - 1:  # kept too: the cross-entropy's log1p(u) needs no second exp
-                        emit(f"s[{(2 * R + (dims[L] + i) * K + t) * V} + e] = u")
-                    emit(f"{a} = 1.0 / (1.0 + u) if z >= 0 else u / (1.0 + u)")
-                elif code == 1:  # tanh |z| = -u / (2 + u) with u = expm1(-2|z|)
-                    emit("u = exp_minus(-2.0 * abs(z), 1.0)")
-                    emit("h = -u / (2.0 + u)")
-                    emit(f"{a} = h if z >= 0 else -h")
-                elif code == 2:
-                    emit(f"{a} = max(z, 0.0)")
-                elif code == 3:
-                    emit(f"{a} = z if z > 0 else 0.01 * z")
-                elif code == 4:
-                    emit(f"{a} = z")
-        if code == 5:  # softmax over the layer's units, per example
+                    emit(f"s[{(2 * R + i * K + t) * V} + e] = {'z' if not softmax else a}")
+                for line in [] if softmax else activate(act, a):
+                    emit(line)
+                if l == L - 1 and loss == "binary_cross_entropy":
+                    # the sigmoid output's u = exp(-|z|), kept: the cost's log1p(u) needs no second exp
+                    emit(f"s[{(2 * R + (dims[L] + i) * K + t) * V} + e] = u")
+        if softmax:  # over the layer's units, per example
             for t in range(K):
                 units = [f"a{l + 1}_{i}_{t}" for i in range(n_out)]
                 emit(f"mx = {units[0]}")
@@ -190,8 +196,8 @@ def source(dims: list[int], acts: list[int], loss: int, K: int) -> str:
     for t in range(K):
         for i in range(dims[L]):
             a = f"a{L}_{i}_{t}"
-            grad = g_prime(acts[L - 1], a) if loss == 2 else None
-            emit(f"d{L}_{i}_{t} = ({a} - y{i}_{t}) * mk{t}" + (f" * {grad}" if grad else ""))
+            grad = ACTIVATIONS[acts[L - 1]].kernel.grad if loss == "mse" else None
+            emit(f"d{L}_{i}_{t} = ({a} - y{i}_{t}) * mk{t}" + (f" * {grad.format(a=a)}" if grad else ""))
     # ---- backward
     for l in range(L - 1, -1, -1):
         n_in, n_out = dims[l], dims[l + 1]
@@ -203,23 +209,15 @@ def source(dims: list[int], acts: list[int], loss: int, K: int) -> str:
                 emit(f"{w(l, i, j, True)} += " + " + ".join(f"d{l + 1}_{i}_{t} * a{l}_{j}_{t}" for t in range(K)))
         if l == 0:
             continue
-        code = acts[l - 1]
+        kernel = ACTIVATIONS[acts[l - 1]].kernel
         for j in range(n_in):
             for i in range(n_out):
                 emit(f"w{i} = {w(l, i, j)}")
             for t in range(K):
-                da = " + ".join(f"w{i} * d{l + 1}_{i}_{t}" for i in range(n_out))
-                a = f"a{l}_{j}_{t}"
-                grad = g_prime(code, a)
-                if code == 2:  # ReLU and leaky ReLU select, as the generic kernel's _times_grad does
-                    emit(f"d{l}_{j}_{t} = ({da}) if {a} > 0 else 0.0")
-                elif code == 3:
-                    emit(f"g = {da}")
-                    emit(f"d{l}_{j}_{t} = g if {a} > 0 else 0.01 * g")
-                else:
-                    emit(f"d{l}_{j}_{t} = ({da})" + (f" * {grad}" if grad else ""))
-    header = (f'"""Generated by initlab.nn.codegen: layers {dims}, activation codes {acts}, '
-              f'loss code {loss}; {K} examples per tile, {V} lanes. Do not edit."""\n\n'
+                emit("g = " + " + ".join(f"w{i} * d{l + 1}_{i}_{t}" for i in range(n_out)))
+                emit(f"d{l}_{j}_{t} = {kernel.backprop_of('g', f'a{l}_{j}_{t}')}")
+    header = (f'"""Generated by initlab.nn.codegen: layers {dims}, activations {acts}, '
+              f'loss {loss}; {K} examples per tile, {V} lanes. Do not edit."""\n\n'
               f"# codegen.py {_SELF}: numba's cache does not see the functions this calls, so a\n"
               "# change to codegen.py makes a new file, not a stale kernel\n\n"
               "import numpy as np\nfrom numba import njit, prange\n\n"
@@ -295,12 +293,12 @@ def _signature() -> tuple:
             types.Array(types.int64, 1, "C"))
 
 
-def load(dims: list[int], acts: list[int], loss: int):
+def load(dims: list[int], acts: list[str], loss: str):
     """The compiled module for a shape (written and compiled on first use; then from disk)."""
     K = tile_size(dims, acts)
     if K == 0:
         raise ValueError(f"layers {dims} are too large to write out (more than {BUDGET} statements "
-                         "for one example); the generic kernel trains them")
+                         "for one example); the NumPy path trains them")
     text = source(dims, acts, loss, K)
     key = hashlib.sha256(text.encode()).hexdigest()[:16]
     path = cache_dir() / f"k_{key}.py"
