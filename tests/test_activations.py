@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from initlab import theory
+from initlab.errors import InitlabError
 from initlab.initializers import calculate_gain
 from initlab.nn import HIDDEN, Network, codegen, fast
 from initlab.nn.activations import ACTIVATIONS
@@ -75,8 +76,13 @@ def test_every_hidden_activation_has_a_theory(name):
     """The variance map and a critical sigma_w^2 (where chi_1 = 1 has a root in the range)."""
     q = theory.variance_map(name, np.array([0.5, 1.0]), 2.0, 0.0)
     assert np.isfinite(q).all() and (q > 0).all()
-    crit = theory.critical_sigma_w2(name)
-    assert np.isnan(crit) or 0 < crit < 100
+    try:
+        crit = float(theory.critical_sigma_w2(name))
+    except InitlabError as e:  # sigmoid: chi_1 < 1 for every sigma_w^2 (no edge of chaos at q* = 0)
+        assert "no critical sigma_w2" in str(e)
+    else:
+        assert 0 < crit < 100
+        assert float(theory.chi1(name, crit, 0.0)) == pytest.approx(1.0, abs=1e-6)
 
 
 @pytest.mark.parametrize("name", HIDDEN)
