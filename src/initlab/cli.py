@@ -574,6 +574,7 @@ def sweep_run(
                                                      "(dask without one: a local cluster)")] = None,
     workers: Annotated[int | None, typer.Option(help="worker processes (default: one per core)")] = None,
     retries: Annotated[int | None, typer.Option(help="attempts after the first (default: the spec's, 2)")] = None,
+    max_runs: Annotated[int | None, typer.Option(help="refuse a grid of more runs (default 100,000)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Run every run of SPEC not yet done in the store; finished runs are skipped, failed ones retried."""
@@ -584,7 +585,7 @@ def sweep_run(
     st = Store(store)
     with sweep_progress(show=not as_json) as callback:
         out = run_sweep(sweep, st, executor=executor, address=address, workers=workers,
-                        retries=retries, progress=callback)
+                        retries=retries, progress=callback, **_max_runs(max_runs))
     if as_json:
         emit_json({"sweep": sweep.name, "store": store, **out.to_dict()})
     else:
@@ -592,18 +593,30 @@ def sweep_run(
               f"{out.failed} failed ({out.seconds:.1f} s) -> {store}")
         for err in dict.fromkeys(out.errors):
             print(f"  failed: {err}")
+    if out.unstored:
+        print(f"{out.unstored} finished runs wait in {out.journal}: another process held {store} to the end; "
+              "the next sweep run on this store writes them in", file=sys.stderr)
+    elif out.journaled:
+        print(f"{out.journaled} finished runs waited in {out.journal} while another process held {store}; "
+              "all are stored now", file=sys.stderr)
     if out.interrupted:
         print("interrupted: finished runs are stored; run the same command again to finish",
               file=sys.stderr)
         raise typer.Exit(130)
-    if out.failed:
+    if out.failed or out.unstored:
         raise typer.Exit(1)
+
+
+def _max_runs(max_runs: int | None) -> dict:
+    """--max-runs as run_sweep's keyword: absent, the library's default (sweep.MAX_RUNS)."""
+    return {} if max_runs is None else {"max_runs": max_runs}
 
 
 @sweep_app.command("status")
 def sweep_status_cmd(
     spec: Annotated[str | None, typer.Argument(help="a spec: count its done, failed, pending runs")] = None,
     store: StoreOption = "runs.duckdb",
+    max_runs: Annotated[int | None, typer.Option(help="refuse a spec of more runs (default 100,000)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """What the store holds (readable while a sweep writes to it)."""
@@ -613,7 +626,7 @@ def sweep_status_cmd(
     st = Store(store)
     if not st.path.exists():
         raise InitlabError(f"store {store!r} does not exist: run a sweep first")
-    out = sweep_status(load_spec(spec) if spec else None, st)
+    out = sweep_status(load_spec(spec) if spec else None, st, **_max_runs(max_runs))
     if as_json:
         emit_json(out)
         return
@@ -622,6 +635,8 @@ def sweep_status_cmd(
               f"{s['net_iterations']:,} network-iterations, last finished {s['last_finished']}")
     if not out["sweeps"]:
         print(f"{store}: no runs yet")
+    if out["journaled"]:
+        print(f"{out['journaled']} finished runs wait in {st.journal} for the next sweep run to store them")
     if "spec" in out:
         p = out["spec"]
         print(f"spec {p['name']}: {p['done']} of {p['total']} done, {p['failed']} failed, {p['pending']} pending")
@@ -645,12 +660,15 @@ def sweep_report_cmd(
 def sweep_query_cmd(
     sql: Annotated[str, typer.Argument(help="read-only SQL over the tables runs and curves")],
     store: StoreOption = "runs.duckdb",
+    max_rows: Annotated[int | None, typer.Option(help="refuse a result of more rows (default 10,000)")] = None,
+    timeout: Annotated[float | None, typer.Option(help="stop the query after this many seconds (default 60)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """Run SQL on the store (opened read-only) and print the rows."""
+    """Run SQL on the store (read-only: no writes, no files, no extensions) and print the rows."""
     from initlab.experiments.store import Store
 
-    columns, rows = Store(store).query(sql)
+    limits = {k: v for k, v in (("max_rows", max_rows), ("timeout", timeout)) if v is not None}
+    columns, rows = Store(store).query(sql, **limits)  # absent: the library's defaults
     if as_json:
         emit_json({"columns": columns, "rows": [[_cell(v) for v in r] for r in rows]})
         return

@@ -530,6 +530,40 @@ def get(spec: str | Sampler) -> Sampler:
     return entry.build(text, *values)
 
 
+def canonical(spec: str) -> str:
+    """A spec's one written form: the registry name, its first argument always (default filled
+    in), later ones only where they differ from their defaults; numbers in their shortest exact
+    form. ``HE`` and `` he`` -> ``he``; ``random``, ``random:0.01`` and ``random:1e-2`` ->
+    ``random:0.01``; ``variance_scaling:2,fan_in`` -> ``variance_scaling:2``; a gain named by
+    an activation keeps the name (``orthogonal:relu``). Specs with the same canonical form draw
+    the same weights: a sweep identifies its runs by it."""
+    get(spec)  # validates, with get's messages
+    entry = entry_of(spec)
+    rest = spec.strip().partition(":")[2]
+    args = [a.strip() for a in rest.split(",")] if rest.strip() else []
+    texts, keep = [], 1 if entry.params else 0  # how many arguments are written
+    for i, p in enumerate(entry.params):
+        value, raw = (p.parse(args[i]), args[i]) if i < len(args) else (p.default, None)
+        if isinstance(value, float) and raw is not None and not _is_number(raw):
+            texts.append(raw)  # a gain given as an activation's name
+        elif isinstance(value, float):
+            text = repr(value)  # shortest round-trip form: 1e-2 -> 0.01, 10.0 -> 10
+            texts.append(text[:-2] if text.endswith(".0") else text)
+        else:
+            texts.append(str(value))
+        if value != p.default:
+            keep = max(keep, i + 1)
+    return entry.name + (":" + ",".join(texts[:keep]) if keep else "")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 # --------------------------------------------------------------------- the course's dicts
 def initialize_parameters_deep(
     layer_dims: Sequence[int],

@@ -14,14 +14,26 @@ more times, then reported failed with its error text. Results never depend on wh
 - ``dask``: ``distributed.Client(address)`` on a running scheduler (``dask scheduler``,
   ``dask worker``), or a ``LocalCluster`` on 127.0.0.1 when no address is given. When a worker
   dies the scheduler reschedules its task on another worker by itself (up to its
-  ``allowed-failures``, then ``KilledWorker``, which the driver counts as a failed attempt).
+  ``allowed-failures``, then ``KilledWorker``, which the driver counts as a failed attempt);
+  each such death counts as a start in the task's ``attempts`` (the scheduler's ``suspicious``
+  count). A scheduler that goes away (its connection closes, or it does not answer for
+  ``SCHEDULER_TIMEOUT`` s) ends the sweep with `SchedulerLost`.
+
+Workers that this process starts (the local pool, a ``LocalCluster``'s workers) end when it dies,
+even by SIGKILL, which runs no cleanup in the driver: see `die_with`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import logging
 import multiprocessing
 import os
 import signal
+import sys
+import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,6 +44,13 @@ from dataclasses import dataclass
 from initlab.errors import InitlabError
 
 EXECUTORS = ("local", "dask")
+PARENT_POLL = 0.5  # seconds between a worker's looks at its parent (the fallback of die_with)
+SCHEDULER_TIMEOUT = 10.0  # seconds without an answer from the Dask scheduler before it counts as lost
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+class SchedulerLost(InitlabError):
+    """The Dask scheduler went away mid-sweep."""
 
 
 @dataclass
@@ -62,8 +81,34 @@ def _stop(pool: ProcessPoolExecutor) -> None:
         p.join(timeout=5)
 
 
-def _init_worker(threads: int) -> None:
+def die_with(parent: int, *, deathsig: bool = True) -> None:
+    """End this process when ``parent`` dies. On Linux the kernel sends SIGKILL at the parent's
+    death (``prctl(PR_SET_PDEATHSIG)``; ``deathsig``); everywhere, a daemon thread checks every
+    PARENT_POLL s that ``os.getppid()`` is still ``parent`` (an orphan is adopted by another
+    process) and exits when it is not, which also covers a parent that died before prctl ran.
+
+    The kernel's signal follows the parent *thread* that started this process: right for a
+    process pool, whose workers are started by the thread that runs the pool, but not for Dask's
+    nanny, whose starting thread can end first; Dask workers get the thread alone."""
+    if deathsig and sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), name="initlab-die-with-driver", daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL)
+    os._exit(1)
+
+
+def _init_worker(threads: int, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with(parent)
     try:
         import numba
 
@@ -80,7 +125,7 @@ def run_local(tasks: list, fn: Callable, *, workers: int | None, retries: int) -
 
     def new_pool() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
-                                   initargs=(threads,))
+                                   initargs=(threads, os.getpid()))
 
     queue = list(tasks)
     attempts = {id(t): 0 for t in tasks}  # starts, as reported
@@ -136,54 +181,145 @@ def run_dask(tasks: list, fn: Callable, *, address: str | None, workers: int | N
     """Run ``fn(task)`` for every task on a Dask cluster: the scheduler at ``address``, or a
     ``LocalCluster`` of ``workers`` single-threaded processes on 127.0.0.1."""
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, LocalCluster
+        from distributed import wait as dask_wait
+        from distributed.diagnostics.plugin import WorkerPlugin
     except ImportError:
         raise InitlabError("the dask executor needs dask.distributed: pip install -e '.[dask]'") from None
 
+    class DieWithDriver(WorkerPlugin):
+        """A LocalCluster's workers end with this driver (`die_with`, the thread alone)."""
+
+        name = "initlab-die-with-driver"
+
+        def __init__(self, parent: int) -> None:
+            self.parent = parent
+
+        def setup(self, worker) -> None:
+            die_with(self.parent, deathsig=False)
+
     cluster = None
+    timeout = f"{SCHEDULER_TIMEOUT:g}s"
     try:
         if address:
-            client = Client(address, timeout="10s")
+            client = Client(address, timeout=timeout)
         else:
             n = workers or os.cpu_count() or 1
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                    host="127.0.0.1", dashboard_address=None)
-            client = Client(cluster)
-    except OSError as exc:
+            client = Client(cluster, timeout=timeout)
+            client.register_plugin(DieWithDriver(os.getpid()))
+    except (OSError, ValueError, TypeError) as exc:  # unreachable; no port; unknown scheme
         if cluster is not None:
             cluster.close()
-        raise InitlabError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        where = repr(address) if address else "a local cluster"
+        raise InitlabError(f"cannot reach the Dask scheduler at {where}: "
+                           f"{(str(exc).splitlines() or [type(exc).__name__])[0]}") from None
+    where = address or "the local cluster"
     run_id = uuid.uuid4().hex[:8]
-    attempts = {id(t): 0 for t in tasks}
+    tries = {id(t): 0 for t in tasks}  # submissions, against ``retries``
+    starts = {id(t): 0 for t in tasks}  # times a worker started the task, as reported
     futures: dict = {}
 
-    def submit(t):
-        attempts[id(t)] += 1
-        f = client.submit(fn, t, key=f"initlab-{t.id}-{run_id}-{attempts[id(t)]}", pure=False)
+    def submit(t) -> None:
+        tries[id(t)] += 1
+        f = client.submit(fn, t, key=f"initlab-{t.id}-{run_id}-{tries[id(t)]}", pure=False)
         futures[f] = t
-        return f
+
+    gone = []
+
+    def lost(why: str) -> SchedulerLost:
+        gone.append(why)
+        return SchedulerLost(f"lost the Dask scheduler at {where}: {why}")
 
     try:
-        ac = as_completed([submit(t) for t in tasks])
-        for f in ac:
-            t = futures.pop(f)
-            if f.status == "finished":
-                result = f.result()
-                f.release()
-                yield Outcome(t, result, None, attempts[id(t)])
-                continue
+        for t in tasks:
+            submit(t)
+        quiet_since = time.monotonic()
+        while futures:
             try:
-                err = describe(f.exception(), "".join(traceback.format_tb(f.traceback())))
-            except Exception as e:  # cancelled, or the scheduler went away
-                err = describe(e)
-            f.release()
-            if attempts[id(t)] <= retries:
-                ac.add(submit(t))
-            else:
-                yield Outcome(t, None, err.strip(), attempts[id(t)])
+                done = dask_wait(list(futures), timeout=1.0, return_when="FIRST_COMPLETED").done
+            except TimeoutError:
+                done = set()
+            except Exception:
+                if client.status != "running":
+                    raise lost("the connection closed") from None
+                raise
+            if any(f.status == "cancelled" for f in done) or client.status != "running":
+                raise lost("the connection closed")  # the client cancels every future then
+            if not done:
+                if time.monotonic() - quiet_since > SCHEDULER_TIMEOUT:
+                    _probe(client, lost)
+                    quiet_since = time.monotonic()
+                continue
+            quiet_since = time.monotonic()
+            for f in done:
+                t = futures.pop(f)
+                deaths = _deaths(client, f.key)  # workers that died running it: rescheduled starts
+                if f.status == "finished":
+                    result = f.result()
+                    f.release()
+                    starts[id(t)] += deaths + 1
+                    yield Outcome(t, result, None, starts[id(t)])
+                    continue
+                try:
+                    exc = f.exception()
+                    err = describe(exc, "".join(traceback.format_tb(f.traceback())))
+                except Exception as e:  # pragma: no cover - cancelled under us
+                    exc, err = e, describe(e)
+                f.release()
+                # KilledWorker: it never ended on a worker, every start was a death
+                starts[id(t)] += deaths + (type(exc).__name__ != "KilledWorker")
+                if tries[id(t)] <= retries:
+                    submit(t)
+                else:
+                    yield Outcome(t, None, err.strip(), starts[id(t)])
     finally:
-        for f in futures:
-            f.cancel()
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        # the client's own reconnect attempts to a lost scheduler log tracebacks as they are
+        # cancelled: `lost` has said what happened, in one line
+        with _quiet("distributed") if gone else contextlib.nullcontext():
+            for f in futures:
+                try:
+                    f.cancel()
+                except Exception:  # pragma: no cover - the client is closed
+                    pass
+            client.close(timeout=SCHEDULER_TIMEOUT)
+            if cluster is not None:
+                cluster.close(timeout=SCHEDULER_TIMEOUT)
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """Silence a logger and its children for the block (Dask's config gives some children,
+    ``distributed.client`` among them, levels of their own)."""
+    names = [name, *(n for n in logging.Logger.manager.loggerDict if n.startswith(name + "."))]
+    loggers = [logging.getLogger(n) for n in names]
+    old = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, old, strict=True):
+            lg.setLevel(level)
+
+
+def _deaths(client, key: str) -> int:
+    """How many workers died while running task ``key`` (the scheduler's ``suspicious`` count)."""
+    try:
+        return int(client.run_on_scheduler(_suspicious, key))
+    except Exception:  # an older scheduler, or one that refuses run_on_scheduler: count none
+        return 0
+
+
+def _suspicious(key: str, dask_scheduler=None) -> int:
+    ts = dask_scheduler.tasks.get(key)
+    return ts.suspicious if ts is not None else 0
+
+
+def _probe(client, lost: Callable[[str], SchedulerLost]) -> None:
+    """Ask the scheduler who it is; no answer in SCHEDULER_TIMEOUT s means it is gone."""
+    try:
+        client.sync(client.scheduler.identity, callback_timeout=SCHEDULER_TIMEOUT)
+    except Exception:
+        raise lost(f"no answer for {SCHEDULER_TIMEOUT:g} s") from None

@@ -13,7 +13,9 @@ A spec file's ``[sweep]`` table names the grid::
     seeds = 32                        # a count (0..31) or a list [3, 7]
     track = ["symmetry", "saturation"]
 
-Every combination is one run (`RunConfig`), whose hash is its identity in the store. Runs
+Every combination is one run (`RunConfig`), whose hash is its identity in the store; an init is
+written in its canonical form (`initializers.canonical`: ``HE`` is ``he``, ``random`` and
+``random:1e-2`` are ``random:0.01``), so one run is stored once however the spec spells it. Runs
 that share data, layers, activations and iterations train together as one ensemble on the
 batched engine (`Task`, at most ``chunk`` networks). A network's numbers do not depend on
 which other networks share its ensemble (each member is initialized from its own seed and the
@@ -44,6 +46,7 @@ except ImportError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 SWEEP_TRACKABLE = tuple(t for t in TRACKABLE if t != "weights")
+MAX_RUNS = 100_000  # runs a sweep may hold unless raised (sweep run --max-runs)
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ class SweepSpec:
     inits: tuple[str, ...]
     lr: tuple[float, ...]
     iterations: tuple[int, ...]
-    seeds: tuple[int, ...]
+    seeds: Sequence[int]  # a range for a count of seeds: never materialized before it is checked
     output: str | None = None
     scales: tuple[float, ...] = ()
     track: tuple[str, ...] = ()
@@ -109,15 +112,30 @@ class SweepSpec:
     retries: int = 2
 
     def init_specs(self) -> list[str]:
-        """``inits`` crossed with ``scales``: an init that takes a SCALE and names none gets one
-        run per scale (``random`` x [0.01, 10] -> random:0.01, random:10)."""
+        """``inits`` crossed with ``scales``, in canonical form, each once: an init that takes a
+        SCALE and names none gets one run per scale (``random`` x [0.01, 10] -> random:0.01,
+        random:10)."""
         out = []
         for spec in self.inits:
             if self.scales and _scale_unnamed(spec):
-                out += [f"{initializers.entry_of(spec).name}:{s:g}" for s in self.scales]
+                out += [f"{initializers.entry_of(spec).name}:{s!r}" for s in self.scales]
             else:
                 out.append(spec)
-        return list(dict.fromkeys(out))
+        return list(dict.fromkeys(initializers.canonical(s) for s in out))
+
+    @property
+    def size(self) -> int:
+        """How many runs the grid holds, counted without making them."""
+        return (len(self.layers) * len(self.hidden) * len(self.iterations) * len(self.init_specs())
+                * len(self.lr) * len(self.seeds))
+
+    def check_size(self, max_runs: int = MAX_RUNS) -> None:
+        """Refuse a grid of more than ``max_runs`` runs before anything is made."""
+        if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:
+            raise InitlabError(f"--max-runs must be a positive integer, got {max_runs!r}")
+        if self.size > max_runs:
+            raise InitlabError(f"sweep {self.name!r} has {self.size:,} runs, more than the limit of "
+                               f"{max_runs:,}: make the grid smaller, or raise the limit with --max-runs")
 
     def runs(self) -> list[RunConfig]:
         """Every run of the grid, in a fixed order."""
@@ -283,7 +301,7 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
     if isinstance(seeds_v, int) and not isinstance(seeds_v, bool):
         if seeds_v < 1:
             raise c.expect("seeds", seeds_v)
-        seeds = tuple(range(seeds_v))
+        seeds = range(seeds_v)
     else:
         seeds = c.items("seeds", int)
         if not isinstance(seeds_v, list) or any(s < 0 for s in seeds):
@@ -448,6 +466,9 @@ class SweepOutcome:
     interrupted: bool = False
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    journaled: int = 0  # runs kept in the store's journal while another process held the store
+    unstored: int = 0  # runs still waiting in the journal at the end (the store stayed held)
+    journal: str = ""  # the journal's path
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -455,16 +476,19 @@ class SweepOutcome:
 
 def run_sweep(spec: SweepSpec, store, *, executor: str = "local", address: str | None = None,
               workers: int | None = None, retries: int | None = None, progress=None,
-              fn=None) -> SweepOutcome:
+              fn=None, max_runs: int = MAX_RUNS) -> SweepOutcome:
     """Run every run of ``spec`` not yet done in ``store`` (a `Store`); store each as it ends.
 
     Runs already ``done`` are skipped; ``failed`` ones are tried again. Only this process writes
-    the store, one transaction per task. ``progress(done, failed, total)`` is called as tasks
-    end. Ctrl-C stops the workers and returns with ``interrupted=True``; everything finished is
-    stored. ``fn`` replaces `run_task` (for tests that inject faults).
+    the store, one transaction per task; while another process holds the store, finished tasks
+    wait in its journal and go in when it frees (``journaled``, ``unstored``). A grid of more
+    than ``max_runs`` runs is refused before anything runs. ``progress(done, failed, total)`` is
+    called as tasks end. Ctrl-C stops the workers and returns with ``interrupted=True``;
+    everything finished is kept. ``fn`` replaces `run_task` (for tests that inject faults).
     """
     from initlab.experiments import executors
 
+    spec.check_size(max_runs)
     if executor not in executors.EXECUTORS:
         raise InitlabError(f"unknown executor {executor!r}: choose from {', '.join(executors.EXECUTORS)}")
     if address and executor != "dask":
@@ -485,9 +509,10 @@ def _drive(spec: SweepSpec, store, *, executor: str, address: str | None, worker
 
     start = time.time()
     runs = spec.runs()
+    store.flush_journal(wait=0)  # what an earlier driver left waiting, if the store is free now
     statuses = store.statuses()
     pending = [r for r in runs if statuses.get(r.id) != "done"]
-    out = SweepOutcome(total=len(runs), skipped=len(runs) - len(pending))
+    out = SweepOutcome(total=len(runs), skipped=len(runs) - len(pending), journal=str(store.journal))
     if progress is not None:
         progress(out.skipped, 0, out.total)
     if not pending:
@@ -500,27 +525,37 @@ def _drive(spec: SweepSpec, store, *, executor: str, address: str | None, worker
     try:
         for o in outcomes:
             if o.result is not None:
-                store.write(spec.name, o.task.runs, o.result, executor=executor, attempts=o.attempts)
+                stored = store.write(spec.name, o.task.runs, o.result, executor=executor,
+                                     attempts=o.attempts)
                 out.done += len(o.task.runs)
             else:
-                store.write_failed(spec.name, o.task.runs, o.error, executor=executor,
-                                   attempts=o.attempts)
+                stored = store.write_failed(spec.name, o.task.runs, o.error, executor=executor,
+                                            attempts=o.attempts)
                 out.failed += len(o.task.runs)
                 out.errors.append(o.error.splitlines()[0])
+            out.journaled += 0 if stored else len(o.task.runs)
             if progress is not None:
                 progress(out.skipped + out.done, out.failed, out.total)
     except KeyboardInterrupt:
         out.interrupted = True
+    except executors.SchedulerLost as exc:
+        raise InitlabError(f"{exc}; {out.done} runs finished in this sweep are kept, {out.done + out.skipped} "
+                           f"of {out.total} in all: run the same command again to finish") from None
     finally:
         outcomes.close()
+        # the journal into the store, waiting for it to free (not after a Ctrl-C)
+        out.unstored = store.flush_journal(wait=0 if out.interrupted else None)
     out.seconds = time.time() - start
     return out
 
 
-def sweep_status(spec: SweepSpec | None, store) -> dict:
-    """Counts from the store (readable while a sweep writes): per sweep, and for ``spec`` its
-    done, failed and pending runs."""
-    out = {"store": str(store.path), "sweeps": store.summary() if store.path.exists() else []}
+def sweep_status(spec: SweepSpec | None, store, *, max_runs: int = MAX_RUNS) -> dict:
+    """Counts from the store (readable while a sweep writes): per sweep, runs waiting in the
+    journal, and for ``spec`` its done, failed and pending runs (journaled runs count as done)."""
+    if spec is not None:
+        spec.check_size(max_runs)
+    out = {"store": str(store.path), "sweeps": store.summary() if store.path.exists() else [],
+           "journaled": store.journaled_runs()}
     if spec is not None:
         statuses = store.statuses()
         ids = [r.id for r in spec.runs()]
