@@ -23,12 +23,16 @@ from initlab.dashboard.session import (
     parse_config,
     split_inits,
 )
+from initlab.errors import InitlabError
 from initlab.nn import HIDDEN
 from initlab.report.plots import COLOURS
 from initlab.report.strict_json import to_json
 
 PLOT_W, PLOT_H = 340, 250
 REFRESH_MS = 60
+#: Seconds an update waits for the page to say it applied the previous one (then it is sent
+#: anyway: a page that reconnected never answers the update it lost).
+ACK_SECONDS = 5.0
 
 CSS = """
 .initlab-error { color: #b00020; font-size: 0.85em; margin-top: -6px; }
@@ -72,7 +76,7 @@ class Dashboard:
 
     def __init__(self, args: dict[str, str] | None = None) -> None:
         import panel as pn
-        from bokeh.models import ColumnDataSource, CustomJSTickFormatter
+        from bokeh.models import ColumnDataSource, CustomJS, CustomJSTickFormatter
 
         self.pn = pn
         self.trainer: Trainer | None = None
@@ -179,6 +183,19 @@ class Dashboard:
         self.sentences = pn.pane.HTML("", css_classes=["initlab-sentences"], sizing_mode="stretch_width")
         self.var_fig.visible = False
         self.var_pane = pn.pane.Bokeh(self.var_fig, visible=False)
+        # Flow control: each update ends by counting itself into `sent`; the page, once it has
+        # applied it, copies the count into `drawn`, which comes back to the server. The next
+        # update waits for that, so a page slower than the trainer (a busy machine, no GPU)
+        # never queues updates, and a click on Stop, and the update that shows it, wait
+        # behind none (measured: 3 s for the click to arrive and 5 s for the answer, before).
+        self.sent = ColumnDataSource({"n": [0]})
+        self.drawn = ColumnDataSource({"n": [0]})
+        self.sent.js_on_change("data", CustomJS(args={"drawn": self.drawn},
+                                                code="drawn.data = {n: Array.from(cb_obj.data.n)}"))
+        self.drawn.on_change("data", lambda attr, old, new: self._drawn(new))
+        self.sent_count = self.drawn_count = 0
+        self.sent_at = 0.0
+        self.cost_fig.tags = [self.sent, self.drawn]  # in the page's document, drawn nowhere
 
         controls = pn.Column(
             pn.pane.HTML("<h2 style='margin:0'>initlab</h2><div style='font-size:0.85em;color:#555'>"
@@ -268,12 +285,19 @@ class Dashboard:
             self.status.object = "Fix the fields marked in red, then press Train."
             return
         self.stop()
-        self.trainer = Trainer(cfg)
+        try:  # the size caps and the count of runs training at once, checked before allocating
+            trainer = Trainer(cfg)
+            trainer.start()
+        except InitlabError as exc:
+            self.trainer = None  # the stopped run's last picture stays; the message stays above it
+            self.status.object = (f"<span class='initlab-state' data-state='refused'>"
+                                  f"{html.escape(str(exc))}</span>")
+            return
+        self.trainer = trainer
         self.seen_version = -1
         self.update_times = []
         self.inspect.options = list(cfg.inits)
         self.inspect.value = cfg.inits[-1]
-        self.trainer.start()
         self.status.object = f"training {', '.join(cfg.inits)} ..."
 
     def stop(self) -> None:
@@ -299,8 +323,19 @@ class Dashboard:
 
     # ------------------------------------------------------------------- drawing
     def tick(self) -> None:
-        """The periodic callback: draw the newest snapshot, if there is one."""
+        """The periodic callback: draw the newest snapshot, if there is one and the page has
+        applied the previous update (or did not answer within `ACK_SECONDS`)."""
+        import time
+
+        if self.drawn_count < self.sent_count and time.monotonic() - self.sent_at < ACK_SECONDS:
+            return
         self._redraw()
+
+    def _drawn(self, data: dict) -> None:
+        try:
+            self.drawn_count = max(self.drawn_count, int(list(data.get("n", [0]))[-1]))
+        except (TypeError, ValueError, IndexError):  # whatever a page sends, it is not a count
+            pass
 
     def _redraw(self, force: bool = False) -> None:
         import time
@@ -352,6 +387,9 @@ class Dashboard:
         self.status.object = (f"<span class='initlab-state' data-state='{state.split(':')[0]}'>{html.escape(state)}"
                               f"</span> &middot; iteration <span class='initlab-iteration'>{s.iteration}</span> of "
                               f"{cfg.iterations} &middot; {rate:.1f} updates/s")
+        self.sent_count += 1
+        self.sent_at = time.monotonic()
+        self.sent.data = {"n": [self.sent_count]}
 
     def _draw_inspected(self, s, k: int, colour: str) -> None:
         palette = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -24,12 +24,48 @@ from initlab.nn import HIDDEN, Network
 DATASETS = list(datasets.BUILTIN)
 MAX_INITS = 4
 MAX_ITERATIONS = 1_000_000
+MAX_SEED = 2**32 - 1
 MAX_UNITS = 1024
+MAX_HIDDEN_LAYERS = 32
+#: Operations in one training step of the whole ensemble (`estimate`): networks x examples x
+#: (3 x weights + 64 x units). The 3 products (one forward, two backward) cost a multiply-add
+#: per weight and example; a unit's element-wise work (bias, activation, its derivative, the
+#: kernels' copies) costs about 64 multiply-adds per example (measured: a step of 2,1024,1 is
+#: mostly element-wise, one of 2,200,200,1 mostly products). The exact products run at about
+#: 2e9 multiply-adds a second on a 2-core machine, so a step at the cap takes ~0.1 s, and Stop,
+#: checked between steps and between the parts of a measurement, answers within 0.5 s.
+MAX_STEP_WORK = 200_000_000
+#: Bytes: `estimate`'s figure for one run (parameters, caches and measurements).
+MAX_MEMORY = 512 * 2**20
+#: Characters in one field (or one URL query value): bounds every parse and every message.
+#: Layers get more, so that a network far too deep is told its depth.
+MAX_FIELD_CHARS = 200
+MAX_LAYERS_CHARS = 2000
+#: Runs training at once in one server, all tabs together.
+MAX_RUNNING = 4
 COURSE_STORY = ("zeros", "random:0.01", "random:10", "he")
 DEFAULTS = {"data": "circles", "layers": "2,10,5,1", "hidden": "relu", "inits": ",".join(COURSE_STORY),
             "lr": "0.01", "iterations": "3000", "seed": "1"}
 SNAPSHOT_EVERY = 0.08  # seconds between measured snapshots while training (about 12 a second)
-CHUNK_SECONDS = 0.04   # training between checks of Stop
+#: Training runs in chunks (one `Network.fit` call each), Stop checked between them. A chunk
+#: doubles its steps while it takes under CHUNK_SECONDS and halves them when it takes over
+#: CHUNK_SECONDS_MAX, measured on each chunk: not steps x a time per step, because a fit call
+#: also has a fixed cost (45 ms measured on the course's network with the compiled engine, more
+#: than its 1,000 steps), which a rate alone would read as slow steps and keep chunks at 1 step.
+CHUNK_SECONDS = 0.1
+CHUNK_SECONDS_MAX = 0.25
+MAX_CHUNK = 100_000    # steps in one chunk, however fast they are
+#: Stop measures the network once more where it stopped only when a measurement takes less
+#: than this; otherwise the last picture stays (Stop answers within 0.5 s either way).
+FINAL_MEASURE_SECONDS = 0.1
+#: Threads of the compiled products in a trainer's thread (numba's count is per thread, so the
+#: rest of the server keeps its own). One: a kernel launch on several threads waits for them to
+#: wake, which on a busy 2-core machine cost more than the work (measured, 32 hidden layers of
+#: 32 units: 290-810 ms a step on 2 threads, 74-99 ms on 1), and one core stays free for the
+#: server and the browser. Threads only split rows: the bits are the same.
+TRAIN_THREADS = 1
+BOUNDARY_GRID = 60     # the decision boundary's grid is BOUNDARY_GRID^2 points ...
+BOUNDARY_BATCH = 400   # ... measured this many points at a time, Stop checked between
 
 
 @dataclass(frozen=True)
@@ -72,62 +108,150 @@ def _valid(spec: str) -> bool:
         return False
 
 
+def _short(x: float) -> str:
+    """3790000000 -> '3.8e9'."""
+    return f"{x:.2g}".replace("e+0", "e").replace("e+", "e")
+
+
+def estimate(layers: tuple[int, ...] | list[int], networks: int, examples: int) -> tuple[int, int]:
+    """``(operations, bytes)`` of one training step of ``networks`` networks of these layer
+    sizes on ``examples`` examples, from the sizes alone (nothing is allocated).
+
+    Operations: networks x examples x (3 x weights + 64 x units); see `MAX_STEP_WORK`.
+    Bytes: 8 x networks x (6 x parameters + 12 x units x examples): the parameters, their
+    gradients, the update's and the kernels' copies; each layer's A, Z, dZ, dA and a kernel's
+    transposed copy, twice (the page keeps the last snapshot's activations while the next
+    measurement runs); examples is at least a batch of the boundary's grid. Checked against
+    the peak tracemalloc sees (tests/test_dashboard.py)."""
+    weights = sum(a * b for a, b in zip(layers[:-1], layers[1:], strict=True))
+    params = weights + sum(layers[1:])
+    units = sum(layers[1:])
+    work = networks * examples * (3 * weights + 64 * units)
+    memory = 8 * networks * (6 * params + 12 * units * max(examples, BOUNDARY_BATCH))
+    return work, memory
+
+
+def check_size(layers: tuple[int, ...] | list[int], networks: int, examples: int) -> None:
+    """Refuse, in one line naming the figure and the limit, a network the dashboard cannot train
+    while staying responsive: too deep, too wide, or too much work or memory in one step."""
+    hidden = len(layers) - 2
+    if hidden > MAX_HIDDEN_LAYERS:
+        raise InitlabError(f"layers: {hidden} hidden layers; the dashboard takes at most {MAX_HIDDEN_LAYERS}")
+    if max(layers) > MAX_UNITS:
+        raise InitlabError(f"layers: a layer of {max(layers)} units; the dashboard takes at most {MAX_UNITS} a layer")
+    work, memory = estimate(layers, networks, examples)
+    if work > MAX_STEP_WORK:
+        weights = sum(a * b for a, b in zip(layers[:-1], layers[1:], strict=True))
+        raise InitlabError(
+            f"layers: one step is about {_short(work)} operations ({networks} networks x {examples} examples x "
+            f"(3 x {weights:,} weights + 64 x {sum(layers[1:]):,} units)); the dashboard takes at most "
+            f"{_short(MAX_STEP_WORK)}, so that Stop answers at once: use fewer or narrower layers, "
+            "or fewer initializers")
+    if memory > MAX_MEMORY:
+        raise InitlabError(f"layers: about {memory / 2**20:,.0f} MiB for {networks} networks; the dashboard "
+                           f"takes at most {MAX_MEMORY // 2**20} MiB: use fewer or narrower layers")
+
+
+def max_chars(field: str) -> int:
+    """The longest text `parse_config` reads for ``field``."""
+    return MAX_LAYERS_CHARS if field == "layers" else MAX_FIELD_CHARS
+
+
+def _clip(text: str, n: int = 40) -> str:
+    """``text`` quoted, cut to ``n`` characters when longer (saying how long it was)."""
+    return repr(text) if len(text) <= n else f"{text[:n]!r}... ({len(text):,} characters)"
+
+
+def _layers(text: str) -> tuple[int, ...]:
+    """``"2,10,5,1"`` -> ``(2, 10, 5, 1)``, in the dashboard's depth and width caps; the depth
+    is checked before the sizes, so every message stays short."""
+    try:
+        dims = parse_ints(text, "layers")
+    except InitlabError:
+        raise InitlabError(f"layers takes comma-separated integers such as 2,4,1; got {_clip(text)}") from None
+    if len(dims) - 2 > MAX_HIDDEN_LAYERS:
+        raise InitlabError(f"layers: {len(dims) - 2} hidden layers; the dashboard takes at most {MAX_HIDDEN_LAYERS}")
+    widest = max(dims)
+    if widest > MAX_UNITS:
+        raise InitlabError(f"layers: a layer of {widest if widest < 10**15 else 'more than 10^15'} units; "
+                           f"the dashboard takes at most {MAX_UNITS} a layer")
+    return tuple(check_layer_dims(dims))
+
+
+def _integer(name: str, text: str, lo: int, hi: int, what: str = "an integer") -> int:
+    """A plain decimal integer (ASCII digits, spaces around) from ``lo`` to ``hi``."""
+    t = text.strip()
+    if not (t.isascii() and t.isdigit()):
+        raise InitlabError(f"{name} must be {what} from {lo:,} to {hi:,}, got {text!r}")
+    value = int(t)
+    if not lo <= value <= hi:
+        raise InitlabError(f"{name} must be {lo:,} to {hi:,}, got {value:,}")
+    return value
+
+
 def parse_config(values: dict[str, str]) -> tuple[Config | None, dict[str, str]]:
     """Check every field of ``values`` (strings, from the page or the URL; missing ones take the
     defaults). Returns the config, or None and ``{field: message}`` for each bad field."""
     v = {**DEFAULTS, **{k: str(x) for k, x in values.items() if x is not None}}
     errors: dict[str, str] = {}
+    for f in DEFAULTS:  # before any parse: bounds the work of every check and every message
+        if len(v[f]) > max_chars(f):
+            errors[f] = f"{f}: {len(v[f]):,} characters; at most {max_chars(f):,}"
     ds = None
-    if v["data"] not in DATASETS:
+    if "data" in errors:
+        pass
+    elif v["data"] not in DATASETS:
         errors["data"] = f"unknown data set {v['data']!r}; choose from {', '.join(DATASETS)}"
     else:
         ds = datasets.load(v["data"])
     layers: tuple[int, ...] = ()
-    try:
-        layers = tuple(check_layer_dims(parse_ints(v["layers"], "layers")))
-    except InitlabError as exc:
-        errors["layers"] = str(exc)
+    if "layers" not in errors:
+        try:
+            layers = _layers(v["layers"])
+        except InitlabError as exc:
+            errors["layers"] = str(exc)
     if layers and len(layers) < 3 and "layers" not in errors:
         errors["layers"] = "layers: give at least one hidden layer, such as 2,10,1"
-    if layers and max(layers) > MAX_UNITS:
-        errors["layers"] = f"layers: at most {MAX_UNITS} units a layer in the dashboard"
     if layers and ds is not None and "layers" not in errors and (layers[0] != ds.n_x or layers[-1] != ds.n_y):
         errors["layers"] = (f"layers: {ds.name} has {ds.n_x} features and needs {ds.n_y} output unit(s): "
                             f"use {ds.n_x},...,{ds.n_y}")
-    if v["hidden"] not in HIDDEN:
+    if "hidden" not in errors and v["hidden"] not in HIDDEN:
         errors["hidden"] = f"unknown activation {v['hidden']!r}; choose from {', '.join(HIDDEN)}"
-    inits = split_inits(v["inits"])
-    if not 1 <= len(inits) <= MAX_INITS:
+    inits = split_inits(v["inits"]) if "inits" not in errors else []
+    if "inits" not in errors and not 1 <= len(inits) <= MAX_INITS:
         errors["inits"] = f"give 1 to {MAX_INITS} initializers, got {len(inits)}"
-    for spec in inits:
+    for spec in inits if "inits" not in errors else ():
         try:
             initializers.get(spec)
         except InitlabError as exc:
             errors["inits"] = str(exc) if spec in str(exc) else f"initializer {spec!r}: {exc}"
             break
-    if len(set(inits)) != len(inits):
+    if "inits" not in errors and len(set(inits)) != len(inits):
         errors["inits"] = "an initializer appears twice"
+    if layers and "layers" not in errors:
+        try:  # from the sizes alone: nothing is allocated for a network refused here
+            check_size(layers, max(1, min(len(inits), MAX_INITS)), ds.X_train.shape[1] if ds else 1)
+        except InitlabError as exc:
+            errors["layers"] = str(exc)
     lr = 0.0
-    try:
-        lr = check_positive("learning rate", v["lr"])
-        if lr > 100:
-            errors["lr"] = f"learning rate {lr:g} is above 100"
-    except InitlabError as exc:
-        errors["lr"] = str(exc)
-    iterations = 0
-    try:
-        iterations = int(v["iterations"])
-        if not 1 <= iterations <= MAX_ITERATIONS:
-            errors["iterations"] = f"iterations must be 1 to {MAX_ITERATIONS:,}, got {iterations:,}"
-    except ValueError:
-        errors["iterations"] = f"iterations must be an integer, got {v['iterations']!r}"
-    seed = 0
-    try:
-        seed = int(v["seed"])
-        if seed < 0:
-            raise ValueError
-    except ValueError:
-        errors["seed"] = f"seed must be a non-negative integer, got {v['seed']!r}"
+    if "lr" not in errors:
+        try:
+            lr = check_positive("learning rate", v["lr"])
+            if lr > 100:
+                errors["lr"] = f"learning rate {lr:g} is above 100"
+        except InitlabError as exc:
+            errors["lr"] = str(exc)
+    iterations = seed = 0
+    for f in ("iterations", "seed"):
+        if f in errors:
+            continue
+        try:
+            if f == "iterations":
+                iterations = _integer("iterations", v[f], 1, MAX_ITERATIONS)
+            else:
+                seed = _integer("seed", v[f], 0, MAX_SEED, "a non-negative integer")
+        except InitlabError as exc:
+            errors[f] = str(exc)
     if errors:
         return None, errors
     return Config(v["data"], layers, v["hidden"], tuple(inits), lr, iterations, seed), {}
@@ -159,10 +283,36 @@ class Snapshot:
     error: str | None = None
 
 
-@dataclass
+class _Stopped(Exception):
+    """Stop was pressed during a measurement: it is dropped, the last one stays."""
+
+
+#: Trainers whose threads run, all tabs of the server together (`MAX_RUNNING`).
+_RUNNING: set[Trainer] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def _check_room(trainer: Trainer | None = None) -> None:
+    """Refuse a run beyond `MAX_RUNNING` training at once (runs asked to stop do not count: they
+    end within a chunk); with ``trainer``, count it in under the same lock."""
+    with _RUNNING_LOCK:
+        _RUNNING.difference_update([t for t in _RUNNING if not t.running or t._stop.is_set()])
+        if len(_RUNNING) >= MAX_RUNNING:
+            raise InitlabError(f"{MAX_RUNNING} runs are training in this dashboard already (in other tabs); "
+                               "stop one, then press Train")
+        if trainer is not None:
+            _RUNNING.add(trainer)
+            trainer._thread = threading.Thread(target=trainer._run, name="initlab-trainer", daemon=True)
+            trainer._thread.start()
+
+
+@dataclass(eq=False)
 class Trainer:
     """Trains ``config``'s ensemble in a thread; ``snapshot`` is the latest measurement,
-    ``version`` counts them. ``stop()`` takes effect within one chunk (about 40 ms)."""
+    ``version`` counts them. Training runs in chunks of about ``CHUNK_SECONDS``, sized by the
+    measured time a step takes, and a measurement runs in parts; ``stop()`` is checked between
+    chunks and parts, so it takes effect within one step or one part (at most ~0.1 s at the
+    size caps, measured; 0.5 s promised)."""
 
     config: Config
     snapshot: Snapshot | None = None
@@ -173,6 +323,9 @@ class Trainer:
     def __post_init__(self) -> None:
         c = self.config
         self.ds = datasets.load(c.data)
+        # a Config made by hand skips parse_config: refuse it here too, before allocating
+        check_size(c.layers, len(c.inits), self.ds.X_train.shape[1])
+        _check_room()
         self.net = Network(list(c.layers), hidden=c.hidden, output=self.ds.output, init=list(c.inits),
                            seed=[c.seed] * len(c.inits))
         self.X, self.Y = self.ds.X_train, self.ds.Y_train
@@ -185,14 +338,16 @@ class Trainer:
                                    for spec in c.inits] if len(c.layers) >= 4 else None
         self.lock = threading.Lock()
         self.error: str | None = None  # an exception in the training thread, for the page
+        self.measure_seconds = 0.0     # how long the last whole measurement took
+        self.trained = 0               # iterations trained (the snapshot may be a little behind)
+        self.measuring = False         # a measurement is under way (Stop interrupts it)
 
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="initlab-trainer", daemon=True)
-        self._thread.start()
+        _check_room(self)
 
     def stop(self) -> None:
         self._stop.set()
@@ -201,23 +356,41 @@ class Trainer:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def _check(self) -> None:
+        if self._stop.is_set():
+            raise _Stopped
+
     def _run(self) -> None:
         c = self.config
         try:
+            from initlab.nn import products
+
+            if products.NUMBA:
+                import numba
+
+                numba.set_num_threads(min(TRAIN_THREADS, numba.config.NUMBA_NUM_THREADS))
+            self._measure(0)  # the picture at initialization, whole
             done, step = 0, 1
-            self._measure(0)
             last = time.monotonic()
             while done < c.iterations and not self._stop.is_set():
                 n = min(step, c.iterations - done)
                 t = time.perf_counter()
                 self.net.fit(self.X, self.Y, lr=c.lr, iterations=n, record_every=n)
                 dt = time.perf_counter() - t
-                done += n
-                step = int(max(1, min(2000, n * CHUNK_SECONDS / max(dt, 1e-6))))
-                if time.monotonic() - last >= SNAPSHOT_EVERY or done == c.iterations:
-                    self._measure(done)
+                done = self.trained = done + n
+                if n == step:  # the next chunk, from the time this one took
+                    step = min(MAX_CHUNK, 2 * step) if dt < CHUNK_SECONDS else \
+                        max(1, step // 2) if dt > CHUNK_SECONDS_MAX else step
+                if self._stop.is_set():
+                    break
+                # about 12 measurements a second, but never more than half of the time
+                if done == c.iterations or time.monotonic() - last >= max(SNAPSHOT_EVERY, self.measure_seconds):
+                    try:
+                        self._measure(done, check=self._check)
+                    except _Stopped:
+                        break
                     last = time.monotonic()
-            self._measure(done, done=True, stopped=self._stop.is_set())
+            self._finish(done)
         except Exception as exc:  # shown on the page; the server keeps serving
             with self.lock:
                 self.error = f"{type(exc).__name__}: {exc}"
@@ -226,34 +399,64 @@ class Trainer:
                     self.snapshot.done = True
                 self.version += 1
 
-    def _measure(self, i: int, *, done: bool = False, stopped: bool = False) -> None:
+    def _finish(self, done: int) -> None:
+        """The last snapshot, marked done (and stopped when Stop ended the run): measured at
+        ``done`` when that is quick, else the last measurement as it is."""
+        stopped = done < self.config.iterations or (self._stop.is_set() and self.snapshot.iteration < done)
+        s = self.snapshot
+        if s.iteration != done and self.measure_seconds <= FINAL_MEASURE_SECONDS:
+            self._measure(done, done=True, stopped=stopped)
+            return
+        with self.lock:
+            self.snapshot = replace(s, done=True, stopped=stopped)
+            self.version += 1
+
+    def _measure(self, i: int, *, done: bool = False, stopped: bool = False, check=lambda: None) -> None:
+        """Measure the network at iteration ``i`` and publish the snapshot; ``check()`` runs
+        between the parts (each about one forward or backward pass) and may raise `_Stopped`."""
+        self.measuring = True
+        try:
+            self._measure_parts(i, done, stopped, check)
+        finally:
+            self.measuring = False
+
+    def _measure_parts(self, i: int, done: bool, stopped: bool, check) -> None:
+        start = time.perf_counter()
         net, X, Y = self.net, self.X, self.Y
         E = len(self.config.inits)
         AL, cache = net.forward(X)
-        cost = net.loss.cost(cache[-1][1], AL, Y)
-        self.costs.append((i, [float(v) for v in np.atleast_1d(cost)]))
+        cost = [float(v) for v in np.atleast_1d(net.loss.cost(cache[-1][1], AL, Y))]
         reps = symmetry(net.params)
-        self.widths_seen.append((i, [r.effective_widths for r in reps]))
-        self.weights_seen.append((i, [net.params["W1"][k].copy() for k in range(E)]))
+        weights = [net.params["W1"][k].copy() for k in range(E)]
+        check()
         sat = saturation(net, X)
+        check()
 
         def per_layer(attr: str) -> list[list[float | None]]:
             return [[None if getattr(s, attr) is None else float(np.asarray(getattr(s, attr))[k])
                      for s in sat.layers] for k in range(E)]
 
         grads = net.gradients(X, Y)
+        check()
         L = len(self.config.layers) - 1
         hidden = L - 1
         acts = [[cache[l][0][k].ravel() for l in range(1, hidden + 1)] for k in range(E)]
         gradients = [[np.log10(np.maximum(np.abs(grads[f"dW{l}"][k]).ravel(), 1e-12)) for l in range(1, L + 1)]
                      for k in range(E)]
-        boundary, grid = self._boundary()
+        boundary, grid = self._boundary(check=check)
         measured = None
         if hidden >= 2:
             prop = propagation(net, X)
+            check()
             measured = [[float(np.asarray(prop.layers[l].z_q)[k]) for l in range(hidden)] for k in range(E)]
-            if self.variance_init is None:
-                self.variance_init = measured
+        train_accuracy = [float(v) for v in np.atleast_1d(net.accuracy(X, Y))]
+        test_accuracy = [float(v) for v in np.atleast_1d(net.accuracy(self.ds.X_test, self.ds.Y_test))]
+        # complete: only now does the measurement join the histories
+        self.costs.append((i, cost))
+        self.widths_seen.append((i, [r.effective_widths for r in reps]))
+        self.weights_seen.append((i, weights))
+        if measured is not None and self.variance_init is None:
+            self.variance_init = measured
         snap = Snapshot(
             iteration=i, costs=list(self.costs), effective_width=list(self.widths_seen),
             sentences=[[layer.sentence() for layer in r.layers] for r in reps],
@@ -261,21 +464,26 @@ class Trainer:
             dead=per_layer("dead_fraction"), boundary=boundary, grid=grid, activations=acts,
             gradients=gradients, weights=list(self.weights_seen), variance_measured=measured,
             variance_init=self.variance_init, variance_predicted=self.variance_predicted,
-            train_accuracy=[float(v) for v in np.atleast_1d(net.accuracy(X, Y))],
-            test_accuracy=[float(v) for v in np.atleast_1d(net.accuracy(self.ds.X_test, self.ds.Y_test))],
-            done=done, stopped=stopped)
+            train_accuracy=train_accuracy, test_accuracy=test_accuracy, done=done, stopped=stopped)
+        self.measure_seconds = time.perf_counter() - start
         with self.lock:
             self.snapshot = snap
             self.version += 1
 
-    def _boundary(self, g: int = 60):
-        """P(class 1) (two classes) or the predicted class on a g x g grid over the 2-D data."""
+    def _boundary(self, g: int = BOUNDARY_GRID, check=lambda: None):
+        """P(class 1) (two classes) or the predicted class on a g x g grid over the 2-D data,
+        in batches of `BOUNDARY_BATCH` points with ``check()`` between them."""
         if self.ds.n_x != 2:
             return None, None
         x0, y0 = self.X.min(axis=1) - 0.5
         x1, y1 = self.X.max(axis=1) + 0.5
         xx, yy = np.meshgrid(np.linspace(x0, x1, g), np.linspace(y0, y1, g))
-        AL, _ = self.net.forward(np.vstack([xx.ravel(), yy.ravel()]))
+        points = np.vstack([xx.ravel(), yy.ravel()])
+        parts = []
+        for a in range(0, points.shape[1], BOUNDARY_BATCH):
+            parts.append(self.net.forward(np.ascontiguousarray(points[:, a:a + BOUNDARY_BATCH]))[0])
+            check()
+        AL = np.concatenate(parts, axis=-1)
         if AL.shape[-2] == 1:
             grids = [AL[k, 0].reshape(g, g) for k in range(AL.shape[0])]
         else:
