@@ -593,6 +593,8 @@ def sweep_run(
               f"{out.failed} failed ({out.seconds:.1f} s) -> {store}")
         for err in dict.fromkeys(out.errors):
             print(f"  failed: {err}")
+    if out.from_journal:
+        print(f"{out.from_journal} finished runs that waited in {out.journal} are stored now", file=sys.stderr)
     if out.unstored:
         print(f"{out.unstored} finished runs wait in {out.journal}: another process held {store} to the end; "
               "the next sweep run on this store writes them in", file=sys.stderr)

@@ -16,8 +16,10 @@ more times, then reported failed with its error text. Results never depend on wh
   dies the scheduler reschedules its task on another worker by itself (up to its
   ``allowed-failures``, then ``KilledWorker``, which the driver counts as a failed attempt);
   each such death counts as a start in the task's ``attempts`` (the scheduler's ``suspicious``
-  count). A scheduler that goes away (its connection closes, or it does not answer for
-  ``SCHEDULER_TIMEOUT`` s) ends the sweep with `SchedulerLost`.
+  count: the deaths of workers that held the task. A scheduler whose ``worker-saturation`` is
+  above 1 also sends a worker a task to queue, which counts if that worker dies; the
+  ``LocalCluster`` started here sets it to 1). A scheduler that goes away (its connection
+  closes, or it does not answer for ``SCHEDULER_TIMEOUT`` s) ends the sweep with `SchedulerLost`.
 
 Workers that this process starts (the local pool, a ``LocalCluster``'s workers) end when it dies,
 even by SIGKILL, which runs no cleanup in the driver: see `die_with`.
@@ -181,6 +183,7 @@ def run_dask(tasks: list, fn: Callable, *, address: str | None, workers: int | N
     """Run ``fn(task)`` for every task on a Dask cluster: the scheduler at ``address``, or a
     ``LocalCluster`` of ``workers`` single-threaded processes on 127.0.0.1."""
     try:
+        import dask
         from distributed import Client, LocalCluster
         from distributed import wait as dask_wait
         from distributed.diagnostics.plugin import WorkerPlugin
@@ -205,8 +208,11 @@ def run_dask(tasks: list, fn: Callable, *, address: str | None, workers: int | N
             client = Client(address, timeout=timeout)
         else:
             n = workers or os.cpu_count() or 1
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None)
+            # one task per single-threaded worker at a time (Dask's default queues a second one
+            # there), so that a worker's death is charged to the task it was running
+            with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                       host="127.0.0.1", dashboard_address=None)
             client = Client(cluster, timeout=timeout)
             client.register_plugin(DieWithDriver(os.getpid()))
     except (OSError, ValueError, TypeError) as exc:  # unreachable; no port; unknown scheme

@@ -248,6 +248,8 @@ class Store:
         are never rewritten, earlier failures are replaced. Ctrl-C waits until the transaction is
         committed; a store held by another process (or Ctrl-C while waiting for it) sends the
         rows to the journal: a finished task is never dropped."""
+        import duckdb
+
         wait = 0.0 if self._busy else min(WRITE_WAIT, LOCK_WAIT)
         try:
             with self.connect(write=True, wait=wait) as con, _uninterrupted():
@@ -262,6 +264,10 @@ class Store:
             with _uninterrupted():
                 self._journal_task(runs_df, curves_df)
             raise
+        except (InitlabError, duckdb.Error) as exc:  # the store cannot take them: keep them, say why
+            with _uninterrupted():
+                self._journal_task(runs_df, curves_df)
+            raise InitlabError(f"{_first_line(exc)} (the task's runs are kept in {str(self.journal)!r})") from None
         self._busy = False
         return True
 
@@ -285,8 +291,8 @@ class Store:
                 con.close()
             tmp.rename(self.journal / name)
         except (OSError, duckdb.Error) as exc:
-            raise InitlabError(f"store {str(self.path)!r} is held by another process and its journal "
-                               f"{str(self.journal)!r} cannot be written: {_first_line(exc)}") from None
+            raise InitlabError(f"a finished task could not go into store {str(self.path)!r}, nor into its "
+                               f"journal {str(self.journal)!r}: {_first_line(exc)}") from None
 
     def _journal_entries(self) -> list[Path]:
         if not self.journal.is_dir():
@@ -297,11 +303,21 @@ class Store:
     def _merge_journal(self, con) -> None:
         """Move the journal's tasks into the store, oldest first, each in its own transaction
         (a task merged twice after a crash is skipped: its runs are done)."""
+        import duckdb
+
+        if not self.journal.is_dir():
+            return
+        for tmp in self.journal.glob(".*"):  # half-written by a driver killed while writing it
+            shutil.rmtree(tmp, ignore_errors=True)
         for entry in self._journal_entries():
-            _insert(con, f"read_parquet({_sql_path(entry / 'runs.parquet')})",
-                    f"read_parquet({_sql_path(entry / 'curves.parquet')})")
+            try:
+                _insert(con, f"read_parquet({_sql_path(entry / 'runs.parquet')})",
+                        f"read_parquet({_sql_path(entry / 'curves.parquet')})")
+            except duckdb.Error as exc:
+                raise InitlabError(f"the store's journal entry {str(entry)!r} cannot be read ({_first_line(exc)}): "
+                                   "move it away and run again") from None
             shutil.rmtree(entry)
-        if self.journal.is_dir() and not any(self.journal.iterdir()):
+        if not any(self.journal.iterdir()):
             self.journal.rmdir()
 
     def _journal_statuses(self) -> dict[str, str]:

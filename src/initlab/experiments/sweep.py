@@ -468,6 +468,7 @@ class SweepOutcome:
     errors: list[str] = field(default_factory=list)
     journaled: int = 0  # runs kept in the store's journal while another process held the store
     unstored: int = 0  # runs still waiting in the journal at the end (the store stayed held)
+    from_journal: int = 0  # runs an earlier driver left in the journal, stored at the start
     journal: str = ""  # the journal's path
 
     def to_dict(self) -> dict:
@@ -509,10 +510,12 @@ def _drive(spec: SweepSpec, store, *, executor: str, address: str | None, worker
 
     start = time.time()
     runs = spec.runs()
-    store.flush_journal(wait=0)  # what an earlier driver left waiting, if the store is free now
+    waiting = store.journaled_runs()  # what an earlier driver left, stored now if the store is free
+    from_journal = waiting - store.flush_journal(wait=0) if waiting else 0
     statuses = store.statuses()
     pending = [r for r in runs if statuses.get(r.id) != "done"]
-    out = SweepOutcome(total=len(runs), skipped=len(runs) - len(pending), journal=str(store.journal))
+    out = SweepOutcome(total=len(runs), skipped=len(runs) - len(pending), journal=str(store.journal),
+                       from_journal=from_journal)
     if progress is not None:
         progress(out.skipped, 0, out.total)
     if not pending:
