@@ -282,6 +282,22 @@ def test_deep_network_variance_is_measured_beside_the_mean_field() -> None:
     assert np.all((ratio > 0.5) & (ratio < 2)), ratio
 
 
+@pytest.mark.parametrize(("header", "host", "served"), [
+    ("127.0.0.1:8765", "127.0.0.1", True), ("localhost:8765", "127.0.0.1", True),
+    ("LOCALHOST:8765", "127.0.0.1", True), ("[::1]:8765", "127.0.0.1", True),
+    ("127.0.0.2:8765", "127.0.0.2", True), ("192.168.1.5:8765", "0.0.0.0", True),
+    ("evil.example:8765", "127.0.0.1", False), ("evil.example:8765", "0.0.0.0", False),
+    ("127.0.0.1.nip.io:8765", "127.0.0.1", False), ("localhost:8766", "127.0.0.1", False),
+    ("localhost", "127.0.0.1", False), ("127.0.0.2:8765", "127.0.0.1", False),
+    ("[::1]", "127.0.0.1", False), ("", "127.0.0.1", False), (None, "127.0.0.1", False),
+    ("localhost.:8765", "127.0.0.1", False), ("[::1:8765", "127.0.0.1", False),
+])
+def test_host_names_the_server_answers_to(header, host, served) -> None:
+    from initlab.dashboard import host_allowed
+
+    assert host_allowed(header, 8765, host) is served
+
+
 # ---------------------------------------------------------------------- the server
 def sigint_as_in_a_terminal() -> None:
     """Ctrl-C at its default, as at a terminal (a background job's children inherit it ignored)."""
@@ -422,11 +438,12 @@ def test_a_huge_or_odd_query_is_one_line_not_a_traceback(server) -> None:
     host = f"127.0.0.1:{server.port}"
     for query, named in (("iterations=" + "9" * 5000, "iterations"), ("seed=" + "1" * 5000, "seed"),
                          ("layers=%C2%B2", None), ("lr=" + "[" * 3000, None)):
-        status, body = http(server.port, "/?" + query, host)
-        assert status == 400, (query[:40], status, body[:300])
-        lines = body.strip().splitlines()
-        assert len(lines) == 1 and len(lines[0]) < 400 and "Traceback" not in body, body[:400]
-        assert named is None or named in body
+        for path in ("/", "/autoload.js"):
+            status, body = http(server.port, f"{path}?{query}", host)
+            assert status == 400, (path, query[:40], status, body[:300])
+            lines = body.strip().splitlines()
+            assert len(lines) == 1 and len(lines[0]) < 400 and "Traceback" not in body, body[:400]
+            assert named is None or named in body
     assert http(server.port, "/?iterations=123", host)[0] == 200  # the server keeps serving
 
 
@@ -608,8 +625,9 @@ def test_bad_input_shows_next_to_its_field_and_the_server_keeps_serving(server, 
     p.page.wait_for_timeout(500)
     assert p.state() == ""  # nothing trained
     p.close()
-    q = Page(browser).open(server.url + "?inits=zeros,hee&iterations=100000000&lr=-1")
+    q = Page(browser).open(server.url + "?inits=zeros,hee&iterations=100000000&lr=-1&layers=2,1024,1024,1")
     assert "did you mean he" in q.page.locator(".initlab-msg[data-field=inits]").inner_text()
+    assert "operations" in q.page.locator(".initlab-msg[data-field=layers]").inner_text()
     assert "1 to 1,000,000" in q.page.locator(".initlab-msg[data-field=iterations]").inner_text()
     assert "learning rate" in q.page.locator(".initlab-msg[data-field=lr]").inner_text()
     q.close()

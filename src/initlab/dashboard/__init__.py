@@ -88,7 +88,7 @@ def refusal(method: str, path: str, query: str, host_header: str | None, port: i
         module = path[len("/components/"):].partition("/")[0]
         if module.partition(".")[0] not in COMPONENT_PACKAGES or module not in sys.modules:
             return 404, "404: no such component"
-    if path in ("/", "") and query:
+    if path in ("/", "", "/autoload.js") and query:  # the routes that make a page from the query
         from panel.util import parse_query
 
         for key, value in parse_qsl(query, keep_blank_values=True):
