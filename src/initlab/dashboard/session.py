@@ -50,8 +50,9 @@ SNAPSHOT_EVERY = 0.08  # seconds between measured snapshots while training (abou
 #: Training runs in chunks (one `Network.fit` call each), Stop checked between them. A chunk
 #: doubles its steps while it takes under CHUNK_SECONDS and halves them when it takes over
 #: CHUNK_SECONDS_MAX, measured on each chunk: not steps x a time per step, because a fit call
-#: also has a fixed cost (45 ms measured on the course's network with the compiled engine, more
-#: than its 1,000 steps), which a rate alone would read as slow steps and keep chunks at 1 step.
+#: also has a fixed cost (about 45 ms measured on the course's network with the compiled
+#: engine, as long as some 80 of its steps), which a rate alone would read as slow steps: chunks
+#: stayed at 1 step, and the page at iteration 1.
 CHUNK_SECONDS = 0.1
 CHUNK_SECONDS_MAX = 0.25
 MAX_CHUNK = 100_000    # steps in one chunk, however fast they are
