@@ -16,7 +16,7 @@ import numpy as np
 import typer
 
 from initlab import data as datasets
-from initlab import initializers
+from initlab import initializers, limits
 from initlab.errors import InitlabError, parse_ints
 from initlab.nn import Network
 from initlab.report.strict_json import to_json
@@ -65,6 +65,69 @@ def progress_bar(total: int, *, show: bool = True, cost: bool = False):
         yield callback
 
 
+MaxMemory = Annotated[str | None, typer.Option(
+    "--max-memory", help=f"refuse to start beyond this much memory, e.g. 64GB or none (default: what is "
+                         f"available; env {limits.ENV_MEMORY})")]
+MaxWork = Annotated[str | None, typer.Option(
+    "--max-work", help=f"refuse to start beyond this many multiply-adds, e.g. 1e15 or none (default "
+                       f"{limits.DEFAULT_MAX_WORK:g}; env {limits.ENV_WORK})")]
+
+
+def budget(max_memory: str | None, max_work: str | None = None):
+    """The limits of `initlab.limits` for one command, from its --max-memory and --max-work."""
+    return limits.limit(max_memory=limits.parse_memory(max_memory), max_work=limits.parse_work(max_work),
+                        cli=True)
+
+
+def output_folder(path: str, flag: str = "--report") -> str:
+    """Create the folder ``path`` now, before the work whose results go there, and check that a
+    file can be written in it: a file in the way or a read-only filesystem is one line, not a
+    traceback after minutes of training."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise InitlabError(f"{flag} {path} is a file: name a folder for report.html and results.json")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=p, prefix=".initlab-probe-")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise InitlabError(f"{flag} {path}: cannot create or write the folder: "
+                           f"{e.strerror or e}{_where(e, path)}") from None
+    return path
+
+
+def output_file(path: str, flag: str) -> str:
+    """The same for one file (a PNG): its folder is created and writable, the path is not a folder."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_dir():
+        raise InitlabError(f"{flag} {path} is a folder: name the file to write, e.g. {p / 'plot.png'}")
+    folder = next((a for a in p.parents if a.exists()), None)
+    if folder is not None and not folder.is_dir():
+        raise InitlabError(f"{flag} {path}: cannot create its folder: {folder} is a file")
+    output_folder(str(p.parent), flag=f"{flag} {path}: its folder")
+    return path
+
+
+def _where(e: OSError, path: str) -> str:
+    return f" ({e.filename})" if e.filename and str(e.filename) != str(path) else ""
+
+
+@contextlib.contextmanager
+def writing(path: str, flag: str):
+    """Writing the results: an OSError (disk full, the folder removed meanwhile) is one line."""
+    try:
+        yield
+    except OSError as e:
+        raise InitlabError(f"{flag} {path}: cannot write: {e.strerror or e}{_where(e, path)}") from None
+
+
 def train_run(
     *,
     data: str,
@@ -92,17 +155,33 @@ def train_run(
     if layers and layers[-1] != ds.n_y:
         raise InitlabError(f"--layers ends with {layers[-1]} output unit(s) but {ds.name} needs "
                            f"{ds.n_y} ({len(ds.classes)} classes)")
+    # the whole run, before the network is drawn (Network and fit check their own parts again)
+    limits.check(limits.training(layers, examples=max(ds.X_train.shape[1], ds.X_test.shape[1]),
+                                 iterations=iterations, build=True))
     net = Network(layers, hidden=hidden, output=output, init=init, seed=seed)  # None: the library's rule
     with progress_bar(iterations, show=progress, cost=True) as callback:
         history = net.fit(ds.X_train, ds.Y_train, lr=lr, iterations=iterations, callback=callback)
+    with np.errstate(all="ignore"):  # a diverged network predicts from NaN: said once, below
+        accuracies = {"train_accuracy": net.accuracy(ds.X_train, ds.Y_train),
+                      "test_accuracy": net.accuracy(ds.X_test, ds.Y_test)}
     return {
         "config": {"data": data, "layers": layers, "hidden": hidden, "output": net.output,
                    "loss": net.loss.name, "init": init, "lr": lr, "iterations": iterations,
                    "seed": seed, "data_seed": data_seed},
         **history.to_dict(),
-        "train_accuracy": net.accuracy(ds.X_train, ds.Y_train),
-        "test_accuracy": net.accuracy(ds.X_test, ds.Y_test),
+        **accuracies,
     }
+
+
+def diverged_line(result: dict, lr_flag: str = "--lr") -> str | None:
+    """One line when the run's cost became NaN or inf (`History.diverged_at`), else None."""
+    at = result.get("diverged_at")
+    if at is None:
+        return None
+    cost = next((c for i, c in result["costs"] if i == at), None)
+    what = "NaN" if cost is None or cost != cost else "inf"
+    return (f"diverged: the cost became {what} at iteration {at} (the first record that is not finite): "
+            f"lower {lr_flag} or the initialization's scale")
 
 
 # ---------------------------------------------------------------------------- commands
@@ -120,14 +199,22 @@ def train(
     iterations: Annotated[int, typer.Option(help="gradient-descent steps")] = 10000,
     seed: Annotated[int | None, typer.Option(help="seed of the initialization (default: drawn and printed)")] = None,
     data_seed: Annotated[int | None, typer.Option(help="seed of the data draw (default: the course's sets)")] = None,
+    max_memory: MaxMemory = None,
+    max_work: MaxWork = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """Train one network with gradient descent; print the cost as it goes and the accuracies."""
-    result = train_run(data=data, layers=parse_ints(layers, "--layers"), hidden=hidden,
-                       output=output, init=init, lr=lr, iterations=iterations, seed=seed,
-                       data_seed=data_seed, progress=not as_json)
+    """Train one network with gradient descent; print the cost as it goes and the accuracies.
+    Exit code 1 when the cost became NaN or inf (the iteration is printed on stderr)."""
+    with budget(max_memory, max_work):
+        result = train_run(data=data, layers=parse_ints(layers, "--layers"), hidden=hidden,
+                           output=output, init=init, lr=lr, iterations=iterations, seed=seed,
+                           data_seed=data_seed, progress=not as_json)
+    diverged = diverged_line(result)
     if as_json:
         emit_json(result)
+        if diverged:
+            print(diverged, file=sys.stderr)
+            raise typer.Exit(1)
         return
     seed_used = result["config"]["seed"]
     print(f"seed: {seed_used} (rerun with --seed {seed_used})")
@@ -137,6 +224,9 @@ def train(
     print(f"Final cost: {result['final_cost']:.6f}")
     print(f"Train accuracy: {100 * result['train_accuracy']:.2f}%")
     print(f"Test accuracy:  {100 * result['test_accuracy']:.2f}%")
+    if diverged:
+        print(diverged, file=sys.stderr)
+        raise typer.Exit(1)
 
 
 @app.command("init")
@@ -146,6 +236,7 @@ def init_cmd(
     seed: Annotated[int, typer.Option(help="seed of the sample")] = 0,
     list_all: Annotated[bool, typer.Option("--list", help="list every initializer")] = False,
     explain: Annotated[bool, typer.Option("--explain", help="the formula and the frameworks' equivalents")] = False,
+    max_memory: MaxMemory = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Draw a sample from an initializer and compare its statistics with the formula."""
@@ -174,7 +265,11 @@ def init_cmd(
         return
     dims = parse_ints(shape, "--shape")
     theory = sampler.theory(dims)
-    W = sampler(dims, resolve(seed))  # checks the seed: one line for a bad one
+    rng = resolve(seed)  # checks the seed: one line for a bad one
+    with budget(max_memory):  # the sample and the sampler's temporary (randn, then times std)
+        limits.check(limits.Estimate(f"a sample of shape {tuple(dims)}",
+                                     {"sample": 16.0 * float(np.prod(dims, dtype=float))}))
+    W = sampler(dims, rng)
     result = {"init": name, "shape": dims, "seed": seed,
               "sample": {"mean": float(W.mean()), "std": float(W.std()),
                          "min": float(W.min()), "max": float(W.max())},
@@ -201,6 +296,8 @@ def demo(
     seeds: Annotated[str, typer.Option(help="number of seeds per initializer")] = "3",
     iterations: Annotated[int, typer.Option(help="gradient-descent steps")] = 15000,
     report: Annotated[str, typer.Option(help="folder for report.html and results.json")] = "out/demo",
+    max_memory: MaxMemory = None,
+    max_work: MaxWork = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """The main job: zeros vs random:0.01 vs he on the course's circles (2-10-5-1 ReLU), with the
@@ -212,7 +309,8 @@ def demo(
     config = CompareConfig(data="circles", layers=(2, 10, 5, 1), hidden="relu",
                            inits=("zeros", "random:0.01", "he"), lr=0.01, iterations=iterations,
                            seeds=parse_seeds(seeds))
-    result, paths = compare_run(config, report=report, course_table=True, progress=not as_json)
+    with budget(max_memory, max_work):
+        result, paths = compare_run(config, report=report, course_table=True, progress=not as_json)
     if as_json:
         emit_json(result.to_dict(course_table=True))
         return
@@ -237,6 +335,8 @@ def demo_walkthrough(
     """3 zero-initialized units on 2 inputs: forward, gradient, updates; then random; then the good methods."""
     from initlab.experiments.demos import walkthrough
 
+    if not 0 <= updates <= 1000:  # each update is printed in full
+        raise InitlabError(f"--updates must be 0 to 1000, got {updates}")
     _print_story(walkthrough(updates=updates, seed=seed), as_json)
 
 
@@ -244,24 +344,32 @@ def demo_walkthrough(
 def demo_symmetry(
     iterations: Annotated[int, typer.Option(help="gradient-descent steps")] = 3000,
     seed: Annotated[int, typer.Option(help="seed of the random initialization")] = 1,
+    max_memory: MaxMemory = None,
+    max_work: MaxWork = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """The 2-2-1 network from zeros and from random:0.01: effective width and each unit's weights."""
     from initlab.experiments.demos import symmetry_story
 
-    _print_story(symmetry_story(iterations=iterations, seed=seed), as_json)
+    with budget(max_memory, max_work):
+        story = symmetry_story(iterations=iterations, seed=seed)
+    _print_story(story, as_json)
 
 
 @demo_app.command("saturation")
 def demo_saturation(
     iterations: Annotated[int, typer.Option(help="gradient-descent steps")] = 1000,
     seed: Annotated[int, typer.Option(help="seed of the initialization")] = 0,
+    max_memory: MaxMemory = None,
+    max_work: MaxWork = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Sigmoid and tanh with weights randn * scale, scales 0.01 to 100: saturation and learning speed."""
     from initlab.experiments.demos import saturation_story
 
-    _print_story(saturation_story(iterations=iterations, seed=seed), as_json)
+    with budget(max_memory, max_work):
+        story = saturation_story(iterations=iterations, seed=seed)
+    _print_story(story, as_json)
 
 
 def compare_run(config, *, report: str | None, course_table: bool, progress: bool) -> tuple:
@@ -269,11 +377,17 @@ def compare_run(config, *, report: str | None, course_table: bool, progress: boo
     from initlab.experiments import compare
     from initlab.report.html import write_report
 
+    if report:
+        output_folder(report)
+    if course_table and len(config.inits) < 2:  # known now; which init stays symmetric, only after
+        raise InitlabError("the course table needs one init that stays symmetric (zeros or constant:C) and "
+                           f"one that breaks symmetry (random, he, ...); got {list(config.inits)}")
     with progress_bar(config.iterations, show=progress) as callback:
         result = compare(config, progress=callback)
     if course_table:
         result.course_table()  # fail before writing anything if the inits cannot fill it
-    paths = write_report(result, report, course_table=course_table) if report else {}
+    with writing(report, "--report"):
+        paths = write_report(result, report, course_table=course_table) if report else {}
     return result, paths
 
 
@@ -329,6 +443,8 @@ def compare(
     report: Annotated[str | None, typer.Option(help="folder for report.html and results.json")] = None,
     course_table: Annotated[bool, typer.Option("--course-table", help="add the course's zero-vs-random table")] = False,
     data_seed: Annotated[int | None, typer.Option(help="seed of the data draw (default: the course's sets)")] = None,
+    max_memory: MaxMemory = None,
+    max_work: MaxWork = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Train every (init, seed) at once and compare: accuracy, cost, symmetry, saturation."""
@@ -338,7 +454,8 @@ def compare(
     config = CompareConfig(data=data, layers=tuple(parse_ints(layers, "--layers")), hidden=hidden,
                            output=output, inits=specs, lr=lr, iterations=iterations,
                            seeds=parse_seeds(seeds), data_seed=data_seed)
-    result, paths = compare_run(config, report=report, course_table=course_table, progress=not as_json)
+    with budget(max_memory, max_work):
+        result, paths = compare_run(config, report=report, course_table=course_table, progress=not as_json)
     if as_json:
         emit_json(result.to_dict(course_table=course_table))
         return
@@ -373,6 +490,8 @@ def theory_cmd(
     batch: Annotated[int, typer.Option(help="Gaussian inputs per network (with --measure)")] = 4,
     plot: Annotated[str | None, typer.Option(help="write the per-layer plot PNG here (with --measure)")] = None,
     seed: Annotated[int, typer.Option(help="seed (with --measure)")] = 0,
+    max_memory: MaxMemory = None,
+    max_work: MaxWork = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Mean-field theory: q*, chi_1, depth scales, the critical init, the phase diagram; with
@@ -380,10 +499,18 @@ def theory_cmd(
     from initlab import theory
 
     if measure:
-        _theory_measure(activation=activation, depth=depth, width=width, init=init, sigma_b2=sigma_b2,
-                        networks=networks, batch=batch, plot=plot, seed=seed, as_json=as_json)
+        for flag, value in (("--depth", depth), ("--width", width), ("--batch", batch)):
+            if value < 1:
+                raise InitlabError(f"{flag} must be at least 1 with --measure, got {value}")
+        if plot:
+            output_file(plot, "--plot")
+        with budget(max_memory, max_work):
+            limits.check(limits.ensemble_pass(depth=depth, width=width, networks=networks, batch=batch))
+            _theory_measure(activation=activation, depth=depth, width=width, init=init, sigma_b2=sigma_b2,
+                            networks=networks, batch=batch, plot=plot, seed=seed, as_json=as_json)
         return
     if phase_diagram:
+        output_file(phase_diagram, "--phase-diagram")
         from matplotlib.figure import Figure
 
         from initlab.report.plots import phase_diagram as draw
@@ -395,7 +522,8 @@ def theory_cmd(
         crit = theory.critical_sigma_w2(activation, sb)
         fig = Figure(figsize=(6.5, 4.5), layout="constrained")
         draw(fig.subplots(), sw, sb, chi, crit, activation=activation)
-        save_figure(fig, phase_diagram)
+        with writing(phase_diagram, "--phase-diagram"):
+            save_figure(fig, phase_diagram)
         print(f"wrote {phase_diagram}", file=sys.stderr if as_json else sys.stdout)
         if not critical and as_json:
             emit_json({"activation": activation, "phase_diagram": phase_diagram})
@@ -448,7 +576,8 @@ def _theory_measure(*, activation, depth, width, init, sigma_b2, networks, batch
         predicted_vs_measured(a2, layers, m.predicted_grad_q, m.grad_q, label="gradient second moment",
                               colour="#D55E00")
         fig.suptitle(f"{networks} {activation} networks, {depth} layers of {width}, init {init}")
-        save_figure(fig, plot)
+        with writing(plot, "--plot"):
+            save_figure(fig, plot)
         out["plot"] = plot
     if as_json:
         emit_json(out)
@@ -483,17 +612,24 @@ def deep_cmd(
     train_examples: Annotated[int, typer.Option(help="training examples of digits used (0: all)")] = 600,
     seed: Annotated[int, typer.Option(help="seed of the initialization")] = 0,
     report: Annotated[str | None, typer.Option(help="folder for report.html and results.json")] = None,
+    max_memory: MaxMemory = None,
+    max_work: MaxWork = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Train deep MLPs on digits with several initializations: which train, which stall, and why."""
     from initlab.experiments.deep import DeepConfig, deep, write_deep_report
 
+    if train_examples < 0:
+        raise InitlabError(f"--train-examples must be a positive number of examples (0: all), got {train_examples}")
     config = DeepConfig(depth=depth, width=width, hidden=hidden,
                         inits=tuple(i.strip() for i in inits.split(",") if i.strip()), lr=lr,
                         iterations=iterations, train_examples=train_examples or None, seed=seed)
-    with progress_bar(iterations, show=not as_json) as callback:
+    if report:
+        output_folder(report)
+    with budget(max_memory, max_work), progress_bar(iterations, show=not as_json) as callback:
         result = deep(config, progress=callback)
-    paths = write_deep_report(result, report) if report else {}
+    with writing(report, "--report"):
+        paths = write_deep_report(result, report) if report else {}
     _print_story(result, as_json)
     for path in paths.values():
         print(f"wrote {path}", file=sys.stderr if as_json else sys.stdout)
@@ -517,15 +653,21 @@ def audit_cmd(
         from initlab.torch.audit import load_model, write_audit_report
     except ImportError:
         raise InitlabError("audit needs PyTorch: pip install -e '.[torch]' (torch==2.13.0)") from None
+    from initlab.userfile import user_code
+
     shape = parse_ints(input_shape, "--input-shape")
     if any(n < 1 for n in shape):
         raise InitlabError(f"--input-shape needs positive sizes, got {shape}")
+    if report:
+        output_folder(report)
     model = load_model(target, checkpoint=checkpoint)
     batch = torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
     if init:
-        initialize(model, init, seed=seed, batch=batch)  # the batch is used by lsuv only
+        with user_code("the model's forward (for --init)", exceptions=False):
+            initialize(model, init, seed=seed, batch=batch)  # the batch is used by lsuv only
     result = audit(model, batch, seed=seed)
-    paths = write_audit_report(result, report) if report else {}
+    with writing(report, "--report"):
+        paths = write_audit_report(result, report) if report else {}
     _print_story(result, as_json)
     for path in paths.values():
         print(f"wrote {path}", file=sys.stderr if as_json else sys.stdout)
@@ -743,6 +885,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     except typer.Abort:
         print("aborted", file=sys.stderr)
         sys.exit(130)
+    except KeyboardInterrupt:  # a Ctrl-C outside the command (user code's own is an InitlabError)
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except MemoryError:  # the estimates (initlab.limits) missed: still one line
+        print("error: out of memory: the request needs more than the machine has; make it smaller "
+              f"(or see --max-memory and {limits.ENV_MEMORY})", file=sys.stderr)
+        sys.exit(2)
+    except OSError as e:  # a file initlab reads or writes, named
+        where = f": {e.filename}" if e.filename else ""
+        print(f"error: {e.strerror or e}{where}", file=sys.stderr)
+        sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -230,12 +230,19 @@ LABEL_COLUMNS = ("label", "labels", "y", "target", "class")
 def _read_csv(path: Path) -> tuple[np.ndarray, list[str]]:
     """Features ``(m, n_x)`` and raw labels from a CSV; every bad line is named."""
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first cell
+        handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as e:
         raise InitlabError(f"cannot read {path}: {e.strerror}") from None
-    with handle:
-        rows = [(i, r) for i, r in enumerate(csv.reader(handle), start=1)
-                if r and any(c.strip() for c in r)]
+    try:
+        with handle:
+            rows = [(i, r) for i, r in enumerate(csv.reader(handle), start=1)
+                    if r and any(c.strip() for c in r)]
+    except UnicodeDecodeError as e:
+        raise InitlabError(f"{path} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}): "
+                           f"save it as UTF-8") from None
+    except csv.Error as e:
+        raise InitlabError(f"{path} is not a readable CSV file: {e}") from None
     if not rows:
         raise InitlabError(f"{path} is empty: expected rows of numbers with a label column")
 
@@ -278,24 +285,41 @@ def _read_csv(path: Path) -> tuple[np.ndarray, list[str]]:
                 col = header[j] if header else str(j + 1)
                 raise InitlabError(f"{path} line {line}, column {col}: {cell.strip()} is not finite")
             values.append(v)
+        label = row[label_col].strip()
+        if not label:
+            col = header[label_col] if header else str(label_col + 1)
+            raise InitlabError(f"{path} line {line}: the label is empty (column {col})")
         features.append(values)
-        labels.append(row[label_col].strip())
+        labels.append(label)
     return np.array(features, dtype=np.float64), labels
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     try:
         z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise InitlabError(f"cannot read {path} as .npz: {e}") from None
+    except (OSError, ValueError, EOFError) as e:
+        raise InitlabError(f"cannot read {path} as .npz: {str(e).strip().splitlines()[0]}") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise InitlabError(f"{path} holds a .npy array of shape {np.shape(z)}, not a .npz archive: save "
+                           f"with np.savez({path.name!r}, X=X, y=y)")
+
+    def array(key: str) -> np.ndarray:
+        try:
+            return z[key]
+        except ValueError:  # numpy refuses object arrays without pickle
+            raise InitlabError(f"{path}: {key} holds object arrays (pickled Python objects), which initlab "
+                               f"does not load: save numbers (or strings for y)") from None
+        except (OSError, EOFError, KeyError) as e:
+            raise InitlabError(f"cannot read {path}: array {key}: {e}") from None
+
     with z:
         for key in ("X", "y"):
             if key not in z.files:
                 raise InitlabError(f"{path} lacks array {key!r}: expected X (m, n_x) and y (m,), "
                                    f"got {sorted(z.files)}")
-        X, y = z["X"], z["y"]
-        Xt = z["X_test"] if "X_test" in z.files else None
-        yt = z["y_test"] if "y_test" in z.files else None
+        X, y = array("X"), array("y")
+        Xt = array("X_test") if "X_test" in z.files else None
+        yt = array("y_test") if "y_test" in z.files else None
     if (Xt is None) != (yt is None):
         raise InitlabError(f"{path}: X_test and y_test come together; found only one")
     for xn, yn, Xa, ya in (("X", "y", X, y), ("X_test", "y_test", Xt, yt)):
@@ -307,12 +331,24 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np
         if ya.ndim != 1 or ya.shape[0] != Xa.shape[0]:
             raise InitlabError(f"{path}: {yn} must be ({Xa.shape[0]},) to match {xn} "
                                f"{Xa.shape}; got shape {ya.shape}")
+        for name, a in ((xn, Xa), (yn, ya)):
+            if np.issubdtype(a.dtype, np.complexfloating):
+                raise InitlabError(f"{path}: {name} is complex ({a.dtype}); initlab needs real numbers "
+                                   f"(its imaginary part would be dropped)")
         if not np.issubdtype(Xa.dtype, np.number):
             raise InitlabError(f"{path}: {xn} must be numeric, got dtype {Xa.dtype}")
         bad = ~np.isfinite(Xa.astype(np.float64))
         if bad.any():
             i, j = np.argwhere(bad)[0]
             raise InitlabError(f"{path}: {xn} has non-finite values, first at row {i}, column {j}")
+        if np.issubdtype(ya.dtype, np.floating):
+            bad_y = ~np.isfinite(ya)
+            if bad_y.any():
+                i = int(np.argmax(bad_y))
+                raise InitlabError(f"{path}: {yn} has NaN or inf labels ({int(bad_y.sum())}), first at row "
+                                   f"{i}: {ya[i]}")
+        elif not (np.issubdtype(ya.dtype, np.integer) or ya.dtype.kind in "bUS"):
+            raise InitlabError(f"{path}: {yn} must hold numbers or strings, got dtype {ya.dtype}")
     if Xt is not None and Xt.shape[1] != X.shape[1]:
         raise InitlabError(f"{path}: X has {X.shape[1]} features but X_test has {Xt.shape[1]}")
     return X.astype(np.float64), y, (None if Xt is None else Xt.astype(np.float64)), yt

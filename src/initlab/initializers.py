@@ -77,6 +77,15 @@ def fans(shape: Sequence[int], override: tuple[int, int] | None = None) -> tuple
 _fans = fans  # the helper under a name that the samplers' ``fans=`` keyword does not shadow
 
 
+def _finite(W: np.ndarray, spec: str) -> np.ndarray:
+    """``W`` if every draw is finite; a scale near float64's largest number overflows to inf
+    (``random:1e308``), which would train to a NaN cost."""
+    if not np.isfinite(W).all():
+        raise InitlabError(f"initializer {spec!r} drew weights that are not finite (inf): its scale "
+                           f"overflows float64; use a smaller one")
+    return W
+
+
 def _truncated_standard_normal(shape: tuple[int, ...], rng: RNG) -> np.ndarray:
     """N(0, 1) restricted to (-2, 2) by redrawing what falls outside (as TensorFlow does)."""
     z = rng.standard_normal(shape)
@@ -113,7 +122,8 @@ class Normal:
 
     def __call__(self, shape: Sequence[int], rng: RNG, *, fans: tuple[int, int] | None = None) -> np.ndarray:
         _fans(shape, fans)
-        return rng.standard_normal(tuple(shape)) * self.std
+        with np.errstate(over="ignore"):  # reported below, as an error
+            return _finite(rng.standard_normal(tuple(shape)) * self.std, self.spec)
 
     def theory(self, shape: Sequence[int], *, fans: tuple[int, int] | None = None) -> dict:
         fan_in, fan_out = _fans(shape, fans)
@@ -235,7 +245,8 @@ class Sparse:
     def __call__(self, shape: Sequence[int], rng: RNG, *, fans: tuple[int, int] | None = None) -> np.ndarray:
         fan_in, fan_out = _fans(shape)
         shape = tuple(shape)
-        W = rng.standard_normal(shape) * self.std
+        with np.errstate(over="ignore"):  # reported below, as an error
+            W = _finite(rng.standard_normal(shape) * self.std, self.spec)
         n_zero = int(np.ceil(self.sparsity * fan_out))
         flat = W.reshape(-1, fan_out, fan_in)
         for k in range(flat.shape[0]):
@@ -317,10 +328,14 @@ class Entry:
 
 
 def _number(text: str) -> float:
+    """A finite number: ``constant:nan`` and ``constant:inf`` are refused, not trained to NaN."""
     try:
-        return float(text)
+        v = float(text)
     except ValueError:
         raise InitlabError(f"expected a number, got {text!r}") from None
+    if not np.isfinite(v):
+        raise InitlabError(f"expected a finite number, got {text!r}")
+    return v
 
 
 def _positive(text: str) -> float:
@@ -510,8 +525,12 @@ def get(spec: str | Sampler) -> Sampler:
         raise InitlabError(f"an initializer spec must be a string such as 'he', got {spec!r}")
     text = spec.strip()
     entry = entry_of(text)
-    name, rest = entry.name, text.partition(":")[2]
-    args = [a.strip() for a in rest.split(",")] if rest.strip() else []
+    name, colon, rest = entry.name, *text.partition(":")[1:]
+    args = [a.strip() for a in rest.split(",")] if colon else []
+    if "" in args:  # "random:" or "variance_scaling:2,,uniform": a value was meant, none given
+        raise InitlabError(f"initializer {spec!r} has an empty argument: write {usage(name)}"
+                           + (f" (e.g. {name}:{entry.params[0].default:g})"
+                              if entry.params and isinstance(entry.params[0].default, float) else ""))
     if len(args) > len(entry.params):
         raise InitlabError(
             f"initializer {spec!r} takes at most {len(entry.params)} argument(s): {usage(name)}"

@@ -92,6 +92,14 @@ def _check(sigma_w2, sigma_b2) -> tuple[np.ndarray, np.ndarray]:
     return sw, sb
 
 
+def _check_sigma_b2(sigma_b2) -> np.ndarray:
+    """sigma_b2 alone (the critical search picks sigma_w2 itself)."""
+    sb = np.asarray(sigma_b2, dtype=float)
+    if np.any(sb < 0) or not np.isfinite(sb).all():
+        raise InitlabError(f"need a finite sigma_b2 >= 0, got {sigma_b2}")
+    return sb
+
+
 def fixed_point(activation: str, sigma_w2, sigma_b2, *, q0: float = 1.0, q_max: float = 1e8) -> np.ndarray:
     """The stable fixed point ``q*`` of the variance map (the largest root of ``F(q) = q``).
 
@@ -166,7 +174,7 @@ def critical_sigma_w2(activation: str, sigma_b2=0.0, *, lo: float = 1e-3, hi: fl
 
     1 for tanh at ``sigma_b2 = 0``, 2 for ReLU (He's initialization).
     """
-    sb = np.asarray(sigma_b2, dtype=float)
+    sb = _check_sigma_b2(sigma_b2)
     a, b = np.full(sb.shape, lo), np.full(sb.shape, hi)
     if np.any(chi1(activation, a, sb) > 1) or np.any(chi1(activation, b, sb) < 1):
         raise InitlabError(f"no critical sigma_w2 in [{lo}, {hi}] for {activation} at sigma_b2={sigma_b2}")

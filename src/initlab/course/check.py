@@ -29,7 +29,7 @@ import numpy as np
 from initlab.course import MODULES
 from initlab.course._course import describe
 from initlab.errors import InitlabError, unknown
-from initlab.userfile import import_file
+from initlab.userfile import UserCodeError, import_file, user_code
 
 __all__ = ["CASES", "CheckReport", "FunctionResult", "check", "compare", "describe", "main_text"]
 
@@ -472,19 +472,23 @@ def check(path: str | Path, module: str | None = None, *, seed: int = 0) -> Chec
             if not callable(fn):
                 results.append(FunctionResult(name, "missing"))
                 continue
-            results.append(_check_function(name, fn, getattr(reference, name), cases, seed))
+            results.append(_check_function(name, fn, getattr(reference, name), cases, seed, str(path)))
     finally:
         np.random.set_state(state)
     return CheckReport(str(path), module, results)
 
 
-def _check_function(name: str, fn: Callable, ref: Callable, cases: list[Case], seed: int) -> FunctionResult:
+def _check_function(name: str, fn: Callable, ref: Callable, cases: list[Case], seed: int,
+                    file: str = "the file") -> FunctionResult:
     worst = 0.0
     for k, (label, make) in enumerate(cases):
         args = make(np.random.default_rng([seed, k]))
         expected = _call(ref, args)
         try:
-            got = _call(fn, args)
+            with user_code(f"{name} in {file}", exceptions=False):  # exiting is an error, not a result
+                got = _call(fn, args)
+        except UserCodeError:
+            raise
         except Exception as e:  # the learner's code
             line = str(e).strip().splitlines()[0] if str(e).strip() else ""
             return FunctionResult(name, "raised", label, f"{type(e).__name__}: {line}")

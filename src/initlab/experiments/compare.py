@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from initlab import data as datasets
-from initlab import initializers
+from initlab import initializers, limits
 from initlab.diagnose import saturation, symmetry
 from initlab.errors import InitlabError, check_layer_dims
 from initlab.nn import Network
@@ -87,6 +87,8 @@ class RunResult:
     feature_diversity_end: list[float]
     costs: list[list[float]]
     effective_width_curve: list[list[int]]
+    #: The first recorded iteration whose cost was NaN or inf (`History.diverged_at`), else None.
+    diverged_at: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -196,53 +198,67 @@ def compare(config: CompareConfig, *, progress: Callable[[int, object], None] | 
                            f"needs {ds.n_y} output unit(s); use {ds.n_x},...,{ds.n_y}")
     inits = [i for i in config.inits for _ in config.seeds]
     seeds = [s for _ in config.inits for s in config.seeds]
+    # everything held at once, checked before anything is drawn: the ensemble's drawing, the
+    # initial forward pass kept for the report, ~100 tracked steps with weight snapshots
+    limits.check(limits.training(
+        layers, ensemble=len(inits), examples=max(ds.X_train.shape[1], ds.X_test.shape[1]),
+        iterations=config.iterations, tracked=config.iterations // config.every + 2, track_weights=True,
+        held_passes=1, build=True, what=f"comparing {len(inits):,} runs of layers {','.join(map(str, layers))}"))
     net = Network(layers, hidden=config.hidden, output=config.output or ds.output,
                   init=inits, seed=seeds)
     X, Y = ds.X_train, ds.Y_train
     hidden_layers = len(layers) - 2
 
-    _, init_cache = net.forward(X)
-    sat0 = saturation(net, X)
-    grads0 = net.gradients(X, Y)
+    # a run that overflows is reported (RunResult.diverged_at), not warned about by NumPy
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        _, init_cache = net.forward(X)
+        sat0 = saturation(net, X)
+        grads0 = net.gradients(X, Y)
 
-    history = net.fit(X, Y, lr=config.lr, iterations=config.iterations, callback=progress,
-                      track=("symmetry", "saturation", "weights"), track_every=config.every)
-    sat1 = saturation(net, X)
-    _, end_cache = net.forward(X)
-    train_acc, test_acc = net.accuracy(X, Y), net.accuracy(ds.X_test, ds.Y_test)
-    initial_cost = history.costs[0]  # fit records the cost at iteration 0, before any update
-    tracked = history.tracked
-    widths = np.array(tracked.effective_width)  # (k, E, L-1)
-    symmetric = np.array(tracked.symmetric)      # (k, E)
-    end_sym = symmetry(net.params)
+        history = net.fit(X, Y, lr=config.lr, iterations=config.iterations, callback=progress,
+                          track=("symmetry", "saturation", "weights"), track_every=config.every)
+        sat1 = saturation(net, X)
+        _, end_cache = net.forward(X)
+        train_acc, test_acc = net.accuracy(X, Y), net.accuracy(ds.X_test, ds.Y_test)
+        initial_cost = history.costs[0]  # fit records the cost at iteration 0, before any update
+        diverged_at = history.diverged_at
+        tracked = history.tracked
+        widths = np.array(tracked.effective_width)  # (k, E, L-1)
+        symmetric = np.array(tracked.symmetric)      # (k, E)
+        end_sym = symmetry(net.params)
 
-    runs = []
-    for k, (init, seed) in enumerate(zip(inits, seeds, strict=True)):
-        def per_layer(rep, attr, k=k):
-            return [_opt(None if getattr(s, attr) is None else np.asarray(getattr(s, attr))[k])
-                    for s in rep.layers]
+        runs = []
+        for k, (init, seed) in enumerate(zip(inits, seeds, strict=True)):
+            def per_layer(rep, attr, k=k):
+                return [_opt(None if getattr(s, attr) is None else np.asarray(getattr(s, attr))[k])
+                        for s in rep.layers]
 
-        runs.append(RunResult(
-            init=init, seed=seed, train_accuracy=float(train_acc[k]), test_accuracy=float(test_acc[k]),
-            final_cost=float(history.final_cost[k]), initial_cost=float(initial_cost[k]),
-            effective_width=end_sym[k].effective_widths,
-            symmetric_every_step=bool(symmetric[:, k].all()),
-            saturated_fraction_init=per_layer(sat0, "saturated_fraction"),
-            saturated_fraction_end=per_layer(sat1, "saturated_fraction"),
-            dead_fraction_init=per_layer(sat0, "dead_fraction"),
-            dead_fraction_end=per_layer(sat1, "dead_fraction"),
-            grad_row_spread_init=[float(np.ptp(grads0[f"dW{l}"][k], axis=0).max())
-                                  for l in range(1, hidden_layers + 1)],
-            hidden_grad_norm_init=[float(np.linalg.norm(grads0[f"dW{l}"][k]))
-                                   for l in range(1, hidden_layers + 1)],
-            feature_diversity_end=[float(end_cache[l][0][k].std(axis=0).mean())
-                                   for l in range(1, hidden_layers + 1)],
-            costs=[[int(i), float(c[k])] for i, c in zip(history.iterations, history.costs, strict=True)],
-            effective_width_curve=[[int(i), *map(int, w[k])]
-                                   for i, w in zip(tracked.iterations, widths, strict=True)],
-        ))
+            runs.append(RunResult(
+                init=init, seed=seed, train_accuracy=float(train_acc[k]), test_accuracy=float(test_acc[k]),
+                final_cost=float(history.final_cost[k]), initial_cost=float(initial_cost[k]),
+                effective_width=end_sym[k].effective_widths,
+                symmetric_every_step=bool(symmetric[:, k].all()),
+                saturated_fraction_init=per_layer(sat0, "saturated_fraction"),
+                saturated_fraction_end=per_layer(sat1, "saturated_fraction"),
+                dead_fraction_init=per_layer(sat0, "dead_fraction"),
+                dead_fraction_end=per_layer(sat1, "dead_fraction"),
+                grad_row_spread_init=[float(np.ptp(grads0[f"dW{l}"][k], axis=0).max())
+                                      for l in range(1, hidden_layers + 1)],
+                hidden_grad_norm_init=[float(np.linalg.norm(grads0[f"dW{l}"][k]))
+                                       for l in range(1, hidden_layers + 1)],
+                feature_diversity_end=[float(end_cache[l][0][k].std(axis=0).mean())
+                                       for l in range(1, hidden_layers + 1)],
+                costs=[[int(i), float(c[k])] for i, c in zip(history.iterations, history.costs, strict=True)],
+                effective_width_curve=[[int(i), *map(int, w[k])]
+                                       for i, w in zip(tracked.iterations, widths, strict=True)],
+                diverged_at=diverged_at[k],
+            ))
     return CompareResult(config, ds, runs, net=net, init_cache=init_cache,
                          tracked_weights=tracked.weights, tracked_iterations=tracked.iterations)
+
+
+#: Seeds a count may ask for: a count is a typo long before the memory check could see it.
+MAX_SEEDS = 1_000_000
 
 
 def parse_seeds(text: str | int | Sequence[int]) -> tuple[int, ...]:
@@ -264,4 +280,7 @@ def parse_seeds(text: str | int | Sequence[int]) -> tuple[int, ...]:
         return seeds
     if n < 1:
         raise InitlabError(f"--seeds count must be at least 1, got {n}")
+    if n > MAX_SEEDS:  # before the tuple is built: 10^8 seeds are 4 GB of Python ints alone
+        raise InitlabError(f"--seeds {n:,} is more than {MAX_SEEDS:,} seeds per initializer: every seed "
+                           f"is a network trained at once; give a smaller count")
     return tuple(range(n))

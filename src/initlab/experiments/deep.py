@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from initlab import data as datasets
-from initlab import initializers
+from initlab import initializers, limits
 from initlab.diagnose.propagation import propagation
-from initlab.errors import InitlabError
+from initlab.errors import InitlabError, check_positive
 from initlab.nn import Network
 
 
@@ -38,6 +38,14 @@ class DeepConfig:
             raise InitlabError(f"depth counts weight layers and must be at least 2, got {self.depth}")
         if self.width < 1:
             raise InitlabError(f"width must be at least 1, got {self.width}")
+        if self.train_examples is not None and (isinstance(self.train_examples, bool) or self.train_examples < 1):
+            raise InitlabError(f"train_examples (--train-examples) must be a positive number of examples "
+                               f"(0 on the command line: all), got {self.train_examples}")
+        if isinstance(self.iterations, bool) or self.iterations < 0:
+            raise InitlabError(f"iterations must be a non-negative integer, got {self.iterations!r}")
+        check_positive("lr", self.lr)
+        if not self.inits:
+            raise InitlabError("deep needs at least one initializer in inits")
         for spec in self.inits:
             initializers.get(spec)
 
@@ -102,23 +110,29 @@ def deep(config: DeepConfig, *, progress=None) -> DeepResult:
         X, Y = X[:, :config.train_examples], Y[:, :config.train_examples]
     layers = [ds.n_x] + [config.width] * (config.depth - 1) + [ds.n_y]
     inits = list(config.inits)
+    limits.check(limits.training(
+        layers, ensemble=len(inits), examples=max(X.shape[1], ds.X_test.shape[1]),
+        iterations=config.iterations, build=True,
+        what=f"{len(inits)} networks of {config.depth:,} layers of {config.width:,} units"))
     net = Network(layers, hidden=config.hidden, output=ds.output, init=inits, seed=[config.seed] * len(inits))
-    prop = propagation(net, X, seed=config.seed)
-    z_q = np.array([lp.z_q for lp in prop.layers]).T
-    grad_q = np.array([lp.grad_q for lp in prop.layers]).T
+    # an exploding init overflows: its verdict says "diverged", NumPy need not warn on every step
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        prop = propagation(net, X, seed=config.seed)
+        z_q = np.array([lp.z_q for lp in prop.layers]).T
+        grad_q = np.array([lp.grad_q for lp in prop.layers]).T
         h = net.fit(X, Y, lr=config.lr, iterations=config.iterations, callback=progress)
         train_acc = net.accuracy(X, Y)
         test_acc = net.accuracy(ds.X_test, ds.Y_test)
-    runs = []
-    for k, init in enumerate(inits):
-        t = initializers.get(init).theory((config.width, config.width))
-        r = {"init": init, "sigma_w2": t["std"] ** 2 * t["fan_in"], "m_train": int(X.shape[1]),
-             "train_accuracy": float(train_acc[k]), "test_accuracy": float(test_acc[k]),
-             "initial_cost": float(h.costs[0, k]), "final_cost": float(h.final_cost[k]),
-             "signal_ratio": float(z_q[k, -2] / z_q[k, 0]), "gradient_ratio": float(grad_q[k, 0] / grad_q[k, -1])}
-        r["verdict"], r["sentence"] = _verdict(r, len(ds.classes))
-        runs.append(r)
+        runs = []
+        for k, init in enumerate(inits):
+            t = initializers.get(init).theory((config.width, config.width))
+            r = {"init": init, "sigma_w2": float(np.float64(t["std"]) ** 2 * t["fan_in"]),
+                 "m_train": int(X.shape[1]),
+                 "train_accuracy": float(train_acc[k]), "test_accuracy": float(test_acc[k]),
+                 "initial_cost": float(h.costs[0, k]), "final_cost": float(h.final_cost[k]),
+                 "signal_ratio": float(z_q[k, -2] / z_q[k, 0]), "gradient_ratio": float(grad_q[k, 0] / grad_q[k, -1])}
+            r["verdict"], r["sentence"] = _verdict(r, len(ds.classes))
+            runs.append(r)
     return DeepResult(config, runs, z_q, grad_q, h.costs, h.iterations)
 
 

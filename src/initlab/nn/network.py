@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from initlab import limits
 from initlab.errors import (
     InitlabError,
     check_examples,
@@ -129,6 +130,20 @@ class History:
         return self.costs[-1]
 
     @property
+    def diverged_at(self) -> int | None | list[int | None]:
+        """The first recorded iteration whose cost is NaN or inf (the run diverged), None when
+        every recorded cost is finite; for an ensemble, a list with one entry per member."""
+        costs = np.asarray(self.costs, dtype=np.float64)
+        if costs.size == 0:
+            return None if costs.ndim < 2 else [None] * costs.shape[1]
+        bad = ~np.isfinite(costs)
+        first = bad.argmax(axis=0)
+        at = np.where(bad.any(axis=0), np.asarray(self.iterations)[first], -1)
+        if at.ndim == 0:
+            return None if at < 0 else int(at)
+        return [None if a < 0 else int(a) for a in at]
+
+    @property
     def symmetric_every_step(self) -> bool | np.ndarray | None:
         """Whether some hidden layer kept identical units at every tracked step (``(E,)`` for
         an ensemble); None unless ``fit(track=("symmetry",))``."""
@@ -147,6 +162,7 @@ class History:
             "costs": [[int(i), c.tolist() if np.ndim(c) else float(c)]
                       for i, c in zip(self.iterations, self.costs, strict=True)],
             "final_cost": self.final_cost.tolist() if np.ndim(self.final_cost) else float(self.final_cost),
+            "diverged_at": self.diverged_at,
         }
         if self.tracked is not None:
             out["tracked"] = self.tracked.to_dict()
@@ -155,7 +171,18 @@ class History:
         return out
 
     def __repr__(self) -> str:
-        return f"History({len(self.iterations)} records, final cost {self.final_cost})"
+        d = self.diverged_at
+        diverged = "" if d is None or d == [None] * len(d or []) else f", diverged at {d}"
+        return f"History({len(self.iterations)} records, final cost {self.final_cost}{diverged})"
+
+
+def _is_count(n: object) -> bool:
+    return not isinstance(n, bool) and isinstance(n, (int, np.integer)) and n >= 1
+
+
+def _count(iterations: int, every: int) -> int:
+    """Events ``range(0, iterations, every)`` plus the final record."""
+    return iterations // every + 2
 
 
 def _as_list(value: object, n: int, what: str) -> list:
@@ -238,6 +265,7 @@ class Network:
             self.params = self._check_params(params)
             self.init = list(init) if isinstance(init, (list, tuple)) else init
             return
+        limits.check(limits.network(self.layer_dims, ensemble=self.ensemble))  # before drawing
         if self.ensemble is None:
             get(init)  # validate before drawing
             self.init = init
@@ -391,6 +419,11 @@ class Network:
         if engine not in ("auto", "fast", "reference"):
             raise InitlabError(f"engine must be 'auto', 'fast' or 'reference', got {engine!r}")
         self._apply_lsuv(X)
+        limits.check(limits.training(
+            self.layer_dims, ensemble=self.ensemble, examples=X.shape[1], iterations=iterations,
+            records=_count(iterations, every) + (0 if print_every is None else _count(iterations, print_every)),
+            tracked=_count(iterations, track_every) if track and _is_count(track_every) else 0,
+            track_weights="weights" in (track if not isinstance(track, str) else (track,))))
         # Train with the hidden units in a canonical order (undone in `finally`), so a
         # permutation of them permutes the result bit for bit (initlab.nn.units).
         perms = canonical_order(self.params)
@@ -398,8 +431,10 @@ class Network:
         if permuted:
             permute_units(self.params, perms)
         try:
-            return self._fit(X, Y, alpha, iterations, every, print_every, callback, track,
-                             track_every, engine, perms if permuted else None)
+            # a run that overflows is reported (History.diverged_at), not warned about per step
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                return self._fit(X, Y, alpha, iterations, every, print_every, callback, track,
+                                 track_every, engine, perms if permuted else None)
         finally:
             if permuted:
                 permute_units(self.params, perms, inverse=True)

@@ -25,6 +25,7 @@ from initlab.diagnose.symmetry import group_rows
 from initlab.errors import InitlabError
 from initlab.nn.activations import ACTIVATIONS
 from initlab.torch.initialize import SUPPORTED, torch_fans
+from initlab.userfile import describe, user_code
 
 #: Activation modules the audit recognises, by the name initlab's tables use.
 ACTIVATION_MODULES = {nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu", nn.Tanh: "tanh",
@@ -195,6 +196,32 @@ def _saturated(Zu: np.ndarray, act: str | None) -> float | None:
     return float((slope < SATURATION_THRESHOLD * MAX_SLOPE[act]).mean())
 
 
+def _check_finite_parameters(model: nn.Module) -> None:
+    """NaN or inf weights make every figure meaningless (and the SVD fails): say which."""
+    for name, p in model.named_parameters():
+        bad = ~torch.isfinite(p.detach())
+        if bad.any():
+            raise InitlabError(f"the model's parameter {name} {tuple(p.shape)} holds {int(bad.sum())} "
+                               f"non-finite value(s) (NaN or inf): an audit needs finite weights")
+
+
+def _output_tensor(output: object) -> torch.Tensor:
+    """The tensor the backward pass starts from: the output, or the first item of a tuple or list
+    (or of a Hugging Face ``ModelOutput``); a plain dict is refused, naming its keys."""
+    if torch.is_tensor(output):
+        return output
+    if hasattr(output, "to_tuple"):  # transformers' ModelOutput: a dict that indexes like a tuple
+        output = output.to_tuple()
+    if isinstance(output, (tuple, list)) and output and torch.is_tensor(output[0]):
+        return output[0]
+    if isinstance(output, dict):
+        keys = ", ".join(repr(k) for k in list(output)[:5])
+        raise InitlabError(f"the model's forward returned a dict (keys {keys}): audit needs a tensor, or a "
+                           f"tuple whose first item is one; wrap the model to return the tensor to audit")
+    raise InitlabError(f"the model's forward returned a {type(output).__name__}: audit needs a tensor, or a "
+                       f"tuple whose first item is one")
+
+
 def audit(model: nn.Module, batch, *, target=None, seed: int = 0) -> AuditReport:
     """Audit ``model`` on ``batch`` (a tensor, or a tuple of the forward's arguments).
 
@@ -211,6 +238,7 @@ def audit(model: nn.Module, batch, *, target=None, seed: int = 0) -> AuditReport
     layers = [(n, m) for n, m in model.named_modules() if isinstance(m, SUPPORTED)]
     if not layers:
         raise InitlabError("the model has no Linear, Conv, ConvTranspose or Embedding layer to audit")
+    _check_finite_parameters(model)
     order: list[tuple[str, nn.Module]] = []
     record: dict[str, dict] = {}
     passes = {"forward": 0, "backward": 0}
@@ -241,15 +269,14 @@ def audit(model: nn.Module, batch, *, target=None, seed: int = 0) -> AuditReport
         if isinstance(m, nn.modules.dropout._DropoutNd):
             m.eval()
     try:
-        with torch.enable_grad():
+        with torch.enable_grad(), user_code("the model's forward", exceptions=False):
             try:
                 output = model(*args)
             except Exception as e:  # the user's model: say what it rejected, in one line
                 shapes = ", ".join(str(tuple(a.shape)) for a in args if torch.is_tensor(a))
                 msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                 raise InitlabError(f"the model rejects an input of shape {shapes}: {msg}") from None
-            if not torch.is_tensor(output):
-                output = output[0] if isinstance(output, (tuple, list)) else output
+            output = _output_tensor(output)
             if target is not None:
                 if target.dtype in (torch.int64, torch.int32) and output.dim() >= 2:
                     loss = nn.functional.cross_entropy(output, target)
@@ -260,7 +287,10 @@ def audit(model: nn.Module, batch, *, target=None, seed: int = 0) -> AuditReport
                 loss = (output * torch.randn(output.shape, generator=g).to(output)).sum()
             outs = [record[n]["out"] for n, _ in layers if n in record and record[n]["out"].requires_grad]
             names = [n for n, _ in layers if n in record and record[n]["out"].requires_grad]
-            grads = torch.autograd.grad(loss, outs, allow_unused=True) if outs else []
+            try:
+                grads = torch.autograd.grad(loss, outs, allow_unused=True) if outs else []
+            except Exception as e:  # a custom autograd function of the user's, say
+                raise InitlabError(f"the backward pass through the model failed: {describe(e)}") from None
             passes["backward"] += 1
     finally:
         for h in handles:
@@ -425,14 +455,14 @@ def load_model(target: str, *, checkpoint: str | None = None) -> nn.Module:
     if fn is None:
         names = [n for n in dir(module) if callable(getattr(module, n)) and not n.startswith("_")]
         raise InitlabError(f"{path} has no {factory!r}; it defines: {', '.join(names) or 'nothing callable'}")
-    try:
+    with user_code(f"{path}:{factory}()"):
         model = fn()
-    except Exception as e:  # the user's factory
-        line = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise InitlabError(f"{path}:{factory}() raised {type(e).__name__}: {line}") from None
     if not isinstance(model, nn.Module):
         raise InitlabError(f"{path}:{factory}() returned a {type(model).__name__}, not a torch.nn.Module")
     if checkpoint is not None:
+        if Path(checkpoint).is_dir():
+            raise InitlabError(f"checkpoint {checkpoint} is a folder: give the state dict's file "
+                               f"(torch.save(model.state_dict(), 'model.pt'))")
         if not Path(checkpoint).is_file():
             raise InitlabError(f"checkpoint {checkpoint} does not exist")
         try:
