@@ -36,6 +36,23 @@ def test_train_maps_arguments(monkeypatch, capsys):
                     "progress": False}
 
 
+def test_limit_flags_map_to_the_library_limits(monkeypatch, capsys):
+    """--max-memory and --max-work set initlab.limits for the call; the messages then name them."""
+    from initlab import limits
+
+    seen = {}
+
+    def fake(**kwargs):
+        seen["limits"] = limits.current()
+        return {"config": {}, "costs": [[0, 0.7]], "final_cost": 0.7, "diverged_at": None,
+                "train_accuracy": 1.0, "test_accuracy": 0.5}
+
+    monkeypatch.setattr(cli, "train_run", fake)
+    code, _, _ = run(["train", "--max-memory", "2GB", "--max-work", "1e9", "--json"], capsys)
+    assert code == 0 and seen["limits"] == (2e9, 1e9, "--max-memory", "--max-work")
+    assert limits.current()[2:] == ("available", "default")  # only for the call
+
+
 def test_train_json_real_run(capsys):
     code, out, _ = run(["train", "--data", "flower", "--layers", "2,4,1", "--init",
                         "random:0.01", "--lr", "1.2", "--iterations", "300", "--seed", "3",
