@@ -287,6 +287,7 @@ def training(
     track_weights: bool = False,
     held_passes: int = 0,
     build: bool = False,
+    built: bool = False,
     what: str | None = None,
 ) -> Estimate:
     """Training ``ensemble`` networks (None: one) of ``layer_dims`` on ``examples`` examples for
@@ -295,7 +296,9 @@ def training(
     ``records``: cost records (default `fit`'s: about 200); ``tracked``: tracked steps
     (``fit(track=...)``), with the hidden layers' weights copied each time if ``track_weights``;
     ``held_passes``: forward passes the caller keeps while training (compare keeps the initial
-    one for its report); ``build``: the network is not built yet, count its drawing too.
+    one for its report); ``build``: the network is not built yet, count its drawing too;
+    ``built``: it is (`Network.fit`): count only what training adds, not its parameters and data,
+    which the memory available now already excludes.
     """
     n = _dims(layer_dims)
     E = ensemble or 1
@@ -316,15 +319,23 @@ def training(
         "records": float(records) * (RECORD_BYTES + 8 * E)
         + float(tracked) * E * (8 * (sum(weights[:-1]) if track_weights else 0) + 24 * L + 200),
     }
+    if built:
+        mem = {k: v for k, v in mem.items() if k not in ("parameters", "data")}
     if build:  # drawing comes first: the peak is the larger of drawing and training, not both
         drawing = network(n, ensemble=ensemble).memory["drawing"]
         training_extra = sum(v for k, v in mem.items() if k != "parameters")
         if drawing > training_extra:
             mem = {"parameters": mem["parameters"], "drawing": drawing}
+    products = 3.0 * E * m * W
     step = sum(max(3.0 * E * m * w, STEP_FLOOR) for w in weights)
     work = float(iterations) * step
-    detail = (f"{iterations:,} iterations x {E:,} network(s) x {m:,} examples x {W:,} weights x 3"
-              if iterations else "")
+    if not iterations:
+        detail = ""
+    elif step > 1.01 * products:  # small layers: their fixed cost per step dominates
+        detail = (f"{iterations:,} iterations x {step:.2g} a step; each of the {L} layers counts at least "
+                  f"{STEP_FLOOR:.0e}, the time a step takes however small")
+    else:
+        detail = f"{iterations:,} iterations x {E:,} network(s) x {m:,} examples x {W:,} weights x 3"
     label = what or (f"training {'an ensemble of ' + format(E, ',') + ' networks' if ensemble else 'a network'}"
                      f" of layers {_short(n)} on {m:,} examples")
     return Estimate(label, mem, work, detail)

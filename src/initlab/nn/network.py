@@ -418,12 +418,12 @@ class Network:
             raise InitlabError(f"print_every must be at least 1, got {print_every}")
         if engine not in ("auto", "fast", "reference"):
             raise InitlabError(f"engine must be 'auto', 'fast' or 'reference', got {engine!r}")
-        self._apply_lsuv(X)
         limits.check(limits.training(
             self.layer_dims, ensemble=self.ensemble, examples=X.shape[1], iterations=iterations,
             records=_count(iterations, every) + (0 if print_every is None else _count(iterations, print_every)),
             tracked=_count(iterations, track_every) if track and _is_count(track_every) else 0,
-            track_weights="weights" in (track if not isinstance(track, str) else (track,))))
+            track_weights="weights" in (track if not isinstance(track, str) else (track,)), built=True))
+        self._apply_lsuv(X)
         # Train with the hidden units in a canonical order (undone in `finally`), so a
         # permutation of them permutes the result bit for bit (initlab.nn.units).
         perms = canonical_order(self.params)
