@@ -18,9 +18,12 @@ import typer
 from initlab import data as datasets
 from initlab import initializers, limits
 from initlab.errors import InitlabError, parse_ints
-from initlab.nn import Network
+from initlab.nn import HIDDEN, Network
 from initlab.report.strict_json import to_json
 from initlab.rng import resolve
+
+#: the help of every option that takes a hidden activation: the table's rows, never a list here
+HIDDEN_HELP = "hidden activation: " + ", ".join(HIDDEN)
 
 app = typer.Typer(
     help="initlab: neural-network weight initialization, measured.",
@@ -192,7 +195,7 @@ OUTPUT_HELP = "output activation (default: sigmoid for one output unit, softmax 
 def train(
     data: Annotated[str, typer.Option(help=DATA_HELP)] = "flower",
     layers: Annotated[str, typer.Option(help="layer sizes n_x,n_1,...,n_L")] = "2,4,1",
-    hidden: Annotated[str, typer.Option(help="hidden activation")] = "tanh",
+    hidden: Annotated[str, typer.Option(help=HIDDEN_HELP)] = "tanh",
     output: Annotated[str | None, typer.Option(help=OUTPUT_HELP)] = None,
     init: Annotated[str, typer.Option(help="initializer spec, see `initlab init --list`")] = "random:0.01",
     lr: Annotated[float, typer.Option(help="learning rate alpha")] = 1.2,
@@ -434,7 +437,7 @@ def print_compare(result, *, course_table: bool) -> None:
 def compare(
     data: Annotated[str, typer.Option(help=DATA_HELP)] = "circles",
     layers: Annotated[str, typer.Option(help="layer sizes n_x,n_1,...,n_L")] = "2,10,5,1",
-    hidden: Annotated[str, typer.Option(help="hidden activation")] = "relu",
+    hidden: Annotated[str, typer.Option(help=HIDDEN_HELP)] = "relu",
     output: Annotated[str | None, typer.Option(help=OUTPUT_HELP)] = None,
     inits: Annotated[str, typer.Option(help="comma-separated initializer specs")] = "zeros,random:10,he",
     lr: Annotated[float, typer.Option(help="learning rate alpha")] = 0.01,
@@ -477,7 +480,7 @@ def reproduce(
 
 @app.command("theory")
 def theory_cmd(
-    activation: Annotated[str, typer.Option(help="elementwise activation")] = "tanh",
+    activation: Annotated[str, typer.Option(help=HIDDEN_HELP.replace("hidden", "elementwise", 1))] = "tanh",
     sigma_w2: Annotated[float, typer.Option("--sigma-w2", help="weight variance times fan_in")] = 1.0,
     sigma_b2: Annotated[float, typer.Option("--sigma-b2", help="bias variance")] = 0.0,
     critical: Annotated[bool, typer.Option("--critical", help="the critical sigma_w2 for --sigma-b2")] = False,
@@ -605,7 +608,7 @@ def _theory_measure(*, activation, depth, width, init, sigma_b2, networks, batch
 def deep_cmd(
     depth: Annotated[int, typer.Option(help="weight layers")] = 30,
     width: Annotated[int, typer.Option(help="units per hidden layer")] = 64,
-    hidden: Annotated[str, typer.Option(help="hidden activation")] = "relu",
+    hidden: Annotated[str, typer.Option(help=HIDDEN_HELP)] = "relu",
     inits: Annotated[str, typer.Option(help="comma-separated initializer specs")] = "he,xavier,variance_scaling:0.5",
     lr: Annotated[float, typer.Option(help="learning rate")] = 0.01,
     iterations: Annotated[int, typer.Option(help="gradient-descent steps")] = 800,

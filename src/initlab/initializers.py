@@ -273,15 +273,14 @@ class LSUV(Orthogonal):
     data_dependent: bool = True
 
 
-# PyTorch's calculate_gain table: the factor that keeps the variance of activations stable.
-GAINS = {
-    "identity": 1.0, "linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "sigmoid": 1.0,
-    "tanh": 5.0 / 3.0, "relu": float(np.sqrt(2.0)), "selu": 3.0 / 4.0,
-}
+# PyTorch's calculate_gain table: the activations' rows carry their gain (nn.activations); these
+# are the names PyTorch also accepts that are no activation of ours.
+GAINS = {"linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "selu": 3.0 / 4.0}
 
 
 def calculate_gain(activation: str, param: float | None = None) -> float:
-    """The recommended gain for an activation, PyTorch's table:
+    """The recommended gain for an activation, PyTorch's table (each activation's ``gain`` in
+    `initlab.nn.activations.ACTIVATIONS`, plus PyTorch's other names in ``GAINS``):
 
     ============  ==============================
     identity      1
@@ -292,11 +291,16 @@ def calculate_gain(activation: str, param: float | None = None) -> float:
     selu          3/4
     ============  ==============================
     """
-    if activation == "leaky_relu":
-        slope = 0.01 if param is None else float(param)
-        return float(np.sqrt(2.0 / (1.0 + slope ** 2)))
+    from initlab.nn.activations import ACTIVATIONS, LEAKY_SLOPE
+
+    if activation == "leaky_relu" and param is not None and float(param) != LEAKY_SLOPE:
+        return float(np.sqrt(2.0 / (1.0 + float(param) ** 2)))
+    row = ACTIVATIONS.get(activation)
+    if row is not None and row.gain is not None:
+        return row.gain
     if activation not in GAINS:
-        raise unknown("activation", activation, [*GAINS, "leaky_relu"])
+        names = [n for n, a in ACTIVATIONS.items() if a.gain is not None]
+        raise unknown("activation", activation, [*names, *GAINS])
     return GAINS[activation]
 
 

@@ -13,6 +13,7 @@ that follows (its ``sigma_w^2 = fan_in * mean(W^2)`` against the critical value 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,8 +37,22 @@ NORM_MODULES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn
 RECOMMENDED = {"relu": "he_normal", "leaky_relu": "he_normal", "gelu": "he_normal", "silu": "he_normal",
                "elu": "he_normal", "tanh": "lecun_normal", "sigmoid": "glorot_normal",
                "identity": "lecun_normal", "softplus": "he_normal", None: "lecun_normal"}
-#: Activations whose critical sigma_w^2 (chi_1 = 1 at sigma_b^2 = 0) the theory gives.
-CRITICAL = {"relu": 2.0, "leaky_relu": 2.0 / (1 + 0.01 ** 2), "tanh": 1.0, "identity": 1.0}
+#: Activations the audit judges by their critical sigma_w^2: those whose gradient does not
+#: vanish at large |z| (a saturating activation is judged by its saturated fraction instead).
+JUDGED = ("relu", "leaky_relu", "tanh", "identity")
+
+
+@functools.cache
+def critical(act: str | None) -> float | None:
+    """The critical sigma_w^2 (chi_1 = 1 at sigma_b^2 = 0) of the activation after a layer,
+    from `initlab.theory` (never written by hand); None where the audit does not judge it. A
+    layer with no activation after it is judged as the identity."""
+    act = "identity" if act is None else act
+    if act not in JUDGED:
+        return None
+    from initlab import theory
+
+    return round(float(theory.critical_sigma_w2(act)), 6)  # 2.0 for ReLU, not 2.0000000000000266
 
 
 def _unit_axis(module: nn.Module) -> int:
@@ -346,9 +361,7 @@ def audit(model: nn.Module, batch, *, target=None, seed: int = 0) -> AuditReport
         constant = like == "zeros" or like.startswith("constant")  # the theory needs zero-mean weights
         if x is not None and not isinstance(mod, nn.Embedding) and x.is_floating_point() and not constant:
             predicted = sigma_w2 * float(x.double().pow(2).mean()) + mean_b2
-        crit = CRITICAL.get(act) if act in CRITICAL or act is None else None
-        if act is None:
-            crit = CRITICAL["identity"]
+        crit = critical(act)
         if name in normalized:
             crit = None
             suits = "not judged: a normalization layer follows, so its scale does not propagate"
