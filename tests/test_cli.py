@@ -87,30 +87,8 @@ def test_init_list_and_explain(capsys):
     assert "kaiming_normal_" in out and "truncated" in out
 
 
-@pytest.mark.parametrize(
-    "argv, words",
-    [(["train", "--init", "hee"], "did you mean he"),
-     (["train", "--init", "random:-1"], "> 0"),
-     (["train", "--layers", "2,0,1"], "width 0"),
-     (["train", "--layers", "2,x,1"], "comma-separated integers"),
-     (["train", "--layers", "3,4,1"], "flower has 2 features"),
-     (["train", "--data", "nope.csv"], "does not exist"),
-     (["train", "--no-such-option"], "No such option"),
-     (["init", "he", "--shape", "0,3"], "positive integer"),
-     (["init", "he", "--shape", "4,3", "--seed", "-5"], "non-negative integer")],
-)
-def test_errors_are_one_line_exit_2(argv, words, capsys):
-    code, out, err = run(argv + ["--iterations", "1"] if argv[0] == "train" else argv, capsys)
-    assert code == 2
-    assert err.count("\n") == 1 and err.startswith("error: ") and words in err
-    assert "Traceback" not in err and out == ""
-
-
-def test_ragged_csv_from_cli(tmp_path, capsys):
-    f = tmp_path / "r.csv"
-    f.write_text("1,2,0\n3,4,1\n5,1\n")
-    code, _, err = run(["train", "--data", str(f), "--layers", "2,1", "--iterations", "1"], capsys)
-    assert code == 2 and "line 3" in err and err.count("\n") == 1
+# Bad input to every command (one line on stderr, exit 2, no traceback): the table BAD in
+# tests/test_reliability.py, one table for the whole CLI.
 
 
 def test_console_script_smoke():
