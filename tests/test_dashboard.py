@@ -311,7 +311,8 @@ def free_port() -> int:
 
 
 class Server:
-    """``initlab dashboard`` in a session of its own, stopped by its process id."""
+    """``initlab dashboard`` in a session of its own, stopped by its process id. Its output is
+    read as it comes (`err` so far), so a test can look for a traceback while it runs."""
 
     def __init__(self, *args: str, port: int | None = None, env: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
@@ -320,10 +321,24 @@ class Server:
                                      start_new_session=True, preexec_fn=sigint_as_in_a_terminal,
                                      env=env)
         self.url = f"http://127.0.0.1:{self.port}/"
+        self.lines: dict[str, list[str]] = {"out": [], "err": []}
+        self.readers = [threading.Thread(target=self._read, args=(stream, self.lines[name]), daemon=True)
+                        for name, stream in (("out", self.proc.stdout), ("err", self.proc.stderr))]
+        for r in self.readers:
+            r.start()
+
+    @staticmethod
+    def _read(stream, into: list[str]) -> None:
+        for line in stream:
+            into.append(line)
+
+    @property
+    def err(self) -> str:
+        return "".join(self.lines["err"])
 
     def wait_ready(self, host: str = "127.0.0.1") -> None:
         for _ in range(60):  # at most 60 requests, 0.5 s apart
-            assert self.proc.poll() is None, self.proc.communicate()
+            assert self.proc.poll() is None, self.stop()
             try:
                 with urllib.request.urlopen(f"http://{host}:{self.port}/", timeout=5) as r:
                     if r.status == 200:
@@ -333,14 +348,18 @@ class Server:
         raise AssertionError("the dashboard never answered")
 
     def stop(self) -> tuple[str, str]:
-        """Ctrl-C (SIGINT), as a user would; SIGKILL if it does not stop in 15 s."""
+        """Ctrl-C (SIGINT), as a user would; SIGKILL if it does not stop in 15 s. Returns
+        (stdout, stderr)."""
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGINT)
         try:
-            return self.proc.communicate(timeout=15)
+            self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
-            return self.proc.communicate(timeout=15)
+            self.proc.wait(timeout=15)
+        for r in self.readers:
+            r.join(15)
+        return "".join(self.lines["out"]), self.err
 
 
 def http(port: int, path: str, host: str, *headers: str, timeout: float = 10.0) -> tuple[int, str]:
@@ -379,7 +398,8 @@ def probe_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(probe_dir):
-    srv = Server(env={**os.environ, "PYTHONPATH": str(probe_dir)})
+    path = os.pathsep.join(p for p in (str(probe_dir), os.environ.get("PYTHONPATH")) if p)
+    srv = Server(env={**os.environ, "PYTHONPATH": path})
     srv.wait_ready()
     yield srv
     out, err = srv.stop()
@@ -553,8 +573,14 @@ class Page:
         return self
 
     def state(self) -> str:
+        """The page's state ('' when none is shown); the status may change while it is read."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
         loc = self.page.locator(".initlab-state")
-        return loc.get_attribute("data-state") if loc.count() else ""
+        try:
+            return (loc.get_attribute("data-state", timeout=1000) or "") if loc.count() else ""
+        except PlaywrightTimeout:  # it went between count() and the read
+            return ""
 
     def wait_state(self, *states: str, timeout: float = 60) -> float:
         start = time.monotonic()
@@ -662,6 +688,25 @@ def test_bad_input_shows_next_to_its_field_and_the_server_keeps_serving(server, 
     with urllib.request.urlopen(server.url, timeout=10) as r:
         assert r.status == 200
 
+
+def test_buttons_change_the_plots_under_the_document_lock(server, browser) -> None:
+    """Panel runs a click as a coroutine, outside Bokeh's document lock, when a field's change is
+    still pending (typed a moment before): a plot's data changed right there raised in the
+    server ("_pending_writes should be non-None ...") and Reset stopped half-way (3 runs of 3
+    on the previous code). Typed, then clicked at once, Reset must finish."""
+    p = Page(browser).open(server.url + "?inits=zeros,he&iterations=50")
+    p.page.locator(".initlab-train button").click()
+    p.wait_state("done")
+    p.page.locator(".initlab-lr input").press_sequentially("0.0", delay=5)  # pending when ...
+    p.page.locator(".initlab-reset button").click()  # ... the click lands
+    end = time.monotonic() + 30
+    while p.state() or p.page.locator("tr.initlab-row").count():  # Reset's end: no state, no table
+        assert time.monotonic() < end, f"Reset did not finish; the server said: {server.err[-1500:]}"
+        p.page.wait_for_timeout(50)
+    assert p.page.get_by_text("Press Train.").count() == 1
+    assert "Traceback" not in server.err, server.err[-3000:]
+    assert p.errors == []
+    p.close()
 
 def test_a_url_carrying_a_configuration_is_restored(server, browser) -> None:
     p = Page(browser).open(server.url + "?data=moons&layers=2,8,1&hidden=tanh&inits=xavier,random:0.1"

@@ -178,7 +178,7 @@ class Dashboard:
             self.boundary_figs[-1].figure = f
         self.inspect = pn.widgets.Select(name="Inspect (histograms, weights, variance)", options=[],
                                          css_classes=["initlab-inspect"], width=PLOT_W)
-        self.inspect.param.watch(lambda e: self._redraw(force=True), "value")
+        self.inspect.param.watch(lambda e: self._on_document(lambda: self._redraw(force=True)), "value")
         self.results = pn.pane.HTML("", css_classes=["initlab-results"], sizing_mode="stretch_width")
         self.sentences = pn.pane.HTML("", css_classes=["initlab-sentences"], sizing_mode="stretch_width")
         self.var_fig.visible = False
@@ -307,15 +307,29 @@ class Dashboard:
     def reset(self) -> None:
         self.stop()
         self.trainer = None
-        for src in self.src.values():
-            src.data = _lines([], [], [], [], [])
-        for src in self.hist_src.values():
-            src.data = {"left": [], "right": [], "top": [], "color": [], "label": []}
-        for pane in self.boundary_figs:
-            pane.visible = pane.figure.visible = False
-        self.var_pane.visible = self.var_fig.visible = False
-        self.results.object = self.sentences.object = ""
-        self.status.object = "Press Train."
+
+        def clear() -> None:
+            for src in self.src.values():
+                src.data = _lines([], [], [], [], [])
+            for src in self.hist_src.values():
+                src.data = {"left": [], "right": [], "top": [], "color": [], "label": []}
+            for pane in self.boundary_figs:  # a Bokeh pane sets its figure's visible at once
+                pane.visible = pane.figure.visible = False
+            self.var_pane.visible = self.var_fig.visible = False
+            self.results.object = self.sentences.object = ""
+            self.status.object = "Press Train."
+
+        self._on_document(clear)
+
+    def _on_document(self, change) -> None:
+        """Run ``change``, which sets Bokeh models of the page (data sources, figures), under the
+        document's lock. Panel runs a click or a widget's callback as a coroutine outside the lock
+        when a field's change is still pending (typed a moment before), and a Bokeh model set
+        there raised in the server ("_pending_writes should be non-None ...") half-way through
+        Reset; a `pn.pane.Bokeh`'s ``visible`` sets its figure's at once, so it counts too. The
+        periodic callback that draws holds the lock already. Without a server, ``change`` runs
+        at once."""
+        self.pn.state.execute(change, schedule=True)
 
     def _download(self):
         data = {} if self.trainer is None else self.trainer.result()
