@@ -402,9 +402,10 @@ class Network:
         iterations and after the last update (`History.tracked`, `History.symmetric_every_step`).
 
         ``engine``: ``"fast"`` (the compiled batched engine, `initlab.nn.fast`), ``"reference"``
-        (plain NumPy, the formulas as written) or ``"auto"`` (fast when numba is installed and
-        it pays: an ensemble of at least 32 small networks, no layer wider than 64 units; measured
-        in docs/performance.md). Both give the same numbers to rounding.
+        (plain NumPy, the formulas as written) or ``"auto"``: chosen by the network's shape alone,
+        never its ensemble size (`initlab.nn.fast.pays`: fast when numba is installed and the
+        shape runs the unrolled kernel), so a network trains to the same bits alone, in any
+        ensemble and on any executor. The engines agree to rounding, not bit for bit.
         """
         X = np.ascontiguousarray(self._check_X(X))  # the same arithmetic for any memory layout
         Y = np.ascontiguousarray(self._check_Y(X, Y))
@@ -458,8 +459,7 @@ class Network:
 
         use_fast = engine == "fast" or (engine == "auto" and fast.pays(self))
         if engine == "fast" and not fast.supported(self):
-            raise InitlabError("the fast engine needs numba (pip install -e '.[fast]') and "
-                               f"activations among {', '.join(fast.CODES)}")
+            raise InitlabError(fast.refusal(self))
         params, acts, loss = self.params, self.activations, self.loss
         runner = fast.Engine(self, X, Y, alpha) if use_fast and iterations > 0 else None
 
