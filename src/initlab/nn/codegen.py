@@ -293,8 +293,21 @@ def _signature() -> tuple:
             types.Array(types.int64, 1, "C"))
 
 
+_BY_SHAPE: dict[tuple, object] = {}  # kernel modules of this process, by shape: no source rewritten
+
+
 def load(dims: list[int], acts: list[str], loss: str):
-    """The compiled module for a shape (written and compiled on first use; then from disk)."""
+    """The compiled module for a shape (written and compiled on first use; then from disk; then
+    from this process's memory, without writing the source again: 45 ms for 2-10-5-1)."""
+    shape = (tuple(dims), tuple(acts), loss)
+    if shape in _BY_SHAPE:
+        return _BY_SHAPE[shape]
+    _BY_SHAPE[shape] = module = _load(dims, acts, loss)
+    return module
+
+
+def _load(dims: list[int], acts: list[str], loss: str):
+    """`load` past this process's memory: the source, the file, numba's cache."""
     K = tile_size(dims, acts)
     if K == 0:
         raise ValueError(f"layers {dims} are too large to write out (more than {BUDGET} statements "
