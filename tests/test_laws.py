@@ -182,6 +182,21 @@ def test_the_default_engine_gives_a_member_the_bits_it_gets_alone(case, init, en
     assert np.array_equal(bits(h1.costs), bits(hm.costs[:, k]))
 
 
+@settings(max_examples=20)
+@given(case=cases(), init=st.sampled_from(["he", "random:0.5"]), every=st.integers(1, 5))
+def test_tracking_changes_no_number(case, init, every):
+    """Tracking adds measurements, never a different cost: the tracked path's costs come from
+    the same definition as the untracked path's (the kernel's sum on the compiled engine), so
+    `initlab compare` (tracked) and `initlab train` give one network the same final cost."""
+    plain, tracked = (make(case, init=init, seed=case["seed"]) for _ in range(2))
+    hp = train(plain, case)
+    ht = train(tracked, case, track=("symmetry", "saturation"), track_every=every)
+    assert hp.iterations.tolist() == ht.iterations.tolist()
+    assert np.array_equal(bits(hp.costs), bits(ht.costs))
+    for key in plain.params:
+        assert np.array_equal(bits(plain.params[key]), bits(tracked.params[key])), key
+
+
 @pytest.mark.parametrize("hidden", ["sigmoid", "tanh"])
 def test_the_issue_case_constant_init_on_flower_stays_one_unit(hidden):
     """The case that broke (issue 16): 2-7-3-1 from constant:0.3 on 397 flower examples,

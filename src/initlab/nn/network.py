@@ -506,6 +506,14 @@ class Network:
             c = c if self.ensemble else c[0]
             runner.store()
         else:
+            def cost_now(AL, cache):
+                """The cost at the current parameters by the engine's one definition: the
+                kernel's sum where the kernel trains (as the records above), else the loss's."""
+                if runner is None:
+                    return loss.cost(cache[-1][1], AL, Y)
+                c = runner.peek()
+                return c if self.ensemble else c[0]
+
             pos, last = 0, None
             for i in order:
                 advance(i - pos, last)
@@ -516,14 +524,14 @@ class Network:
                 last = (AL, cache)
                 if tracker is not None and i % track_every == 0:
                     tracker.record(i, *_user_order(params, cache, perms))
-                note(i, loss.cost(cache[-1][1], AL, Y))
+                note(i, cost_now(AL, cache))
             advance(iterations - pos, last)
             if runner is not None:
                 runner.store()
             AL, cache = forward(params, X, acts)
             if tracker is not None:
                 tracker.record(iterations, *_user_order(params, cache, perms))
-            c = loss.cost(cache[-1][1], AL, Y)
+            c = cost_now(AL, cache)
         its.append(iterations)
         costs.append(c)
         if callback is not None:
