@@ -355,3 +355,35 @@ def test_a_killed_dask_scheduler_ends_the_driver_keeping_what_was_stored(tmp_pat
     out = run_sweep(load_spec(spec_path), st, workers=2)
     assert out.skipped == done and out.done == 24 - done
     assert contents(store) == ref
+
+
+def test_train_compare_and_a_sweep_give_one_network_the_same_final_cost_to_the_bit(tmp_path: Path, capsys) -> None:
+    """Three faces, one network (circles, 2-10-5-1 relu, he, seed 3): `initlab train --json`,
+    member 0 of `initlab compare --json` (tracked, in an ensemble of 2) and a one-run sweep read
+    back by `initlab sweep query --json` (which used to print 6 digits)."""
+    import json
+
+    from initlab import cli
+
+    def run(argv):
+        with pytest.raises(SystemExit) as e:
+            cli.main(argv)
+        out, err = capsys.readouterr()
+        assert e.value.code == 0, err
+        return json.loads(out)
+
+    common = ["--data", "circles", "--layers", "2,10,5,1", "--hidden", "relu", "--lr", "0.01",
+              "--iterations", "300"]
+    train = run(["train", *common, "--init", "he", "--seed", "3", "--json"])["final_cost"]
+    compared = run(["compare", *common, "--inits", "he", "--seeds", "3,4", "--json"])
+    member = [r for r in compared["results"] if r["seed"] == 3][0]["final_cost"]
+    spec = tmp_path / "one.toml"
+    spec.write_text('[sweep]\nname = "one"\ndata = "circles"\nlayers = [2, 10, 5, 1]\nhidden = "relu"\n'
+                    'inits = ["he"]\nlr = 0.01\niterations = 300\nseeds = [3]\n')
+    store = str(tmp_path / "one.duckdb")
+    with pytest.raises(SystemExit) as e:
+        cli.main(["sweep", "run", str(spec), "--store", store, "--workers", "1"])
+    assert e.value.code in (0, None), capsys.readouterr().err
+    capsys.readouterr()
+    swept = run(["sweep", "query", "--store", store, "--json", "SELECT final_cost FROM runs"])["rows"][0][0]
+    assert train == member == swept, (train, member, swept)

@@ -816,8 +816,8 @@ def sweep_query_cmd(
 
     limits = {k: v for k, v in (("max_rows", max_rows), ("timeout", timeout)) if v is not None}
     columns, rows = Store(store).query(sql, **limits)  # absent: the library's defaults
-    if as_json:
-        emit_json({"columns": columns, "rows": [[_cell(v) for v in r] for r in rows]})
+    if as_json:  # every digit: a float goes out as the store holds it (shortest round trip)
+        emit_json({"columns": columns, "rows": [[_cell(v, exact=True) for v in r] for r in rows]})
         return
     from rich.table import Table
 
@@ -829,9 +829,10 @@ def sweep_query_cmd(
     Console().print(table)
 
 
-def _cell(v: object) -> object:
+def _cell(v: object, *, exact: bool = False) -> object:
+    """A stored value for printing: floats to 6 digits in the table, exact in JSON."""
     if isinstance(v, float):
-        return float(f"{v:.6g}")
+        return v if exact else float(f"{v:.6g}")
     if isinstance(v, (int, str, bool, list)) or v is None:
         return v
     return str(v)
