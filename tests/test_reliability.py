@@ -183,7 +183,8 @@ BAD = [
     (["compare", "--seeds", "-1,2"], "non-negative"),
     (["compare", "--seeds", "100000000"], "--seeds"),
     (["compare", "--inits", "zeros,zeros"], "repeat"),
-    (["compare", "--inits", ","], "at least one initializer"),
+    (["compare", "--inits", ","], "empty entry"),
+    (["compare", "--inits", "he,,xavier"], "empty entry"),
     (["compare", "--layers", "2,10,5,3"], "do not fit circles"),
     (["compare", "--lr", "-1"], "lr must be"),
     (["compare", "--iterations", "1000000000000"], "--max-work"),
@@ -467,6 +468,17 @@ def test_train_that_diverges_says_so_and_exits_nonzero():
     p = subprocess.run([*argv, "--json"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 1 and json.loads(p.stdout)["diverged_at"] == 0
     assert "RuntimeWarning" not in p.stderr
+
+
+def test_compare_with_a_diverging_run_says_so_and_exits_nonzero():
+    """A NaN in the table read as success (exit 0, nothing on stderr); found by a new-user trial."""
+    argv = [*CLI, "compare", "--data", "circles", "--layers", "2,10,1", "--inits", "he,random:1e150",
+            "--lr", "1e6", "--iterations", "50", "--seeds", "1"]
+    for extra in ([], ["--json"]):
+        p = subprocess.run([*argv, *extra], capture_output=True, text=True, timeout=120)
+        assert p.returncode == 1, p.stderr
+        assert p.stderr.count("\n") == 1 and "diverged: 1 of 2 runs" in p.stderr
+        assert "random:1e150 seed 0 at iteration" in p.stderr and "Traceback" not in p.stderr
 
 
 # ---------------------------------------------------------------------------- data files

@@ -453,18 +453,27 @@ def compare(
     """Train every (init, seed) at once and compare: accuracy, cost, symmetry, saturation."""
     from initlab.experiments.compare import CompareConfig, parse_seeds
 
-    specs = tuple(s.strip() for s in inits.split(",") if s.strip())
+    specs = tuple(s.strip() for s in inits.split(","))
+    if not all(specs):
+        raise InitlabError(f"--inits has an empty entry: {inits!r} (comma-separated specs, e.g. zeros,he)")
     config = CompareConfig(data=data, layers=tuple(parse_ints(layers, "--layers")), hidden=hidden,
                            output=output, inits=specs, lr=lr, iterations=iterations,
                            seeds=parse_seeds(seeds), data_seed=data_seed)
     with budget(max_memory, max_work):
         result, paths = compare_run(config, report=report, course_table=course_table, progress=not as_json)
+    diverged = [r for r in result.runs if r.diverged_at is not None]
     if as_json:
         emit_json(result.to_dict(course_table=course_table))
-        return
-    print_compare(result, course_table=course_table)
-    for path in paths.values():
-        print(f"wrote {path}")
+    else:
+        print_compare(result, course_table=course_table)
+        for path in paths.values():
+            print(f"wrote {path}")
+    if diverged:  # a NaN in the table is not a success: said once, and exit 1 as train does
+        runs = ", ".join(f"{r.init} seed {r.seed} at iteration {r.diverged_at}" for r in diverged[:5])
+        more = f" and {len(diverged) - 5} more" if len(diverged) > 5 else ""
+        print(f"diverged: {len(diverged)} of {len(result.runs)} runs, the cost became NaN or inf "
+              f"({runs}{more}): lower --lr or the initialization's scale", file=sys.stderr)
+        raise typer.Exit(1)
 
 
 @app.command()
