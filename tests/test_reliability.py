@@ -96,6 +96,8 @@ def make_files(d: Path) -> None:
              y=np.array([0, 1] * 5))
     np.savez(d / "no_y.npz", X=rng.standard_normal((10, 2)))
     (d / "garbage.npz").write_bytes(b"this is not a zip archive at all")
+    os.mkfifo(d / "fifo.csv")  # reading it would wait for a writer forever
+    (d / "folder.csv").mkdir()
     (d / "latin1.csv").write_bytes("x1,x2,label\n1,2,caf\xe9\n3,4,b\n5,6,caf\xe9\n7,8,b\n".encode("latin-1"))
     (d / "ragged.csv").write_text("1,2,0\n3,4,1\n5,1\n")
     (d / "empty.csv").write_text("")
@@ -154,6 +156,8 @@ BAD = [
     (["train", "--data", "nope.csv"], "does not exist"),
     (["train", "--data", "nosuchset"], "unknown data set"),
     (["train", "--data", "{d}/data.txt"], "expected a .csv or .npz"),
+    (["train", "--data", "{d}/fifo.csv"], "is not a regular file"),
+    (["train", "--data", "{d}/folder.csv"], "is not a regular file"),
     (["train", "--data", "{d}/object.npz", "--layers", "2,1"], "object arrays"),
     (["train", "--data", "{d}/nan_labels.npz", "--layers", "2,1"], "y has NaN"),
     (["train", "--data", "{d}/array_named.npz", "--layers", "2,1"], "a .npy array"),

@@ -367,6 +367,8 @@ def load_file(path: str | Path, *, seed: int | None = None, test_fraction: float
     path = Path(path)
     if not path.exists():
         raise InitlabError(f"data file {path} does not exist")
+    if not path.is_file():  # a folder, a FIFO (reading it would wait forever), a device
+        raise InitlabError(f"data file {path} is not a regular file")
     Xt = yt = None
     if path.suffix.lower() == ".npz":
         X, y, Xt, yt = _read_npz(path)
