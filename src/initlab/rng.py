@@ -16,6 +16,10 @@ RNG = np.random.Generator | np.random.RandomState
 Seed = None | int | np.random.Generator | np.random.RandomState | np.random.SeedSequence
 
 
+#: The largest seed: a signed 64-bit integer, what a store's column and every JSON reader hold.
+MAX_SEED = 2**63 - 1
+
+
 def resolve(seed: Seed) -> RNG:
     """One generator from a seed.
 
@@ -30,8 +34,8 @@ def resolve(seed: Seed) -> RNG:
     if isinstance(seed, np.random.SeedSequence):
         return np.random.default_rng(seed)
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-        if seed < 0:
-            raise InitlabError(f"seed must be a non-negative integer, got {seed}")
+        if seed < 0 or seed > MAX_SEED:
+            raise InitlabError(f"seed must be an integer from 0 to 2**63 - 1, got {seed}")
         return np.random.default_rng(int(seed))
     raise InitlabError(f"seed must be None, an integer or a numpy Generator, got {seed!r}")
 

@@ -20,6 +20,7 @@ from initlab import initializers, limits
 from initlab.diagnose import saturation, symmetry
 from initlab.errors import InitlabError, check_layer_dims
 from initlab.nn import Network
+from initlab.rng import MAX_SEED
 
 
 def config_hash(config: dict) -> str:
@@ -275,8 +276,8 @@ def parse_seeds(text: str | int | Sequence[int]) -> tuple[int, ...]:
             seeds = tuple(int(s) for s in (text.split(",") if isinstance(text, str) else text))
         except ValueError:
             raise InitlabError(f"--seeds takes a count (5) or a list (3,7), got {text!r}") from None
-        if any(s < 0 for s in seeds):
-            raise InitlabError(f"seeds must be non-negative, got {list(seeds)}")
+        if any(s < 0 or s > MAX_SEED for s in seeds):
+            raise InitlabError(f"seeds must be integers from 0 to 2**63 - 1, got {list(seeds)}")
         return seeds
     if n < 1:
         raise InitlabError(f"--seeds count must be at least 1, got {n}")

@@ -39,6 +39,7 @@ from initlab.diagnose.tracking import TRACKABLE
 from initlab.errors import InitlabError, check_layer_dims, suggest
 from initlab.experiments.compare import config_hash
 from initlab.nn.activations import ACTIVATIONS, HIDDEN
+from initlab.rng import MAX_SEED
 
 try:
     import tomllib
@@ -167,7 +168,7 @@ SPEC_KEYS: dict[str, tuple[bool, str]] = {
     "scales": (False, "a list of positive numbers, crossed with the inits that take a SCALE"),
     "lr": (True, "a positive number or a non-empty list of them"),
     "iterations": (True, "a positive integer or a non-empty list of them"),
-    "seeds": (True, "a count of seeds (32 -> 0..31) or a non-empty list of non-negative integers"),
+    "seeds": (True, "a count of seeds (32 -> 0..31) or a non-empty list of integers from 0 to 2**63 - 1"),
     "track": (False, f"a list drawn from {list(SWEEP_TRACKABLE)}"),
     "track_every": (False, "a positive integer (default: about 100 records a run)"),
     "data_seed": (False, "a non-negative integer (default: the course's fixed data)"),
@@ -304,7 +305,7 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
         seeds = range(seeds_v)
     else:
         seeds = c.items("seeds", int)
-        if not isinstance(seeds_v, list) or any(s < 0 for s in seeds):
+        if not isinstance(seeds_v, list) or any(s < 0 or s > MAX_SEED for s in seeds):
             raise c.expect("seeds", seeds_v)
         if len(set(seeds)) != len(seeds):
             raise c.error("seeds", f"repeats a seed: {list(seeds)}")
