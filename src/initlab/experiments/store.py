@@ -94,8 +94,12 @@ QUERY_TIMEOUT = 60.0  # seconds `query` runs at most (sweep query --timeout)
 
 #: Every reader's connection: read-only, no file or network access outside the store (COPY TO,
 #: EXPORT, read_csv, ATTACH), no extension installed or loaded, and none of it can be SET back.
-READ_CONFIG = {"enable_external_access": False, "autoinstall_known_extensions": False,
-               "autoload_known_extensions": False, "lock_configuration": True}
+READ_CONFIG = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "lock_configuration": True,
+}
 
 
 class StoreBusy(InitlabError):
@@ -130,20 +134,33 @@ def _sql_path(path: Path) -> str:
 class Store:
     """A DuckDB results file. ``Store(path)`` creates it (and its tables) on the first write."""
 
+    def _head(self, wait: float = 2.0) -> bytes:
+        """The file's first 12 bytes. A shorter file (or one of zeros) may be a store another
+        process is creating this instant (a reader polling `sweep status` while the driver starts): it is read again
+        for up to ``wait`` seconds before it is judged."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                with self.path.open("rb") as f:
+                    head = f.read(12)
+            except OSError as exc:
+                raise InitlabError(f"cannot read store {str(self.path)!r}: {exc.strerror}") from None
+            if (len(head) == 12 and any(head)) or time.monotonic() > deadline:
+                return head
+            time.sleep(0.05)
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._busy = False  # the last write found the store held: later ones do not wait
         if self.path.is_dir():
             raise InitlabError(f"store {str(self.path)!r} is a directory; give a file such as runs.duckdb")
         if self.path.is_file():
-            try:
-                with self.path.open("rb") as f:
-                    head = f.read(12)
-            except OSError as exc:
-                raise InitlabError(f"cannot read store {str(self.path)!r}: {exc.strerror}") from None
+            head = self._head()
             if head[8:12] != b"DUCK":  # every DuckDB file has its magic bytes here
-                raise InitlabError(f"store {str(self.path)!r} is not a DuckDB file: give a new file name, "
-                                   "or a store that initlab sweep run wrote")
+                raise InitlabError(
+                    f"store {str(self.path)!r} is not a DuckDB file: give a new file name, "
+                    "or a store that initlab sweep run wrote"
+                )
 
     @property
     def journal(self) -> Path:
@@ -160,8 +177,9 @@ class Store:
         import duckdb
 
         if not write and not self.path.exists():
-            raise InitlabError(f"store {str(self.path)!r} does not exist: run a sweep first "
-                               "(initlab sweep run SPEC --store FILE)")
+            raise InitlabError(
+                f"store {str(self.path)!r} does not exist: run a sweep first (initlab sweep run SPEC --store FILE)"
+            )
         wait = LOCK_WAIT if wait is None else wait
         deadline = time.monotonic() + wait
         while True:
@@ -170,11 +188,13 @@ class Store:
                 break
             except duckdb.IOException as exc:
                 if not _locked(exc):
-                    raise InitlabError(f"cannot {'write' if write else 'read'} store {str(self.path)!r}: "
-                                       f"{_first_line(exc)}") from None
+                    raise InitlabError(
+                        f"cannot {'write' if write else 'read'} store {str(self.path)!r}: {_first_line(exc)}"
+                    ) from None
                 if time.monotonic() >= deadline:
-                    raise StoreBusy(f"store {str(self.path)!r} is held by another process "
-                                    f"(waited {wait:g} s)") from None
+                    raise StoreBusy(
+                        f"store {str(self.path)!r} is held by another process (waited {wait:g} s)"
+                    ) from None
                 time.sleep(0.05)
             except duckdb.Error as exc:
                 raise InitlabError(f"{str(self.path)!r} is not a DuckDB results store: {_first_line(exc)}") from None
@@ -200,15 +220,19 @@ class Store:
             real.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise InitlabError(f"cannot write store {str(self.path)!r}: {exc.strerror}"
-                               + (f" ({exc.filename})" if exc.filename else "")) from None
+            raise InitlabError(
+                f"cannot write store {str(self.path)!r}: {exc.strerror}"
+                + (f" ({exc.filename})" if exc.filename else "")
+            ) from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
-                raise InitlabError(f"another sweep (pid {holder}) is writing {str(self.path)!r}; "
-                                   "wait for it or stop it, then run again") from None
+                raise InitlabError(
+                    f"another sweep (pid {holder}) is writing {str(self.path)!r}; "
+                    "wait for it or stop it, then run again"
+                ) from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             yield
@@ -224,14 +248,33 @@ class Store:
         rows = []
         for row in result["runs"]:
             cfg = by_id[row["id"]]
-            rows.append({**_config_columns(sweep, cfg), "status": "done", "attempts": attempts,
-                         **{k: row[k] for k in ("final_cost", "initial_cost", "train_accuracy",
-                                                "test_accuracy", "effective_width", "symmetric_end",
-                                                "saturated_fraction", "dead_fraction", "seconds")},
-                         "started": pd.Timestamp(result["started"], unit="s"),
-                         "finished": pd.Timestamp(result["started"] + result["seconds"], unit="s"),
-                         "executor": executor, "worker": result["worker"], "engine": result["engine"],
-                         "error": None})
+            rows.append(
+                {
+                    **_config_columns(sweep, cfg),
+                    "status": "done",
+                    "attempts": attempts,
+                    **{
+                        k: row[k]
+                        for k in (
+                            "final_cost",
+                            "initial_cost",
+                            "train_accuracy",
+                            "test_accuracy",
+                            "effective_width",
+                            "symmetric_end",
+                            "saturated_fraction",
+                            "dead_fraction",
+                            "seconds",
+                        )
+                    },
+                    "started": pd.Timestamp(result["started"], unit="s"),
+                    "finished": pd.Timestamp(result["started"] + result["seconds"], unit="s"),
+                    "executor": executor,
+                    "worker": result["worker"],
+                    "engine": result["engine"],
+                    "error": None,
+                }
+            )
         n = len(result["curves"]["run"])
         curves = pd.DataFrame({c: result["curves"].get(c, [None] * n) for c in CURVE_COLUMNS})
         return self._commit(_frame(rows, RUN_COLUMNS), curves)
@@ -239,8 +282,16 @@ class Store:
     def write_failed(self, sweep: str, configs: list, error: str, *, executor: str, attempts: int) -> bool:
         """Record a task's runs as ``failed`` with the error text (replacing an earlier failure).
         False when the store was held and they went to the journal instead."""
-        rows = [{**_config_columns(sweep, c), "status": "failed", "attempts": attempts,
-                 "executor": executor, "error": error} for c in configs]
+        rows = [
+            {
+                **_config_columns(sweep, c),
+                "status": "failed",
+                "attempts": attempts,
+                "executor": executor,
+                "error": error,
+            }
+            for c in configs
+        ]
         return self._commit(_frame(rows, RUN_COLUMNS))
 
     def _commit(self, runs_df, curves_df=None) -> bool:
@@ -291,14 +342,19 @@ class Store:
                 con.close()
             tmp.rename(self.journal / name)
         except (OSError, duckdb.Error) as exc:
-            raise InitlabError(f"a finished task could not go into store {str(self.path)!r}, nor into its "
-                               f"journal {str(self.journal)!r}: {_first_line(exc)}") from None
+            raise InitlabError(
+                f"a finished task could not go into store {str(self.path)!r}, nor into its "
+                f"journal {str(self.journal)!r}: {_first_line(exc)}"
+            ) from None
 
     def _journal_entries(self) -> list[Path]:
         if not self.journal.is_dir():
             return []
-        return sorted(p for p in self.journal.iterdir() if not p.name.startswith(".")
-                      and (p / "runs.parquet").is_file() and (p / "curves.parquet").is_file())
+        return sorted(
+            p
+            for p in self.journal.iterdir()
+            if not p.name.startswith(".") and (p / "runs.parquet").is_file() and (p / "curves.parquet").is_file()
+        )
 
     def _merge_journal(self, con) -> None:
         """Move the journal's tasks into the store, oldest first, each in its own transaction
@@ -311,11 +367,16 @@ class Store:
             shutil.rmtree(tmp, ignore_errors=True)
         for entry in self._journal_entries():
             try:
-                _insert(con, f"read_parquet({_sql_path(entry / 'runs.parquet')})",
-                        f"read_parquet({_sql_path(entry / 'curves.parquet')})")
+                _insert(
+                    con,
+                    f"read_parquet({_sql_path(entry / 'runs.parquet')})",
+                    f"read_parquet({_sql_path(entry / 'curves.parquet')})",
+                )
             except duckdb.Error as exc:
-                raise InitlabError(f"the store's journal entry {str(entry)!r} cannot be read ({_first_line(exc)}): "
-                                   "move it away and run again") from None
+                raise InitlabError(
+                    f"the store's journal entry {str(entry)!r} cannot be read ({_first_line(exc)}): "
+                    "move it away and run again"
+                ) from None
             shutil.rmtree(entry)
         if not any(self.journal.iterdir()):
             self.journal.rmdir()
@@ -329,8 +390,9 @@ class Store:
         files = ", ".join(_sql_path(e / "runs.parquet") for e in entries)
         con = duckdb.connect()
         try:
-            rows = con.execute(f"SELECT id, status FROM read_parquet([{files}], filename = true) "
-                               "ORDER BY filename").fetchall()
+            rows = con.execute(
+                f"SELECT id, status FROM read_parquet([{files}], filename = true) ORDER BY filename"
+            ).fetchall()
         finally:
             con.close()
         out: dict[str, str] = {}
@@ -370,8 +432,9 @@ class Store:
                 out[id_] = status
         return out
 
-    def query(self, sql: str, *, max_rows: int | None = QUERY_MAX_ROWS,
-              timeout: float | None = QUERY_TIMEOUT) -> tuple[list[str], list[tuple]]:
+    def query(
+        self, sql: str, *, max_rows: int | None = QUERY_MAX_ROWS, timeout: float | None = QUERY_TIMEOUT
+    ) -> tuple[list[str], list[tuple]]:
         """Run read-only SQL; ``(column names, rows)``. More than ``max_rows`` rows, or more than
         ``timeout`` seconds (DuckDB's interrupt, from a timer thread), is an error naming the
         limit (None: no limit)."""
@@ -396,8 +459,9 @@ class Store:
                     return [], []
                 rows = cur.fetchall() if max_rows is None else cur.fetchmany(max_rows + 1)
             except duckdb.InterruptException:
-                raise InitlabError(f"query stopped after {timeout:g} s (the --timeout limit): narrow it "
-                                   "or raise --timeout") from None
+                raise InitlabError(
+                    f"query stopped after {timeout:g} s (the --timeout limit): narrow it or raise --timeout"
+                ) from None
             except duckdb.Error as exc:
                 raise InitlabError(f"query failed: {_first_line(exc)}") from None
             finally:
@@ -405,8 +469,10 @@ class Store:
                     timer.cancel()
                     timer.join()
             if max_rows is not None and len(rows) > max_rows:
-                raise InitlabError(f"the query returns more than {max_rows:,} rows (the --max-rows limit): "
-                                   "add a LIMIT or raise --max-rows")
+                raise InitlabError(
+                    f"the query returns more than {max_rows:,} rows (the --max-rows limit): "
+                    "add a LIMIT or raise --max-rows"
+                )
             return [d[0] for d in cur.description], rows
 
     def frame(self, sql: str, params: dict | None = None):
@@ -423,14 +489,22 @@ class Store:
                 "SELECT sweep, count(*) FILTER (status = 'done'), count(*) FILTER (status = 'failed'), "
                 "coalesce(sum(iterations) FILTER (status = 'done'), 0), "
                 "coalesce(sum(seconds) FILTER (status = 'done'), 0), max(finished) "
-                "FROM runs GROUP BY sweep ORDER BY sweep").fetchall()
-        return [{"sweep": s, "done": d, "failed": f, "net_iterations": int(ni),
-                 "train_seconds": float(sec), "last_finished": None if t is None else str(t)}
-                for s, d, f, ni, sec, t in rows]
+                "FROM runs GROUP BY sweep ORDER BY sweep"
+            ).fetchall()
+        return [
+            {
+                "sweep": s,
+                "done": d,
+                "failed": f,
+                "net_iterations": int(ni),
+                "train_seconds": float(sec),
+                "last_finished": None if t is None else str(t),
+            }
+            for s, d, f, ni, sec, t in rows
+        ]
 
 
-_NO_SQL = ("no SQL statement to run: give one such as "
-           "\"SELECT init, avg(train_accuracy) FROM runs GROUP BY init\"")
+_NO_SQL = 'no SQL statement to run: give one such as "SELECT init, avg(train_accuracy) FROM runs GROUP BY init"'
 
 
 def _insert_frames(con, runs_df, curves_df=None) -> None:
@@ -448,8 +522,7 @@ def _insert(con, runs_src: str, curves_src: str | None) -> None:
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"DELETE FROM runs WHERE status = 'failed' AND id IN (SELECT id FROM {runs_src})")
-        con.execute(f"INSERT INTO runs ({cols}) SELECT {cols} FROM {runs_src} "
-                    "WHERE id NOT IN (SELECT id FROM runs)")
+        con.execute(f"INSERT INTO runs ({cols}) SELECT {cols} FROM {runs_src} WHERE id NOT IN (SELECT id FROM runs)")
         if curves_src is not None:
             con.execute(f"INSERT OR IGNORE INTO curves SELECT {', '.join(CURVE_COLUMNS)} FROM {curves_src}")
         con.execute("COMMIT")
@@ -459,23 +532,64 @@ def _insert(con, runs_src: str, curves_src: str | None) -> None:
 
 
 def _has_runs(con) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables "
-                            "WHERE table_name = 'runs'").fetchone()[0])
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchone()[0])
 
 
-RUN_COLUMNS = ["id", "sweep", "data", "data_seed", "layers", "depth", "hidden", "output", "init",
-               "init_name", "scale", "lr", "iterations", "seed", "track", "status", "attempts",
-               "final_cost", "initial_cost", "train_accuracy", "test_accuracy", "effective_width",
-               "symmetric_end", "saturated_fraction", "dead_fraction", "seconds", "started", "finished",
-               "executor", "worker", "engine", "error"]
+RUN_COLUMNS = [
+    "id",
+    "sweep",
+    "data",
+    "data_seed",
+    "layers",
+    "depth",
+    "hidden",
+    "output",
+    "init",
+    "init_name",
+    "scale",
+    "lr",
+    "iterations",
+    "seed",
+    "track",
+    "status",
+    "attempts",
+    "final_cost",
+    "initial_cost",
+    "train_accuracy",
+    "test_accuracy",
+    "effective_width",
+    "symmetric_end",
+    "saturated_fraction",
+    "dead_fraction",
+    "seconds",
+    "started",
+    "finished",
+    "executor",
+    "worker",
+    "engine",
+    "error",
+]
 CURVE_COLUMNS = ["run", "iteration", "cost", "effective_width", "saturated_fraction", "dead_fraction"]
 
 
 def _config_columns(sweep: str, c) -> dict:
-    return {"id": c.id, "sweep": sweep, "data": c.data, "data_seed": c.data_seed,
-            "layers": ",".join(map(str, c.layers)), "depth": len(c.layers) - 2, "hidden": c.hidden,
-            "output": c.output, "init": c.init, "init_name": c.init_name, "scale": c.scale,
-            "lr": c.lr, "iterations": c.iterations, "seed": c.seed, "track": ",".join(c.track)}
+    return {
+        "id": c.id,
+        "sweep": sweep,
+        "data": c.data,
+        "data_seed": c.data_seed,
+        "layers": ",".join(map(str, c.layers)),
+        "depth": len(c.layers) - 2,
+        "hidden": c.hidden,
+        "output": c.output,
+        "init": c.init,
+        "init_name": c.init_name,
+        "scale": c.scale,
+        "lr": c.lr,
+        "iterations": c.iterations,
+        "seed": c.seed,
+        "track": ",".join(c.track),
+    }
 
 
 def _frame(rows: list[dict], columns: list[str]):
@@ -485,8 +599,17 @@ def _frame(rows: list[dict], columns: list[str]):
     df = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
     for c in ("started", "finished"):
         df[c] = pd.to_datetime(df[c])
-    for c in ("final_cost", "initial_cost", "train_accuracy", "test_accuracy", "scale", "lr",
-              "saturated_fraction", "dead_fraction", "seconds"):
+    for c in (
+        "final_cost",
+        "initial_cost",
+        "train_accuracy",
+        "test_accuracy",
+        "scale",
+        "lr",
+        "saturated_fraction",
+        "dead_fraction",
+        "seconds",
+    ):
         df[c] = df[c].astype("float64")
     for c in ("data_seed", "attempts"):
         df[c] = df[c].astype("Int64")
