@@ -42,7 +42,7 @@ bench: $(VENV)/.test  ## speed, as ratios against the peers, measured in one run
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks || true
+	$(BIN)/ruff format --check src tests benchmarks
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -23,8 +23,11 @@ class Block(nn.Module):
         self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(c_out)
         self.relu2 = nn.ReLU()
-        self.shortcut = (nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
-                         if stride != 1 or c_in != c_out else nn.Identity())
+        self.shortcut = (
+            nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+            if stride != 1 or c_in != c_out
+            else nn.Identity()
+        )
 
     def forward(self, x):
         out = self.relu1(self.bn1(self.conv1(x)))
@@ -62,8 +65,10 @@ def main() -> None:
     t = time.perf_counter()
     rep = audit(model, x)
     t_audit = time.perf_counter() - t
-    print(f"ResNet-style model: {n_params / 1e6:.2f}M parameters, {len(rep.layers)} audited layers, "
-          f"batch (32, 3, 32, 32), torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(
+        f"ResNet-style model: {n_params / 1e6:.2f}M parameters, {len(rep.layers)} audited layers, "
+        f"batch (32, 3, 32, 32), torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
     print(f"passes used by the audit: {rep.passes['forward']} forward, {rep.passes['backward']} backward")
     print(f"one forward + backward pass: {1000 * t_plain:8.1f} ms")
     print(f"initlab audit:               {1000 * t_audit:8.1f} ms  ({t_audit / t_plain:.2f}x one pass)")

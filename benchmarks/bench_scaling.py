@@ -37,44 +37,60 @@ print(json.dumps({"E": E, "width": width, "m": m, "engine": engine, "net_it_per_
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
-GRID = ([("ensemble", E, 10, 300) for E in (1, 4, 16, 64, 256, 1024, 4096)]
-        + [("width", 64, w, 300) for w in (10, 30, 100, 300, 1000)]
-        + [("examples", 64, 10, m) for m in (100, 1000, 10000, 100000)])
+GRID = (
+    [("ensemble", E, 10, 300) for E in (1, 4, 16, 64, 256, 1024, 4096)]
+    + [("width", 64, w, 300) for w in (10, 30, 100, 300, 1000)]
+    + [("examples", 64, 10, m) for m in (100, 1000, 10000, 100000)]
+)
 
 
 def main() -> None:
     out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else None
     rows = []
     for axis, E, w, m in GRID:
-        p = subprocess.run([sys.executable, "-c", CHILD, str(E), str(w), str(m)], capture_output=True,
-                           text=True, timeout=600)
+        p = subprocess.run(
+            [sys.executable, "-c", CHILD, str(E), str(w), str(m)], capture_output=True, text=True, timeout=600
+        )
         if p.returncode:
             print(p.stderr[-2000:], file=sys.stderr)
             raise SystemExit(p.returncode)
         r = json.loads(p.stdout.strip().splitlines()[-1])
         r["axis"] = axis
         rows.append(r)
-        print(f"{axis:<9} E={r['E']:<5} width={r['width']:<5} m={r['m']:<7} {r['engine']:<9} "
-              f"{r['net_it_per_s']:>12,.0f} net-it/s {r['gflops']:>7.2f} GFLOP/s {r['peak_mb']:>8.0f} MB", flush=True)
+        print(
+            f"{axis:<9} E={r['E']:<5} width={r['width']:<5} m={r['m']:<7} {r['engine']:<9} "
+            f"{r['net_it_per_s']:>12,.0f} net-it/s {r['gflops']:>7.2f} GFLOP/s {r['peak_mb']:>8.0f} MB",
+            flush=True,
+        )
     if out_dir is None:
         return
     info = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
-    cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")),
-               platform.processor())
-    lines = [f"Measured on: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}.", "",
-             "| varied | E | width | examples | engine | net-it/s | GFLOP/s | peak memory (MB) |",
-             "|---|---:|---:|---:|---|---:|---:|---:|"]
+    cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), platform.processor())
+    lines = [
+        f"Measured on: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}.",
+        "",
+        "| varied | E | width | examples | engine | net-it/s | GFLOP/s | peak memory (MB) |",
+        "|---|---:|---:|---:|---|---:|---:|---:|",
+    ]
     for r in rows:
-        lines.append(f"| {r['axis']} | {r['E']} | {r['width']} | {r['m']} | {r['engine']} | "
-                     f"{r['net_it_per_s']:,.0f} | {r['gflops']:.2f} | {r['peak_mb']:.0f} |")
+        lines.append(
+            f"| {r['axis']} | {r['E']} | {r['width']} | {r['m']} | {r['engine']} | "
+            f"{r['net_it_per_s']:,.0f} | {r['gflops']:.2f} | {r['peak_mb']:.0f} |"
+        )
     (out_dir / "performance_scaling.md").write_text("\n".join(lines) + "\n")
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(12, 3.6), layout="constrained")
     axes = fig.subplots(1, 3)
-    for ax, (axis, key, label) in zip(axes, [("ensemble", "E", "networks in the ensemble"),
-                                             ("width", "width", "hidden width (2-w-w/2-1)"),
-                                             ("examples", "m", "examples")], strict=True):
+    for ax, (axis, key, label) in zip(
+        axes,
+        [
+            ("ensemble", "E", "networks in the ensemble"),
+            ("width", "width", "hidden width (2-w-w/2-1)"),
+            ("examples", "m", "examples"),
+        ],
+        strict=True,
+    ):
         rs = [r for r in rows if r["axis"] == axis]
         ax.loglog([r[key] for r in rs], [r["gflops"] for r in rs], "o-", label="GFLOP/s")
         ax2 = ax.twinx()

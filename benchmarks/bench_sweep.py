@@ -34,8 +34,10 @@ def main() -> None:
     spec = parse_spec(SPEC, "bench.toml")
     n = len(spec.runs())
     its = n * spec.iterations[0]
-    print(f"sweep throughput, {platform.processor() or platform.machine()}, {os.cpu_count()} cores: "
-          f"{n} runs x {spec.iterations[0]} iterations, ensembles of {spec.chunk}")
+    print(
+        f"sweep throughput, {platform.processor() or platform.machine()}, {os.cpu_count()} cores: "
+        f"{n} runs x {spec.iterations[0]} iterations, ensembles of {spec.chunk}"
+    )
     rates = {}
     for workers in (1, 2):
         with tempfile.TemporaryDirectory() as tmp:
@@ -47,8 +49,7 @@ def main() -> None:
             _, rows = store.query("SELECT count(*), count(DISTINCT id) FROM runs WHERE status = 'done'")
             assert rows == [(n, n)]
         rates[workers] = its / seconds
-        print(f"  {workers} worker(s): {seconds:6.2f} s  {n / seconds:8.1f} runs/s  "
-              f"{its / seconds:10,.0f} net-it/s")
+        print(f"  {workers} worker(s): {seconds:6.2f} s  {n / seconds:8.1f} runs/s  {its / seconds:10,.0f} net-it/s")
     print(f"  2 workers / 1 worker: {rates[2] / rates[1]:.2f}x")
 
 

@@ -45,7 +45,7 @@ def gemm_peak() -> float:
     n = 2048
     a, b = np.random.default_rng(0).standard_normal((2, n, n))
     t, _ = timed(lambda: a @ b, 2.0)
-    return 2 * n ** 3 / t / 1e9
+    return 2 * n**3 / t / 1e9
 
 
 def course_numpy(X, Y, iterations, seed):
@@ -57,19 +57,26 @@ def course_numpy(X, Y, iterations, seed):
         p[f"b{l}"] = np.zeros((LAYERS[l], 1))
     m = X.shape[1]
     for _ in range(iterations):
-        z1 = p["W1"] @ X + p["b1"]; a1 = np.maximum(z1, 0)  # noqa: E702
-        z2 = p["W2"] @ a1 + p["b2"]; a2 = np.maximum(z2, 0)  # noqa: E702
-        z3 = p["W3"] @ a2 + p["b3"]; a3 = 1 / (1 + np.exp(-z3))  # noqa: E702
+        z1 = p["W1"] @ X + p["b1"]
+        a1 = np.maximum(z1, 0)  # noqa: E702
+        z2 = p["W2"] @ a1 + p["b2"]
+        a2 = np.maximum(z2, 0)  # noqa: E702
+        z3 = p["W3"] @ a2 + p["b3"]
+        a3 = 1 / (1 + np.exp(-z3))  # noqa: E702
         dz3 = a3 - Y
-        dW3 = dz3 @ a2.T / m; db3 = dz3.sum(1, keepdims=True) / m  # noqa: E702
+        dW3 = dz3 @ a2.T / m
+        db3 = dz3.sum(1, keepdims=True) / m  # noqa: E702
         dz2 = (p["W3"].T @ dz3) * (a2 > 0)
-        dW2 = dz2 @ a1.T / m; db2 = dz2.sum(1, keepdims=True) / m  # noqa: E702
+        dW2 = dz2 @ a1.T / m
+        db2 = dz2.sum(1, keepdims=True) / m  # noqa: E702
         dz1 = (p["W2"].T @ dz2) * (a1 > 0)
-        dW1 = dz1 @ X.T / m; db1 = dz1.sum(1, keepdims=True) / m  # noqa: E702
+        dW1 = dz1 @ X.T / m
+        db1 = dz1.sum(1, keepdims=True) / m  # noqa: E702
         for k, g in (("W1", dW1), ("b1", db1), ("W2", dW2), ("b2", db2), ("W3", dW3), ("b3", db3)):
             p[k] -= LR * g
-    a3 = 1 / (1 + np.exp(-(p["W3"] @ np.maximum(p["W2"] @ np.maximum(p["W1"] @ X + p["b1"], 0)
-                                                 + p["b2"], 0) + p["b3"])))
+    a3 = 1 / (
+        1 + np.exp(-(p["W3"] @ np.maximum(p["W2"] @ np.maximum(p["W1"] @ X + p["b1"], 0) + p["b2"], 0) + p["b3"]))
+    )
     return float(-np.mean(Y * np.log(a3) + (1 - Y) * np.log(1 - a3)))
 
 
@@ -77,10 +84,20 @@ def sklearn_mlp(X, Y, iterations, seed):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    clf = MLPClassifier(hidden_layer_sizes=(10, 5), activation="relu", solver="sgd",
-                        batch_size=X.shape[1], learning_rate_init=LR, momentum=0.0, alpha=0.0,
-                        max_iter=iterations, shuffle=False, tol=0.0, n_iter_no_change=10**9,
-                        random_state=seed)
+    clf = MLPClassifier(
+        hidden_layer_sizes=(10, 5),
+        activation="relu",
+        solver="sgd",
+        batch_size=X.shape[1],
+        learning_rate_init=LR,
+        momentum=0.0,
+        alpha=0.0,
+        max_iter=iterations,
+        shuffle=False,
+        tol=0.0,
+        n_iter_no_change=10**9,
+        random_state=seed,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X.T, Y.ravel())
@@ -148,11 +165,15 @@ def main() -> None:
     except ImportError:
         has_torch = False
     peak = gemm_peak()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
-          f"numpy {np.__version__}" + (f", torch {torch.__version__}" if has_torch else ""))
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
+        f"numpy {np.__version__}" + (f", torch {torch.__version__}" if has_torch else "")
+    )
     print(f"float64 GEMM peak measured now: {peak:.1f} GFLOP/s")
-    print(f"work: circles {LAYERS} (relu, relu, sigmoid), m=300, full batch, float64; "
-          f"{FLOP_PER_NET_IT / 1e3:.0f} kFLOP per net-iteration\n")
+    print(
+        f"work: circles {LAYERS} (relu, relu, sigmoid), m=300, full batch, float64; "
+        f"{FLOP_PER_NET_IT / 1e3:.0f} kFLOP per net-iteration\n"
+    )
     rows = []
     n_ens = max(20, its // 10)
     print("Kernel-only rows below time fit(..., record_every=N), one cost record a run.")
@@ -197,8 +218,10 @@ def main() -> None:
     rows += torch_rows
     vm = torch_rows[-1][1] if torch_rows else None
 
-    print(f"The README's call, defaults: Network({LAYERS}, hidden='relu', init='he', seed=0, "
-          f"ensemble={E}).fit(X, Y, lr={LR}, iterations=N)")
+    print(
+        f"The README's call, defaults: Network({LAYERS}, hidden='relu', init='he', seed=0, "
+        f"ensemble={E}).fit(X, Y, lr={LR}, iterations=N)"
+    )
     print(f"{'N':>6}{'net-it/s':>11}{'scikit-learn net-it/s':>23}{'x sklearn':>11}{'final cost':>12}")
     for n, rate, sk_rate, cost in default_rows:
         print(f"{n:>6}{rate:>11,.0f}{sk_rate:>23,.0f}{rate / sk_rate:>10.1f}x{cost:>12.4f}")
@@ -211,10 +234,14 @@ def main() -> None:
     print(f"initlab fast / scikit-learn: {fast_rate / sk:.1f}x   (goal 50x)")
     if vm:
         print(f"initlab fast / torch.func vmap: {fast_rate / vm:.1f}x   (goal 10x)")
-    print(f"initlab fast attains {fast_rate * FLOP_PER_NET_IT / 1e9:.1f} GFLOP/s = "
-          f"{100 * fast_rate * FLOP_PER_NET_IT / 1e9 / peak:.0f}% of the measured GEMM peak   (goal 30%)")
-    print("(final costs differ between rows with different iteration counts; rows with the same "
-          "count start from He weights of different generators, so they agree in magnitude, not digits)")
+    print(
+        f"initlab fast attains {fast_rate * FLOP_PER_NET_IT / 1e9:.1f} GFLOP/s = "
+        f"{100 * fast_rate * FLOP_PER_NET_IT / 1e9 / peak:.0f}% of the measured GEMM peak   (goal 30%)"
+    )
+    print(
+        "(final costs differ between rows with different iteration counts; rows with the same "
+        "count start from He weights of different generators, so they agree in magnitude, not digits)"
+    )
 
 
 if __name__ == "__main__":

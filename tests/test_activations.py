@@ -40,8 +40,7 @@ def test_every_row_is_complete(name):
 @pytest.mark.parametrize("name", [n for n in ROWS if ACTIVATIONS[n].kernel is not None and n != "softmax"])
 def test_the_kernel_row_computes_the_numpy_function(name):
     """The statements the compiled kernel is generated from, against ``fn``."""
-    z = np.concatenate([np.linspace(-40, 40, 8001), np.logspace(-300, 2, 500), -np.logspace(-300, 2, 500),
-                        [0.0, -0.0]])
+    z = np.concatenate([np.linspace(-40, 40, 8001), np.logspace(-300, 2, 500), -np.logspace(-300, 2, 500), [0.0, -0.0]])
     assert np.max(np.abs(codegen.elementwise(name)(z) - ACTIVATIONS[name].fn(z))) <= 4.5e-16
 
 

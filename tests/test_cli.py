@@ -23,17 +23,49 @@ def test_train_maps_arguments(monkeypatch, capsys):
 
     def fake(**kwargs):
         seen.update(kwargs)
-        return {"config": {}, "costs": [[0, 0.7], [5, 0.5]], "final_cost": 0.5,
-                "train_accuracy": 1.0, "test_accuracy": 0.5}
+        return {
+            "config": {},
+            "costs": [[0, 0.7], [5, 0.5]],
+            "final_cost": 0.5,
+            "train_accuracy": 1.0,
+            "test_accuracy": 0.5,
+        }
 
     monkeypatch.setattr(cli, "train_run", fake)
-    code, out, _ = run(["train", "--data", "moons", "--layers", "2,8,1", "--hidden", "relu",
-                        "--init", "he", "--lr", "0.3", "--iterations", "5", "--seed", "7",
-                        "--json"], capsys)
+    code, out, _ = run(
+        [
+            "train",
+            "--data",
+            "moons",
+            "--layers",
+            "2,8,1",
+            "--hidden",
+            "relu",
+            "--init",
+            "he",
+            "--lr",
+            "0.3",
+            "--iterations",
+            "5",
+            "--seed",
+            "7",
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0 and json.loads(out)["train_accuracy"] == 1.0
-    assert seen == {"data": "moons", "layers": [2, 8, 1], "hidden": "relu", "output": None,
-                    "init": "he", "lr": 0.3, "iterations": 5, "seed": 7, "data_seed": None,
-                    "progress": False}
+    assert seen == {
+        "data": "moons",
+        "layers": [2, 8, 1],
+        "hidden": "relu",
+        "output": None,
+        "init": "he",
+        "lr": 0.3,
+        "iterations": 5,
+        "seed": 7,
+        "data_seed": None,
+        "progress": False,
+    }
 
 
 def test_limit_flags_map_to_the_library_limits(monkeypatch, capsys):
@@ -44,8 +76,14 @@ def test_limit_flags_map_to_the_library_limits(monkeypatch, capsys):
 
     def fake(**kwargs):
         seen["limits"] = limits.current()
-        return {"config": {}, "costs": [[0, 0.7]], "final_cost": 0.7, "diverged_at": None,
-                "train_accuracy": 1.0, "test_accuracy": 0.5}
+        return {
+            "config": {},
+            "costs": [[0, 0.7]],
+            "final_cost": 0.7,
+            "diverged_at": None,
+            "train_accuracy": 1.0,
+            "test_accuracy": 0.5,
+        }
 
     monkeypatch.setattr(cli, "train_run", fake)
     code, _, _ = run(["train", "--max-memory", "2GB", "--max-work", "1e9", "--json"], capsys)
@@ -54,9 +92,25 @@ def test_limit_flags_map_to_the_library_limits(monkeypatch, capsys):
 
 
 def test_train_json_real_run(capsys):
-    code, out, _ = run(["train", "--data", "flower", "--layers", "2,4,1", "--init",
-                        "random:0.01", "--lr", "1.2", "--iterations", "300", "--seed", "3",
-                        "--json"], capsys)
+    code, out, _ = run(
+        [
+            "train",
+            "--data",
+            "flower",
+            "--layers",
+            "2,4,1",
+            "--init",
+            "random:0.01",
+            "--lr",
+            "1.2",
+            "--iterations",
+            "300",
+            "--seed",
+            "3",
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0
     r = json.loads(out)
     assert {"config", "costs", "train_accuracy", "test_accuracy"} <= set(r)
@@ -93,17 +147,24 @@ def test_init_list_and_explain(capsys):
 
 def test_console_script_smoke():
     """The installed `initlab` entry point, as a user runs it."""
-    p = subprocess.run([sys.executable, "-m", "initlab.cli", "train", "--iterations", "50",
-                        "--json"], capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-m", "initlab.cli", "train", "--iterations", "50", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 0 and json.loads(p.stdout)["config"]["data"] == "flower"
-    p = subprocess.run([sys.executable, "-m", "initlab.cli", "train", "--init", "nope"],
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-m", "initlab.cli", "train", "--init", "nope"], capture_output=True, text=True, timeout=60
+    )
     assert p.returncode == 2 and p.stderr.startswith("error: unknown initializer")
 
 
 def test_import_initlab_is_numpy_only():
-    code = ("import sys, initlab; bad = [m for m in ('torch', 'matplotlib', 'sklearn', 'typer',"
-            " 'rich', 'scipy') if m in sys.modules]; print(bad)")
+    code = (
+        "import sys, initlab; bad = [m for m in ('torch', 'matplotlib', 'sklearn', 'typer',"
+        " 'rich', 'scipy') if m in sys.modules]; print(bad)"
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.stdout.strip() == "[]"
 
@@ -124,8 +185,27 @@ def test_output_default_is_one_rule_for_library_and_cli(capsys):
     lib.fit(ds.X_train, ds.Y_train, lr=0.1, iterations=100)
     right = lib.forward(ds.X_test)[0].argmax(axis=0) == ds.Y_test.argmax(axis=0)
     assert lib.accuracy(ds.X_test, ds.Y_test) == pytest.approx(right.mean()) and right.mean() > 0.5
-    code, out, _ = run(["train", "--data", "digits", "--layers", "64,16,10", "--hidden", "relu",
-                        "--init", "he", "--lr", "0.1", "--iterations", "100", "--seed", "0", "--json"], capsys)
+    code, out, _ = run(
+        [
+            "train",
+            "--data",
+            "digits",
+            "--layers",
+            "64,16,10",
+            "--hidden",
+            "relu",
+            "--init",
+            "he",
+            "--lr",
+            "0.1",
+            "--iterations",
+            "100",
+            "--seed",
+            "0",
+            "--json",
+        ],
+        capsys,
+    )
     r = json.loads(out)
     assert code == 0 and r["config"]["output"] == "softmax" and r["config"]["loss"] == "cross_entropy"
     assert r["test_accuracy"] == lib.accuracy(ds.X_test, ds.Y_test)
@@ -182,4 +262,5 @@ def test_zero_gradient_factors_names_g_prime_when_w2_is_not_zero():
     assert f["reason"].startswith("dW1 = (W2^T dZ2 * g'(Z1)) X^T / m is 0 because g'(Z1) = 0 (W2 = 1: not the reason)")
     alive = {**dead, "b1": np.ones((2, 1))}
     assert zero_gradient_factors(Network([1, 2, 1], hidden="tanh", params=alive), X, Y)["reason"] == (
-        "no factor of dW1 or dW2 is 0 at the start")
+        "no factor of dW1 or dW2 is 0 at the start"
+    )

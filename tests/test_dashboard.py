@@ -26,8 +26,15 @@ from initlab.errors import InitlabError
 
 INITLAB = str(Path(sys.executable).parent / "initlab")
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS = Path(os.environ.get("INITLAB_SCREENSHOTS", Path(__file__).parent.parent / "out" / "screenshots"))
 
 
@@ -35,8 +42,17 @@ SHOTS = Path(os.environ.get("INITLAB_SCREENSHOTS", Path(__file__).parent.parent 
 def test_config_checks_name_each_bad_field() -> None:
     cfg, errors = parse_config({})
     assert errors == {} and cfg.inits == ("zeros", "random:0.01", "random:10", "he")
-    _, errors = parse_config({"layers": "2,0,1", "inits": "zeros,random:-1", "iterations": str(10**8),
-                              "lr": "fast", "seed": "-3", "data": "circels", "hidden": "relux"})
+    _, errors = parse_config(
+        {
+            "layers": "2,0,1",
+            "inits": "zeros,random:-1",
+            "iterations": str(10**8),
+            "lr": "fast",
+            "seed": "-3",
+            "data": "circels",
+            "hidden": "relux",
+        }
+    )
     assert "layer 1 has width 0" in errors["layers"]
     assert "random:-1" in errors["inits"] and "> 0" in errors["inits"]
     assert "1 to 1,000,000" in errors["iterations"]
@@ -50,7 +66,11 @@ def test_config_checks_name_each_bad_field() -> None:
 
 def test_inits_split_on_registry_names_only() -> None:
     assert split_inits("zeros, random:0.01,variance_scaling:2,fan_out,he") == [
-        "zeros", "random:0.01", "variance_scaling:2,fan_out", "he"]
+        "zeros",
+        "random:0.01",
+        "variance_scaling:2,fan_out",
+        "he",
+    ]
 
 
 def test_trainer_measures_symmetry_and_stops() -> None:
@@ -164,8 +184,7 @@ def largest_allowed(template: str) -> str:
 DEEP = "2," + "W," * 32 + "1"  # the most hidden layers the dashboard takes
 
 
-@pytest.mark.parametrize("template", ["2,W,W,1", pytest.param(DEEP, marks=pytest.mark.slow)],
-                         ids=["wide", "deep"])
+@pytest.mark.parametrize("template", ["2,W,W,1", pytest.param(DEEP, marks=pytest.mark.slow)], ids=["wide", "deep"])
 def test_stop_lands_quickly_on_the_largest_network_allowed(template: str) -> None:
     """Stop is checked between chunks of training sized by the measured time a step takes, and
     between the parts of a measurement; the docs promise 0.5 s, this 2-core machine under
@@ -192,8 +211,10 @@ def test_stop_lands_quickly_on_the_largest_network_allowed(template: str) -> Non
             t.join(30)
         assert not t.running and t.snapshot.stopped and t.snapshot.done
         assert t.snapshot.iteration > 0
-    print(f"dashboard: Stop took {', '.join(f'{x:.3f}' for x in latencies)} s on {layers}, "
-          f"4 initializers ({t.measure_seconds:.2f} s a measurement)")
+    print(
+        f"dashboard: Stop took {', '.join(f'{x:.3f}' for x in latencies)} s on {layers}, "
+        f"4 initializers ({t.measure_seconds:.2f} s a measurement)"
+    )
     assert max(latencies) < 2.0, latencies
 
 
@@ -209,8 +230,11 @@ def test_the_memory_estimate_covers_what_a_run_allocates(deep: bool) -> None:
     for data, template in (("circles", "2,W,1"), ("circles", DEEP), ("digits", "64,W,W,10")):
         if template == DEEP and not deep:
             continue
-        layers = next(template.replace("W", str(w)) for w in range(1024, 0, -8)
-                      if "layers" not in parse_config({"data": data, "layers": template.replace("W", str(w))})[1])
+        layers = next(
+            template.replace("W", str(w))
+            for w in range(1024, 0, -8)
+            if "layers" not in parse_config({"data": data, "layers": template.replace("W", str(w))})[1]
+        )
         cfg, _ = parse_config({"data": data, "layers": layers})
         tracemalloc.start()
         try:
@@ -224,6 +248,7 @@ def test_the_memory_estimate_covers_what_a_run_allocates(deep: bool) -> None:
         bytes_ = estimate(cfg.layers, len(cfg.inits), t.X.shape[1])[1]
         print(f"dashboard: {data} {layers[:30]}: peak {peak / 2**20:.1f} MiB, estimate {bytes_ / 2**20:.1f} MiB")
         assert peak <= bytes_, (layers, peak, bytes_)
+
 
 def test_the_page_gets_a_new_update_only_once_it_applied_the_last() -> None:
     """Flow control: a page slower than the trainer (a busy machine, no GPU) must not queue
@@ -269,8 +294,7 @@ def test_an_error_in_training_reaches_the_page_state_not_the_server() -> None:
 
 
 def test_deep_network_variance_is_measured_beside_the_mean_field() -> None:
-    cfg, errors = parse_config({"data": "digits", "layers": "64,64,64,64,10", "inits": "he",
-                                "iterations": "1"})
+    cfg, errors = parse_config({"data": "digits", "layers": "64,64,64,64,10", "inits": "he", "iterations": "1"})
     assert not errors
     t = Trainer(cfg)
     t.start()
@@ -282,16 +306,28 @@ def test_deep_network_variance_is_measured_beside_the_mean_field() -> None:
     assert np.all((ratio > 0.5) & (ratio < 2)), ratio
 
 
-@pytest.mark.parametrize(("header", "host", "served"), [
-    ("127.0.0.1:8765", "127.0.0.1", True), ("localhost:8765", "127.0.0.1", True),
-    ("LOCALHOST:8765", "127.0.0.1", True), ("[::1]:8765", "127.0.0.1", True),
-    ("127.0.0.2:8765", "127.0.0.2", True), ("192.168.1.5:8765", "0.0.0.0", True),
-    ("evil.example:8765", "127.0.0.1", False), ("evil.example:8765", "0.0.0.0", False),
-    ("127.0.0.1.nip.io:8765", "127.0.0.1", False), ("localhost:8766", "127.0.0.1", False),
-    ("localhost", "127.0.0.1", False), ("127.0.0.2:8765", "127.0.0.1", False),
-    ("[::1]", "127.0.0.1", False), ("", "127.0.0.1", False), (None, "127.0.0.1", False),
-    ("localhost.:8765", "127.0.0.1", False), ("[::1:8765", "127.0.0.1", False),
-])
+@pytest.mark.parametrize(
+    ("header", "host", "served"),
+    [
+        ("127.0.0.1:8765", "127.0.0.1", True),
+        ("localhost:8765", "127.0.0.1", True),
+        ("LOCALHOST:8765", "127.0.0.1", True),
+        ("[::1]:8765", "127.0.0.1", True),
+        ("127.0.0.2:8765", "127.0.0.2", True),
+        ("192.168.1.5:8765", "0.0.0.0", True),
+        ("evil.example:8765", "127.0.0.1", False),
+        ("evil.example:8765", "0.0.0.0", False),
+        ("127.0.0.1.nip.io:8765", "127.0.0.1", False),
+        ("localhost:8766", "127.0.0.1", False),
+        ("localhost", "127.0.0.1", False),
+        ("127.0.0.2:8765", "127.0.0.1", False),
+        ("[::1]", "127.0.0.1", False),
+        ("", "127.0.0.1", False),
+        (None, "127.0.0.1", False),
+        ("localhost.:8765", "127.0.0.1", False),
+        ("[::1:8765", "127.0.0.1", False),
+    ],
+)
 def test_host_names_the_server_answers_to(header, host, served) -> None:
     from initlab.dashboard import host_allowed
 
@@ -316,14 +352,21 @@ class Server:
 
     def __init__(self, *args: str, port: int | None = None, env: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
-        self.proc = subprocess.Popen([INITLAB, "dashboard", "--no-browser", "--port", str(self.port), *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     start_new_session=True, preexec_fn=sigint_as_in_a_terminal,
-                                     env=env)
+        self.proc = subprocess.Popen(
+            [INITLAB, "dashboard", "--no-browser", "--port", str(self.port), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            preexec_fn=sigint_as_in_a_terminal,
+            env=env,
+        )
         self.url = f"http://127.0.0.1:{self.port}/"
         self.lines: dict[str, list[str]] = {"out": [], "err": []}
-        self.readers = [threading.Thread(target=self._read, args=(stream, self.lines[name]), daemon=True)
-                        for name, stream in (("out", self.proc.stdout), ("err", self.proc.stderr))]
+        self.readers = [
+            threading.Thread(target=self._read, args=(stream, self.lines[name]), daemon=True)
+            for name, stream in (("out", self.proc.stdout), ("err", self.proc.stderr))
+        ]
         for r in self.readers:
             r.start()
 
@@ -371,8 +414,11 @@ def http(port: int, path: str, host: str, *headers: str, timeout: float = 10.0) 
         s.sendall((head + "\r\n").encode("latin-1"))
         while len(data) < 4 * 2**20 and time.monotonic() < end:
             top, _, body = data.partition(b"\r\n\r\n")
-            length = [int(line.split(b":", 1)[1]) for line in top.split(b"\r\n")
-                      if line.lower().startswith(b"content-length:")]
+            length = [
+                int(line.split(b":", 1)[1])
+                for line in top.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ]
             if _ and length and len(body) >= length[0]:
                 break
             chunk = s.recv(65536)
@@ -392,7 +438,8 @@ PROBE_MODULE = "initlab_import_probe"
 def probe_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("probe")
     (d / f"{PROBE_MODULE}.py").write_text(
-        f"from pathlib import Path\nPath({str(d / 'imported')!r}).write_text('imported')\n")
+        f"from pathlib import Path\nPath({str(d / 'imported')!r}).write_text('imported')\n"
+    )
     return d
 
 
@@ -410,15 +457,20 @@ def server(probe_dir):
 def test_binds_to_loopback_by_default_and_reports_a_busy_port(server) -> None:
     import psutil
 
-    listening = {c.laddr.ip for c in psutil.Process(server.proc.pid).net_connections(kind="inet")
-                 if c.status == psutil.CONN_LISTEN}
+    listening = {
+        c.laddr.ip
+        for c in psutil.Process(server.proc.pid).net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+    }
     assert listening == {"127.0.0.1"}
-    r = subprocess.run([INITLAB, "dashboard", "--no-browser", "--port", str(server.port)],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [INITLAB, "dashboard", "--no-browser", "--port", str(server.port)], capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
         f"error: cannot serve on 127.0.0.1:{server.port}: Address already in use "
-        "(the port is in use; pick another with --port)"]
+        "(the port is in use; pick another with --port)"
+    ]
 
 
 def test_another_host_is_served_with_a_warning() -> None:
@@ -442,10 +494,20 @@ def test_only_loopback_host_names_are_served(server) -> None:
     for host in (f"127.0.0.1:{p}", f"localhost:{p}", f"LocalHost:{p}", f"[::1]:{p}"):
         assert http(p, "/", host)[0] == 200, host
         assert http(p, static, host)[0] == 200, host
-    ws = ("Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==")
-    for host in (f"evil.example:{p}", "evil.example", f"127.0.0.1.evil.example:{p}", f"localhost:{p + 1}",
-                 f"evil.example:{p}@127.0.0.1:{p}", ""):
+    ws = (
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    )
+    for host in (
+        f"evil.example:{p}",
+        "evil.example",
+        f"127.0.0.1.evil.example:{p}",
+        f"localhost:{p + 1}",
+        f"evil.example:{p}@127.0.0.1:{p}",
+        "",
+    ):
         for path in ("/", static, "/ws", "/components/panel.layout.base/Column/_css/x.css"):
             status, body = http(p, path, host, *(ws if path == "/ws" else ()), f"Origin: http://{host}")
             if "@" in host and status == 400:  # not a host name at all: Tornado's own refusal
@@ -456,8 +518,12 @@ def test_only_loopback_host_names_are_served(server) -> None:
 
 def test_a_huge_or_odd_query_is_one_line_not_a_traceback(server) -> None:
     host = f"127.0.0.1:{server.port}"
-    for query, named in (("iterations=" + "9" * 5000, "iterations"), ("seed=" + "1" * 5000, "seed"),
-                         ("layers=%C2%B2", None), ("lr=" + "[" * 3000, None)):
+    for query, named in (
+        ("iterations=" + "9" * 5000, "iterations"),
+        ("seed=" + "1" * 5000, "seed"),
+        ("layers=%C2%B2", None),
+        ("lr=" + "[" * 3000, None),
+    ):
         for path in ("/", "/autoload.js"):
             status, body = http(server.port, f"{path}?{query}", host)
             assert status == 400, (path, query[:40], status, body[:300])
@@ -469,8 +535,11 @@ def test_a_huge_or_odd_query_is_one_line_not_a_traceback(server) -> None:
 
 def test_the_component_route_imports_no_module_named_in_the_url(server, probe_dir) -> None:
     host = f"127.0.0.1:{server.port}"
-    for path in (f"/components/{PROBE_MODULE}/X/_css/y", f"/components/{PROBE_MODULE}.sub/X/_css/y",
-                 "/components/this/X/_css/y"):
+    for path in (
+        f"/components/{PROBE_MODULE}/X/_css/y",
+        f"/components/{PROBE_MODULE}.sub/X/_css/y",
+        "/components/this/X/_css/y",
+    ):
         status, body = http(server.port, path, host)
         assert status == 404 and len(body.strip().splitlines()) <= 1, (path, status, body[:300])
     assert not (probe_dir / "imported").exists(), "the server imported a module named in a URL"
@@ -479,8 +548,11 @@ def test_the_component_route_imports_no_module_named_in_the_url(server, probe_di
 def time_wait_on(port: int) -> list:
     import psutil
 
-    return [c for c in psutil.net_connections(kind="tcp")
-            if c.laddr and c.laddr.port == port and c.status == psutil.CONN_TIME_WAIT]
+    return [
+        c
+        for c in psutil.net_connections(kind="tcp")
+        if c.laddr and c.laddr.port == port and c.status == psutil.CONN_TIME_WAIT
+    ]
 
 
 def test_a_port_whose_old_connections_wait_in_time_wait_is_served() -> None:
@@ -522,7 +594,7 @@ def test_a_restart_right_after_ctrl_c_binds_the_same_port() -> None:
     assert first.proc.returncode == 0, err
     end = time.monotonic() + 10
     while conn.recv(65536) and time.monotonic() < end:  # read to the server's close, then close:
-        pass                                            # the server's side waits in TIME-WAIT
+        pass  # the server's side waits in TIME-WAIT
     conn.close()
     assert time_wait_on(first.port), "no TIME-WAIT socket on the port: the test would not test the restart"
     second = Server(port=first.port)
@@ -537,8 +609,7 @@ def test_a_restart_right_after_ctrl_c_binds_the_same_port() -> None:
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); "
-                    ".ci/run does it")
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); .ci/run does it")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -590,9 +661,13 @@ class Page:
         return time.monotonic() - start
 
     def rows(self) -> dict[str, dict]:
-        return {r.get_attribute("data-init"): {"cost": float(r.get_attribute("data-cost")),
-                                               "width": r.get_attribute("data-width")}
-                for r in self.page.locator("tr.initlab-row").all()}
+        return {
+            r.get_attribute("data-init"): {
+                "cost": float(r.get_attribute("data-cost")),
+                "width": r.get_attribute("data-width"),
+            }
+            for r in self.page.locator("tr.initlab-row").all()
+        }
 
     def close(self) -> None:
         assert not self.outside, f"requests left 127.0.0.1: {self.outside}"
@@ -605,13 +680,18 @@ def test_page_loads_with_no_console_error_and_nothing_leaves_loopback(server, br
     assert p.errors == []
     assert p.page.locator(".initlab-init-0 input").input_value() == "zeros"
     assert [p.page.locator(f".initlab-init-{k} input").input_value() for k in range(4)] == [
-        "zeros", "random:0.01", "random:10", "he"]
+        "zeros",
+        "random:0.01",
+        "random:10",
+        "he",
+    ]
     p.close()
 
 
 def test_zeros_against_he_on_circles(server, browser) -> None:
-    p = Page(browser).open(server.url + "?data=circles&layers=2,10,5,1&hidden=relu&inits=zeros,he"
-                                        "&lr=0.05&iterations=300&seed=0")
+    p = Page(browser).open(
+        server.url + "?data=circles&layers=2,10,5,1&hidden=relu&inits=zeros,he&lr=0.05&iterations=300&seed=0"
+    )
     p.page.locator(".initlab-train button").click()
     p.wait_state("done")
     rows = p.rows()
@@ -626,7 +706,8 @@ def test_zeros_against_he_on_circles(server, browser) -> None:
     run = json.loads(Path(dl.value.path()).read_text())
     assert {"config", "costs", "final_cost", "train_accuracy", "test_accuracy"} <= set(run)
     assert run["config"]["init"] == ["zeros", "he"] and run["runs"][1]["final_cost"] == pytest.approx(
-        rows["he"]["cost"], rel=1e-9)
+        rows["he"]["cost"], rel=1e-9
+    )
     assert p.errors == []
     p.close()
 
@@ -708,9 +789,11 @@ def test_buttons_change_the_plots_under_the_document_lock(server, browser) -> No
     assert p.errors == []
     p.close()
 
+
 def test_a_url_carrying_a_configuration_is_restored(server, browser) -> None:
-    p = Page(browser).open(server.url + "?data=moons&layers=2,8,1&hidden=tanh&inits=xavier,random:0.1"
-                                        "&lr=0.2&iterations=123&seed=7")
+    p = Page(browser).open(
+        server.url + "?data=moons&layers=2,8,1&hidden=tanh&inits=xavier,random:0.1&lr=0.2&iterations=123&seed=7"
+    )
     pg = p.page
     assert pg.locator(".initlab-layers input").input_value() == "2,8,1"
     assert pg.locator(".initlab-iterations input").input_value() == "123"

@@ -75,8 +75,7 @@ def test_unknown_data_set_suggests():
 # ------------------------------------------------------------------------- user files
 def test_csv_with_header_and_string_labels(tmp_path):
     rng = np.random.default_rng(0)
-    rows = ["x1,x2,label"] + [f"{a:.4f},{b:.4f},{'cat' if a > 0 else 'dog'}"
-                             for a, b in rng.standard_normal((50, 2))]
+    rows = ["x1,x2,label"] + [f"{a:.4f},{b:.4f},{'cat' if a > 0 else 'dog'}" for a, b in rng.standard_normal((50, 2))]
     f = tmp_path / "pets.csv"
     f.write_text("\n".join(rows) + "\n")
     ds = data.load(f, seed=0)
@@ -93,11 +92,13 @@ def test_csv_without_header_three_classes(tmp_path):
 
 @pytest.mark.parametrize(
     "text, words",
-    [("a,b,label\n1,2,0\n3,4\n5,6,1\n", ["line 3", "expected 3 values, got 2"]),
-     ("a,b,label\n1,2,0\n3,x,1\n", ["line 3", "column b", "'x' is not a number"]),
-     ("1,2,0\n3,nan,1\n", ["line 2", "not finite"]),
-     ("a,b,label\n1,2,0\n3,4,0\n", ["1 class"]),
-     ("", ["is empty"])],
+    [
+        ("a,b,label\n1,2,0\n3,4\n5,6,1\n", ["line 3", "expected 3 values, got 2"]),
+        ("a,b,label\n1,2,0\n3,x,1\n", ["line 3", "column b", "'x' is not a number"]),
+        ("1,2,0\n3,nan,1\n", ["line 2", "not finite"]),
+        ("a,b,label\n1,2,0\n3,4,0\n", ["1 class"]),
+        ("", ["is empty"]),
+    ],
 )
 def test_bad_csv_names_the_line(tmp_path, text, words):
     f = tmp_path / "bad.csv"
@@ -111,18 +112,25 @@ def test_bad_csv_names_the_line(tmp_path, text, words):
 def test_npz_with_test_set(tmp_path):
     rng = np.random.default_rng(0)
     f = tmp_path / "d.npz"
-    np.savez(f, X=rng.standard_normal((40, 3)), y=rng.integers(0, 2, 40),
-             X_test=rng.standard_normal((10, 3)), y_test=rng.integers(0, 2, 10))
+    np.savez(
+        f,
+        X=rng.standard_normal((40, 3)),
+        y=rng.integers(0, 2, 40),
+        X_test=rng.standard_normal((10, 3)),
+        y_test=rng.integers(0, 2, 10),
+    )
     ds = data.load(f)
     assert ds.X_train.shape == (3, 40) and ds.X_test.shape == (3, 10)
 
 
 @pytest.mark.parametrize(
     "arrays, words",
-    [({"X": np.zeros((5, 2))}, "lacks array 'y'"),
-     ({"X": np.zeros((5, 2)), "y": np.zeros(4)}, "y must be (5,)"),
-     ({"X": np.zeros(5), "y": np.zeros(5)}, "must be 2-D"),
-     ({"X": np.full((3, 2), np.inf), "y": np.array([0, 1, 0])}, "non-finite")],
+    [
+        ({"X": np.zeros((5, 2))}, "lacks array 'y'"),
+        ({"X": np.zeros((5, 2)), "y": np.zeros(4)}, "y must be (5,)"),
+        ({"X": np.zeros(5), "y": np.zeros(5)}, "must be 2-D"),
+        ({"X": np.full((3, 2), np.inf), "y": np.array([0, 1, 0])}, "non-finite"),
+    ],
 )
 def test_bad_npz(tmp_path, arrays, words):
     f = tmp_path / "bad.npz"

@@ -62,15 +62,18 @@ def test_zero_init_tanh_relu_only_output_bias_learns(unbalanced, hidden):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_random_init_full_width(flower, seed):
     net = Network([2, 4, 3, 1], hidden="tanh", init="random:0.01", seed=seed)
-    h = net.fit(flower.X_train, flower.Y_train, lr=1.2, iterations=200, track=("symmetry",),
-                track_every=50)
+    h = net.fit(flower.X_train, flower.Y_train, lr=1.2, iterations=200, track=("symmetry",), track_every=50)
     assert np.all(h.effective_widths == [4, 3]) and h.symmetric_every_step is False
 
 
 def test_groups_of_hand_built_duplicates():
     rng = np.random.default_rng(0)
-    p = {"W1": rng.standard_normal((5, 3)), "b1": rng.standard_normal((5, 1)),
-         "W2": rng.standard_normal((1, 5)), "b2": np.zeros((1, 1))}
+    p = {
+        "W1": rng.standard_normal((5, 3)),
+        "b1": rng.standard_normal((5, 1)),
+        "W2": rng.standard_normal((1, 5)),
+        "b2": np.zeros((1, 1)),
+    }
     for src, dst in ((0, 3), (0, 4)):
         p["W1"][dst], p["b1"][dst], p["W2"][:, dst] = p["W1"][src], p["b1"][src], p["W2"][:, src]
     rep = symmetry(p)
@@ -84,8 +87,12 @@ def test_groups_of_hand_built_duplicates():
 
 
 def test_negative_zero_equals_zero():
-    p = {"W1": np.array([[0.0, 1.0], [-0.0, 1.0]]), "b1": np.zeros((2, 1)),
-         "W2": np.array([[0.5, 0.5]]), "b2": np.zeros((1, 1))}
+    p = {
+        "W1": np.array([[0.0, 1.0], [-0.0, 1.0]]),
+        "b1": np.zeros((2, 1)),
+        "W2": np.array([[0.5, 0.5]]),
+        "b2": np.zeros((1, 1)),
+    }
     assert symmetry(p).effective_widths == [1]
 
 
@@ -131,8 +138,13 @@ def test_saturation_fields_and_dead_relu(flower):
     assert hidden.dead_fraction == pytest.approx(2 / 5) and hidden.saturated_fraction is None
     assert out.saturated_fraction is not None and out.dead_fraction is None
     assert hidden.gradient_norm > 0 and hidden.mean_abs_z > 0
-    assert set(rep.to_dict()["layers"][0]) >= {"saturated_fraction", "mean_abs_grad", "dead_fraction",
-                                               "mean_abs_z", "gradient_norm"}
+    assert set(rep.to_dict()["layers"][0]) >= {
+        "saturated_fraction",
+        "mean_abs_grad",
+        "dead_fraction",
+        "mean_abs_z",
+        "gradient_norm",
+    }
 
 
 def test_saturation_threshold_is_stated_and_applied():
@@ -145,8 +157,7 @@ def test_saturation_threshold_is_stated_and_applied():
 
 def test_tracking_saturation_and_weights(flower):
     net = Network([2, 3, 1], hidden="tanh", init="random:0.01", seed=0)
-    h = net.fit(flower.X_train, flower.Y_train, lr=1.2, iterations=40,
-                track=("saturation", "weights"), track_every=10)
+    h = net.fit(flower.X_train, flower.Y_train, lr=1.2, iterations=40, track=("saturation", "weights"), track_every=10)
     arr = h.tracked.arrays()
     assert arr["saturated_fraction"].shape == (5, 2) and len(h.tracked.weights) == 5
     assert np.array_equal(h.tracked.weights[-1]["W1"], net.params["W1"])
@@ -159,20 +170,23 @@ def _params():
     return Network([3, 4, 2, 1], hidden="relu", init="he", seed=0).params
 
 
-@pytest.mark.parametrize("change, words", [
-    (lambda p: {**p, "W2": p["W2"].T}, ["W2", "(4, 2)", "expected (n2, 4)"]),
-    (lambda p: {**p, "b1": p["b1"].ravel()}, ["b1", "(4,)", "expected (4, 1)"]),
-    (lambda p: {k: v for k, v in p.items() if k != "b2"}, ["lack b2"]),
-    (lambda p: {k: v for k, v in p.items() if k != "W2"}, ["lack W2"]),
-    (lambda p: {}, ["lack W1, b1"]),
-    (lambda p: {**p, "W3": "abc"}, ["W3", "numbers"]),
-    (lambda p: {**p, "W1": np.ones(3)}, ["W1", "(3,)"]),
-    (lambda p: {**p, "b3": np.zeros((2, 1))}, ["b3", "(2, 1)", "expected (1, 1)"]),
-    (lambda p: {k: np.stack([v, v]) if k != "W2" else v for k, v in p.items()}, ["W2", "expected (2, n2, 4)"]),
-    (lambda p: list(p.values()), ["parameter dict", "got list"]),
-    (lambda p: {k: v for k, v in p.items() if k != "W3"}, ["lack W3"]),  # b3 says there is a layer 3
-    (lambda p: {**p, "W0": p["W1"]}, ["W0", "count from 1"]),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda p: {**p, "W2": p["W2"].T}, ["W2", "(4, 2)", "expected (n2, 4)"]),
+        (lambda p: {**p, "b1": p["b1"].ravel()}, ["b1", "(4,)", "expected (4, 1)"]),
+        (lambda p: {k: v for k, v in p.items() if k != "b2"}, ["lack b2"]),
+        (lambda p: {k: v for k, v in p.items() if k != "W2"}, ["lack W2"]),
+        (lambda p: {}, ["lack W1, b1"]),
+        (lambda p: {**p, "W3": "abc"}, ["W3", "numbers"]),
+        (lambda p: {**p, "W1": np.ones(3)}, ["W1", "(3,)"]),
+        (lambda p: {**p, "b3": np.zeros((2, 1))}, ["b3", "(2, 1)", "expected (1, 1)"]),
+        (lambda p: {k: np.stack([v, v]) if k != "W2" else v for k, v in p.items()}, ["W2", "expected (2, n2, 4)"]),
+        (lambda p: list(p.values()), ["parameter dict", "got list"]),
+        (lambda p: {k: v for k, v in p.items() if k != "W3"}, ["lack W3"]),  # b3 says there is a layer 3
+        (lambda p: {**p, "W0": p["W1"]}, ["W0", "count from 1"]),
+    ],
+)
 def test_symmetry_bad_params_are_one_line_naming_the_key(change, words):
     with pytest.raises(InitlabError) as e:
         symmetry(change(_params()))
@@ -188,12 +202,15 @@ def test_symmetry_accepts_a_network():
 
 
 @pytest.mark.parametrize("fn", ["saturation", "propagation"])
-@pytest.mark.parametrize("args, words", [
-    (lambda n, X, Y: (n.params, X), ["needs a Network", "got dict", "from_params"]),
-    (lambda n, X, Y: (n, X[:2]), ["X has shape (2, 5)", "expected (3, m)"]),
-    (lambda n, X, Y: (n, X, np.ones((2, 5))), ["Y has shape (2, 5)", "expected (1, 5)"]),
-    (lambda n, X, Y: (n, X, Y[:, :4]), ["Y has shape (1, 4)"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (lambda n, X, Y: (n.params, X), ["needs a Network", "got dict", "from_params"]),
+        (lambda n, X, Y: (n, X[:2]), ["X has shape (2, 5)", "expected (3, m)"]),
+        (lambda n, X, Y: (n, X, np.ones((2, 5))), ["Y has shape (2, 5)", "expected (1, 5)"]),
+        (lambda n, X, Y: (n, X, Y[:, :4]), ["Y has shape (1, 4)"]),
+    ],
+)
 def test_saturation_and_propagation_check_their_inputs(fn, args, words):
     from initlab.diagnose import propagation as prop
 

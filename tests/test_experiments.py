@@ -30,8 +30,7 @@ def test_course_circles_experiment(circles):
         if r.init == "he":
             assert r.train_accuracy >= 0.95
             assert r.effective_width == [10, 5] and not r.symmetric_every_step
-    assert by["zeros"]["train_accuracy_mean"] < by["random:10"]["train_accuracy_mean"] \
-        < by["he"]["train_accuracy_mean"]
+    assert by["zeros"]["train_accuracy_mean"] < by["random:10"]["train_accuracy_mean"] < by["he"]["train_accuracy_mean"]
 
 
 def test_each_run_equals_training_it_alone(circles):
@@ -98,15 +97,37 @@ def test_report_is_valid_self_contained_and_json_matches(circles, tmp_path):
     results = json.loads(paths["json"].read_text())
     assert results["summary"] == json.loads(json.dumps(circles.summary()))
     for r in results["results"]:
-        assert {"init", "seed", "train_accuracy", "test_accuracy", "final_cost", "effective_width",
-                "symmetric_every_step"} <= set(r)
+        assert {
+            "init",
+            "seed",
+            "train_accuracy",
+            "test_accuracy",
+            "final_cost",
+            "effective_width",
+            "symmetric_every_step",
+        } <= set(r)
     for row in results["summary"]:
         assert f"{100 * row['train_accuracy_mean']:.1f}%" in html
 
 
 def test_cli_compare_table_matches_json(capsys, tmp_path):
-    argv = ["compare", "--data", "moons", "--layers", "2,6,1", "--hidden", "tanh",
-            "--inits", "zeros,he", "--lr", "0.5", "--iterations", "300", "--seeds", "2"]
+    argv = [
+        "compare",
+        "--data",
+        "moons",
+        "--layers",
+        "2,6,1",
+        "--hidden",
+        "tanh",
+        "--inits",
+        "zeros,he",
+        "--lr",
+        "0.5",
+        "--iterations",
+        "300",
+        "--seeds",
+        "2",
+    ]
     with pytest.raises(SystemExit):
         cli.main(argv + ["--json"])
     data = json.loads(capsys.readouterr().out)
@@ -186,6 +207,5 @@ def test_reproduce_course_initialization(capsys):
         assert r["measured_test_accuracy"] == pytest.approx(r["published_test_accuracy"], abs=1e-9)
         assert len(r["measured_costs"]) == 15
     np.testing.assert_allclose(rows["he"]["measured_costs"], rows["he"]["published_costs"], rtol=1e-12)
-    np.testing.assert_allclose(rows["random"]["measured_costs"][1:], rows["random"]["published_costs"][1:],
-                               atol=5e-3)
+    np.testing.assert_allclose(rows["random"]["measured_costs"][1:], rows["random"]["published_costs"][1:], atol=5e-3)
     assert rows["random"]["measured_costs"][0] == "Infinity"  # strict JSON spells inf so

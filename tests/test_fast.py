@@ -35,21 +35,49 @@ def max_param_diff(a, b):
 @pytest.mark.parametrize("E", [1, 3, 64])
 @pytest.mark.parametrize("hidden", HIDDEN)
 def test_fast_equals_reference(circles, hidden, E):
-    a, b, ha, hb = fit_both([2, 10, 5, 1], circles.X_train, circles.Y_train, hidden=hidden, init="he",
-                            seed=1, ensemble=None if E == 1 else E, lr=0.05, iterations=300)
+    a, b, ha, hb = fit_both(
+        [2, 10, 5, 1],
+        circles.X_train,
+        circles.Y_train,
+        hidden=hidden,
+        init="he",
+        seed=1,
+        ensemble=None if E == 1 else E,
+        lr=0.05,
+        iterations=300,
+    )
     assert max_param_diff(a, b) < 1e-9
     assert np.abs(ha.costs - hb.costs).max() < 1e-9
 
 
-@pytest.mark.parametrize("output, loss", [("softmax", None), ("identity", "mse"), ("sigmoid", "mse"),
-                                          ("tanh", "mse"), ("relu", "mse"), ("leaky_relu", "mse")])
+@pytest.mark.parametrize(
+    "output, loss",
+    [
+        ("softmax", None),
+        ("identity", "mse"),
+        ("sigmoid", "mse"),
+        ("tanh", "mse"),
+        ("relu", "mse"),
+        ("leaky_relu", "mse"),
+    ],
+)
 def test_kernel_other_outputs_and_losses(output, loss):
     rng = np.random.default_rng(7)
     X = rng.standard_normal((5, 90))
     Y = np.eye(3)[:, rng.integers(0, 3, 90)] if output == "softmax" else rng.uniform(0.1, 0.9, (3, 90))
-    a, b, ha, hb = fit_both([5, 6, 4, 3], X, Y, hidden="tanh", output=output, loss=loss,
-                            init="glorot_uniform", bias="random:0.1", seed=[0, 1, 2, 3, 4], lr=0.1,
-                            iterations=150)
+    a, b, ha, hb = fit_both(
+        [5, 6, 4, 3],
+        X,
+        Y,
+        hidden="tanh",
+        output=output,
+        loss=loss,
+        init="glorot_uniform",
+        bias="random:0.1",
+        seed=[0, 1, 2, 3, 4],
+        lr=0.1,
+        iterations=150,
+    )
     assert max_param_diff(a, b) < 1e-9
     assert np.abs(ha.costs - hb.costs).max() < 1e-9
 
@@ -72,8 +100,15 @@ def test_compiled_tanh_and_sigmoid_match_numpy_to_rounding(name):
     from initlab.nn.activations import ACTIVATIONS
 
     rng = np.random.default_rng(0)
-    z = np.concatenate([np.linspace(-700, 700, 20001), rng.standard_normal(20000) * 3,
-                        np.logspace(-300, 2.8, 2000), -np.logspace(-300, 2.8, 2000), [0.0, -0.0]])
+    z = np.concatenate(
+        [
+            np.linspace(-700, 700, 20001),
+            rng.standard_normal(20000) * 3,
+            np.logspace(-300, 2.8, 2000),
+            -np.logspace(-300, 2.8, 2000),
+            [0.0, -0.0],
+        ]
+    )
     a = codegen.elementwise(name)(z)
     ref = ACTIVATIONS[name].fn(z)
     assert np.max(np.abs(a - ref)) <= 4.5e-16
@@ -85,8 +120,15 @@ def test_fast_per_member_lr_and_tracking(circles):
     # random:10 is left out on purpose: that run amplifies last-bit rounding differences (the
     # course's own code does not reproduce its published random:10 costs either), so no two
     # summation orders agree to 1e-9 on it after hundreds of steps (see docs/performance.md)
-    kw = dict(hidden="relu", init=["zeros", "random:0.5", "he"] * 3, seed=list(range(9)),
-              lr=[0.01, 0.02, 0.05] * 3, iterations=200, track=("symmetry", "saturation"), track_every=20)
+    kw = dict(
+        hidden="relu",
+        init=["zeros", "random:0.5", "he"] * 3,
+        seed=list(range(9)),
+        lr=[0.01, 0.02, 0.05] * 3,
+        iterations=200,
+        track=("symmetry", "saturation"),
+        track_every=20,
+    )
     a, b, ha, hb = fit_both([2, 10, 5, 1], circles.X_train, circles.Y_train, **kw)
     assert max_param_diff(a, b) < 1e-9
     assert np.array_equal(ha.effective_widths, hb.effective_widths)
@@ -100,8 +142,16 @@ def test_records_from_the_kernel_match_the_reference(circles, capsys):
     for engine in ("fast", "reference"):
         calls = []
         net = Network([2, 10, 5, 1], hidden="tanh", init="he", seed=list(range(40)))
-        h = net.fit(circles.X_train, circles.Y_train, lr=0.05, iterations=250, record_every=30,
-                    print_every=100, callback=lambda i, c, calls=calls: calls.append((i, c)), engine=engine)
+        h = net.fit(
+            circles.X_train,
+            circles.Y_train,
+            lr=0.05,
+            iterations=250,
+            record_every=30,
+            print_every=100,
+            callback=lambda i, c, calls=calls: calls.append((i, c)),
+            engine=engine,
+        )
         printed = [line.split(":")[0] for line in capsys.readouterr().out.splitlines() if line.startswith("Cost")]
         seen[engine] = (h, calls, printed)
     (hf, cf, pf), (hr, cr, pr) = seen["fast"], seen["reference"]
@@ -190,16 +240,19 @@ for dims in shapes:
     env = {**os.environ, "INITLAB_CACHE": str(tmp_path)}
     names = []
     for order in "ab":
-        p = subprocess.run([sys.executable, "-c", code, order], env=env, capture_output=True, text=True,
-                           timeout=300)
+        p = subprocess.run([sys.executable, "-c", code, order], env=env, capture_output=True, text=True, timeout=300)
         assert p.returncode == 0, p.stderr[-3000:]
         names.append(p.stdout.split())
     assert names[0] == names[1][::-1]
     assert len(list((tmp_path / "kernels").glob("k_*.py"))) == 2
     # three processes at once on a fresh cache: one compiles under the lock, the others load it
     env["INITLAB_CACHE"] = str(tmp_path / "together")
-    procs = [subprocess.Popen([sys.executable, "-c", code, "a"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, "a"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], [err[-2000:] for _, err in outs]
 
@@ -223,8 +276,12 @@ def test_benchmark_peers_really_train(circles):
     b = _bench()
     X, Y = circles.X_train, circles.Y_train
     its = 1500
-    costs = {"course": b.course_numpy(X, Y, its, 0), "sklearn": b.sklearn_mlp(X, Y, its, 0),
-             "torch": b.torch_single(X, Y, its, 0), "vmap": b.torch_vmap(X, Y, its, 4, 0)}
+    costs = {
+        "course": b.course_numpy(X, Y, its, 0),
+        "sklearn": b.sklearn_mlp(X, Y, its, 0),
+        "torch": b.torch_single(X, Y, its, 0),
+        "vmap": b.torch_vmap(X, Y, its, 4, 0),
+    }
     net = Network(b.LAYERS, hidden="relu", init="he", seed=0, ensemble=16)
     costs["initlab"] = float(np.mean(net.fit(X, Y, lr=b.LR, iterations=its).final_cost))
     for name, c in costs.items():

@@ -52,8 +52,9 @@ def test_sample_matches_formula(name, seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("name", [n for n in SPECS if initializers.get(SPECS[n]).theory((4, 3))["distribution"]
-                                  in KS_DISTRIBUTIONS])
+@pytest.mark.parametrize(
+    "name", [n for n in SPECS if initializers.get(SPECS[n]).theory((4, 3))["distribution"] in KS_DISTRIBUTIONS]
+)
 def test_distribution_shape_ks(name, seed):
     """Kolmogorov-Smirnov against the exact distribution (the way torch's tests check init)."""
     sampler = initializers.get(SPECS[name])
@@ -75,11 +76,19 @@ def test_truncated_constant_is_the_truncated_std():
 
 @pytest.mark.parametrize(
     "spec, std",
-    [("xavier", np.sqrt(1 / 40)), ("he", np.sqrt(2 / 40)), ("he_normal", np.sqrt(2 / 40)),
-     ("lecun_normal", np.sqrt(1 / 40)), ("glorot_normal", np.sqrt(2 / (40 + 30))),
-     ("random", 0.01), ("random:3", 3.0), ("glorot_uniform", np.sqrt(6 / 70) / np.sqrt(3)),
-     ("he_uniform", np.sqrt(6 / 40) / np.sqrt(3)), ("pytorch_default", 1 / np.sqrt(40) / np.sqrt(3)),
-     ("variance_scaling:2,fan_out,normal", np.sqrt(2 / 30))],
+    [
+        ("xavier", np.sqrt(1 / 40)),
+        ("he", np.sqrt(2 / 40)),
+        ("he_normal", np.sqrt(2 / 40)),
+        ("lecun_normal", np.sqrt(1 / 40)),
+        ("glorot_normal", np.sqrt(2 / (40 + 30))),
+        ("random", 0.01),
+        ("random:3", 3.0),
+        ("glorot_uniform", np.sqrt(6 / 70) / np.sqrt(3)),
+        ("he_uniform", np.sqrt(6 / 40) / np.sqrt(3)),
+        ("pytorch_default", 1 / np.sqrt(40) / np.sqrt(3)),
+        ("variance_scaling:2,fan_out,normal", np.sqrt(2 / 30)),
+    ],
 )
 def test_formula_std_exact(spec, std):
     """The stated std for W of shape (fan_out=30, fan_in=40), from the papers' formulas."""
@@ -135,8 +144,7 @@ def test_initialize_parameters_deep_course_he():
 
 def test_initialize_parameters_deep_seed_and_generator_agree():
     a = initlab.initialize_parameters_deep([5, 7, 3, 1], init="glorot_uniform", seed=4)
-    b = initlab.initialize_parameters_deep([5, 7, 3, 1], init="glorot_uniform",
-                                           seed=np.random.default_rng(4))
+    b = initlab.initialize_parameters_deep([5, 7, 3, 1], init="glorot_uniform", seed=np.random.default_rng(4))
     assert list(a) == ["W1", "b1", "W2", "b2", "W3", "b3"]
     assert all(np.array_equal(a[k], b[k]) for k in a)
 
@@ -149,13 +157,15 @@ def test_bias_is_settable():
 # ------------------------------------------------------------------------------ errors
 @pytest.mark.parametrize(
     "spec, words",
-    [("hee", ["unknown initializer 'hee'", "did you mean he"]),
-     ("glorot", ["glorot_normal"]),
-     ("random:-1", ["> 0", "-1"]),
-     ("random:abc", ["number", "'abc'"]),
-     ("constant", ["needs C", "constant:C"]),
-     ("he:1", ["at most 0"]),
-     ("variance_scaling:1,fan_side", ["fan_side", "fan_in"])],
+    [
+        ("hee", ["unknown initializer 'hee'", "did you mean he"]),
+        ("glorot", ["glorot_normal"]),
+        ("random:-1", ["> 0", "-1"]),
+        ("random:abc", ["number", "'abc'"]),
+        ("constant", ["needs C", "constant:C"]),
+        ("he:1", ["at most 0"]),
+        ("variance_scaling:1,fan_side", ["fan_side", "fan_in"]),
+    ],
 )
 def test_bad_specs_say_what_is_wrong(spec, words):
     with pytest.raises(InitlabError) as e:
@@ -175,8 +185,9 @@ def test_bad_shapes_and_scales():
         initlab.initialize_parameters_deep([2, 0, 1])
 
 
-@given(name=st.sampled_from(list(SPECS)), seed=st.integers(0, 2**31),
-       fan_out=st.integers(1, 20), fan_in=st.integers(1, 20))
+@given(
+    name=st.sampled_from(list(SPECS)), seed=st.integers(0, 2**31), fan_out=st.integers(1, 20), fan_in=st.integers(1, 20)
+)
 def test_same_seed_same_numbers(name, seed, fan_out, fan_in):
     s = initializers.get(SPECS[name])
     a = s((fan_out, fan_in), np.random.default_rng(seed))
@@ -187,8 +198,7 @@ def test_same_seed_same_numbers(name, seed, fan_out, fan_in):
 def test_scale_of_reads_a_specs_scale_or_its_default():
     from initlab.initializers import REGISTRY, scale_of
 
-    assert [scale_of(s) for s in ("random", "random:10", "variance_scaling:2,fan_out", "he")] == [
-        0.01, 10.0, 2.0, None]
+    assert [scale_of(s) for s in ("random", "random:10", "variance_scaling:2,fan_out", "he")] == [0.01, 10.0, 2.0, None]
     assert REGISTRY["random"].takes_scale and not REGISTRY["orthogonal"].takes_scale
     with pytest.raises(InitlabError, match="> 0"):
         scale_of("random:-1")

@@ -53,19 +53,36 @@ def cases(draw, engine=None):
         Y = rng.standard_normal((dims[-1], m))
     if fortran:
         X, Y = np.asfortranarray(X), np.asfortranarray(Y)
-    return dict(engine=engine, dims=dims, hidden=hidden, output=output, loss=loss,
-                ensemble=ensemble, X=X, Y=Y, seed=seed, steps=draw(st.integers(1, 12)))
+    return dict(
+        engine=engine,
+        dims=dims,
+        hidden=hidden,
+        output=output,
+        loss=loss,
+        ensemble=ensemble,
+        X=X,
+        Y=Y,
+        seed=seed,
+        steps=draw(st.integers(1, 12)),
+    )
 
 
 def make(case, **kw):
-    return initlab.Network(case["dims"], hidden=case["hidden"], output=case["output"],
-                           loss=case["loss"], ensemble=case["ensemble"], **kw)
+    return initlab.Network(
+        case["dims"], hidden=case["hidden"], output=case["output"], loss=case["loss"], ensemble=case["ensemble"], **kw
+    )
 
 
 def train(net, case, **kw):
     """``fit`` on the case's engine."""
-    return net.fit(case["X"], case["Y"], lr=0.05, iterations=case["steps"],
-                   engine="reference" if case["engine"] == "reference" else "fast", **kw)
+    return net.fit(
+        case["X"],
+        case["Y"],
+        lr=0.05,
+        iterations=case["steps"],
+        engine="reference" if case["engine"] == "reference" else "fast",
+        **kw,
+    )
 
 
 def bits(a):
@@ -165,8 +182,11 @@ def test_an_ensemble_member_trains_to_the_bits_it_gets_alone(case, init):
 
 
 @settings(max_examples=20)
-@given(case=st.one_of(cases(engine="reference"), cases(engine="unrolled")),
-       init=st.sampled_from(["he", "zeros", "random:0.5"]), ensemble=st.sampled_from([2, 40, 64]))
+@given(
+    case=st.one_of(cases(engine="reference"), cases(engine="unrolled")),
+    init=st.sampled_from(["he", "zeros", "random:0.5"]),
+    ensemble=st.sampled_from([2, 40, 64]),
+)
 def test_the_default_engine_gives_a_member_the_bits_it_gets_alone(case, init, ensemble):
     """engine="auto" alone and in an ensemble of any size (issue 17.9: it used to switch to the
     compiled engine at 32 networks, so the same network ended 1e-14 apart)."""

@@ -52,8 +52,7 @@ def test_bce_equals_the_course_formula_where_finite():
 
 
 # output activation and number of outputs for each loss
-LOSS_SETUPS = {"binary_cross_entropy": ("sigmoid", 1), "cross_entropy": ("softmax", 3),
-               "mse": ("identity", 2)}
+LOSS_SETUPS = {"binary_cross_entropy": ("sigmoid", 1), "cross_entropy": ("softmax", 3), "mse": ("identity", 2)}
 
 
 def test_every_loss_has_a_gradient_check_setup():
@@ -73,8 +72,7 @@ def test_gradient_check(hidden, loss, seed):
     else:
         labels = rng.integers(0, max(n_y, 2), 7)
         Y = data.encode_labels(labels, max(n_y, 2)) if n_y > 1 else labels[None].astype(float)
-    net = Network([4, 5, 3, n_y], hidden=hidden, output=output, loss=loss, init="xavier",
-                  bias="random:0.1", seed=seed)
+    net = Network([4, 5, 3, n_y], hidden=hidden, output=output, loss=loss, init="xavier", bias="random:0.1", seed=seed)
     assert gradient_check(net, X, Y) < 1e-7
 
 
@@ -83,8 +81,7 @@ def test_gradient_check_catches_a_wrong_gradient(toy):
     X, Y = toy
     net = Network([3, 4, 1], hidden="tanh", init="xavier", seed=0)
     good = gradient_check(net, X, Y)
-    net.activations[0] = ACTIVATIONS["sigmoid"].__class__(
-        "tanh", np.tanh, ACTIVATIONS["sigmoid"].grad, "wrong")
+    net.activations[0] = ACTIVATIONS["sigmoid"].__class__("tanh", np.tanh, ACTIVATIONS["sigmoid"].grad, "wrong")
     assert good < 1e-7 < gradient_check(net, X, Y)
 
 
@@ -118,8 +115,7 @@ def test_history_records_and_prints(capsys, toy):
     X, Y = toy
     net = Network([3, 4, 1], seed=0)
     seen = []
-    h = net.fit(X, Y, lr=0.5, iterations=30, record_every=10, print_every=10,
-                callback=lambda i, c: seen.append(i))
+    h = net.fit(X, Y, lr=0.5, iterations=30, record_every=10, print_every=10, callback=lambda i, c: seen.append(i))
     assert list(h.iterations) == [0, 10, 20, 30] == seen
     assert h.final_cost == pytest.approx(net.cost(X, Y))
     assert "Cost after iteration 20:" in capsys.readouterr().out
@@ -170,8 +166,12 @@ def test_permuting_hidden_units_changes_no_output(perm_seed, seed):
     net = Network([3, 5, 1], hidden="tanh", init="xavier", bias="random:0.5", seed=seed)
     X = np.random.default_rng(seed + 1).standard_normal((3, 6))
     perm = np.random.default_rng(perm_seed).permutation(5)
-    p = {"W1": net.params["W1"][perm], "b1": net.params["b1"][perm],
-         "W2": net.params["W2"][:, perm], "b2": net.params["b2"]}
+    p = {
+        "W1": net.params["W1"][perm],
+        "b1": net.params["b1"][perm],
+        "W2": net.params["W2"][:, perm],
+        "b2": net.params["b2"],
+    }
     other = Network.from_params(p, hidden="tanh")
     np.testing.assert_allclose(net.forward(X)[0], other.forward(X)[0], rtol=1e-12, atol=1e-15)
 
@@ -204,13 +204,15 @@ def test_wrong_feature_count_says_expected(toy):
 
 @pytest.mark.parametrize(
     "kwargs, words",
-    [({"layer_dims": [2, 0, 1]}, "layer 1 has width 0"),
-     ({"layer_dims": [2, 3, 1], "init": "hee"}, "did you mean he"),
-     ({"layer_dims": [2, 3, 1], "init": "random:-2"}, "> 0"),
-     ({"layer_dims": [2, 3, 1], "hidden": "relux"}, "did you mean relu"),
-     ({"layer_dims": [2, 3, 1], "output": "softmax"}, "at least 2 units"),
-     ({"layer_dims": [2, 3, 1], "loss": "mse", "output": "softmax"}, "does not go with"),
-     ({"layer_dims": [2, 3, 1], "hidden": ["tanh", "relu"]}, "2 hidden activations for 1")],
+    [
+        ({"layer_dims": [2, 0, 1]}, "layer 1 has width 0"),
+        ({"layer_dims": [2, 3, 1], "init": "hee"}, "did you mean he"),
+        ({"layer_dims": [2, 3, 1], "init": "random:-2"}, "> 0"),
+        ({"layer_dims": [2, 3, 1], "hidden": "relux"}, "did you mean relu"),
+        ({"layer_dims": [2, 3, 1], "output": "softmax"}, "at least 2 units"),
+        ({"layer_dims": [2, 3, 1], "loss": "mse", "output": "softmax"}, "does not go with"),
+        ({"layer_dims": [2, 3, 1], "hidden": ["tanh", "relu"]}, "2 hidden activations for 1"),
+    ],
 )
 def test_bad_network_arguments(kwargs, words):
     dims = kwargs.pop("layer_dims")

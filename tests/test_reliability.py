@@ -92,8 +92,9 @@ def make_files(d: Path) -> None:
     np.savez(d / "nan_labels.npz", X=rng.standard_normal((10, 2)), y=y)
     np.save(d / "array.npy", np.zeros((3, 3)))
     os.replace(d / "array.npy", d / "array_named.npz")
-    np.savez(d / "complex.npz", X=rng.standard_normal((10, 2)) + 1j * rng.standard_normal((10, 2)),
-             y=np.array([0, 1] * 5))
+    np.savez(
+        d / "complex.npz", X=rng.standard_normal((10, 2)) + 1j * rng.standard_normal((10, 2)), y=np.array([0, 1] * 5)
+    )
     np.savez(d / "no_y.npz", X=rng.standard_normal((10, 2)))
     (d / "garbage.npz").write_bytes(b"this is not a zip archive at all")
     os.mkfifo(d / "fifo.csv")  # reading it would wait for a writer forever
@@ -343,8 +344,7 @@ def test_real_ctrl_c_during_user_code_is_130_not_2(tmp_path):
 def test_refusing_a_huge_network_is_fast_and_allocates_nothing():
     """2,30000,30000,1 took 52 s and 7.8 GB before failing."""
     start = time.perf_counter()
-    p = subprocess.run([*CLI, "train", "--layers", "2,30000,30000,1"], capture_output=True, text=True,
-                       timeout=120)
+    p = subprocess.run([*CLI, "train", "--layers", "2,30000,30000,1"], capture_output=True, text=True, timeout=120)
     took = time.perf_counter() - start
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "--max-" in p.stderr
     assert took < 10, f"{took:.1f} s"
@@ -392,8 +392,9 @@ def test_limits_from_the_environment(monkeypatch, toy):
 
 
 def test_limit_flags_raise_the_limits(capsys):
-    code, out, err = run(["train", "--iterations", "2", "--max-work", "1e20", "--max-memory", "none",
-                          "--seed", "0", "--json"], capsys)
+    code, out, err = run(
+        ["train", "--iterations", "2", "--max-work", "1e20", "--max-memory", "none", "--seed", "0", "--json"], capsys
+    )
     assert code == 0, err
 
 
@@ -406,8 +407,10 @@ def test_available_memory_reads_meminfo_and_falls_back(monkeypatch, tmp_path):
     assert limits.available_memory() > 0
 
 
-@pytest.mark.parametrize("text, value", [("64GB", 64e9), ("512MiB", 512 * 2**20), ("1e10", 1e10),
-                                         ("2 kB", 2e3), ("none", math.inf), (4096, 4096.0)])
+@pytest.mark.parametrize(
+    "text, value",
+    [("64GB", 64e9), ("512MiB", 512 * 2**20), ("1e10", 1e10), ("2 kB", 2e3), ("none", math.inf), (4096, 4096.0)],
+)
 def test_parse_memory(text, value):
     assert limits.parse_memory(text) == value
 
@@ -478,8 +481,22 @@ def test_train_that_diverges_says_so_and_exits_nonzero():
 
 def test_compare_with_a_diverging_run_says_so_and_exits_nonzero():
     """A NaN in the table read as success (exit 0, nothing on stderr); found by a new-user trial."""
-    argv = [*CLI, "compare", "--data", "circles", "--layers", "2,10,1", "--inits", "he,random:1e150",
-            "--lr", "1e6", "--iterations", "50", "--seeds", "1"]
+    argv = [
+        *CLI,
+        "compare",
+        "--data",
+        "circles",
+        "--layers",
+        "2,10,1",
+        "--inits",
+        "he,random:1e150",
+        "--lr",
+        "1e6",
+        "--iterations",
+        "50",
+        "--seeds",
+        "1",
+    ]
     for extra in ([], ["--json"]):
         p = subprocess.run([*argv, *extra], capture_output=True, text=True, timeout=120)
         assert p.returncode == 1, p.stderr
@@ -518,9 +535,11 @@ def test_output_folder_on_a_read_only_filesystem(tmp_path, capsys, monkeypatch):
         return real_mkdir(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "mkdir", mkdir)
-    for argv in (["compare", "--iterations", "2", "--seeds", "1", "--report", f"{tmp_path}/ro/x"],
-                 ["deep", "--depth", "2", "--iterations", "1", "--report", f"{tmp_path}/ro/x"],
-                 ["theory", "--phase-diagram", f"{tmp_path}/ro/x.png"]):
+    for argv in (
+        ["compare", "--iterations", "2", "--seeds", "1", "--report", f"{tmp_path}/ro/x"],
+        ["deep", "--depth", "2", "--iterations", "1", "--report", f"{tmp_path}/ro/x"],
+        ["theory", "--phase-diagram", f"{tmp_path}/ro/x.png"],
+    ):
         start = time.perf_counter()
         code, out, err = run(argv, capsys)
         assert code == 2 and err.count("\n") == 1 and "Read-only file system" in err, err
@@ -536,8 +555,11 @@ def test_compare_and_deep_report_divergence_without_warnings():
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        r = compare(CompareConfig(data="circles", layers=(2, 4, 1), hidden="relu", inits=("he", "random:1e200"),
-                                  iterations=3, seeds=(0,)))
+        r = compare(
+            CompareConfig(
+                data="circles", layers=(2, 4, 1), hidden="relu", inits=("he", "random:1e200"), iterations=3, seeds=(0,)
+            )
+        )
         assert [x.diverged_at for x in r.runs] == [None, 0]
         assert r.to_dict()["results"][1]["diverged_at"] == 0
         d = deep(DeepConfig(depth=3, width=8, inits=("he", "random:1e200"), iterations=3, train_examples=50))

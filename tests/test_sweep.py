@@ -50,11 +50,15 @@ def write_spec(tmp_path: Path, iterations: int = 2000, name: str = "spec.toml") 
 def contents(path: Path) -> tuple[list, list]:
     """What a sweep stored, in a fixed order: run numbers and curves (not timings)."""
     st = Store(path)
-    _, runs = st.query("SELECT id, status, final_cost, initial_cost, train_accuracy, test_accuracy, "
-                       "effective_width, symmetric_end, saturated_fraction, dead_fraction "
-                       "FROM runs ORDER BY id")
-    _, curves = st.query("SELECT run, iteration, cost, effective_width, saturated_fraction, dead_fraction "
-                         "FROM curves ORDER BY run, iteration")
+    _, runs = st.query(
+        "SELECT id, status, final_cost, initial_cost, train_accuracy, test_accuracy, "
+        "effective_width, symmetric_end, saturated_fraction, dead_fraction "
+        "FROM runs ORDER BY id"
+    )
+    _, curves = st.query(
+        "SELECT run, iteration, cost, effective_width, saturated_fraction, dead_fraction "
+        "FROM curves ORDER BY run, iteration"
+    )
     return runs, curves
 
 
@@ -113,7 +117,7 @@ BAD_SPECS = [
     ("lr = -0.1", "lr", "positive number"),
     ('track = ["symmetry", "weights"]', "track", "weights"),
     ("seed = 3", "seed", "did you mean seeds"),
-    ("scales = [0.1]\ninits = [\"he\"]", "scales", "no init takes a SCALE"),
+    ('scales = [0.1]\ninits = ["he"]', "scales", "no init takes a SCALE"),
     ('data = "circls"', "data", "circles"),
 ]
 
@@ -133,25 +137,37 @@ def test_bad_spec_names_key_line_and_expectation(line: str, key: str, words: str
 
 def test_spec_file_errors_are_one_line_from_the_cli(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text("[sweep]\nname = 'x'\ndata = 'circles'\nlayers = [2, 3, 1]\nhidden = 'relu'\n"
-                   "inits = ['he']\nlr = 0.1\niterations = 10\nseeds = 2\nchunk = 0\n")
-    r = subprocess.run([INITLAB, "sweep", "run", str(bad), "--store", str(tmp_path / "s.duckdb")],
-                       capture_output=True, text=True, timeout=60)
+    bad.write_text(
+        "[sweep]\nname = 'x'\ndata = 'circles'\nlayers = [2, 3, 1]\nhidden = 'relu'\n"
+        "inits = ['he']\nlr = 0.1\niterations = 10\nseeds = 2\nchunk = 0\n"
+    )
+    r = subprocess.run(
+        [INITLAB, "sweep", "run", str(bad), "--store", str(tmp_path / "s.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
         f"error: {bad}, line 10: key 'chunk' must be a positive integer: most networks in one "
-        "ensemble task (default 256); got 0"]
+        "ensemble task (default 256); got 0"
+    ]
     assert not (tmp_path / "s.duckdb").exists()
-    for text, words in (("[sweep\nname = 1", "not valid TOML"), ("[other]\nx = 1", r"needs a \[sweep\] table"),
-                        ("[sweep]\nname = 'x'", "lacks the key 'data'")):
+    for text, words in (
+        ("[sweep\nname = 1", "not valid TOML"),
+        ("[other]\nx = 1", r"needs a \[sweep\] table"),
+        ("[sweep]\nname = 'x'", "lacks the key 'data'"),
+    ):
         with pytest.raises(InitlabError, match=words):
             parse_spec(text)
 
 
 def test_grid_crosses_scales_seeds_and_architectures() -> None:
-    spec = parse_spec("[sweep]\nname = 'g'\ndata = 'circles'\nlayers = [[2, 4, 1], [2, 8, 8, 1]]\n"
-                      "hidden = ['relu', 'tanh']\ninits = ['random', 'he', 'variance_scaling:2']\n"
-                      "scales = [0.01, 1, 10]\nlr = [0.1, 0.01]\niterations = 10\nseeds = [3, 7]\n")
+    spec = parse_spec(
+        "[sweep]\nname = 'g'\ndata = 'circles'\nlayers = [[2, 4, 1], [2, 8, 8, 1]]\n"
+        "hidden = ['relu', 'tanh']\ninits = ['random', 'he', 'variance_scaling:2']\n"
+        "scales = [0.01, 1, 10]\nlr = [0.1, 0.01]\niterations = 10\nseeds = [3, 7]\n"
+    )
     assert spec.init_specs() == ["random:0.01", "random:1", "random:10", "he", "variance_scaling:2"]
     runs = spec.runs()
     assert len(runs) == 2 * 2 * 5 * 2 * 2
@@ -159,8 +175,10 @@ def test_grid_crosses_scales_seeds_and_architectures() -> None:
     assert {r.seed for r in runs} == {3, 7} and {r.layers for r in runs} == {(2, 4, 1), (2, 8, 8, 1)}
     assert [r.scale for r in runs[:5:2]] == [0.01, 0.01, 1.0]
     # same config, same id, whatever the sweep it came from
-    again = parse_spec("[sweep]\nname = 'other'\ndata = 'circles'\nlayers = [2, 4, 1]\nhidden = 'relu'\n"
-                       "inits = ['random:0.01']\nlr = 0.1\niterations = 10\nseeds = [3]\n").runs()
+    again = parse_spec(
+        "[sweep]\nname = 'other'\ndata = 'circles'\nlayers = [2, 4, 1]\nhidden = 'relu'\n"
+        "inits = ['random:0.01']\nlr = 0.1\niterations = 10\nseeds = [3]\n"
+    ).runs()
     assert again[0].id in {r.id for r in runs}
     tasks = make_tasks(runs, chunk=7)
     assert sum(len(t.runs) for t in tasks) == len(runs) and max(len(t.runs) for t in tasks) <= 7
@@ -169,8 +187,10 @@ def test_grid_crosses_scales_seeds_and_architectures() -> None:
 
 def test_a_task_equals_the_networks_trained_alone() -> None:
     ds = datasets.load("circles")
-    runs = [RunConfig("circles", (2, 10, 5, 1), "tanh", "sigmoid", init, lr, 300, seed, ("symmetry",), 30)
-            for init, lr, seed in (("he", 0.05, 0), ("random:0.01", 0.1, 1), ("zeros", 0.05, 2))]
+    runs = [
+        RunConfig("circles", (2, 10, 5, 1), "tanh", "sigmoid", init, lr, 300, seed, ("symmetry",), 30)
+        for init, lr, seed in (("he", 0.05, 0), ("random:0.01", 0.1, 1), ("zeros", 0.05, 2))
+    ]
     result = run_task(make_tasks(runs, chunk=8)[0])
     for r, row in zip(runs, result["runs"], strict=True):
         net = Network([2, 10, 5, 1], hidden="tanh", init=r.init, seed=r.seed)
@@ -224,10 +244,13 @@ def test_a_raising_task_is_retried_then_recorded_failed_and_a_rerun_completes(tm
     _, rows = store.query("SELECT init, status, attempts, error FROM runs WHERE status = 'failed'")
     assert {r[0] for r in rows} == {"zeros"} and {r[2] for r in rows} == {2}
     assert all("RuntimeError: injected failure" in r[3] for r in rows)
-    r = subprocess.run([INITLAB, "sweep", "status", str(spec_path), "--store", str(store.path), "--json"],
-                       capture_output=True, text=True, timeout=60)
-    assert json.loads(r.stdout)["spec"] == {"name": "test-inits", "total": 24, "done": 16, "failed": 8,
-                                            "pending": 0}
+    r = subprocess.run(
+        [INITLAB, "sweep", "status", str(spec_path), "--store", str(store.path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert json.loads(r.stdout)["spec"] == {"name": "test-inits", "total": 24, "done": 16, "failed": 8, "pending": 0}
     fixed = run_sweep(spec, store, workers=2)
     assert (fixed.done, fixed.skipped, fixed.failed) == (8, 16, 0)
     assert contents(store.path) == ref
@@ -278,15 +301,24 @@ def sigint_as_in_a_terminal() -> None:
 
 def _cli_sweep(spec: Path, store: Path) -> subprocess.Popen:
     """The CLI driver on one worker: six tasks one after another, a second or more each."""
-    return subprocess.Popen([INITLAB, "sweep", "run", str(spec), "--store", str(store), "--workers", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=sigint_as_in_a_terminal)
+    return subprocess.Popen(
+        [INITLAB, "sweep", "run", str(spec), "--store", str(store), "--workers", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=sigint_as_in_a_terminal,
+    )
 
 
 def _status(spec: Path, store: Path) -> dict | None:
     """``initlab sweep status --json``: what another process reads from the store."""
-    r = subprocess.run([INITLAB, "sweep", "status", str(spec), "--store", str(store), "--json"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [INITLAB, "sweep", "status", str(spec), "--store", str(store), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)["spec"]
 
@@ -324,8 +356,12 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_sweep(tmp_path: P
         stop_group(proc)
     after_kill = _status(spec_path, store)
     assert after_kill["done"] >= seen["done"] and after_kill["done"] < 24
-    r = subprocess.run([INITLAB, "sweep", "run", str(spec_path), "--store", str(store), "--workers", "2"],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [INITLAB, "sweep", "run", str(spec_path), "--store", str(store), "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert f"{after_kill['done']} already done, {24 - after_kill['done']} done now" in r.stdout
     assert contents(store) == ref
@@ -362,8 +398,22 @@ class DaskCluster:
         log = open(tmp / "dask.log", "w")  # noqa: SIM115 - closed in stop()
         self.log = log
         common = dict(stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
-        self.procs = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0",
-                                        "--no-dashboard", "--scheduler-file", str(sched_file)], **common)]
+        self.procs = [
+            subprocess.Popen(
+                [
+                    DASK,
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--no-dashboard",
+                    "--scheduler-file",
+                    str(sched_file),
+                ],
+                **common,
+            )
+        ]
         deadline = time.monotonic() + 60
         while not sched_file.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -371,9 +421,25 @@ class DaskCluster:
         self.address = json.loads(sched_file.read_text())["address"]
         assert self.address.startswith("tcp://127.0.0.1:")
         for _ in range(workers):
-            self.procs.append(subprocess.Popen(
-                [DASK, "worker", "--scheduler-file", str(sched_file), "--nthreads", "1", "--no-nanny",
-                 "--host", "127.0.0.1", "--no-dashboard", "--death-timeout", "60"], **common))
+            self.procs.append(
+                subprocess.Popen(
+                    [
+                        DASK,
+                        "worker",
+                        "--scheduler-file",
+                        str(sched_file),
+                        "--nthreads",
+                        "1",
+                        "--no-nanny",
+                        "--host",
+                        "127.0.0.1",
+                        "--no-dashboard",
+                        "--death-timeout",
+                        "60",
+                    ],
+                    **common,
+                )
+            )
         from distributed import Client
 
         with Client(self.address, timeout="30s") as c:
@@ -409,8 +475,23 @@ def dask_cluster(tmp_path: Path):
 def test_dask_cluster_gives_the_local_executors_numbers(tmp_path: Path, reference, dask_cluster) -> None:
     spec_path, ref = reference
     store = tmp_path / "dask.duckdb"
-    r = subprocess.run([INITLAB, "sweep", "run", str(spec_path), "--store", str(store), "--executor", "dask",
-                        "--address", dask_cluster.address], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            INITLAB,
+            "sweep",
+            "run",
+            str(spec_path),
+            "--store",
+            str(store),
+            "--executor",
+            "dask",
+            "--address",
+            dask_cluster.address,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert contents(store) == ref
     _, rows = Store(store).query("SELECT DISTINCT executor FROM runs")
@@ -425,8 +506,11 @@ def test_dask_worker_killed_mid_task_is_retried_and_stored_once(tmp_path: Path, 
     with Client(dask_cluster.address, timeout="30s") as c:
         pids = c.run(os.getpid)  # worker address -> process id
     outcome = {}
-    driver = threading.Thread(target=lambda: outcome.update(out=run_sweep(
-        load_spec(spec_path), store, executor="dask", address=dask_cluster.address)))
+    driver = threading.Thread(
+        target=lambda: outcome.update(
+            out=run_sweep(load_spec(spec_path), store, executor="dask", address=dask_cluster.address)
+        )
+    )
     driver.start()
     killed = None
     with Client(dask_cluster.address, timeout="30s") as c:
@@ -456,42 +540,68 @@ def test_dask_worker_killed_mid_task_is_retried_and_stored_once(tmp_path: Path, 
 
 def test_status_and_query_errors(tmp_path: Path) -> None:
     missing = tmp_path / "none.duckdb"
-    r = subprocess.run([INITLAB, "sweep", "status", "--store", str(missing)], capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run(
+        [INITLAB, "sweep", "status", "--store", str(missing)], capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 2 and "does not exist" in r.stderr
     spec = write_spec(tmp_path, iterations=20)
     run_sweep(load_spec(spec), Store(tmp_path / "s.duckdb"), workers=1)
-    r = subprocess.run([INITLAB, "sweep", "query", "SELECT nope FROM runs", "--store", str(tmp_path / "s.duckdb")],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [INITLAB, "sweep", "query", "SELECT nope FROM runs", "--store", str(tmp_path / "s.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and r.stderr.startswith("error: query failed:") and "nope" in r.stderr
-    r = subprocess.run([INITLAB, "sweep", "query", "DELETE FROM runs", "--store", str(tmp_path / "s.duckdb")],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [INITLAB, "sweep", "query", "DELETE FROM runs", "--store", str(tmp_path / "s.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "read-only" in r.stderr
-    r = subprocess.run([INITLAB, "sweep", "query", "SELECT init, count(*) AS n FROM runs GROUP BY init "
-                        "ORDER BY init", "--store", str(tmp_path / "s.duckdb"), "--json"],
-                       capture_output=True, text=True, timeout=60)
-    assert json.loads(r.stdout) == {"columns": ["init", "n"],
-                                    "rows": [["he", 8], ["random:0.01", 8], ["zeros", 8]]}
+    r = subprocess.run(
+        [
+            INITLAB,
+            "sweep",
+            "query",
+            "SELECT init, count(*) AS n FROM runs GROUP BY init ORDER BY init",
+            "--store",
+            str(tmp_path / "s.duckdb"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert json.loads(r.stdout) == {"columns": ["init", "n"], "rows": [["he", 8], ["random:0.01", 8], ["zeros", 8]]}
 
 
 def test_report_has_tables_and_figures(tmp_path: Path) -> None:
     spec = tmp_path / "s.toml"
-    spec.write_text("[sweep]\nname = 'rep'\ndata = 'circles'\nlayers = [2, 6, 1]\nhidden = 'tanh'\n"
-                    "inits = ['random', 'he']\nscales = [0.01, 1]\nlr = 0.1\niterations = 50\nseeds = 3\n"
-                    "track = ['symmetry']\n")
+    spec.write_text(
+        "[sweep]\nname = 'rep'\ndata = 'circles'\nlayers = [2, 6, 1]\nhidden = 'tanh'\n"
+        "inits = ['random', 'he']\nscales = [0.01, 1]\nlr = 0.1\niterations = 50\nseeds = 3\n"
+        "track = ['symmetry']\n"
+    )
     run_sweep(load_spec(spec), Store(tmp_path / "s.duckdb"), workers=1)
-    r = subprocess.run([INITLAB, "sweep", "report", "--store", str(tmp_path / "s.duckdb"), "--out",
-                        str(tmp_path / "rep")], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [INITLAB, "sweep", "report", "--store", str(tmp_path / "s.duckdb"), "--out", str(tmp_path / "rep")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     html = (tmp_path / "rep" / "report.html").read_text()
-    assert html.count("<img") == 1 and "random:0.01" in html and "http" not in html.replace(
-        "http-equiv", "")
+    assert html.count("<img") == 1 and "random:0.01" in html and "http" not in html.replace("http-equiv", "")
     res = json.loads((tmp_path / "rep" / "results.json").read_text())
     rows = res["groups"][0]["rows"]
     assert [r["init"] for r in rows] == ["he", "random:0.01", "random:1"]
     assert all(r["runs"] == 3 for r in rows)
-    assert np.isclose(rows[0]["train_mean"], Store(tmp_path / "s.duckdb").query(
-        "SELECT avg(train_accuracy) FROM runs WHERE init = 'he'")[1][0][0])
+    assert np.isclose(
+        rows[0]["train_mean"],
+        Store(tmp_path / "s.duckdb").query("SELECT avg(train_accuracy) FROM runs WHERE init = 'he'")[1][0][0],
+    )
 
 
 def test_a_second_driver_on_the_same_store_is_refused(tmp_path: Path) -> None:

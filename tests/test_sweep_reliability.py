@@ -91,14 +91,28 @@ def fake_store(path: Path, n: int = 3) -> Store:
 
 
 def fake_result(configs: list[RunConfig]) -> dict:
-    rows = [{"id": c.id, "final_cost": 0.5, "initial_cost": 0.7, "train_accuracy": 0.8,
-             "test_accuracy": 0.75, "effective_width": [4], "symmetric_end": False,
-             "saturated_fraction": None, "dead_fraction": 0.1, "seconds": 0.01} for c in configs]
+    rows = [
+        {
+            "id": c.id,
+            "final_cost": 0.5,
+            "initial_cost": 0.7,
+            "train_accuracy": 0.8,
+            "test_accuracy": 0.75,
+            "effective_width": [4],
+            "symmetric_end": False,
+            "saturated_fraction": None,
+            "dead_fraction": 0.1,
+            "seconds": 0.01,
+        }
+        for c in configs
+    ]
     its = np.array([0, 10])
-    curves = {"run": np.repeat([c.id for c in configs], 2), "iteration": np.tile(its, len(configs)),
-              "cost": np.linspace(0.7, 0.5, 2 * len(configs))}
-    return {"runs": rows, "curves": curves, "seconds": 0.03, "started": time.time(), "worker": "w:1",
-            "engine": "fast"}
+    curves = {
+        "run": np.repeat([c.id for c in configs], 2),
+        "iteration": np.tile(its, len(configs)),
+        "cost": np.linspace(0.7, 0.5, 2 * len(configs)),
+    }
+    return {"runs": rows, "curves": curves, "seconds": 0.03, "started": time.time(), "worker": "w:1", "engine": "fast"}
 
 
 @pytest.fixture(scope="module")
@@ -115,11 +129,20 @@ def test_query_cannot_overwrite_the_store_or_write_any_file(tmp_path: Path) -> N
     assert st.path.read_bytes() == before
     assert st.query("SELECT count(*) FROM runs")[1] == [(3,)]
     target = tmp_path / "out"
-    for sql in (f"COPY runs TO '{target}.csv'", f"EXPORT DATABASE '{target}'",
-                "SELECT * FROM read_csv('/etc/hostname')", f"ATTACH '{target}.duckdb' AS o",
-                "INSTALL httpfs", "LOAD httpfs", "SET enable_external_access = true",
-                "SET autoinstall_known_extensions = true", "RESET enable_external_access",
-                "DROP TABLE runs", "DELETE FROM runs", "CREATE TABLE t AS SELECT 1"):
+    for sql in (
+        f"COPY runs TO '{target}.csv'",
+        f"EXPORT DATABASE '{target}'",
+        "SELECT * FROM read_csv('/etc/hostname')",
+        f"ATTACH '{target}.duckdb' AS o",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "SET enable_external_access = true",
+        "SET autoinstall_known_extensions = true",
+        "RESET enable_external_access",
+        "DROP TABLE runs",
+        "DELETE FROM runs",
+        "CREATE TABLE t AS SELECT 1",
+    ):
         with pytest.raises(InitlabError, match="query failed"):
             st.query(sql)
     assert not list(tmp_path.glob("out*"))
@@ -133,8 +156,9 @@ def test_query_rows_and_time_are_bounded_and_empty_sql_is_one_line(tmp_path: Pat
     took = time.monotonic() - start
     one_line_error(r, "more than 10,000 rows", "--max-rows")
     assert took < 5, took  # it was minutes and gigabytes
-    r = run_cli("sweep", "query", "SELECT * FROM range(20000)", "--store", str(st.path), "--max-rows", "20000",
-                "--json")
+    r = run_cli(
+        "sweep", "query", "SELECT * FROM range(20000)", "--store", str(st.path), "--max-rows", "20000", "--json"
+    )
     assert r.returncode == 0, r.stderr
     assert len(json.loads(r.stdout)["rows"]) == 20000
     for sql in ("", "   ", "/* only a comment */", ";"):
@@ -149,8 +173,7 @@ def test_query_rows_and_time_are_bounded_and_empty_sql_is_one_line(tmp_path: Pat
 
 # ---------------------------------------------------------------- 7: run identity, store
 def test_a_run_is_identified_by_its_canonical_spec() -> None:
-    spec = parse_spec(TINY.format(inits='["he", "HE", " he", "random", "random:0.01", "random:1e-2"]',
-                                  seeds=2))
+    spec = parse_spec(TINY.format(inits='["he", "HE", " he", "random", "random:0.01", "random:1e-2"]', seeds=2))
     assert spec.init_specs() == ["he", "random:0.01"]
     assert len(spec.runs()) == 4
     # a scale crossed in keeps every digit: two scales, two runs, each its own scale
@@ -193,8 +216,13 @@ class Reader:
             print("holding", flush=True)
             sys.stdin.read()
             """)
-        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         assert self.proc.stdout.readline().strip() == "holding"
 
     def release(self) -> None:
@@ -255,24 +283,31 @@ BAD_STORES = [
 
 
 @pytest.mark.parametrize("kind, text, words", BAD_STORES)
-def test_a_file_that_is_not_a_store_is_one_line(tmp_path: Path, run_cli, kind: str, text: str,
-                                                words: str) -> None:
+def test_a_file_that_is_not_a_store_is_one_line(tmp_path: Path, run_cli, kind: str, text: str, words: str) -> None:
     bad = tmp_path / f"store.{kind}"
     bad.write_text(text)
     spec = write_spec(tmp_path, iterations=20)
-    for args in (("sweep", "run", str(spec)), ("sweep", "status"), ("sweep", "query", "SELECT 1"),
-                 ("sweep", "report", "--out", str(tmp_path / "rep"))):
+    for args in (
+        ("sweep", "run", str(spec)),
+        ("sweep", "status"),
+        ("sweep", "query", "SELECT 1"),
+        ("sweep", "report", "--out", str(tmp_path / "rep")),
+    ):
         one_line_error(run_cli(*args, "--store", str(bad)), words, str(bad.name))
     assert bad.read_text() == text and not Path(f"{bad}.lock").exists()
 
 
 def test_a_store_that_cannot_be_written_is_one_line(tmp_path: Path, run_cli) -> None:
     spec = write_spec(tmp_path, iterations=20)
-    one_line_error(run_cli("sweep", "run", str(spec), "--store", "/proc/initlab-test/runs.duckdb"),
-                   "cannot write store", "/proc/initlab-test/runs.duckdb")
+    one_line_error(
+        run_cli("sweep", "run", str(spec), "--store", "/proc/initlab-test/runs.duckdb"),
+        "cannot write store",
+        "/proc/initlab-test/runs.duckdb",
+    )
     (tmp_path / "file").write_text("x")
-    one_line_error(run_cli("sweep", "run", str(spec), "--store", str(tmp_path / "file" / "runs.duckdb")),
-                   "cannot write store")
+    one_line_error(
+        run_cli("sweep", "run", str(spec), "--store", str(tmp_path / "file" / "runs.duckdb")), "cannot write store"
+    )
 
 
 # -------------------------------------------------------------------- 4: huge requests
@@ -284,14 +319,15 @@ def test_a_huge_sweep_is_refused_fast_naming_its_size_and_the_flag(tmp_path: Pat
     one_line_error(r, "10,000,000 runs", "100,000", "--max-runs")
     assert time.monotonic() - start < 5
     assert not (tmp_path / "s.duckdb").exists()
-    one_line_error(run_cli("sweep", "status", str(spec), "--store", str(fake_store(tmp_path / "s.duckdb").path)),
-                   "10,000,000 runs", "--max-runs")
+    one_line_error(
+        run_cli("sweep", "status", str(spec), "--store", str(fake_store(tmp_path / "s.duckdb").path)),
+        "10,000,000 runs",
+        "--max-runs",
+    )
     spec.write_text(TINY.format(inits='["he"]', seeds=10**12))
-    one_line_error(run_cli("sweep", "run", str(spec), "--store", str(tmp_path / "s.duckdb")),
-                   "1,000,000,000,000 runs")
+    one_line_error(run_cli("sweep", "run", str(spec), "--store", str(tmp_path / "s.duckdb")), "1,000,000,000,000 runs")
     with pytest.raises(InitlabError, match="more than the limit of 3"):
-        run_sweep(parse_spec(TINY.format(inits='["he", "zeros"]', seeds=2)), Store(tmp_path / "t.duckdb"),
-                  max_runs=3)
+        run_sweep(parse_spec(TINY.format(inits='["he", "zeros"]', seeds=2)), Store(tmp_path / "t.duckdb"), max_runs=3)
 
 
 # ------------------------------------------------------------------------------- Dask
@@ -299,14 +335,32 @@ def test_a_bad_dask_address_is_one_line(tmp_path: Path, run_cli) -> None:
     pytest.importorskip("distributed")
     spec = write_spec(tmp_path, iterations=20)
     for address in ("nonsense", "foo://127.0.0.1:1"):
-        one_line_error(run_cli("sweep", "run", str(spec), "--store", str(tmp_path / "s.duckdb"), "--executor",
-                               "dask", "--address", address), "Dask scheduler", address)
+        one_line_error(
+            run_cli(
+                "sweep",
+                "run",
+                str(spec),
+                "--store",
+                str(tmp_path / "s.duckdb"),
+                "--executor",
+                "dask",
+                "--address",
+                address,
+            ),
+            "Dask scheduler",
+            address,
+        )
 
 
 def _driver(spec: Path, store: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([INITLAB, "sweep", "run", str(spec), "--store", str(store), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=sigint_as_in_a_terminal)
+    return subprocess.Popen(
+        [INITLAB, "sweep", "run", str(spec), "--store", str(store), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=sigint_as_in_a_terminal,
+    )
 
 
 @pytest.mark.slow
@@ -372,14 +426,15 @@ def test_train_compare_and_a_sweep_give_one_network_the_same_final_cost_to_the_b
         assert e.value.code == 0, err
         return json.loads(out)
 
-    common = ["--data", "circles", "--layers", "2,10,5,1", "--hidden", "relu", "--lr", "0.01",
-              "--iterations", "300"]
+    common = ["--data", "circles", "--layers", "2,10,5,1", "--hidden", "relu", "--lr", "0.01", "--iterations", "300"]
     train = run(["train", *common, "--init", "he", "--seed", "3", "--json"])["final_cost"]
     compared = run(["compare", *common, "--inits", "he", "--seeds", "3,4", "--json"])
     member = [r for r in compared["results"] if r["seed"] == 3][0]["final_cost"]
     spec = tmp_path / "one.toml"
-    spec.write_text('[sweep]\nname = "one"\ndata = "circles"\nlayers = [2, 10, 5, 1]\nhidden = "relu"\n'
-                    'inits = ["he"]\nlr = 0.01\niterations = 300\nseeds = [3]\n')
+    spec.write_text(
+        '[sweep]\nname = "one"\ndata = "circles"\nlayers = [2, 10, 5, 1]\nhidden = "relu"\n'
+        'inits = ["he"]\nlr = 0.01\niterations = 300\nseeds = [3]\n'
+    )
     store = str(tmp_path / "one.duckdb")
     with pytest.raises(SystemExit) as e:
         cli.main(["sweep", "run", str(spec), "--store", store, "--workers", "1"])

@@ -27,8 +27,9 @@ def test_critical_points():
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("activation, sw2, sb2", [("tanh", 1.5, 0.05), ("tanh", 3.0, 0.2),
-                                                  ("sigmoid", 4.0, 0.1), ("relu", 1.5, 0.1)])
+@pytest.mark.parametrize(
+    "activation, sw2, sb2", [("tanh", 1.5, 0.05), ("tanh", 3.0, 0.2), ("sigmoid", 4.0, 0.1), ("relu", 1.5, 0.1)]
+)
 def test_q_star_and_chi1_against_monte_carlo(activation, sw2, sb2, seed):
     g = ACTIVATIONS[activation]
     q = theory.fixed_point(activation, sw2, sb2)
@@ -40,9 +41,9 @@ def test_q_star_and_chi1_against_monte_carlo(activation, sw2, sb2, seed):
 
 
 def test_fixed_point_edge_cases_and_vectorized():
-    assert theory.fixed_point("relu", 2.0, 0.0, q0=3.0) == 3.0    # a line of fixed points
-    assert theory.fixed_point("relu", 2.5, 0.0) == np.inf          # explodes
-    assert theory.fixed_point("tanh", 0.5, 0.0) == 0.0             # ordered, no bias: q* = 0
+    assert theory.fixed_point("relu", 2.0, 0.0, q0=3.0) == 3.0  # a line of fixed points
+    assert theory.fixed_point("relu", 2.5, 0.0) == np.inf  # explodes
+    assert theory.fixed_point("tanh", 0.5, 0.0) == 0.0  # ordered, no bias: q* = 0
     assert theory.fixed_point("relu", 1.5, 0.1) == pytest.approx(0.1 / (1 - 0.75))
     grid = theory.chi1("tanh", np.linspace(0.5, 3, 6)[:, None], np.linspace(0, 0.2, 4)[None, :])
     assert grid.shape == (6, 4) and np.all(np.diff(grid, axis=0) > 0)
@@ -81,8 +82,16 @@ def test_relu_xavier_halves_per_layer(seed):
 
 @pytest.mark.parametrize("seed", SEEDS_LONG)
 def test_tanh_converges_to_q_star(seed):
-    m = measure_ensemble(depth=50, width=512, activation="tanh", init="variance_scaling:1.5",
-                         sigma_b2=0.05, networks=64, seed=seed, backward=False)
+    m = measure_ensemble(
+        depth=50,
+        width=512,
+        activation="tanh",
+        init="variance_scaling:1.5",
+        sigma_b2=0.05,
+        networks=64,
+        seed=seed,
+        backward=False,
+    )
     q_star = theory.fixed_point("tanh", 1.5, 0.05)
     assert m.predicted_z_q[-1] == pytest.approx(q_star, rel=1e-6)
     for row in m.layer_table():
@@ -102,8 +111,9 @@ def test_finite_width_spread(seed):
 
 def test_backward_pass_prediction_ordered_tanh():
     """Gradients shrink by chi_1 per layer in the ordered phase: measured beside predicted."""
-    m = measure_ensemble(depth=20, width=256, activation="tanh", init="variance_scaling:1.5",
-                         sigma_b2=0.05, networks=32, seed=0)
+    m = measure_ensemble(
+        depth=20, width=256, activation="tanh", init="variance_scaling:1.5", sigma_b2=0.05, networks=32, seed=0
+    )
     ratio = m.grad_q.mean(axis=0)[0] / m.grad_q.mean(axis=0)[-1]
     assert ratio == pytest.approx(m.predicted_grad_q[0] / m.predicted_grad_q[-1], rel=0.15)
 
@@ -157,8 +167,9 @@ def test_every_entry_names_its_equivalents():
 @pytest.mark.parametrize("seed", SEEDS)
 def test_lsuv_unit_variance(seed):
     ds = data.load("digits")
-    net = Network([64, 100, 100, 100, 100, 10], hidden="tanh", output="softmax", init="lsuv",
-                  bias="random:0.1", seed=seed)
+    net = Network(
+        [64, 100, 100, 100, 100, 10], hidden="tanh", output="softmax", init="lsuv", bias="random:0.1", seed=seed
+    )
     result = lsuv(net, ds.X_train[:, :500])
     assert result.converged and len(result.iterations) == 5
     _, cache = net.forward(ds.X_train[:, :500])
@@ -176,8 +187,10 @@ def test_lsuv_runs_in_fit_once():
 
 
 def test_cli_theory_json_and_critical(capsys, tmp_path):
-    for argv in (["theory", "--activation", "tanh", "--sigma-w2", "1.5", "--sigma-b2", "0.05", "--json"],
-                 ["theory", "--activation", "relu", "--critical", "--json"]):
+    for argv in (
+        ["theory", "--activation", "tanh", "--sigma-w2", "1.5", "--sigma-b2", "0.05", "--json"],
+        ["theory", "--activation", "relu", "--critical", "--json"],
+    ):
         with pytest.raises(SystemExit) as e:
             cli.main(argv)
         assert e.value.code == 0
@@ -196,8 +209,24 @@ def test_cli_theory_json_and_critical(capsys, tmp_path):
 def test_cli_theory_measure(capsys, tmp_path):
     png = tmp_path / "m.png"
     with pytest.raises(SystemExit) as e:
-        cli.main(["theory", "--measure", "--depth", "10", "--width", "64", "--init", "he",
-                  "--activation", "relu", "--networks", "16", "--plot", str(png)])
+        cli.main(
+            [
+                "theory",
+                "--measure",
+                "--depth",
+                "10",
+                "--width",
+                "64",
+                "--init",
+                "he",
+                "--activation",
+                "relu",
+                "--networks",
+                "16",
+                "--plot",
+                str(png),
+            ]
+        )
     out = capsys.readouterr().out
     assert e.value.code == 0 and png.exists()
     assert "finite width" in out and "predicted" in out and "measured" in out
@@ -332,8 +361,11 @@ def test_chi1_and_q_star_against_adaptive_quadrature_at_any_scale(activation, si
         density = lambda u: f(np.array(u)) * np.exp(-u * u / (2 * q)) / np.sqrt(2 * np.pi * q)  # noqa: E731
         cuts = sorted({-60 * s, -60.0, -1.0, 0.0, 1.0, 60.0, 60 * s})
         edges = [-np.inf, *cuts, np.inf]
-        return sum(quad(density, a, b, limit=400, epsabs=0, epsrel=1e-12)[0]
-                   for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a)
+        return sum(
+            quad(density, a, b, limit=400, epsabs=0, epsrel=1e-12)[0]
+            for a, b in zip(edges[:-1], edges[1:], strict=True)
+            if b > a
+        )
 
     want_chi1 = sigma_w2 * expect(lambda u: g.grad(u) ** 2, q)
     assert float(theory.chi1(activation, sigma_w2, sigma_b2, q=q)) == pytest.approx(want_chi1, rel=1e-7)

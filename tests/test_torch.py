@@ -31,8 +31,13 @@ def test_zero_hidden_layer_then_he_normal():
     rep = audit(m, batch())
     hid = next(x for x in rep.layers if x.name == "2")
     assert hid.effective_width == 1 and hid.groups == [list(range(64))]
-    assert any(f["kind"] == "symmetry" and f["layer"] == "2" and "1 of 64 units distinct" in f["message"]
-               and "he_normal" in f["message"] for f in rep.findings)
+    assert any(
+        f["kind"] == "symmetry"
+        and f["layer"] == "2"
+        and "1 of 64 units distinct" in f["message"]
+        and "he_normal" in f["message"]
+        for f in rep.findings
+    )
     set_ = initialize(m, "he_normal", seed=0)
     assert set(set_) == {"0", "2", "4"} and set_["2"]["fan_in"] == 64
     rep = audit(m, batch())
@@ -72,8 +77,12 @@ PAIRS = {
     "pytorch_default": lambda t: nn.init.kaiming_uniform_(t, a=np.sqrt(5)),
     "orthogonal": nn.init.orthogonal_,
 }
-MODULES = {"linear": lambda: nn.Linear(48, 64), "conv2d": lambda: nn.Conv2d(8, 16, 3),
-           "conv_transpose2d": lambda: nn.ConvTranspose2d(8, 12, (3, 2)), "conv1d": lambda: nn.Conv1d(6, 10, 5)}
+MODULES = {
+    "linear": lambda: nn.Linear(48, 64),
+    "conv2d": lambda: nn.Conv2d(8, 16, 3),
+    "conv_transpose2d": lambda: nn.ConvTranspose2d(8, 12, (3, 2)),
+    "conv1d": lambda: nn.Conv1d(6, 10, 5),
+}
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -174,7 +183,7 @@ def test_looks_like():
     assert looks_like(q, 50, 50)[0] == "orthogonal"
 
 
-MODELS = '''
+MODELS = """
 import torch
 from torch import nn
 
@@ -193,7 +202,7 @@ def broken():
 
 def not_a_model():
     return 42
-'''
+"""
 
 
 @pytest.fixture
@@ -211,19 +220,29 @@ def run(argv, capsys):
 
 
 def test_cli_audit_json_keys_and_report(models, capsys, tmp_path):
-    code, out, _ = run(["audit", f"{models}:zero_model", "--input-shape", "16,3,6,6", "--json",
-                        "--report", str(tmp_path / "rep")], capsys)
+    code, out, _ = run(
+        ["audit", f"{models}:zero_model", "--input-shape", "16,3,6,6", "--json", "--report", str(tmp_path / "rep")],
+        capsys,
+    )
     assert code == 0
     r = json.loads(out)
     for layer in r["layers"]:
-        assert {"name", "width", "effective_width", "dead_fraction", "saturated_fraction",
-                "activation_variance", "gradient_variance"} <= set(layer)
+        assert {
+            "name",
+            "width",
+            "effective_width",
+            "dead_fraction",
+            "saturated_fraction",
+            "activation_variance",
+            "gradient_variance",
+        } <= set(layer)
     lin = next(x for x in r["layers"] if x["name"] == "3")
     assert lin["effective_width"] == 1 and lin["width"] == 32
     html = (tmp_path / "rep" / "report.html").read_text()
     assert "1 of 32 units distinct" in html and "https://" not in html
-    code, out, _ = run(["audit", f"{models}:zero_model", "--input-shape", "16,3,6,6", "--init", "he_normal",
-                        "--json"], capsys)
+    code, out, _ = run(
+        ["audit", f"{models}:zero_model", "--input-shape", "16,3,6,6", "--init", "he_normal", "--json"], capsys
+    )
     assert all(x["effective_width"] == x["width"] for x in json.loads(out)["layers"])
 
 
@@ -235,22 +254,26 @@ def test_cli_audit_checkpoint(models, capsys, tmp_path):
     spec.loader.exec_module(mod)
     ckpt = tmp_path / "zero.pt"
     torch.save(mod.zero_model().state_dict(), ckpt)
-    code, out, _ = run(["audit", f"{models}:make_model", "--input-shape", "8,3,6,6", "--checkpoint",
-                        str(ckpt), "--json"], capsys)
+    code, out, _ = run(
+        ["audit", f"{models}:make_model", "--input-shape", "8,3,6,6", "--checkpoint", str(ckpt), "--json"], capsys
+    )
     assert code == 0 and next(x for x in json.loads(out)["layers"] if x["name"] == "3")["effective_width"] == 1
 
 
-@pytest.mark.parametrize("args, words", [
-    (["{d}/none.py:make_model", "--input-shape", "8,3,6,6"], "does not exist"),
-    (["{m}:nothing", "--input-shape", "8,3,6,6"], "has no 'nothing'"),
-    (["{m}:broken", "--input-shape", "8,3,6,6"], "broken() raised RuntimeError: cannot build"),
-    (["{m}:not_a_model", "--input-shape", "8,3,6,6"], "not a torch.nn.Module"),
-    (["{m}:make_model", "--input-shape", "8,4,6,6"], "rejects an input of shape (8, 4, 6, 6)"),
-    (["{m}:make_model", "--input-shape", "8,3,6,6", "--checkpoint", "{d}/list.pt"], "not a state dict"),
-    (["{m}:make_model", "--input-shape", "8,3,6,6", "--checkpoint", "{d}/module.pt"], "weights_only=True"),
-    (["{m}:make_model", "--input-shape", "8,3,6,6", "--checkpoint", "{d}/other.pt"], "does not fit the model"),
-    (["{m}", "--input-shape", "8,3,6,6"], "FILE.py:FACTORY"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["{d}/none.py:make_model", "--input-shape", "8,3,6,6"], "does not exist"),
+        (["{m}:nothing", "--input-shape", "8,3,6,6"], "has no 'nothing'"),
+        (["{m}:broken", "--input-shape", "8,3,6,6"], "broken() raised RuntimeError: cannot build"),
+        (["{m}:not_a_model", "--input-shape", "8,3,6,6"], "not a torch.nn.Module"),
+        (["{m}:make_model", "--input-shape", "8,4,6,6"], "rejects an input of shape (8, 4, 6, 6)"),
+        (["{m}:make_model", "--input-shape", "8,3,6,6", "--checkpoint", "{d}/list.pt"], "not a state dict"),
+        (["{m}:make_model", "--input-shape", "8,3,6,6", "--checkpoint", "{d}/module.pt"], "weights_only=True"),
+        (["{m}:make_model", "--input-shape", "8,3,6,6", "--checkpoint", "{d}/other.pt"], "does not fit the model"),
+        (["{m}", "--input-shape", "8,3,6,6"], "FILE.py:FACTORY"),
+    ],
+)
 def test_cli_audit_bad_input(models, tmp_path, capsys, args, words):
     torch.save([1, 2, 3], tmp_path / "list.pt")
     torch.save(nn.Linear(2, 2), tmp_path / "module.pt")
@@ -265,8 +288,16 @@ def test_batchnorm_judged_as_in_training_and_left_untouched():
     """BatchNorm normalizes with the batch's statistics during the audit (as in training), so
     a layer it follows is not judged on scale; its running statistics come back unchanged."""
     torch.manual_seed(0)
-    m = nn.Sequential(nn.Linear(20, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Dropout(0.5),
-                      nn.Linear(64, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 1))
+    m = nn.Sequential(
+        nn.Linear(20, 64),
+        nn.BatchNorm1d(64),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(64, 64),
+        nn.BatchNorm1d(64),
+        nn.ReLU(),
+        nn.Linear(64, 1),
+    )
     initialize(m, "random:0.001", seed=0)  # far too small, but BatchNorm undoes the scale
     m.eval()
     before = {k: v.clone() for k, v in m.state_dict().items()}
@@ -286,8 +317,10 @@ def test_lsuv_gives_every_layer_unit_output_variance_on_the_batch(spec, tol, hid
     x = batch(seed=1)
     done = initialize(m, spec, seed=0, batch=x)
     out = {}
-    hooks = [m[i].register_forward_hook(lambda mod, a, o, i=i: out.__setitem__(i, o.var(unbiased=False).item()))
-             for i in (0, 2, 4)]
+    hooks = [
+        m[i].register_forward_hook(lambda mod, a, o, i=i: out.__setitem__(i, o.var(unbiased=False).item()))
+        for i in (0, 2, 4)
+    ]
     with torch.no_grad():
         m(x)
     for h in hooks:
@@ -310,8 +343,14 @@ def test_lsuv_leaves_batchnorm_statistics_alone():
         assert torch.equal(v, before[k]), k
 
 
-@pytest.mark.parametrize("kwargs, words", [({}, "batch=x"), ({"batch": np.ones((4, 20))}, "got batch=ndarray"),
-                                           ({"batch": torch.ones(4, 7)}, "rejected the batch of shape (4, 7)")])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({}, "batch=x"),
+        ({"batch": np.ones((4, 20))}, "got batch=ndarray"),
+        ({"batch": torch.ones(4, 7)}, "rejected the batch of shape (4, 7)"),
+    ],
+)
 def test_lsuv_without_a_usable_batch_is_refused(kwargs, words):
     with pytest.raises(InitlabError) as e:
         initialize(mlp(), "lsuv", seed=0, **kwargs)
@@ -319,8 +358,9 @@ def test_lsuv_without_a_usable_batch_is_refused(kwargs, words):
 
 
 def test_cli_audit_init_lsuv(models, capsys):
-    code, out, err = run(["audit", f"{models}:make_model", "--input-shape", "16,3,6,6", "--init", "lsuv",
-                          "--json"], capsys)
+    code, out, err = run(
+        ["audit", f"{models}:make_model", "--input-shape", "16,3,6,6", "--init", "lsuv", "--json"], capsys
+    )
     assert code == 0, err
     lin = {x["name"]: x for x in json.loads(out)["layers"]}
     assert lin["0"]["activation_variance"] > 0

@@ -68,18 +68,27 @@ def progress_bar(total: int, *, show: bool = True, cost: bool = False):
         yield callback
 
 
-MaxMemory = Annotated[str | None, typer.Option(
-    "--max-memory", help=f"refuse to start beyond this much memory, e.g. 64GB or none (default: what is "
-                         f"available; env {limits.ENV_MEMORY})")]
-MaxWork = Annotated[str | None, typer.Option(
-    "--max-work", help=f"refuse to start beyond this many multiply-adds, e.g. 1e15 or none (default "
-                       f"{limits.DEFAULT_MAX_WORK:g}; env {limits.ENV_WORK})")]
+MaxMemory = Annotated[
+    str | None,
+    typer.Option(
+        "--max-memory",
+        help=f"refuse to start beyond this much memory, e.g. 64GB or none (default: what is "
+        f"available; env {limits.ENV_MEMORY})",
+    ),
+]
+MaxWork = Annotated[
+    str | None,
+    typer.Option(
+        "--max-work",
+        help=f"refuse to start beyond this many multiply-adds, e.g. 1e15 or none (default "
+        f"{limits.DEFAULT_MAX_WORK:g}; env {limits.ENV_WORK})",
+    ),
+]
 
 
 def budget(max_memory: str | None, max_work: str | None = None):
     """The limits of `initlab.limits` for one command, from its --max-memory and --max-work."""
-    return limits.limit(max_memory=limits.parse_memory(max_memory), max_work=limits.parse_work(max_work),
-                        cli=True)
+    return limits.limit(max_memory=limits.parse_memory(max_memory), max_work=limits.parse_work(max_work), cli=True)
 
 
 def output_folder(path: str, flag: str = "--report") -> str:
@@ -99,8 +108,9 @@ def output_folder(path: str, flag: str = "--report") -> str:
         os.close(fd)
         os.remove(probe)
     except OSError as e:
-        raise InitlabError(f"{flag} {path}: cannot create or write the folder: "
-                           f"{e.strerror or e}{_where(e, path)}") from None
+        raise InitlabError(
+            f"{flag} {path}: cannot create or write the folder: {e.strerror or e}{_where(e, path)}"
+        ) from None
     return path
 
 
@@ -153,24 +163,40 @@ def train_run(
     ds = datasets.load(data, seed=data_seed)
     layers = list(layers)
     if layers and layers[0] != ds.n_x:
-        raise InitlabError(f"--layers starts with {layers[0]} inputs but {ds.name} has "
-                           f"{ds.n_x} features: start with {ds.n_x}")
+        raise InitlabError(
+            f"--layers starts with {layers[0]} inputs but {ds.name} has {ds.n_x} features: start with {ds.n_x}"
+        )
     if layers and layers[-1] != ds.n_y:
-        raise InitlabError(f"--layers ends with {layers[-1]} output unit(s) but {ds.name} needs "
-                           f"{ds.n_y} ({len(ds.classes)} classes)")
+        raise InitlabError(
+            f"--layers ends with {layers[-1]} output unit(s) but {ds.name} needs {ds.n_y} ({len(ds.classes)} classes)"
+        )
     # the whole run, before the network is drawn (Network and fit check their own parts again)
-    limits.check(limits.training(layers, examples=max(ds.X_train.shape[1], ds.X_test.shape[1]),
-                                 iterations=iterations, build=True))
+    limits.check(
+        limits.training(
+            layers, examples=max(ds.X_train.shape[1], ds.X_test.shape[1]), iterations=iterations, build=True
+        )
+    )
     net = Network(layers, hidden=hidden, output=output, init=init, seed=seed)  # None: the library's rule
     with progress_bar(iterations, show=progress, cost=True) as callback:
         history = net.fit(ds.X_train, ds.Y_train, lr=lr, iterations=iterations, callback=callback)
     with np.errstate(all="ignore"):  # a diverged network predicts from NaN: said once, below
-        accuracies = {"train_accuracy": net.accuracy(ds.X_train, ds.Y_train),
-                      "test_accuracy": net.accuracy(ds.X_test, ds.Y_test)}
+        accuracies = {
+            "train_accuracy": net.accuracy(ds.X_train, ds.Y_train),
+            "test_accuracy": net.accuracy(ds.X_test, ds.Y_test),
+        }
     return {
-        "config": {"data": data, "layers": layers, "hidden": hidden, "output": net.output,
-                   "loss": net.loss.name, "init": init, "lr": lr, "iterations": iterations,
-                   "seed": seed, "data_seed": data_seed},
+        "config": {
+            "data": data,
+            "layers": layers,
+            "hidden": hidden,
+            "output": net.output,
+            "loss": net.loss.name,
+            "init": init,
+            "lr": lr,
+            "iterations": iterations,
+            "seed": seed,
+            "data_seed": data_seed,
+        },
         **history.to_dict(),
         **accuracies,
     }
@@ -183,13 +209,16 @@ def diverged_line(result: dict, lr_flag: str = "--lr") -> str | None:
         return None
     cost = next((c for i, c in result["costs"] if i == at), None)
     what = "NaN" if cost is None or cost != cost else "inf"
-    return (f"diverged: the cost became {what} at iteration {at} (the first record that is not finite): "
-            f"lower {lr_flag} or the initialization's scale")
+    return (
+        f"diverged: the cost became {what} at iteration {at} (the first record that is not finite): "
+        f"lower {lr_flag} or the initialization's scale"
+    )
 
 
 # ---------------------------------------------------------------------------- commands
 DATA_HELP = f"built-in set ({', '.join(datasets.names())}) or a .csv/.npz file"
 OUTPUT_HELP = "output activation (default: sigmoid for one output unit, softmax for more)"
+
 
 @app.command()
 def train(
@@ -209,9 +238,18 @@ def train(
     """Train one network with gradient descent; print the cost as it goes and the accuracies.
     Exit code 1 when the cost became NaN or inf (the iteration is printed on stderr)."""
     with budget(max_memory, max_work):
-        result = train_run(data=data, layers=parse_ints(layers, "--layers"), hidden=hidden,
-                           output=output, init=init, lr=lr, iterations=iterations, seed=seed,
-                           data_seed=data_seed, progress=not as_json)
+        result = train_run(
+            data=data,
+            layers=parse_ints(layers, "--layers"),
+            hidden=hidden,
+            output=output,
+            init=init,
+            lr=lr,
+            iterations=iterations,
+            seed=seed,
+            data_seed=data_seed,
+            progress=not as_json,
+        )
     diverged = diverged_line(result)
     if as_json:
         emit_json(result)
@@ -244,8 +282,10 @@ def init_cmd(
 ) -> None:
     """Draw a sample from an initializer and compare its statistics with the formula."""
     if list_all or name is None:
-        rows = [{"name": n, "usage": initializers.usage(n), "help": e.help, "formula": e.formula}
-                for n, e in initializers.REGISTRY.items()]
+        rows = [
+            {"name": n, "usage": initializers.usage(n), "help": e.help, "formula": e.formula}
+            for n, e in initializers.REGISTRY.items()
+        ]
         if as_json:
             emit_json({"initializers": rows})
         else:
@@ -256,8 +296,13 @@ def init_cmd(
     sampler = initializers.get(name)
     entry = initializers.entry_of(name)
     if explain:
-        info = {"name": entry.name, "usage": initializers.usage(entry.name), "help": entry.help,
-                "formula": entry.formula, "equivalents": entry.equivalents}
+        info = {
+            "name": entry.name,
+            "usage": initializers.usage(entry.name),
+            "help": entry.help,
+            "formula": entry.formula,
+            "equivalents": entry.equivalents,
+        }
         if as_json:
             emit_json(info)
             return
@@ -270,26 +315,29 @@ def init_cmd(
     theory = sampler.theory(dims)
     rng = resolve(seed)  # checks the seed: one line for a bad one
     with budget(max_memory):  # the sample and the sampler's temporary (randn, then times std)
-        limits.check(limits.Estimate(f"a sample of shape {tuple(dims)}",
-                                     {"sample": 16.0 * float(np.prod(dims, dtype=float))}))
+        limits.check(
+            limits.Estimate(f"a sample of shape {tuple(dims)}", {"sample": 16.0 * float(np.prod(dims, dtype=float))})
+        )
     W = sampler(dims, rng)
-    result = {"init": name, "shape": dims, "seed": seed,
-              "sample": {"mean": float(W.mean()), "std": float(W.std()),
-                         "min": float(W.min()), "max": float(W.max())},
-              "formula": {"text": entry.formula, **theory}}
+    result = {
+        "init": name,
+        "shape": dims,
+        "seed": seed,
+        "sample": {"mean": float(W.mean()), "std": float(W.std()), "min": float(W.min()), "max": float(W.max())},
+        "formula": {"text": entry.formula, **theory},
+    }
     if as_json:
         emit_json(result)
         return
     s, f = result["sample"], result["formula"]
     print(f"{name}: {entry.formula}   (fan_in {f['fan_in']}, fan_out {f['fan_out']})")
-    print(f"  formula: {f['distribution']}, std {f['std']:.6g}"
-          + (f", bound {f['bound']:.6g}" if "bound" in f else ""))
-    print(f"  sample {tuple(dims)}: mean {s['mean']:.3g}, std {s['std']:.6g}, "
-          f"min {s['min']:.6g}, max {s['max']:.6g}")
+    print(f"  formula: {f['distribution']}, std {f['std']:.6g}" + (f", bound {f['bound']:.6g}" if "bound" in f else ""))
+    print(f"  sample {tuple(dims)}: mean {s['mean']:.3g}, std {s['std']:.6g}, min {s['min']:.6g}, max {s['max']:.6g}")
 
 
-demo_app = typer.Typer(help="Demonstrations on built-in data; with no subcommand, the main one.",
-                       invoke_without_command=True)
+demo_app = typer.Typer(
+    help="Demonstrations on built-in data; with no subcommand, the main one.", invoke_without_command=True
+)
 app.add_typer(demo_app, name="demo")
 
 
@@ -309,9 +357,15 @@ def demo(
         return
     from initlab.experiments.compare import CompareConfig, parse_seeds
 
-    config = CompareConfig(data="circles", layers=(2, 10, 5, 1), hidden="relu",
-                           inits=("zeros", "random:0.01", "he"), lr=0.01, iterations=iterations,
-                           seeds=parse_seeds(seeds))
+    config = CompareConfig(
+        data="circles",
+        layers=(2, 10, 5, 1),
+        hidden="relu",
+        inits=("zeros", "random:0.01", "he"),
+        lr=0.01,
+        iterations=iterations,
+        seeds=parse_seeds(seeds),
+    )
     with budget(max_memory, max_work):
         result, paths = compare_run(config, report=report, course_table=True, progress=not as_json)
     if as_json:
@@ -383,8 +437,10 @@ def compare_run(config, *, report: str | None, course_table: bool, progress: boo
     if report:
         output_folder(report)
     if course_table and len(config.inits) < 2:  # known now; which init stays symmetric, only after
-        raise InitlabError("the course table needs one init that stays symmetric (zeros or constant:C) and "
-                           f"one that breaks symmetry (random, he, ...); got {list(config.inits)}")
+        raise InitlabError(
+            "the course table needs one init that stays symmetric (zeros or constant:C) and "
+            f"one that breaks symmetry (random, he, ...); got {list(config.inits)}"
+        )
     with progress_bar(config.iterations, show=progress) as callback:
         result = compare(config, progress=callback)
     if course_table:
@@ -401,23 +457,36 @@ def print_compare(result, *, course_table: bool) -> None:
 
     cfg = result.config
     widths = list(cfg.layers[1:-1])
-    t = Table(title=f"{cfg.data}, {'-'.join(map(str, cfg.layers))} {cfg.hidden}, lr {cfg.lr}, "
-                    f"{cfg.iterations} iterations, {len(cfg.seeds)} seed(s)")
-    for col in ["init", "train acc", "test acc", "final cost", "effective width",
-                "saturated init", "saturated end", "symmetric every step"]:
+    t = Table(
+        title=f"{cfg.data}, {'-'.join(map(str, cfg.layers))} {cfg.hidden}, lr {cfg.lr}, "
+        f"{cfg.iterations} iterations, {len(cfg.seeds)} seed(s)"
+    )
+    for col in [
+        "init",
+        "train acc",
+        "test acc",
+        "final cost",
+        "effective width",
+        "saturated init",
+        "saturated end",
+        "symmetric every step",
+    ]:
         t.add_column(col, justify="left" if col == "init" else "right")
 
     def fr(vs):
         return ", ".join("-" if v is None else f"{v:.2f}" for v in vs)
 
     for row in result.summary():
-        t.add_row(row["init"],
-                  f"{100 * row['train_accuracy_mean']:.1f}% ± {100 * row['train_accuracy_std']:.1f}",
-                  f"{100 * row['test_accuracy_mean']:.1f}% ± {100 * row['test_accuracy_std']:.1f}",
-                  f"{row['final_cost_mean']:.4f}",
-                  ", ".join(f"{e:g}/{w}" for e, w in zip(row["effective_width_mean"], widths, strict=True)),
-                  fr(row["saturated_fraction_init"]), fr(row["saturated_fraction_end"]),
-                  f"{sum(row['symmetric_every_step'])} of {row['runs']}")
+        t.add_row(
+            row["init"],
+            f"{100 * row['train_accuracy_mean']:.1f}% ± {100 * row['train_accuracy_std']:.1f}",
+            f"{100 * row['test_accuracy_mean']:.1f}% ± {100 * row['test_accuracy_std']:.1f}",
+            f"{row['final_cost_mean']:.4f}",
+            ", ".join(f"{e:g}/{w}" for e, w in zip(row["effective_width_mean"], widths, strict=True)),
+            fr(row["saturated_fraction_init"]),
+            fr(row["saturated_fraction_end"]),
+            f"{sum(row['symmetric_every_step'])} of {row['runs']}",
+        )
     console = Console(width=max(120, Console().width))
     console.print(t)
     if course_table:
@@ -456,9 +525,17 @@ def compare(
     specs = tuple(s.strip() for s in inits.split(","))
     if not all(specs):
         raise InitlabError(f"--inits has an empty entry: {inits!r} (comma-separated specs, e.g. zeros,he)")
-    config = CompareConfig(data=data, layers=tuple(parse_ints(layers, "--layers")), hidden=hidden,
-                           output=output, inits=specs, lr=lr, iterations=iterations,
-                           seeds=parse_seeds(seeds), data_seed=data_seed)
+    config = CompareConfig(
+        data=data,
+        layers=tuple(parse_ints(layers, "--layers")),
+        hidden=hidden,
+        output=output,
+        inits=specs,
+        lr=lr,
+        iterations=iterations,
+        seeds=parse_seeds(seeds),
+        data_seed=data_seed,
+    )
     with budget(max_memory, max_work):
         result, paths = compare_run(config, report=report, course_table=course_table, progress=not as_json)
     diverged = [r for r in result.runs if r.diverged_at is not None]
@@ -471,8 +548,11 @@ def compare(
     if diverged:  # a NaN in the table is not a success: said once, and exit 1 as train does
         runs = ", ".join(f"{r.init} seed {r.seed} at iteration {r.diverged_at}" for r in diverged[:5])
         more = f" and {len(diverged) - 5} more" if len(diverged) > 5 else ""
-        print(f"diverged: {len(diverged)} of {len(result.runs)} runs, the cost became NaN or inf "
-              f"({runs}{more}): lower --lr or the initialization's scale", file=sys.stderr)
+        print(
+            f"diverged: {len(diverged)} of {len(result.runs)} runs, the cost became NaN or inf "
+            f"({runs}{more}): lower --lr or the initialization's scale",
+            file=sys.stderr,
+        )
         raise typer.Exit(1)
 
 
@@ -518,8 +598,18 @@ def theory_cmd(
             output_file(plot, "--plot")
         with budget(max_memory, max_work):
             limits.check(limits.ensemble_pass(depth=depth, width=width, networks=networks, batch=batch))
-            _theory_measure(activation=activation, depth=depth, width=width, init=init, sigma_b2=sigma_b2,
-                            networks=networks, batch=batch, plot=plot, seed=seed, as_json=as_json)
+            _theory_measure(
+                activation=activation,
+                depth=depth,
+                width=width,
+                init=init,
+                sigma_b2=sigma_b2,
+                networks=networks,
+                batch=batch,
+                plot=plot,
+                seed=seed,
+                as_json=as_json,
+            )
         return
     if phase_diagram:
         output_file(phase_diagram, "--phase-diagram")
@@ -544,14 +634,20 @@ def theory_cmd(
     if critical:
         sw2 = float(theory.critical_sigma_w2(activation, sigma_b2))
         mf = theory.depth_scales(activation, sw2, sigma_b2)
-        out = {"activation": activation, "sigma_b2": sigma_b2, "critical_sigma_w2": sw2, **{
-            k: v for k, v in mf.to_dict().items() if k in ("q_star", "chi1")}}
+        out = {
+            "activation": activation,
+            "sigma_b2": sigma_b2,
+            "critical_sigma_w2": sw2,
+            **{k: v for k, v in mf.to_dict().items() if k in ("q_star", "chi1")},
+        }
         if as_json:
             emit_json(out)
         else:
-            print(f"{activation} at sigma_b2 = {sigma_b2:g}: critical sigma_w2 = {sw2:.6f} "
-                  f"(chi_1 = {mf.chi1:.6f}, q* = {mf.q_star:.6g}): weights with variance "
-                  f"{sw2:.4g} / fan_in put the network at the edge of chaos")
+            print(
+                f"{activation} at sigma_b2 = {sigma_b2:g}: critical sigma_w2 = {sw2:.6f} "
+                f"(chi_1 = {mf.chi1:.6f}, q* = {mf.q_star:.6g}): weights with variance "
+                f"{sw2:.4g} / fan_in put the network at the edge of chaos"
+            )
         return
     mf = theory.depth_scales(activation, sigma_w2, sigma_b2)
     if as_json:
@@ -570,8 +666,16 @@ def _theory_measure(*, activation, depth, width, init, sigma_b2, networks, batch
     from initlab import theory
     from initlab.diagnose.propagation import measure_ensemble
 
-    m = measure_ensemble(depth=depth, width=width, activation=activation, init=init, sigma_b2=sigma_b2,
-                         networks=networks, batch=batch, seed=seed)
+    m = measure_ensemble(
+        depth=depth,
+        width=width,
+        activation=activation,
+        init=init,
+        sigma_b2=sigma_b2,
+        networks=networks,
+        batch=batch,
+        seed=seed,
+    )
     out = m.to_dict()
     fw = out["finite_width"]
     if fw["predicted_spread"] is not None:
@@ -585,8 +689,9 @@ def _theory_measure(*, activation, depth, width, init, sigma_b2, networks, batch
         a1, a2 = fig.subplots(1, 2)
         layers = np.arange(1, depth + 1)
         predicted_vs_measured(a1, layers, m.predicted_z_q, m.z_q, label="pre-activation variance q")
-        predicted_vs_measured(a2, layers, m.predicted_grad_q, m.grad_q, label="gradient second moment",
-                              colour="#D55E00")
+        predicted_vs_measured(
+            a2, layers, m.predicted_grad_q, m.grad_q, label="gradient second moment", colour="#D55E00"
+        )
         fig.suptitle(f"{networks} {activation} networks, {depth} layers of {width}, init {init}")
         with writing(plot, "--plot"):
             save_figure(fig, plot)
@@ -595,19 +700,27 @@ def _theory_measure(*, activation, depth, width, init, sigma_b2, networks, batch
         emit_json(out)
         return
     c = out["config"]
-    print(f"{networks} networks, {depth} layers of {width} {activation} units, init {init} "
-          f"(sigma_w2 = {c['sigma_w2']:.4g}, sigma_b2 = {sigma_b2:g}), {batch} Gaussian inputs; trains nothing")
-    print(f"{'layer':>5}{'predicted q':>14}{'ensemble mean':>15}{'+- SE':>10}{'spread(log)':>13}"
-          f"{'one network':>13}{'pred grad':>12}{'mean grad':>12}")
+    print(
+        f"{networks} networks, {depth} layers of {width} {activation} units, init {init} "
+        f"(sigma_w2 = {c['sigma_w2']:.4g}, sigma_b2 = {sigma_b2:g}), {batch} Gaussian inputs; trains nothing"
+    )
+    print(
+        f"{'layer':>5}{'predicted q':>14}{'ensemble mean':>15}{'+- SE':>10}{'spread(log)':>13}"
+        f"{'one network':>13}{'pred grad':>12}{'mean grad':>12}"
+    )
     rows = out["layers"]
     step = max(1, len(rows) // 12)
     for r in rows[::step] + ([rows[-1]] if (len(rows) - 1) % step else []):
-        print(f"{r['layer']:>5}{r['predicted_q']:>14.4g}{r['mean_q']:>15.4g}{r['sem_q']:>10.2g}"
-              f"{r['log_spread_q']:>13.3f}{r['one_network_q']:>13.4g}{r['predicted_grad_q']:>12.4g}"
-              f"{r['mean_grad_q']:>12.4g}")
+        print(
+            f"{r['layer']:>5}{r['predicted_q']:>14.4g}{r['mean_q']:>15.4g}{r['sem_q']:>10.2g}"
+            f"{r['log_spread_q']:>13.3f}{r['one_network_q']:>13.4g}{r['predicted_grad_q']:>12.4g}"
+            f"{r['mean_grad_q']:>12.4g}"
+        )
     if fw["predicted_spread"] is not None:
-        print(f"finite width: variance across networks of log ||z_{depth}||^2: predicted "
-              f"{fw['predicted_spread']:.3f}, measured {fw['measured_spread']:.3f}")
+        print(
+            f"finite width: variance across networks of log ||z_{depth}||^2: predicted "
+            f"{fw['predicted_spread']:.3f}, measured {fw['measured_spread']:.3f}"
+        )
         print(fw["sentence"])
     if plot:
         print(f"wrote {plot}")
@@ -633,9 +746,16 @@ def deep_cmd(
 
     if train_examples < 0:
         raise InitlabError(f"--train-examples must be a positive number of examples (0: all), got {train_examples}")
-    config = DeepConfig(depth=depth, width=width, hidden=hidden,
-                        inits=tuple(i.strip() for i in inits.split(",") if i.strip()), lr=lr,
-                        iterations=iterations, train_examples=train_examples or None, seed=seed)
+    config = DeepConfig(
+        depth=depth,
+        width=width,
+        hidden=hidden,
+        inits=tuple(i.strip() for i in inits.split(",") if i.strip()),
+        lr=lr,
+        iterations=iterations,
+        train_examples=train_examples or None,
+        seed=seed,
+    )
     if report:
         output_folder(report)
     with budget(max_memory, max_work), progress_bar(iterations, show=not as_json) as callback:
@@ -685,8 +805,9 @@ def audit_cmd(
         print(f"wrote {path}", file=sys.stderr if as_json else sys.stdout)
 
 
-sweep_app = typer.Typer(help="Sweeps: a grid of runs from a TOML spec, stored in DuckDB, resumable.",
-                        no_args_is_help=True)
+sweep_app = typer.Typer(
+    help="Sweeps: a grid of runs from a TOML spec, stored in DuckDB, resumable.", no_args_is_help=True
+)
 app.add_typer(sweep_app, name="sweep")
 StoreOption = Annotated[str, typer.Option(help="the DuckDB results file")]
 
@@ -707,9 +828,18 @@ def sweep_progress(*, show: bool = True):
         TimeRemainingColumn,
     )
 
-    bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
-                   TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                   TimeRemainingColumn(), console=_stderr_console(), transient=True)
+    bar = Progress(
+        TextColumn("sweep"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TextColumn("failed {task.fields[failed]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=_stderr_console(),
+        transient=True,
+    )
     task = bar.add_task("sweep", total=None, failed=0)
 
     def callback(done: int, failed: int, total: int) -> None:
@@ -724,8 +854,9 @@ def sweep_run(
     spec: Annotated[str, typer.Argument(help="the sweep's TOML file")],
     store: StoreOption = "runs.duckdb",
     executor: Annotated[str, typer.Option(help="local (worker processes) or dask")] = "local",
-    address: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://HOST:PORT "
-                                                     "(dask without one: a local cluster)")] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Dask scheduler, tcp://HOST:PORT (dask without one: a local cluster)")
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="worker processes (default: one per core)")] = None,
     retries: Annotated[int | None, typer.Option(help="attempts after the first (default: the spec's, 2)")] = None,
     max_runs: Annotated[int | None, typer.Option(help="refuse a grid of more runs (default 100,000)")] = None,
@@ -738,26 +869,41 @@ def sweep_run(
     sweep = load_spec(spec)
     st = Store(store)
     with sweep_progress(show=not as_json) as callback:
-        out = run_sweep(sweep, st, executor=executor, address=address, workers=workers,
-                        retries=retries, progress=callback, **_max_runs(max_runs))
+        out = run_sweep(
+            sweep,
+            st,
+            executor=executor,
+            address=address,
+            workers=workers,
+            retries=retries,
+            progress=callback,
+            **_max_runs(max_runs),
+        )
     if as_json:
         emit_json({"sweep": sweep.name, "store": store, **out.to_dict()})
     else:
-        print(f"sweep {sweep.name}: {out.total} runs; {out.skipped} already done, {out.done} done now, "
-              f"{out.failed} failed ({out.seconds:.1f} s) -> {store}")
+        print(
+            f"sweep {sweep.name}: {out.total} runs; {out.skipped} already done, {out.done} done now, "
+            f"{out.failed} failed ({out.seconds:.1f} s) -> {store}"
+        )
         for err in dict.fromkeys(out.errors):
             print(f"  failed: {err}")
     if out.from_journal:
         print(f"{out.from_journal} finished runs that waited in {out.journal} are stored now", file=sys.stderr)
     if out.unstored:
-        print(f"{out.unstored} finished runs wait in {out.journal}: another process held {store} to the end; "
-              "the next sweep run on this store writes them in", file=sys.stderr)
+        print(
+            f"{out.unstored} finished runs wait in {out.journal}: another process held {store} to the end; "
+            "the next sweep run on this store writes them in",
+            file=sys.stderr,
+        )
     elif out.journaled:
-        print(f"{out.journaled} finished runs waited in {out.journal} while another process held {store}; "
-              "all are stored now", file=sys.stderr)
+        print(
+            f"{out.journaled} finished runs waited in {out.journal} while another process held {store}; "
+            "all are stored now",
+            file=sys.stderr,
+        )
     if out.interrupted:
-        print("interrupted: finished runs are stored; run the same command again to finish",
-              file=sys.stderr)
+        print("interrupted: finished runs are stored; run the same command again to finish", file=sys.stderr)
         raise typer.Exit(130)
     if out.failed or out.unstored:
         raise typer.Exit(1)
@@ -787,8 +933,10 @@ def sweep_status_cmd(
         emit_json(out)
         return
     for s in out["sweeps"]:
-        print(f"{s['sweep']}: {s['done']} done, {s['failed']} failed, "
-              f"{s['net_iterations']:,} network-iterations, last finished {s['last_finished']}")
+        print(
+            f"{s['sweep']}: {s['done']} done, {s['failed']} failed, "
+            f"{s['net_iterations']:,} network-iterations, last finished {s['last_finished']}"
+        )
     if not out["sweeps"]:
         print(f"{store}: no runs yet")
     if out["journaled"]:
@@ -859,8 +1007,7 @@ def dashboard_cmd(
     serve(port, host, open_browser=not no_browser)
 
 
-course_app = typer.Typer(help="The course's own functions: check a learner's code against them.",
-                         no_args_is_help=True)
+course_app = typer.Typer(help="The course's own functions: check a learner's code against them.", no_args_is_help=True)
 app.add_typer(course_app, name="course")
 
 
@@ -902,8 +1049,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     except MemoryError:  # the estimates (initlab.limits) missed: still one line
-        print("error: out of memory: the request needs more than the machine has; make it smaller "
-              f"(or see --max-memory and {limits.ENV_MEMORY})", file=sys.stderr)
+        print(
+            "error: out of memory: the request needs more than the machine has; make it smaller "
+            f"(or see --max-memory and {limits.ENV_MEMORY})",
+            file=sys.stderr,
+        )
         sys.exit(2)
     except OSError as e:  # a file initlab reads or writes, named
         where = f": {e.filename}" if e.filename else ""

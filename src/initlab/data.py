@@ -63,15 +63,22 @@ class Dataset:
         return "sigmoid" if self.n_y == 1 else "softmax"
 
     def summary(self) -> dict:
-        return {"name": self.name, "n_x": self.n_x, "n_y": self.n_y,
-                "m_train": self.X_train.shape[1], "m_test": self.X_test.shape[1],
-                "classes": [c if isinstance(c, str) else int(c) for c in self.classes],
-                "description": self.description}
+        return {
+            "name": self.name,
+            "n_x": self.n_x,
+            "n_y": self.n_y,
+            "m_train": self.X_train.shape[1],
+            "m_test": self.X_test.shape[1],
+            "classes": [c if isinstance(c, str) else int(c) for c in self.classes],
+            "description": self.description,
+        }
 
     def __repr__(self) -> str:
         s = self.summary()
-        return (f"Dataset({s['name']!r}: X_train {self.X_train.shape}, Y_train {self.Y_train.shape}, "
-                f"X_test {self.X_test.shape}, Y_test {self.Y_test.shape})")
+        return (
+            f"Dataset({s['name']!r}: X_train {self.X_train.shape}, Y_train {self.Y_train.shape}, "
+            f"X_test {self.X_test.shape}, Y_test {self.Y_test.shape})"
+        )
 
 
 def encode_labels(labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -123,8 +130,7 @@ def _moons(rs: np.random.RandomState, m: int) -> tuple[np.ndarray, np.ndarray]:
 def _blobs(rs: np.random.RandomState, m: int) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import make_blobs
 
-    return make_blobs(n_samples=m, centers=[[-2.0, -2.0], [2.0, 2.0]], cluster_std=1.0,
-                      random_state=rs)
+    return make_blobs(n_samples=m, centers=[[-2.0, -2.0], [2.0, 2.0]], cluster_std=1.0, random_state=rs)
 
 
 def _xor(rs: np.random.RandomState, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,8 +145,8 @@ def _spiral(rs: np.random.RandomState, m: int) -> tuple[np.ndarray, np.ndarray]:
     t = np.linspace(0.25, 1.0, N)  # radius, from near the centre outwards
     for j in range(2):
         angle = 3 * np.pi * t + j * np.pi + rs.randn(N) * 0.2
-        X[N * j:N * (j + 1)] = np.c_[t * np.sin(angle), t * np.cos(angle)]
-        y[N * j:N * (j + 1)] = j
+        X[N * j : N * (j + 1)] = np.c_[t * np.sin(angle), t * np.cos(angle)]
+        y[N * j : N * (j + 1)] = j
     return X, y
 
 
@@ -154,10 +160,8 @@ class _Generated:
 
 
 GENERATED: dict[str, _Generated] = {
-    "flower": _Generated(_flower, 400, 400, (1, 2),
-                         "the course's planar flower (load_planar_dataset), 2 classes"),
-    "circles": _Generated(_circles, 300, 100, (1, 2),
-                          "the course's circles (make_circles, noise 0.05), 2 classes"),
+    "flower": _Generated(_flower, 400, 400, (1, 2), "the course's planar flower (load_planar_dataset), 2 classes"),
+    "circles": _Generated(_circles, 300, 100, (1, 2), "the course's circles (make_circles, noise 0.05), 2 classes"),
     "moons": _Generated(_moons, 300, 100, (0, 1), "two moons (make_moons, noise 0.2)"),
     "blobs": _Generated(_blobs, 300, 100, (0, 1), "two Gaussian blobs, nearly separable"),
     "xor": _Generated(_xor, 300, 100, (0, 1), "XOR on [-1, 1]^2: label x1 * x2 > 0"),
@@ -171,9 +175,15 @@ def _digits(seed: int | None, test_fraction: float) -> Dataset:
     d = load_digits()
     X, y = d.data / 16.0, d.target
     tr, te = _split(y, test_fraction, 0 if seed is None else seed)
-    return Dataset("digits", X[tr].T, encode_labels(y[tr], 10), X[te].T, encode_labels(y[te], 10),
-                   classes=list(range(10)),
-                   description="scikit-learn's 8x8 digits, pixels/16, 10 classes one-hot")
+    return Dataset(
+        "digits",
+        X[tr].T,
+        encode_labels(y[tr], 10),
+        X[te].T,
+        encode_labels(y[te], 10),
+        classes=list(range(10)),
+        description="scikit-learn's 8x8 digits, pixels/16, 10 classes one-hot",
+    )
 
 
 def _split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -213,8 +223,9 @@ def load(name: str | Path, *, seed: int | None = None, test_fraction: float = 0.
         s_train, s_test = _seeds(seed, g.course_seeds)
         Xtr, ytr = g.make(np.random.RandomState(s_train), g.m_train)
         Xte, yte = g.make(np.random.RandomState(s_test), g.m_test)
-        return Dataset(text, Xtr.T.copy(), encode_labels(ytr, 2), Xte.T.copy(),
-                       encode_labels(yte, 2), description=g.description)
+        return Dataset(
+            text, Xtr.T.copy(), encode_labels(ytr, 2), Xte.T.copy(), encode_labels(yte, 2), description=g.description
+        )
     if text == "digits":
         return _digits(seed, test_fraction)
     path = Path(text)
@@ -236,11 +247,11 @@ def _read_csv(path: Path) -> tuple[np.ndarray, list[str]]:
         raise InitlabError(f"cannot read {path}: {e.strerror}") from None
     try:
         with handle:
-            rows = [(i, r) for i, r in enumerate(csv.reader(handle), start=1)
-                    if r and any(c.strip() for c in r)]
+            rows = [(i, r) for i, r in enumerate(csv.reader(handle), start=1) if r and any(c.strip() for c in r)]
     except UnicodeDecodeError as e:
-        raise InitlabError(f"{path} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}): "
-                           f"save it as UTF-8") from None
+        raise InitlabError(
+            f"{path} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}): save it as UTF-8"
+        ) from None
     except csv.Error as e:
         raise InitlabError(f"{path} is not a readable CSV file: {e}") from None
     if not rows:
@@ -269,8 +280,7 @@ def _read_csv(path: Path) -> tuple[np.ndarray, list[str]]:
     features, labels = [], []
     for line, row in rows:
         if len(row) != width:
-            raise InitlabError(f"{path} line {line}: expected {width} values, got {len(row)} "
-                               f"(a ragged row)")
+            raise InitlabError(f"{path} line {line}: expected {width} values, got {len(row)} (a ragged row)")
         values = []
         for j, cell in enumerate(row):
             if j == label_col:
@@ -279,8 +289,7 @@ def _read_csv(path: Path) -> tuple[np.ndarray, list[str]]:
                 v = float(cell)
             except ValueError:
                 col = header[j] if header else str(j + 1)
-                raise InitlabError(f"{path} line {line}, column {col}: {cell.strip()!r} is not "
-                                   f"a number") from None
+                raise InitlabError(f"{path} line {line}, column {col}: {cell.strip()!r} is not a number") from None
             if not np.isfinite(v):
                 col = header[j] if header else str(j + 1)
                 raise InitlabError(f"{path} line {line}, column {col}: {cell.strip()} is not finite")
@@ -300,23 +309,26 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np
     except (OSError, ValueError, EOFError) as e:
         raise InitlabError(f"cannot read {path} as .npz: {str(e).strip().splitlines()[0]}") from None
     if not isinstance(z, np.lib.npyio.NpzFile):
-        raise InitlabError(f"{path} holds a .npy array of shape {np.shape(z)}, not a .npz archive: save "
-                           f"with np.savez({path.name!r}, X=X, y=y)")
+        raise InitlabError(
+            f"{path} holds a .npy array of shape {np.shape(z)}, not a .npz archive: save "
+            f"with np.savez({path.name!r}, X=X, y=y)"
+        )
 
     def array(key: str) -> np.ndarray:
         try:
             return z[key]
         except ValueError:  # numpy refuses object arrays without pickle
-            raise InitlabError(f"{path}: {key} holds object arrays (pickled Python objects), which initlab "
-                               f"does not load: save numbers (or strings for y)") from None
+            raise InitlabError(
+                f"{path}: {key} holds object arrays (pickled Python objects), which initlab "
+                f"does not load: save numbers (or strings for y)"
+            ) from None
         except (OSError, EOFError, KeyError) as e:
             raise InitlabError(f"cannot read {path}: array {key}: {e}") from None
 
     with z:
         for key in ("X", "y"):
             if key not in z.files:
-                raise InitlabError(f"{path} lacks array {key!r}: expected X (m, n_x) and y (m,), "
-                                   f"got {sorted(z.files)}")
+                raise InitlabError(f"{path} lacks array {key!r}: expected X (m, n_x) and y (m,), got {sorted(z.files)}")
         X, y = array("X"), array("y")
         Xt = array("X_test") if "X_test" in z.files else None
         yt = array("y_test") if "y_test" in z.files else None
@@ -326,15 +338,15 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np
         if Xa is None:
             continue
         if Xa.ndim != 2:
-            raise InitlabError(f"{path}: {xn} must be 2-D (m, n_x), rows are examples; "
-                               f"got shape {Xa.shape}")
+            raise InitlabError(f"{path}: {xn} must be 2-D (m, n_x), rows are examples; got shape {Xa.shape}")
         if ya.ndim != 1 or ya.shape[0] != Xa.shape[0]:
-            raise InitlabError(f"{path}: {yn} must be ({Xa.shape[0]},) to match {xn} "
-                               f"{Xa.shape}; got shape {ya.shape}")
+            raise InitlabError(f"{path}: {yn} must be ({Xa.shape[0]},) to match {xn} {Xa.shape}; got shape {ya.shape}")
         for name, a in ((xn, Xa), (yn, ya)):
             if np.issubdtype(a.dtype, np.complexfloating):
-                raise InitlabError(f"{path}: {name} is complex ({a.dtype}); initlab needs real numbers "
-                                   f"(its imaginary part would be dropped)")
+                raise InitlabError(
+                    f"{path}: {name} is complex ({a.dtype}); initlab needs real numbers "
+                    f"(its imaginary part would be dropped)"
+                )
         if not np.issubdtype(Xa.dtype, np.number):
             raise InitlabError(f"{path}: {xn} must be numeric, got dtype {Xa.dtype}")
         bad = ~np.isfinite(Xa.astype(np.float64))
@@ -345,8 +357,9 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np
             bad_y = ~np.isfinite(ya)
             if bad_y.any():
                 i = int(np.argmax(bad_y))
-                raise InitlabError(f"{path}: {yn} has NaN or inf labels ({int(bad_y.sum())}), first at row "
-                                   f"{i}: {ya[i]}")
+                raise InitlabError(
+                    f"{path}: {yn} has NaN or inf labels ({int(bad_y.sum())}), first at row {i}: {ya[i]}"
+                )
         elif not (np.issubdtype(ya.dtype, np.integer) or ya.dtype.kind in "bUS"):
             raise InitlabError(f"{path}: {yn} must hold numbers or strings, got dtype {ya.dtype}")
     if Xt is not None and Xt.shape[1] != X.shape[1]:
@@ -377,12 +390,14 @@ def load_file(path: str | Path, *, seed: int | None = None, test_fraction: float
         y = np.array(y)
     else:
         raise InitlabError(f"{path}: expected a .csv or .npz file, got {path.suffix or 'no suffix'}")
-    all_labels = np.concatenate([np.asarray(y).ravel(), np.asarray(yt).ravel()]) if yt is not None \
-        else np.asarray(y).ravel()
+    all_labels = (
+        np.concatenate([np.asarray(y).ravel(), np.asarray(yt).ravel()]) if yt is not None else np.asarray(y).ravel()
+    )
     classes = sorted(set(all_labels.tolist()), key=lambda v: (str(type(v)), v))
     if len(classes) < 2:
-        raise InitlabError(f"{path}: the labels hold {len(classes)} class(es) {classes}; "
-                           f"classification needs at least 2")
+        raise InitlabError(
+            f"{path}: the labels hold {len(classes)} class(es) {classes}; classification needs at least 2"
+        )
     index = {c: k for k, c in enumerate(classes)}
     codes = np.array([index[v] for v in np.asarray(y).tolist()], dtype=np.int64)
     K = len(classes)
@@ -392,5 +407,12 @@ def load_file(path: str | Path, *, seed: int | None = None, test_fraction: float
     else:
         Xtr, ytr = X, codes
         Xte, yte = Xt, np.array([index[v] for v in np.asarray(yt).tolist()], dtype=np.int64)
-    return Dataset(path.name, Xtr.T.copy(), encode_labels(ytr, K), Xte.T.copy(),
-                   encode_labels(yte, K), classes=classes, description=f"loaded from {path}")
+    return Dataset(
+        path.name,
+        Xtr.T.copy(),
+        encode_labels(ytr, K),
+        Xte.T.copy(),
+        encode_labels(yte, K),
+        classes=classes,
+        description=f"loaded from {path}",
+    )

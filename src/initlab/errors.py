@@ -24,9 +24,7 @@ def suggest(name: str, options: Iterable[str]) -> str:
 
 def unknown(kind: str, name: str, options: Sequence[str]) -> InitlabError:
     """Error for a name missing from a table: suggests close names and lists all of them."""
-    return InitlabError(
-        f"unknown {kind} {name!r}{suggest(name, options)}; choose from: {', '.join(options)}"
-    )
+    return InitlabError(f"unknown {kind} {name!r}{suggest(name, options)}; choose from: {', '.join(options)}")
 
 
 def parse_ints(text: str, name: str) -> list[int]:
@@ -44,31 +42,22 @@ def check_layer_dims(layer_dims: Sequence[int]) -> list[int]:
     except TypeError:
         raise InitlabError(f"layer sizes must be a list of integers, got {layer_dims!r}") from None
     if len(dims) < 2:
-        raise InitlabError(
-            f"layer sizes need at least an input and an output size, got {dims}"
-        )
+        raise InitlabError(f"layer sizes need at least an input and an output size, got {dims}")
     for l, n in enumerate(dims):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
             raise InitlabError(f"layer {l} size must be an integer, got {n!r} in {dims}")
         if n <= 0:
-            raise InitlabError(
-                f"layer {l} has width {n}: every layer needs at least 1 unit (sizes {dims})"
-            )
+            raise InitlabError(f"layer {l} has width {n}: every layer needs at least 1 unit (sizes {dims})")
     return [int(n) for n in dims]
 
 
 def check_examples(X: object, name: str = "X") -> np.ndarray:
     """A finite float matrix `(n, m)` with examples as columns."""
     arr = np.asarray(X)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
-    ):
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise InitlabError(f"{name} must be numeric, got dtype {arr.dtype}")
     if arr.ndim != 2:
-        raise InitlabError(
-            f"{name} must be 2-D (features, examples) with examples as columns, "
-            f"got shape {arr.shape}"
-        )
+        raise InitlabError(f"{name} must be 2-D (features, examples) with examples as columns, got shape {arr.shape}")
     if arr.shape[1] == 0:
         raise InitlabError(f"{name} has no examples: shape {arr.shape}")
     arr = arr.astype(np.float64) if not np.issubdtype(arr.dtype, np.floating) else arr
@@ -76,8 +65,7 @@ def check_examples(X: object, name: str = "X") -> np.ndarray:
     if bad.any():
         i, j = np.argwhere(bad)[0]
         raise InitlabError(
-            f"{name} has {int(bad.sum())} non-finite value(s) (NaN or inf); "
-            f"first at row {i}, example {j}: {arr[i, j]}"
+            f"{name} has {int(bad.sum())} non-finite value(s) (NaN or inf); first at row {i}, example {j}: {arr[i, j]}"
         )
     return arr
 

@@ -65,9 +65,7 @@ def fans(shape: Sequence[int], override: tuple[int, int] | None = None) -> tuple
             raise InitlabError(f"fans must be positive, got fan_in={fi}, fan_out={fo}")
         return fi, fo
     if len(shape) < 2:
-        raise InitlabError(
-            f"a weight needs a shape (..., fan_out, fan_in) of at least 2 axes, got {shape}"
-        )
+        raise InitlabError(f"a weight needs a shape (..., fan_out, fan_in) of at least 2 axes, got {shape}")
     for n in shape:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
             raise InitlabError(f"every axis of a weight shape must be a positive integer, got {shape}")
@@ -81,8 +79,10 @@ def _finite(W: np.ndarray, spec: str) -> np.ndarray:
     """``W`` if every draw is finite; a scale near float64's largest number overflows to inf
     (``random:1e308``), which would train to a NaN cost."""
     if not np.isfinite(W).all():
-        raise InitlabError(f"initializer {spec!r} drew weights that are not finite (inf): its scale "
-                           f"overflows float64; use a smaller one")
+        raise InitlabError(
+            f"initializer {spec!r} drew weights that are not finite (inf): its scale "
+            f"overflows float64; use a smaller one"
+        )
     return W
 
 
@@ -109,8 +109,7 @@ class Constant:
 
     def theory(self, shape: Sequence[int], *, fans: tuple[int, int] | None = None) -> dict:
         fan_in, fan_out = _fans(shape, fans)
-        return {"distribution": "constant", "value": self.value, "std": 0.0,
-                "fan_in": fan_in, "fan_out": fan_out}
+        return {"distribution": "constant", "value": self.value, "std": 0.0, "fan_in": fan_in, "fan_out": fan_out}
 
 
 @dataclass(frozen=True)
@@ -169,8 +168,14 @@ class VarianceScaling:
     def theory(self, shape: Sequence[int], *, fans: tuple[int, int] | None = None) -> dict:
         fan_in, fan_out = _fans(shape, fans)
         std = float(np.sqrt(self.variance(shape, fans)))
-        out = {"distribution": self.distribution, "std": std, "fan_in": fan_in,
-               "fan_out": fan_out, "mode": self.mode, "scale": self.scale}
+        out = {
+            "distribution": self.distribution,
+            "std": std,
+            "fan_in": fan_in,
+            "fan_out": fan_out,
+            "mode": self.mode,
+            "scale": self.scale,
+        }
         if self.distribution == "uniform":
             out["bound"] = float(np.sqrt(3.0) * std)
         if self.distribution == "truncated_normal":
@@ -206,8 +211,13 @@ class Orthogonal:
     def theory(self, shape: Sequence[int], *, fans: tuple[int, int] | None = None) -> dict:
         fan_in, fan_out = _fans(shape)
         # every row (wide) or column (tall) has norm gain: entries have variance gain^2 / max fan
-        return {"distribution": "orthogonal", "std": self.gain / np.sqrt(max(fan_in, fan_out)),
-                "gain": self.gain, "fan_in": fan_in, "fan_out": fan_out}
+        return {
+            "distribution": "orthogonal",
+            "std": self.gain / np.sqrt(max(fan_in, fan_out)),
+            "gain": self.gain,
+            "fan_in": fan_in,
+            "fan_out": fan_out,
+        }
 
 
 @dataclass(frozen=True)
@@ -223,9 +233,13 @@ class Identity:
 
     def theory(self, shape: Sequence[int], *, fans: tuple[int, int] | None = None) -> dict:
         fan_in, fan_out = _fans(shape)
-        return {"distribution": "identity", "gain": self.gain, "std": float(
-            self.gain * np.sqrt(min(fan_in, fan_out) / (fan_in * fan_out))),
-            "fan_in": fan_in, "fan_out": fan_out}
+        return {
+            "distribution": "identity",
+            "gain": self.gain,
+            "std": float(self.gain * np.sqrt(min(fan_in, fan_out) / (fan_in * fan_out))),
+            "fan_in": fan_in,
+            "fan_out": fan_out,
+        }
 
 
 @dataclass(frozen=True)
@@ -257,8 +271,13 @@ class Sparse:
     def theory(self, shape: Sequence[int], *, fans: tuple[int, int] | None = None) -> dict:
         fan_in, fan_out = _fans(shape)
         keep = 1 - np.ceil(self.sparsity * fan_out) / fan_out
-        return {"distribution": "sparse normal", "std": float(self.std * np.sqrt(keep)),
-                "sparsity": self.sparsity, "fan_in": fan_in, "fan_out": fan_out}
+        return {
+            "distribution": "sparse normal",
+            "std": float(self.std * np.sqrt(keep)),
+            "sparsity": self.sparsity,
+            "fan_in": fan_in,
+            "fan_out": fan_out,
+        }
 
 
 @dataclass(frozen=True)
@@ -381,104 +400,191 @@ _PT = "torch.nn.init"
 REGISTRY: dict[str, Entry] = {
     e.name: e
     for e in [
-        Entry("zeros", lambda spec: Constant(0.0, spec), "all weights 0 (never breaks symmetry)",
-              "W = 0",
-              equivalents={"pytorch": f"{_PT}.zeros_", "keras": "Zeros", "jax": "zeros"}),
-        Entry("constant", lambda spec, c: Constant(c, spec),
-              "all weights equal to C (as symmetric as zeros)", "W = C",
-              (Param("C", _number),),
-              {"pytorch": f"{_PT}.constant_(w, C)", "keras": "Constant(C)", "jax": "constant(C)"}),
-        Entry("random", lambda spec, scale: Normal(scale, spec),
-              "the course's randn * SCALE (default 0.01)", "W = randn * SCALE",
-              (Param("SCALE", _positive, 0.01),),
-              {"numpy": "np.random.randn(n, n_prev) * SCALE",
-               "pytorch": f"{_PT}.normal_(w, 0, SCALE)", "keras": "RandomNormal(stddev=SCALE)",
-               "jax": "normal(SCALE)"}),
-        Entry("xavier", _vs(1.0, "fan_in", "normal"),
-              "the course's Xavier: randn * sqrt(1/n_in) (LeCun's variance)",
-              "W = randn * sqrt(1 / fan_in)",
-              equivalents={"same as": "lecun_normal",
-                           "pytorch": f"{_PT}.kaiming_normal_(w, nonlinearity='linear')",
-                           "note": "PyTorch's/Keras's 'xavier'/'glorot' use fan_avg: glorot_normal"}),
-        Entry("he", _vs(2.0, "fan_in", "normal"),
-              "the course's He: randn * sqrt(2/n_in)", "W = randn * sqrt(2 / fan_in)",
-              equivalents={"same as": "he_normal",
-                           "pytorch": f"{_PT}.kaiming_normal_(w, nonlinearity='relu')"}),
-        Entry("glorot_normal", _vs(1.0, "fan_avg", "normal"),
-              "Glorot & Bengio 2010, normal (PyTorch's xavier_normal_)",
-              "W = N(0, std^2), std = sqrt(2 / (fan_in + fan_out))",
-              equivalents={"pytorch": f"{_PT}.xavier_normal_",
-                           "keras": "none exact: GlorotNormal is truncated (glorot_truncated_normal)",
-                           "jax": "none exact: glorot_normal is truncated (glorot_truncated_normal)"}),
-        Entry("glorot_uniform", _vs(1.0, "fan_avg", "uniform"),
-              "Glorot & Bengio 2010, uniform (Keras's default)",
-              "W ~ U(-b, b), b = sqrt(6 / (fan_in + fan_out))",
-              equivalents={"pytorch": f"{_PT}.xavier_uniform_", "keras": "GlorotUniform",
-                           "jax": "glorot_uniform"}),
-        Entry("glorot_truncated_normal", _vs(1.0, "fan_avg", "truncated_normal"),
-              "Glorot normal as Keras and JAX draw it: truncated at 2 std",
-              "W = std/.8796 * N(0,1)|(-2,2), std = sqrt(2 / (fan_in + fan_out))",
-              equivalents={"keras": "GlorotNormal", "jax": "glorot_normal",
-                           "pytorch": f"{_PT}.trunc_normal_ (std and bounds set by hand)"}),
-        Entry("he_normal", _vs(2.0, "fan_in", "normal"),
-              "He et al. 2015, normal (PyTorch's kaiming_normal_)",
-              "W = N(0, std^2), std = sqrt(2 / fan_in)",
-              equivalents={"pytorch": f"{_PT}.kaiming_normal_(w, nonlinearity='relu')",
-                           "keras": "none exact: HeNormal is truncated (he_truncated_normal)",
-                           "jax": "none exact: he_normal is truncated (he_truncated_normal)"}),
-        Entry("he_uniform", _vs(2.0, "fan_in", "uniform"),
-              "He et al. 2015, uniform", "W ~ U(-b, b), b = sqrt(6 / fan_in)",
-              equivalents={"pytorch": f"{_PT}.kaiming_uniform_(w, nonlinearity='relu')",
-                           "keras": "HeUniform", "jax": "he_uniform"}),
-        Entry("he_truncated_normal", _vs(2.0, "fan_in", "truncated_normal"),
-              "He normal as Keras and JAX draw it: truncated at 2 std",
-              "W = std/.8796 * N(0,1)|(-2,2), std = sqrt(2 / fan_in)",
-              equivalents={"keras": "HeNormal", "jax": "he_normal"}),
-        Entry("lecun_normal", _vs(1.0, "fan_in", "normal"),
-              "LeCun 1998, normal (variance 1/fan_in)", "W = N(0, std^2), std = sqrt(1 / fan_in)",
-              equivalents={"pytorch": f"{_PT}.kaiming_normal_(w, nonlinearity='linear')",
-                           "keras": "none exact: LecunNormal is truncated (lecun_truncated_normal)",
-                           "jax": "none exact: lecun_normal is truncated (lecun_truncated_normal)"}),
-        Entry("lecun_uniform", _vs(1.0, "fan_in", "uniform"),
-              "LeCun 1998, uniform", "W ~ U(-b, b), b = sqrt(3 / fan_in)",
-              equivalents={"pytorch": f"{_PT}.kaiming_uniform_(w, nonlinearity='linear')",
-                           "keras": "LecunUniform", "jax": "lecun_uniform"}),
-        Entry("lecun_truncated_normal", _vs(1.0, "fan_in", "truncated_normal"),
-              "LeCun normal as Keras and JAX draw it: truncated at 2 std",
-              "W = std/.8796 * N(0,1)|(-2,2), std = sqrt(1 / fan_in)",
-              equivalents={"keras": "LecunNormal", "jax": "lecun_normal"}),
-        Entry("pytorch_default", _vs(1.0 / 3.0, "fan_in", "uniform"),
-              "PyTorch's nn.Linear/ConvNd default: U(+-1/sqrt(fan_in)), a third of He's variance",
-              "W ~ U(-b, b), b = 1 / sqrt(fan_in)",
-              equivalents={"pytorch": f"nn.Linear default: {_PT}.kaiming_uniform_(w, a=sqrt(5))"}),
-        Entry("orthogonal", lambda spec, gain: Orthogonal(gain, spec),
-              "Saxe et al. 2014: a random (semi-)orthogonal matrix times GAIN (a number or an "
-              "activation name)", "W = GAIN * Q, Q from the QR of randn with sign correction",
-              (Param("GAIN", _gain, 1.0),),
-              {"pytorch": f"{_PT}.orthogonal_(w, gain)", "keras": "Orthogonal(gain)",
-               "jax": "orthogonal(scale=gain)"}),
-        Entry("identity", lambda spec, gain: Identity(gain, spec),
-              "GAIN times the identity (rectangular: ones on the diagonal)", "W = GAIN * I",
-              (Param("GAIN", _gain, 1.0),),
-              {"pytorch": f"{_PT}.eye_ (times gain)", "keras": "Identity(gain)"}),
-        Entry("sparse", lambda spec, sparsity, std: Sparse(sparsity, std, spec),
-              "Martens 2010: N(0, STD^2) with a fraction SPARSITY of each column zero",
-              "W = N(0, STD^2), ceil(SPARSITY * fan_out) zeros per column",
-              (Param("SPARSITY", _number), Param("STD", _positive, 0.01)),
-              {"pytorch": f"{_PT}.sparse_(w, sparsity, std)"}),
-        Entry("lsuv", lambda spec, tol, max_iter: LSUV(1.0, spec, tol, int(max_iter)),
-              "Mishkin & Matas 2016: orthonormal, then each layer rescaled on a batch until its "
-              "output variance is 1 +- TOL (at most MAX_ITER rescalings per layer)",
-              "W = Q, then W[l] /= sqrt(Var(Z[l])) until |Var(Z[l]) - 1| < TOL",
-              (Param("TOL", _positive, 0.1), Param("MAX_ITER", _count, 10)),
-              {"paper": "Mishkin & Matas, All you need is a good init, ICLR 2016"}),
-        Entry("variance_scaling",
-              lambda spec, scale, mode, distribution: VarianceScaling(scale, mode, distribution, spec),
-              "the core: variance SCALE/n with n the fan of MODE, drawn from DISTRIBUTION",
-              "variance = SCALE / fan(MODE); normal | truncated_normal | uniform",
-              (Param("SCALE", _positive, 1.0), Param("MODE", _choice(MODES), "fan_in"),
-               Param("DISTRIBUTION", _choice(DISTRIBUTIONS), "normal")),
-              {"keras": "VarianceScaling", "jax": "variance_scaling"}),
+        Entry(
+            "zeros",
+            lambda spec: Constant(0.0, spec),
+            "all weights 0 (never breaks symmetry)",
+            "W = 0",
+            equivalents={"pytorch": f"{_PT}.zeros_", "keras": "Zeros", "jax": "zeros"},
+        ),
+        Entry(
+            "constant",
+            lambda spec, c: Constant(c, spec),
+            "all weights equal to C (as symmetric as zeros)",
+            "W = C",
+            (Param("C", _number),),
+            {"pytorch": f"{_PT}.constant_(w, C)", "keras": "Constant(C)", "jax": "constant(C)"},
+        ),
+        Entry(
+            "random",
+            lambda spec, scale: Normal(scale, spec),
+            "the course's randn * SCALE (default 0.01)",
+            "W = randn * SCALE",
+            (Param("SCALE", _positive, 0.01),),
+            {
+                "numpy": "np.random.randn(n, n_prev) * SCALE",
+                "pytorch": f"{_PT}.normal_(w, 0, SCALE)",
+                "keras": "RandomNormal(stddev=SCALE)",
+                "jax": "normal(SCALE)",
+            },
+        ),
+        Entry(
+            "xavier",
+            _vs(1.0, "fan_in", "normal"),
+            "the course's Xavier: randn * sqrt(1/n_in) (LeCun's variance)",
+            "W = randn * sqrt(1 / fan_in)",
+            equivalents={
+                "same as": "lecun_normal",
+                "pytorch": f"{_PT}.kaiming_normal_(w, nonlinearity='linear')",
+                "note": "PyTorch's/Keras's 'xavier'/'glorot' use fan_avg: glorot_normal",
+            },
+        ),
+        Entry(
+            "he",
+            _vs(2.0, "fan_in", "normal"),
+            "the course's He: randn * sqrt(2/n_in)",
+            "W = randn * sqrt(2 / fan_in)",
+            equivalents={"same as": "he_normal", "pytorch": f"{_PT}.kaiming_normal_(w, nonlinearity='relu')"},
+        ),
+        Entry(
+            "glorot_normal",
+            _vs(1.0, "fan_avg", "normal"),
+            "Glorot & Bengio 2010, normal (PyTorch's xavier_normal_)",
+            "W = N(0, std^2), std = sqrt(2 / (fan_in + fan_out))",
+            equivalents={
+                "pytorch": f"{_PT}.xavier_normal_",
+                "keras": "none exact: GlorotNormal is truncated (glorot_truncated_normal)",
+                "jax": "none exact: glorot_normal is truncated (glorot_truncated_normal)",
+            },
+        ),
+        Entry(
+            "glorot_uniform",
+            _vs(1.0, "fan_avg", "uniform"),
+            "Glorot & Bengio 2010, uniform (Keras's default)",
+            "W ~ U(-b, b), b = sqrt(6 / (fan_in + fan_out))",
+            equivalents={"pytorch": f"{_PT}.xavier_uniform_", "keras": "GlorotUniform", "jax": "glorot_uniform"},
+        ),
+        Entry(
+            "glorot_truncated_normal",
+            _vs(1.0, "fan_avg", "truncated_normal"),
+            "Glorot normal as Keras and JAX draw it: truncated at 2 std",
+            "W = std/.8796 * N(0,1)|(-2,2), std = sqrt(2 / (fan_in + fan_out))",
+            equivalents={
+                "keras": "GlorotNormal",
+                "jax": "glorot_normal",
+                "pytorch": f"{_PT}.trunc_normal_ (std and bounds set by hand)",
+            },
+        ),
+        Entry(
+            "he_normal",
+            _vs(2.0, "fan_in", "normal"),
+            "He et al. 2015, normal (PyTorch's kaiming_normal_)",
+            "W = N(0, std^2), std = sqrt(2 / fan_in)",
+            equivalents={
+                "pytorch": f"{_PT}.kaiming_normal_(w, nonlinearity='relu')",
+                "keras": "none exact: HeNormal is truncated (he_truncated_normal)",
+                "jax": "none exact: he_normal is truncated (he_truncated_normal)",
+            },
+        ),
+        Entry(
+            "he_uniform",
+            _vs(2.0, "fan_in", "uniform"),
+            "He et al. 2015, uniform",
+            "W ~ U(-b, b), b = sqrt(6 / fan_in)",
+            equivalents={
+                "pytorch": f"{_PT}.kaiming_uniform_(w, nonlinearity='relu')",
+                "keras": "HeUniform",
+                "jax": "he_uniform",
+            },
+        ),
+        Entry(
+            "he_truncated_normal",
+            _vs(2.0, "fan_in", "truncated_normal"),
+            "He normal as Keras and JAX draw it: truncated at 2 std",
+            "W = std/.8796 * N(0,1)|(-2,2), std = sqrt(2 / fan_in)",
+            equivalents={"keras": "HeNormal", "jax": "he_normal"},
+        ),
+        Entry(
+            "lecun_normal",
+            _vs(1.0, "fan_in", "normal"),
+            "LeCun 1998, normal (variance 1/fan_in)",
+            "W = N(0, std^2), std = sqrt(1 / fan_in)",
+            equivalents={
+                "pytorch": f"{_PT}.kaiming_normal_(w, nonlinearity='linear')",
+                "keras": "none exact: LecunNormal is truncated (lecun_truncated_normal)",
+                "jax": "none exact: lecun_normal is truncated (lecun_truncated_normal)",
+            },
+        ),
+        Entry(
+            "lecun_uniform",
+            _vs(1.0, "fan_in", "uniform"),
+            "LeCun 1998, uniform",
+            "W ~ U(-b, b), b = sqrt(3 / fan_in)",
+            equivalents={
+                "pytorch": f"{_PT}.kaiming_uniform_(w, nonlinearity='linear')",
+                "keras": "LecunUniform",
+                "jax": "lecun_uniform",
+            },
+        ),
+        Entry(
+            "lecun_truncated_normal",
+            _vs(1.0, "fan_in", "truncated_normal"),
+            "LeCun normal as Keras and JAX draw it: truncated at 2 std",
+            "W = std/.8796 * N(0,1)|(-2,2), std = sqrt(1 / fan_in)",
+            equivalents={"keras": "LecunNormal", "jax": "lecun_normal"},
+        ),
+        Entry(
+            "pytorch_default",
+            _vs(1.0 / 3.0, "fan_in", "uniform"),
+            "PyTorch's nn.Linear/ConvNd default: U(+-1/sqrt(fan_in)), a third of He's variance",
+            "W ~ U(-b, b), b = 1 / sqrt(fan_in)",
+            equivalents={"pytorch": f"nn.Linear default: {_PT}.kaiming_uniform_(w, a=sqrt(5))"},
+        ),
+        Entry(
+            "orthogonal",
+            lambda spec, gain: Orthogonal(gain, spec),
+            "Saxe et al. 2014: a random (semi-)orthogonal matrix times GAIN (a number or an activation name)",
+            "W = GAIN * Q, Q from the QR of randn with sign correction",
+            (Param("GAIN", _gain, 1.0),),
+            {"pytorch": f"{_PT}.orthogonal_(w, gain)", "keras": "Orthogonal(gain)", "jax": "orthogonal(scale=gain)"},
+        ),
+        Entry(
+            "identity",
+            lambda spec, gain: Identity(gain, spec),
+            "GAIN times the identity (rectangular: ones on the diagonal)",
+            "W = GAIN * I",
+            (Param("GAIN", _gain, 1.0),),
+            {"pytorch": f"{_PT}.eye_ (times gain)", "keras": "Identity(gain)"},
+        ),
+        Entry(
+            "sparse",
+            lambda spec, sparsity, std: Sparse(sparsity, std, spec),
+            "Martens 2010: N(0, STD^2) with a fraction SPARSITY of each column zero",
+            "W = N(0, STD^2), ceil(SPARSITY * fan_out) zeros per column",
+            (Param("SPARSITY", _number), Param("STD", _positive, 0.01)),
+            {"pytorch": f"{_PT}.sparse_(w, sparsity, std)"},
+        ),
+        Entry(
+            "lsuv",
+            lambda spec, tol, max_iter: LSUV(1.0, spec, tol, int(max_iter)),
+            "Mishkin & Matas 2016: orthonormal, then each layer rescaled on a batch until its "
+            "output variance is 1 +- TOL (at most MAX_ITER rescalings per layer)",
+            "W = Q, then W[l] /= sqrt(Var(Z[l])) until |Var(Z[l]) - 1| < TOL",
+            (Param("TOL", _positive, 0.1), Param("MAX_ITER", _count, 10)),
+            {"paper": "Mishkin & Matas, All you need is a good init, ICLR 2016"},
+        ),
+        Entry(
+            "variance_scaling",
+            lambda spec, scale, mode, distribution: VarianceScaling(scale, mode, distribution, spec),
+            "the core: variance SCALE/n with n the fan of MODE, drawn from DISTRIBUTION",
+            "variance = SCALE / fan(MODE); normal | truncated_normal | uniform",
+            (
+                Param("SCALE", _positive, 1.0),
+                Param("MODE", _choice(MODES), "fan_in"),
+                Param("DISTRIBUTION", _choice(DISTRIBUTIONS), "normal"),
+            ),
+            {"keras": "VarianceScaling", "jax": "variance_scaling"},
+        ),
     ]
 }
 
@@ -532,13 +638,16 @@ def get(spec: str | Sampler) -> Sampler:
     name, colon, rest = entry.name, *text.partition(":")[1:]
     args = [a.strip() for a in rest.split(",")] if colon else []
     if "" in args:  # "random:" or "variance_scaling:2,,uniform": a value was meant, none given
-        raise InitlabError(f"initializer {spec!r} has an empty argument: write {usage(name)}"
-                           + (f" (e.g. {name}:{entry.params[0].default:g})"
-                              if entry.params and isinstance(entry.params[0].default, float) else ""))
-    if len(args) > len(entry.params):
         raise InitlabError(
-            f"initializer {spec!r} takes at most {len(entry.params)} argument(s): {usage(name)}"
+            f"initializer {spec!r} has an empty argument: write {usage(name)}"
+            + (
+                f" (e.g. {name}:{entry.params[0].default:g})"
+                if entry.params and isinstance(entry.params[0].default, float)
+                else ""
+            )
         )
+    if len(args) > len(entry.params):
+        raise InitlabError(f"initializer {spec!r} takes at most {len(entry.params)} argument(s): {usage(name)}")
     values = []
     for i, p in enumerate(entry.params):
         if i < len(args):
@@ -622,8 +731,7 @@ def initialize_parameters(
     ``np.random.seed(2)`` first gives the course's published ``W1[0] = [-0.00416758, -0.00056267]``.
     """
     scale = check_positive("scale", scale)
-    return initialize_parameters_deep([n_x, n_h, n_y], init=Normal(scale, f"random:{scale}"),
-                                      seed=seed)
+    return initialize_parameters_deep([n_x, n_h, n_y], init=Normal(scale, f"random:{scale}"), seed=seed)
 
 
 SpecLike = str | Sampler

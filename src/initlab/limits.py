@@ -70,8 +70,12 @@ class Estimate:
         return float(sum(self.memory.values()))
 
     def to_dict(self) -> dict:
-        return {"what": self.what, "memory_bytes": self.total_memory,
-                "memory_parts": dict(self.memory), "work": self.work}
+        return {
+            "what": self.what,
+            "memory_bytes": self.total_memory,
+            "memory_parts": dict(self.memory),
+            "work": self.work,
+        }
 
 
 @dataclass(frozen=True)
@@ -89,8 +93,22 @@ def _setting() -> _Setting:
 
 
 # ------------------------------------------------------------------------------ parsing
-_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
-          "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 10**3,
+    "kb": 10**3,
+    "m": 10**6,
+    "mb": 10**6,
+    "g": 10**9,
+    "gb": 10**9,
+    "t": 10**12,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
 
 
 def parse_memory(value: str | float | int | None, name: str = "--max-memory") -> float | None:
@@ -156,8 +174,10 @@ def _meminfo_available(path: str = "/proc/meminfo") -> float | None:
 
 def _cgroup_room() -> float | None:
     """What the cgroup still lets this process allocate (v2, then v1); None when unlimited."""
-    pairs = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-             ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"))
+    pairs = (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    )
     for limit_path, usage_path in pairs:
         try:
             with open(limit_path) as f:
@@ -190,8 +210,9 @@ def available_memory() -> float:
 
 # --------------------------------------------------------------------------- settings
 @contextlib.contextmanager
-def limit(*, max_memory: str | float | None = None, max_work: str | float | None = None,
-          cli: bool = False) -> Iterator[None]:
+def limit(
+    *, max_memory: str | float | None = None, max_work: str | float | None = None, cli: bool = False
+) -> Iterator[None]:
     """Limits for the calls inside the block (``None`` keeps the environment's or the
     default)::
 
@@ -242,17 +263,24 @@ def check(estimate: Estimate) -> Estimate:
     if need > mem_limit:
         parts = sorted(((v, k) for k, v in estimate.memory.items() if v > 0), reverse=True)[:3]
         detail = ", ".join(f"{k} {fmt_bytes(v)}" for v, k in parts)
-        limit_text = (f"{fmt_bytes(mem_limit)} of memory is available" if mem_from == "available"
-                      else f"the limit is {fmt_bytes(mem_limit)} ({mem_from})")
-        raise LimitError(f"{estimate.what} needs about {fmt_bytes(need)} of memory ({detail}) but "
-                         f"{limit_text}: make it smaller, or raise the limit with "
-                         f"{_how_to_raise('memory')} if the machine can hold it")
+        limit_text = (
+            f"{fmt_bytes(mem_limit)} of memory is available"
+            if mem_from == "available"
+            else f"the limit is {fmt_bytes(mem_limit)} ({mem_from})"
+        )
+        raise LimitError(
+            f"{estimate.what} needs about {fmt_bytes(need)} of memory ({detail}) but "
+            f"{limit_text}: make it smaller, or raise the limit with "
+            f"{_how_to_raise('memory')} if the machine can hold it"
+        )
     if estimate.work > work_limit:
         detail = f" ({estimate.work_detail})" if estimate.work_detail else ""
         source = "the default: hours of CPU" if work_from == "default" else work_from
-        raise LimitError(f"{estimate.what} needs about {estimate.work:.2g} multiply-adds{detail}, over "
-                         f"the limit of {work_limit:.2g} ({source}): make it smaller, or "
-                         f"raise the limit with {_how_to_raise('work')}")
+        raise LimitError(
+            f"{estimate.what} needs about {estimate.work:.2g} multiply-adds{detail}, over "
+            f"the limit of {work_limit:.2g} ({source}): make it smaller, or "
+            f"raise the limit with {_how_to_raise('work')}"
+        )
     return estimate
 
 
@@ -261,18 +289,17 @@ def _dims(layer_dims: Sequence[int]) -> list[int]:
     return [int(n) for n in layer_dims]
 
 
-def network(layer_dims: Sequence[int], *, ensemble: int | None = None,
-            what: str | None = None) -> Estimate:
+def network(layer_dims: Sequence[int], *, ensemble: int | None = None, what: str | None = None) -> Estimate:
     """Building a `Network`: its parameters, the sampler's temporaries (one layer), and for an
     ensemble the members' dicts before they are stacked (twice the parameters)."""
     n = _dims(layer_dims)
     E = ensemble or 1
     weights = [a * b for a, b in zip(n[:-1], n[1:], strict=False)]
     P = sum(weights) + sum(n[1:])
-    mem = {"parameters": 8.0 * E * P,
-           "drawing": 8.0 * (E * P if ensemble else 2 * max(weights))}
-    label = what or (f"an ensemble of {E:,} networks of layers {_short(n)}" if ensemble
-                     else f"a network of layers {_short(n)}")
+    mem = {"parameters": 8.0 * E * P, "drawing": 8.0 * (E * P if ensemble else 2 * max(weights))}
+    label = what or (
+        f"an ensemble of {E:,} networks of layers {_short(n)}" if ensemble else f"a network of layers {_short(n)}"
+    )
     return Estimate(label, mem)
 
 
@@ -332,25 +359,32 @@ def training(
     if not iterations:
         detail = ""
     elif step > 1.01 * products:  # small layers: their fixed cost per step dominates
-        detail = (f"{iterations:,} iterations x {step:.2g} a step; each of the {L} layers counts at least "
-                  f"{STEP_FLOOR:.0e}, the time a step takes however small")
+        detail = (
+            f"{iterations:,} iterations x {step:.2g} a step; each of the {L} layers counts at least "
+            f"{STEP_FLOOR:.0e}, the time a step takes however small"
+        )
     else:
         detail = f"{iterations:,} iterations x {E:,} network(s) x {m:,} examples x {W:,} weights x 3"
-    label = what or (f"training {'an ensemble of ' + format(E, ',') + ' networks' if ensemble else 'a network'}"
-                     f" of layers {_short(n)} on {m:,} examples")
+    label = what or (
+        f"training {'an ensemble of ' + format(E, ',') + ' networks' if ensemble else 'a network'}"
+        f" of layers {_short(n)} on {m:,} examples"
+    )
     return Estimate(label, mem, work, detail)
 
 
-def ensemble_pass(*, depth: int, width: int, networks: int, batch: int, n_in: int | None = None,
-                  what: str | None = None) -> Estimate:
+def ensemble_pass(
+    *, depth: int, width: int, networks: int, batch: int, n_in: int | None = None, what: str | None = None
+) -> Estimate:
     """One forward and one backward pass of ``networks`` MLPs of ``depth`` layers of ``width``
     units on ``batch`` inputs, weights drawn one layer at a time (``theory --measure``)."""
     n_in = n_in or width
     E, m = max(1, networks), max(1, batch)
     layer = 8.0 * E * width * max(width, n_in)
-    mem = {"forward caches": 8.0 * E * m * width * depth * 2 + 8.0 * E * m * n_in,
-           "one layer's weights": 3 * layer,
-           "gradients": 8.0 * E * m * width * 3}
+    mem = {
+        "forward caches": 8.0 * E * m * width * depth * 2 + 8.0 * E * m * n_in,
+        "one layer's weights": 3 * layer,
+        "gradients": 8.0 * E * m * width * 3,
+    }
     W = width * n_in + (depth - 1) * width * width
     work = 2.0 * E * m * W + depth * 2 * STEP_FLOOR
     label = what or f"{E:,} networks of {depth:,} layers of {width:,} units on {m:,} inputs"

@@ -73,9 +73,11 @@ def _expect(f, q: np.ndarray) -> np.ndarray:
     s = np.sqrt(q)[..., None]
     z0 = np.minimum(1.0, FEATURE_U / np.maximum(s, 1e-300))
     inner, outer = z0 * _GL_T, z0 + (Z_MAX - z0) * _GL_T
-    phi_in, phi_out = np.exp(-inner ** 2 / 2), np.exp(-outer ** 2 / 2)
-    total = ((f(s * inner) + f(-s * inner)) * phi_in * _GL_W * z0
-             + (f(s * outer) + f(-s * outer)) * phi_out * _GL_W * (Z_MAX - z0)).sum(axis=-1)
+    phi_in, phi_out = np.exp(-(inner**2) / 2), np.exp(-(outer**2) / 2)
+    total = (
+        (f(s * inner) + f(-s * inner)) * phi_in * _GL_W * z0
+        + (f(s * outer) + f(-s * outer)) * phi_out * _GL_W * (Z_MAX - z0)
+    ).sum(axis=-1)
     return total / np.sqrt(2 * np.pi)
 
 
@@ -217,9 +219,17 @@ class MeanField:
         return "ordered" if self.chi1 < 1 else "chaotic"
 
     def to_dict(self) -> dict:
-        return {"activation": self.activation, "sigma_w2": self.sigma_w2, "sigma_b2": self.sigma_b2,
-                "q_star": self.q_star, "chi1": self.chi1, "c_star": self.c_star, "xi_q": self.xi_q,
-                "xi_c": self.xi_c, "phase": self.phase}
+        return {
+            "activation": self.activation,
+            "sigma_w2": self.sigma_w2,
+            "sigma_b2": self.sigma_b2,
+            "q_star": self.q_star,
+            "chi1": self.chi1,
+            "c_star": self.c_star,
+            "xi_q": self.xi_q,
+            "xi_c": self.xi_c,
+            "phase": self.phase,
+        }
 
 
 def depth_scales(activation: str, sigma_w2: float, sigma_b2: float, *, q0: float = 1.0) -> MeanField:
@@ -295,8 +305,9 @@ def variance_by_layer(activation: str, sigma_w2, sigma_b2, q1: float, depth: int
     return np.array(q)
 
 
-def network_variances(activation: str, init: str, layer_dims: Sequence[int], X: np.ndarray,
-                      sigma_b2: float = 0.0) -> np.ndarray:
+def network_variances(
+    activation: str, init: str, layer_dims: Sequence[int], X: np.ndarray, sigma_b2: float = 0.0
+) -> np.ndarray:
     """Predicted ``q_l`` (mean of ``z^2``) at every hidden layer of a network just initialized
     with ``init``, widths allowed to differ: ``sigma_w2_l = Var(W_l) * fan_in_l`` from the
     initializer's theory, ``q_1 = sigma_w2_1 * mean(x^2) + sigma_b2`` on the inputs ``X: (n_x, m)``,
@@ -338,8 +349,12 @@ def reliability(spread: float) -> str:
     """A sentence on what a predicted spread of ``log ||z_L||^2`` means for one network."""
     factor = float(np.exp(np.sqrt(spread)))
     if spread < 0.1:
-        return (f"one network stays close to the mean-field prediction (a typical network's squared "
-                f"output length is within a factor {factor:.2f} of it)")
-    return (f"single networks are unreliable at this depth and width even at the critical init: "
-            f"a typical network's squared output length is off from the prediction by a factor "
-            f"{factor:.1f} (one standard deviation of its log); use wider layers or fewer of them")
+        return (
+            f"one network stays close to the mean-field prediction (a typical network's squared "
+            f"output length is within a factor {factor:.2f} of it)"
+        )
+    return (
+        f"single networks are unreliable at this depth and width even at the critical init: "
+        f"a typical network's squared output length is off from the prediction by a factor "
+        f"{factor:.1f} (one standard deviation of its log); use wider layers or fewer of them"
+    )

@@ -478,8 +478,9 @@ def check(path: str | Path, module: str | None = None, *, seed: int = 0) -> Chec
     return CheckReport(str(path), module, results)
 
 
-def _check_function(name: str, fn: Callable, ref: Callable, cases: list[Case], seed: int,
-                    file: str = "the file") -> FunctionResult:
+def _check_function(
+    name: str, fn: Callable, ref: Callable, cases: list[Case], seed: int, file: str = "the file"
+) -> FunctionResult:
     worst = 0.0
     for k, (label, make) in enumerate(cases):
         args = make(np.random.default_rng([seed, k]))

@@ -39,9 +39,10 @@ def check_port(host: str, port: int) -> None:
         try:
             s.bind((host, port))
         except OSError as exc:
-            raise InitlabError(f"cannot serve on {host}:{port}: {exc.strerror or exc}"
-                               + (" (the port is in use; pick another with --port)"
-                                  if exc.errno in (98, 48) else "")) from None
+            raise InitlabError(
+                f"cannot serve on {host}:{port}: {exc.strerror or exc}"
+                + (" (the port is in use; pick another with --port)" if exc.errno in (98, 48) else "")
+            ) from None
 
 
 def _split_host(header: str) -> tuple[str, int | None]:
@@ -74,18 +75,21 @@ def host_allowed(header: str | None, port: int, host: str = LOCAL) -> bool:
     return False
 
 
-def refusal(method: str, path: str, query: str, host_header: str | None, port: int,
-            host: str = LOCAL) -> tuple[int, str] | None:
+def refusal(
+    method: str, path: str, query: str, host_header: str | None, port: int, host: str = LOCAL
+) -> tuple[int, str] | None:
     """``(status, one line)`` for a request the dashboard refuses, or None to serve it."""
     from initlab.dashboard.session import max_chars
 
     if not host_allowed(host_header, port, host):
         own = () if host in (*LOOPBACK, *WILDCARD) else (host,)
         names = ", ".join(f"{n}:{port}" for n in (*LOOPBACK, *own))
-        return 403, (f"403: this dashboard answers to Host {names} only, not {(host_header or '')[:60]!r} "
-                     "(a guard against DNS rebinding)")
+        return 403, (
+            f"403: this dashboard answers to Host {names} only, not {(host_header or '')[:60]!r} "
+            "(a guard against DNS rebinding)"
+        )
     if path.startswith("/components/"):
-        module = path[len("/components/"):].partition("/")[0]
+        module = path[len("/components/") :].partition("/")[0]
         if module.partition(".")[0] not in COMPONENT_PACKAGES or module not in sys.modules:
             return 404, "404: no such component"
     if path in ("/", "", "/autoload.js") and query:  # the routes that make a page from the query
@@ -93,8 +97,9 @@ def refusal(method: str, path: str, query: str, host_header: str | None, port: i
 
         for key, value in parse_qsl(query, keep_blank_values=True):
             if len(key) > 40 or len(value) > max_chars(key):
-                return 400, (f"400: the address's {key[:40]!r} is {len(value):,} characters long; "
-                             f"at most {max_chars(key):,}")
+                return 400, (
+                    f"400: the address's {key[:40]!r} is {len(value):,} characters long; at most {max_chars(key):,}"
+                )
             try:  # what Panel does with it before the page exists
                 parse_query("?" + urlencode({key: value}))
             except Exception:  # noqa: BLE001 - any failure there is a 500 with a traceback
@@ -137,8 +142,11 @@ def serve(port: int = 8765, host: str = LOCAL, *, open_browser: bool = True) -> 
     prints a warning: the page trains whatever its visitors ask."""
     check_port(host, port)
     if host != LOCAL:
-        print(f"warning: serving on {host}, not only this machine: anyone who can reach "
-              f"{host}:{port} can use the dashboard", file=sys.stderr)
+        print(
+            f"warning: serving on {host}, not only this machine: anyone who can reach "
+            f"{host}:{port} can use the dashboard",
+            file=sys.stderr,
+        )
     import panel as pn
 
     from initlab.dashboard.app import create_page
@@ -148,8 +156,16 @@ def serve(port: int = 8765, host: str = LOCAL, *, open_browser: bool = True) -> 
     # Bokeh's own check of the websocket's Origin (it cannot parse "[::1]", which the Host
     # guard lets through; this server listens on IPv4 unless --host says otherwise)
     origins = [f"{h}:{port}" for h in {host, shown, *LOOPBACK} if h and not h.startswith("[")]
-    server = pn.serve({"/": create_page}, port=port, address=host, show=False, start=False,
-                      websocket_origin=origins, title="initlab dashboard", threaded=False)
+    server = pn.serve(
+        {"/": create_page},
+        port=port,
+        address=host,
+        show=False,
+        start=False,
+        websocket_origin=origins,
+        title="initlab dashboard",
+        threaded=False,
+    )
     install_guard(server, port, host)
     if open_browser:
         import webbrowser

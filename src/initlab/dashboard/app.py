@@ -50,8 +50,9 @@ ul.initlab-sentences { margin: 0; padding-left: 1.1em; font-size: 0.85em; }
 def _fig(title: str, *, y_log: bool = False, x_label: str = "", y_label: str = "", **kw):
     from bokeh.plotting import figure
 
-    f = figure(title=title, width=PLOT_W, height=PLOT_H, toolbar_location=None,
-               y_axis_type="log" if y_log else "linear", **kw)
+    f = figure(
+        title=title, width=PLOT_W, height=PLOT_H, toolbar_location=None, y_axis_type="log" if y_log else "linear", **kw
+    )
     f.xaxis.axis_label, f.yaxis.axis_label = x_label, y_label
     f.title.text_font_size = "11pt"
     return f
@@ -85,43 +86,84 @@ class Dashboard:
         names = initializers.names()
 
         # ------------------------------------------------------------- controls
-        self.data = pn.widgets.Select(name="Data set", options=DATASETS, value=DEFAULTS["data"],
-                                      css_classes=["initlab-data"], sizing_mode="stretch_width")
-        self.layers = pn.widgets.TextInput(name="Layers", value=DEFAULTS["layers"], placeholder="2,10,5,1",
-                                           css_classes=["initlab-layers"], sizing_mode="stretch_width")
-        self.hidden = pn.widgets.Select(name="Hidden activation", options=list(HIDDEN), value=DEFAULTS["hidden"],
-                                        css_classes=["initlab-hidden"], sizing_mode="stretch_width")
+        self.data = pn.widgets.Select(
+            name="Data set",
+            options=DATASETS,
+            value=DEFAULTS["data"],
+            css_classes=["initlab-data"],
+            sizing_mode="stretch_width",
+        )
+        self.layers = pn.widgets.TextInput(
+            name="Layers",
+            value=DEFAULTS["layers"],
+            placeholder="2,10,5,1",
+            css_classes=["initlab-layers"],
+            sizing_mode="stretch_width",
+        )
+        self.hidden = pn.widgets.Select(
+            name="Hidden activation",
+            options=list(HIDDEN),
+            value=DEFAULTS["hidden"],
+            css_classes=["initlab-hidden"],
+            sizing_mode="stretch_width",
+        )
         self.slots, self.sliders, self.formulas = [], [], []
         fmt = CustomJSTickFormatter(code="return Number(Math.pow(10, tick).toPrecision(2)).toString()")
         for k in range(MAX_INITS):
             slot = pn.widgets.AutocompleteInput(
-                name=f"Initializer {k + 1}", options=names, restrict=False, min_characters=0,
-                case_sensitive=False, placeholder="(none): a registry name, or random:0.1",
-                css_classes=[f"initlab-init-{k}"], sizing_mode="stretch_width")
-            slider = pn.widgets.FloatSlider(name="scale", start=-3, end=2, step=0.05, value=-2, format=fmt,
-                                            visible=False, css_classes=[f"initlab-scale-{k}"],
-                                            sizing_mode="stretch_width")
+                name=f"Initializer {k + 1}",
+                options=names,
+                restrict=False,
+                min_characters=0,
+                case_sensitive=False,
+                placeholder="(none): a registry name, or random:0.1",
+                css_classes=[f"initlab-init-{k}"],
+                sizing_mode="stretch_width",
+            )
+            slider = pn.widgets.FloatSlider(
+                name="scale",
+                start=-3,
+                end=2,
+                step=0.05,
+                value=-2,
+                format=fmt,
+                visible=False,
+                css_classes=[f"initlab-scale-{k}"],
+                sizing_mode="stretch_width",
+            )
             formula = pn.pane.HTML("", css_classes=["initlab-formula"], sizing_mode="stretch_width")
             slot.param.watch(lambda e, k=k: self._slot_changed(k), "value")
             slider.param.watch(lambda e, k=k: self._scale_changed(k), "value_throttled")
             self.slots.append(slot)
             self.sliders.append(slider)
             self.formulas.append(formula)
-        self.lr = pn.widgets.TextInput(name="Learning rate", value=DEFAULTS["lr"], css_classes=["initlab-lr"],
-                                       sizing_mode="stretch_width")
-        self.iterations = pn.widgets.TextInput(name="Iterations", value=DEFAULTS["iterations"],
-                                               css_classes=["initlab-iterations"], sizing_mode="stretch_width")
-        self.seed = pn.widgets.TextInput(name="Seed", value=DEFAULTS["seed"], css_classes=["initlab-seed"],
-                                         sizing_mode="stretch_width")
-        self.errors = {f: pn.pane.HTML("", css_classes=["initlab-error", f"initlab-error-{f}"],
-                                       sizing_mode="stretch_width")
-                       for f in ("data", "layers", "hidden", "inits", "lr", "iterations", "seed")}
+        self.lr = pn.widgets.TextInput(
+            name="Learning rate", value=DEFAULTS["lr"], css_classes=["initlab-lr"], sizing_mode="stretch_width"
+        )
+        self.iterations = pn.widgets.TextInput(
+            name="Iterations",
+            value=DEFAULTS["iterations"],
+            css_classes=["initlab-iterations"],
+            sizing_mode="stretch_width",
+        )
+        self.seed = pn.widgets.TextInput(
+            name="Seed", value=DEFAULTS["seed"], css_classes=["initlab-seed"], sizing_mode="stretch_width"
+        )
+        self.errors = {
+            f: pn.pane.HTML("", css_classes=["initlab-error", f"initlab-error-{f}"], sizing_mode="stretch_width")
+            for f in ("data", "layers", "hidden", "inits", "lr", "iterations", "seed")
+        }
         self.train_btn = pn.widgets.Button(name="Train", button_type="primary", css_classes=["initlab-train"])
         self.stop_btn = pn.widgets.Button(name="Stop", button_type="warning", css_classes=["initlab-stop"])
         self.reset_btn = pn.widgets.Button(name="Reset", css_classes=["initlab-reset"])
-        self.download = pn.widgets.FileDownload(callback=self._download, filename="initlab-run.json",
-                                                label="Download run (JSON)", button_type="light",
-                                                css_classes=["initlab-download"], sizing_mode="stretch_width")
+        self.download = pn.widgets.FileDownload(
+            callback=self._download,
+            filename="initlab-run.json",
+            label="Download run (JSON)",
+            button_type="light",
+            css_classes=["initlab-download"],
+            sizing_mode="stretch_width",
+        )
         self.train_btn.on_click(lambda e: self.train())
         self.stop_btn.on_click(lambda e: self.stop())
         self.reset_btn.on_click(lambda e: self.reset())
@@ -130,40 +172,64 @@ class Dashboard:
         self.status = pn.pane.HTML("Press Train.", css_classes=["initlab-status"], sizing_mode="stretch_width")
 
         # --------------------------------------------------------------- pictures
-        self.src = {name: ColumnDataSource(_lines([], [], [], [], []))
-                    for name in ("cost", "width", "weights", "variance")}
+        self.src = {
+            name: ColumnDataSource(_lines([], [], [], [], [])) for name in ("cost", "width", "weights", "variance")
+        }
         self.cost_fig = _fig("cost", y_log=True, x_label="iteration", y_label="cost")
-        self.width_fig = _fig("effective width / width", x_label="iteration", y_label="distinct units / width",
-                              y_range=(0, 1.08))
-        self.weights_fig = _fig("unit weights, layer 1", x_label="iteration",
-                                y_label="W1[j,0] solid, W1[j,1] dashed")
-        self.var_fig = _fig("variance vs mean field", y_log=True, x_label="hidden layer",
-                            y_label="mean z^2")
-        for f, name in ((self.cost_fig, "cost"), (self.width_fig, "width"), (self.weights_fig, "weights"),
-                        (self.var_fig, "variance")):
+        self.width_fig = _fig(
+            "effective width / width", x_label="iteration", y_label="distinct units / width", y_range=(0, 1.08)
+        )
+        self.weights_fig = _fig("unit weights, layer 1", x_label="iteration", y_label="W1[j,0] solid, W1[j,1] dashed")
+        self.var_fig = _fig("variance vs mean field", y_log=True, x_label="hidden layer", y_label="mean z^2")
+        for f, name in (
+            (self.cost_fig, "cost"),
+            (self.width_fig, "width"),
+            (self.weights_fig, "weights"),
+            (self.var_fig, "variance"),
+        ):
             if name == "weights":  # one line per unit and input: colours say the unit, no legend
-                f.multi_line(xs="xs", ys="ys", line_color="color", line_dash="dash", line_width=2,
-                             source=self.src[name])
+                f.multi_line(
+                    xs="xs", ys="ys", line_color="color", line_dash="dash", line_width=2, source=self.src[name]
+                )
                 continue
-            f.multi_line(xs="xs", ys="ys", line_color="color", line_dash="dash", line_width=2,
-                         source=self.src[name], legend_field="label")
+            f.multi_line(
+                xs="xs",
+                ys="ys",
+                line_color="color",
+                line_dash="dash",
+                line_width=2,
+                source=self.src[name],
+                legend_field="label",
+            )
             f.legend.label_text_font_size = "8pt"
             f.legend.background_fill_alpha = 0.6
             f.legend.location = "top_right" if name == "cost" else "bottom_right"
-        self.hist_src = {k: ColumnDataSource({"left": [], "right": [], "top": [], "color": [], "label": []})
-                         for k in ("act", "grad")}
+        self.hist_src = {
+            k: ColumnDataSource({"left": [], "right": [], "top": [], "color": [], "label": []}) for k in ("act", "grad")
+        }
         self.act_fig = _fig("activations per hidden layer", x_label="a", y_label="share")
-        self.grad_fig = _fig("weight gradients per layer", x_label="log10 |dW| (exact zeros at -12)",
-                             y_label="share")
+        self.grad_fig = _fig("weight gradients per layer", x_label="log10 |dW| (exact zeros at -12)", y_label="share")
         for f, k in ((self.act_fig, "act"), (self.grad_fig, "grad")):
-            f.quad(left="left", right="right", top="top", bottom=0, fill_color="color", line_color=None,
-                   fill_alpha=0.45, source=self.hist_src[k], legend_field="label")
+            f.quad(
+                left="left",
+                right="right",
+                top="top",
+                bottom=0,
+                fill_color="color",
+                line_color=None,
+                fill_alpha=0.45,
+                source=self.hist_src[k],
+                legend_field="label",
+            )
             f.legend.label_text_font_size = "8pt"
         self.boundary_figs, self.boundary_src, self.points_src = [], [], []
         from bokeh.models import LinearColorMapper
 
-        mapper = LinearColorMapper(palette=["#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
-                                            "#fddbc7", "#f4a582", "#d6604d", "#b2182b"], low=0, high=1)
+        mapper = LinearColorMapper(
+            palette=["#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582", "#d6604d", "#b2182b"],
+            low=0,
+            high=1,
+        )
         for k in range(MAX_INITS):
             f = _fig(f"boundary {k + 1}", match_aspect=False)
             f.width = f.height = 220
@@ -176,8 +242,9 @@ class Dashboard:
             self.boundary_src.append(src)
             self.points_src.append(pts)
             self.boundary_figs[-1].figure = f
-        self.inspect = pn.widgets.Select(name="Inspect (histograms, weights, variance)", options=[],
-                                         css_classes=["initlab-inspect"], width=PLOT_W)
+        self.inspect = pn.widgets.Select(
+            name="Inspect (histograms, weights, variance)", options=[], css_classes=["initlab-inspect"], width=PLOT_W
+        )
         self.inspect.param.watch(lambda e: self._on_document(lambda: self._redraw(force=True)), "value")
         self.results = pn.pane.HTML("", css_classes=["initlab-results"], sizing_mode="stretch_width")
         self.sentences = pn.pane.HTML("", css_classes=["initlab-sentences"], sizing_mode="stretch_width")
@@ -190,39 +257,72 @@ class Dashboard:
         # behind none (measured: 3 s for the click to arrive and 5 s for the answer, before).
         self.sent = ColumnDataSource({"n": [0]})
         self.drawn = ColumnDataSource({"n": [0]})
-        self.sent.js_on_change("data", CustomJS(args={"drawn": self.drawn},
-                                                code="drawn.data = {n: Array.from(cb_obj.data.n)}"))
+        self.sent.js_on_change(
+            "data", CustomJS(args={"drawn": self.drawn}, code="drawn.data = {n: Array.from(cb_obj.data.n)}")
+        )
         self.drawn.on_change("data", lambda attr, old, new: self._drawn(new))
         self.sent_count = self.drawn_count = 0
         self.sent_at = 0.0
         self.cost_fig.tags = [self.sent, self.drawn]  # in the page's document, drawn nowhere
 
         controls = pn.Column(
-            pn.pane.HTML("<h2 style='margin:0'>initlab</h2><div style='font-size:0.85em;color:#555'>"
-                         "initialization, measured</div>"),
-            self.data, self.errors["data"], self.layers, self.errors["layers"], self.hidden,
+            pn.pane.HTML(
+                "<h2 style='margin:0'>initlab</h2><div style='font-size:0.85em;color:#555'>"
+                "initialization, measured</div>"
+            ),
+            self.data,
+            self.errors["data"],
+            self.layers,
+            self.errors["layers"],
+            self.hidden,
             self.errors["hidden"],
             *[w for k in range(MAX_INITS) for w in (self.slots[k], self.formulas[k], self.sliders[k])],
-            self.errors["inits"], self.lr, self.errors["lr"], self.iterations, self.errors["iterations"],
-            self.seed, self.errors["seed"], pn.Row(self.train_btn, self.stop_btn, self.reset_btn),
-            self.download, width=320, css_classes=["initlab-controls"])
+            self.errors["inits"],
+            self.lr,
+            self.errors["lr"],
+            self.iterations,
+            self.errors["iterations"],
+            self.seed,
+            self.errors["seed"],
+            pn.Row(self.train_btn, self.stop_btn, self.reset_btn),
+            self.download,
+            width=320,
+            css_classes=["initlab-controls"],
+        )
         pictures = pn.FlexBox(
-            pn.pane.Bokeh(self.cost_fig), pn.pane.Bokeh(self.width_fig),
-            *self.boundary_figs, pn.Column(self.inspect, pn.pane.Bokeh(self.act_fig)),
-            pn.pane.Bokeh(self.grad_fig), pn.pane.Bokeh(self.weights_fig), self.var_pane,
-            sizing_mode="stretch_width")
-        main = pn.Column(self.status, self.results, self.sentences, pictures, sizing_mode="stretch_width",
-                         min_width=340, styles={"flex": "1 1 340px"})
-        self.layout = pn.FlexBox(controls, main, flex_wrap="wrap", sizing_mode="stretch_width",
-                                 stylesheets=[CSS])
+            pn.pane.Bokeh(self.cost_fig),
+            pn.pane.Bokeh(self.width_fig),
+            *self.boundary_figs,
+            pn.Column(self.inspect, pn.pane.Bokeh(self.act_fig)),
+            pn.pane.Bokeh(self.grad_fig),
+            pn.pane.Bokeh(self.weights_fig),
+            self.var_pane,
+            sizing_mode="stretch_width",
+        )
+        main = pn.Column(
+            self.status,
+            self.results,
+            self.sentences,
+            pictures,
+            sizing_mode="stretch_width",
+            min_width=340,
+            styles={"flex": "1 1 340px"},
+        )
+        self.layout = pn.FlexBox(controls, main, flex_wrap="wrap", sizing_mode="stretch_width", stylesheets=[CSS])
         self._apply_args(args or {})
 
     # --------------------------------------------------------------- the configuration
     def values(self) -> dict[str, str]:
         inits = [s.value.strip() for s in self.slots if s.value and s.value.strip()]
-        return {"data": self.data.value, "layers": self.layers.value, "hidden": self.hidden.value,
-                "inits": ",".join(inits), "lr": self.lr.value, "iterations": self.iterations.value,
-                "seed": self.seed.value}
+        return {
+            "data": self.data.value,
+            "layers": self.layers.value,
+            "hidden": self.hidden.value,
+            "inits": ",".join(inits),
+            "lr": self.lr.value,
+            "iterations": self.iterations.value,
+            "seed": self.seed.value,
+        }
 
     def _apply_args(self, args: dict[str, str]) -> None:
         """Fill the controls from the URL's query; bad values stay visible with their message."""
@@ -242,8 +342,12 @@ class Dashboard:
     def _show_errors(self, errors: dict[str, str]) -> None:
         for f, pane in self.errors.items():
             msg = errors.get(f, "")
-            pane.object = (f"<div class='initlab-msg' data-field='{f}' style='color:#b00020;font-size:0.85em'>"
-                           f"{html.escape(msg)}</div>" if msg else "")
+            pane.object = (
+                f"<div class='initlab-msg' data-field='{f}' style='color:#b00020;font-size:0.85em'>"
+                f"{html.escape(msg)}</div>"
+                if msg
+                else ""
+            )
 
     def _validate(self):
         cfg, errors = parse_config(self.values())
@@ -266,8 +370,11 @@ class Dashboard:
                 slider.value = max(-3.0, min(2.0, math.log10(scale)))
             except ValueError:  # a bad scale: the field's error says so, the slider stays
                 pass
-        formula.object = "" if entry is None else (
-            f"<span style='color:#555;font-size:0.8em'>{html.escape(f'{entry.name}: {entry.formula}')}</span>")
+        formula.object = (
+            ""
+            if entry is None
+            else (f"<span style='color:#555;font-size:0.8em'>{html.escape(f'{entry.name}: {entry.formula}')}</span>")
+        )
         self._validate()
 
     def _scale_changed(self, k: int) -> None:
@@ -290,8 +397,7 @@ class Dashboard:
             trainer.start()
         except InitlabError as exc:
             self.trainer = None  # the stopped run's last picture stays; the message stays above it
-            self.status.object = (f"<span class='initlab-state' data-state='refused'>"
-                                  f"{html.escape(str(exc))}</span>")
+            self.status.object = f"<span class='initlab-state' data-state='refused'>{html.escape(str(exc))}</span>"
             return
         self.trainer = trainer
         self.seen_version = -1
@@ -356,8 +462,7 @@ class Dashboard:
 
         t = self.trainer
         if t is not None and t.snapshot is None and t.error:
-            self.status.object = (f"<span class='initlab-state' data-state='error'>error: "
-                                  f"{html.escape(t.error)}</span>")
+            self.status.object = f"<span class='initlab-state' data-state='error'>error: {html.escape(t.error)}</span>"
             return
         if t is None or t.snapshot is None or (t.version == self.seen_version and not force):
             return
@@ -370,14 +475,28 @@ class Dashboard:
         inits = list(cfg.inits)
         colours = [COLOURS[k % len(COLOURS)] for k in range(len(inits))]
         its = [i for i, _ in s.costs]
-        self.src["cost"].data = _lines(*zip(*[(*_positive(its, [c[k] for _, c in s.costs]), colours[k], "solid",
-                                               init) for k, init in enumerate(inits)], strict=True))
+        self.src["cost"].data = _lines(
+            *zip(
+                *[
+                    (*_positive(its, [c[k] for _, c in s.costs]), colours[k], "solid", init)
+                    for k, init in enumerate(inits)
+                ],
+                strict=True,
+            )
+        )
         dashes = ["solid", "dashed", "dotted", "dotdash", "dashdot"]
         rows = []
         for k, init in enumerate(inits):
             for l, w in enumerate(s.widths):
-                rows.append(([i for i, _ in s.effective_width], [ew[k][l] / w for _, ew in s.effective_width],
-                             colours[k], dashes[l % len(dashes)], f"{init} L{l + 1}"))
+                rows.append(
+                    (
+                        [i for i, _ in s.effective_width],
+                        [ew[k][l] / w for _, ew in s.effective_width],
+                        colours[k],
+                        dashes[l % len(dashes)],
+                        f"{init} L{l + 1}",
+                    )
+                )
         self.src["width"].data = _lines(*zip(*rows, strict=True))
         k = inits.index(self.inspect.value) if self.inspect.value in inits else len(inits) - 1
         self._draw_inspected(s, k, colours[k])
@@ -386,21 +505,34 @@ class Dashboard:
             pane.visible = pane.figure.visible = show
             if show:
                 x0, x1, y0, y1 = s.grid
-                self.boundary_src[j].data = {"image": [s.boundary[j]], "x": [x0], "y": [y0],
-                                             "dw": [x1 - x0], "dh": [y1 - y0]}
+                self.boundary_src[j].data = {
+                    "image": [s.boundary[j]],
+                    "x": [x0],
+                    "y": [y0],
+                    "dw": [x1 - x0],
+                    "dh": [y1 - y0],
+                }
                 pane.figure.title.text = inits[j]
                 if not len(self.points_src[j].data["x"]):
                     X, Y = t.X, t.Y
                     lab = Y[0] if Y.shape[0] == 1 else Y.argmax(axis=0) / max(1, Y.shape[0] - 1)
-                    self.points_src[j].data = {"x": X[0].tolist(), "y": X[1].tolist(),
-                                               "c": ["#b2182b" if v > 0.5 else "#2166ac" for v in lab]}
+                    self.points_src[j].data = {
+                        "x": X[0].tolist(),
+                        "y": X[1].tolist(),
+                        "c": ["#b2182b" if v > 0.5 else "#2166ac" for v in lab],
+                    }
         self._draw_tables(s, inits, colours)
-        rate = (len(self.update_times) - 1) / max(1e-9, self.update_times[-1] - self.update_times[0]) \
-            if len(self.update_times) > 1 else 0.0
+        rate = (
+            (len(self.update_times) - 1) / max(1e-9, self.update_times[-1] - self.update_times[0])
+            if len(self.update_times) > 1
+            else 0.0
+        )
         state = ("error: " + s.error) if s.error else ("stopped" if s.stopped else "done" if s.done else "training")
-        self.status.object = (f"<span class='initlab-state' data-state='{state.split(':')[0]}'>{html.escape(state)}"
-                              f"</span> &middot; iteration <span class='initlab-iteration'>{s.iteration}</span> of "
-                              f"{cfg.iterations} &middot; {rate:.1f} updates/s")
+        self.status.object = (
+            f"<span class='initlab-state' data-state='{state.split(':')[0]}'>{html.escape(state)}"
+            f"</span> &middot; iteration <span class='initlab-iteration'>{s.iteration}</span> of "
+            f"{cfg.iterations} &middot; {rate:.1f} updates/s"
+        )
         self.sent_count += 1
         self.sent_at = time.monotonic()
         self.sent.data = {"n": [self.sent_count]}
@@ -435,15 +567,24 @@ class Dashboard:
         rows = []
         for j in range(W.shape[1]):
             for i in range(min(2, W.shape[2])):
-                rows.append((its, W[:, j, i].tolist(), palette[j % len(palette)], ["solid", "dashed"][i],
-                             f"w[{i}]" if j == 0 else f"unit {j + 1}" if i == 0 else ""))
+                rows.append(
+                    (
+                        its,
+                        W[:, j, i].tolist(),
+                        palette[j % len(palette)],
+                        ["solid", "dashed"][i],
+                        f"w[{i}]" if j == 0 else f"unit {j + 1}" if i == 0 else "",
+                    )
+                )
         self.src["weights"].data = _lines(*zip(*rows, strict=True)) if rows else _lines([], [], [], [], [])
         self.var_pane.visible = self.var_fig.visible = s.variance_measured is not None
         if s.variance_measured is not None:
             layers = list(range(1, len(s.variance_measured[k]) + 1))
-            rows = [(*_positive(layers, s.variance_measured[k]), colour, "solid", "measured now"),
-                    (*_positive(layers, s.variance_init[k]), "#777777", "dotted", "measured at init"),
-                    (*_positive(layers, s.variance_predicted[k]), "#000000", "dashed", "mean field at init")]
+            rows = [
+                (*_positive(layers, s.variance_measured[k]), colour, "solid", "measured now"),
+                (*_positive(layers, s.variance_init[k]), "#777777", "dotted", "measured at init"),
+                (*_positive(layers, s.variance_predicted[k]), "#000000", "dashed", "mean field at init"),
+            ]
             self.src["variance"].data = _lines(*zip(*rows, strict=True))
 
     def _draw_tables(self, s, inits: list[str], colours: list[str]) -> None:
@@ -460,15 +601,20 @@ class Dashboard:
                 f"<br><span style='color:#777'>{html.escape(entry.formula)}</span></td>"
                 f"<td>{cost[k]:.4f}</td><td>{100 * s.train_accuracy[k]:.1f}%</td>"
                 f"<td>{100 * s.test_accuracy[k]:.1f}%</td><td>{eff}</td>"
-                f"<td>{_fmt_fracs(s.saturated[k])}</td><td>{_fmt_fracs(s.dead[k])}</td></tr>")
+                f"<td>{_fmt_fracs(s.saturated[k])}</td><td>{_fmt_fracs(s.dead[k])}</td></tr>"
+            )
         self.results.object = (
             f"<style>{CSS}</style><div style='overflow-x:auto'><table class='initlab-results'>"
             "<tr><th>init</th><th>cost</th>"
             "<th>train</th><th>test</th><th>effective width</th><th>saturated</th><th>dead</th></tr>"
-            + "".join(body) + "</table></div>")
-        items = "".join(f"<li data-init='{html.escape(init)}'><b style='color:{colours[k]}'>{html.escape(init)}"
-                        f"</b>: {'; '.join(html.escape(x) for x in s.sentences[k])}</li>"
-                        for k, init in enumerate(inits))
+            + "".join(body)
+            + "</table></div>"
+        )
+        items = "".join(
+            f"<li data-init='{html.escape(init)}'><b style='color:{colours[k]}'>{html.escape(init)}"
+            f"</b>: {'; '.join(html.escape(x) for x in s.sentences[k])}</li>"
+            for k, init in enumerate(inits)
+        )
         self.sentences.object = f"<style>{CSS}</style><ul class='initlab-sentences'>{items}</ul>"
 
 

@@ -44,8 +44,15 @@ MAX_LAYERS_CHARS = 2000
 #: Runs training at once in one server, all tabs together.
 MAX_RUNNING = 4
 COURSE_STORY = ("zeros", "random:0.01", "random:10", "he")
-DEFAULTS = {"data": "circles", "layers": "2,10,5,1", "hidden": "relu", "inits": ",".join(COURSE_STORY),
-            "lr": "0.01", "iterations": "3000", "seed": "1"}
+DEFAULTS = {
+    "data": "circles",
+    "layers": "2,10,5,1",
+    "hidden": "relu",
+    "inits": ",".join(COURSE_STORY),
+    "lr": "0.01",
+    "iterations": "3000",
+    "seed": "1",
+}
 SNAPSHOT_EVERY = 0.08  # seconds between measured snapshots while training (about 12 a second)
 #: Training runs in chunks (one `Network.fit` call each), Stop checked between them. A chunk
 #: doubles its steps while it takes under CHUNK_SECONDS and halves them when it takes over
@@ -55,7 +62,7 @@ SNAPSHOT_EVERY = 0.08  # seconds between measured snapshots while training (abou
 #: stayed at 1 step, and the page at iteration 1.
 CHUNK_SECONDS = 0.1
 CHUNK_SECONDS_MAX = 0.25
-MAX_CHUNK = 100_000    # steps in one chunk, however fast they are
+MAX_CHUNK = 100_000  # steps in one chunk, however fast they are
 #: Stop measures the network once more where it stopped only when a measurement takes less
 #: than this; otherwise the last picture stays (Stop answers within 0.5 s either way).
 FINAL_MEASURE_SECONDS = 0.1
@@ -65,8 +72,8 @@ FINAL_MEASURE_SECONDS = 0.1
 #: 32 units: 290-810 ms a step on 2 threads, 74-99 ms on 1), and one core stays free for the
 #: server and the browser. Threads only split rows: the bits are the same.
 TRAIN_THREADS = 1
-BOUNDARY_GRID = 60     # the decision boundary's grid is BOUNDARY_GRID^2 points ...
-BOUNDARY_BATCH = 400   # ... measured this many points at a time, Stop checked between
+BOUNDARY_GRID = 60  # the decision boundary's grid is BOUNDARY_GRID^2 points ...
+BOUNDARY_BATCH = 400  # ... measured this many points at a time, Stop checked between
 
 
 @dataclass(frozen=True)
@@ -81,9 +88,15 @@ class Config:
 
     def query(self) -> dict[str, str]:
         """The URL's query parameters for this configuration."""
-        return {"data": self.data, "layers": ",".join(map(str, self.layers)), "hidden": self.hidden,
-                "inits": ",".join(self.inits), "lr": f"{self.lr:g}", "iterations": str(self.iterations),
-                "seed": str(self.seed)}
+        return {
+            "data": self.data,
+            "layers": ",".join(map(str, self.layers)),
+            "hidden": self.hidden,
+            "inits": ",".join(self.inits),
+            "lr": f"{self.lr:g}",
+            "iterations": str(self.iterations),
+            "seed": str(self.seed),
+        }
 
 
 def split_inits(text: str) -> list[str]:
@@ -147,10 +160,13 @@ def check_size(layers: tuple[int, ...] | list[int], networks: int, examples: int
             f"layers: one step is about {_short(work)} operations ({networks} networks x {examples} examples x "
             f"(3 x {weights:,} weights + 64 x {sum(layers[1:]):,} units)); the dashboard takes at most "
             f"{_short(MAX_STEP_WORK)}, so that Stop answers at once: use fewer or narrower layers, "
-            "or fewer initializers")
+            "or fewer initializers"
+        )
     if memory > MAX_MEMORY:
-        raise InitlabError(f"layers: about {memory / 2**20:,.0f} MiB for {networks} networks; the dashboard "
-                           f"takes at most {MAX_MEMORY // 2**20} MiB: use fewer or narrower layers")
+        raise InitlabError(
+            f"layers: about {memory / 2**20:,.0f} MiB for {networks} networks; the dashboard "
+            f"takes at most {MAX_MEMORY // 2**20} MiB: use fewer or narrower layers"
+        )
 
 
 def max_chars(field: str) -> int:
@@ -174,8 +190,10 @@ def _layers(text: str) -> tuple[int, ...]:
         raise InitlabError(f"layers: {len(dims) - 2} hidden layers; the dashboard takes at most {MAX_HIDDEN_LAYERS}")
     widest = max(dims)
     if widest > MAX_UNITS:
-        raise InitlabError(f"layers: a layer of {widest if widest < 10**15 else 'more than 10^15'} units; "
-                           f"the dashboard takes at most {MAX_UNITS} a layer")
+        raise InitlabError(
+            f"layers: a layer of {widest if widest < 10**15 else 'more than 10^15'} units; "
+            f"the dashboard takes at most {MAX_UNITS} a layer"
+        )
     return tuple(check_layer_dims(dims))
 
 
@@ -214,8 +232,9 @@ def parse_config(values: dict[str, str]) -> tuple[Config | None, dict[str, str]]
     if layers and len(layers) < 3 and "layers" not in errors:
         errors["layers"] = "layers: give at least one hidden layer, such as 2,10,1"
     if layers and ds is not None and "layers" not in errors and (layers[0] != ds.n_x or layers[-1] != ds.n_y):
-        errors["layers"] = (f"layers: {ds.name} has {ds.n_x} features and needs {ds.n_y} output unit(s): "
-                            f"use {ds.n_x},...,{ds.n_y}")
+        errors["layers"] = (
+            f"layers: {ds.name} has {ds.n_x} features and needs {ds.n_y} output unit(s): use {ds.n_x},...,{ds.n_y}"
+        )
     if "hidden" not in errors and v["hidden"] not in HIDDEN:
         errors["hidden"] = f"unknown activation {v['hidden']!r}; choose from {', '.join(HIDDEN)}"
     inits = split_inits(v["inits"]) if "inits" not in errors else []
@@ -264,19 +283,19 @@ class Snapshot:
 
     iteration: int
     costs: list[tuple[int, list[float]]]
-    effective_width: list[tuple[int, list[list[int]]]]   # (iteration, [member][hidden layer])
-    sentences: list[list[str]]                            # [member][hidden layer]
+    effective_width: list[tuple[int, list[list[int]]]]  # (iteration, [member][hidden layer])
+    sentences: list[list[str]]  # [member][hidden layer]
     widths: list[int]
-    saturated: list[list[float | None]]                   # [member][layer]
+    saturated: list[list[float | None]]  # [member][layer]
     dead: list[list[float | None]]
-    boundary: list[np.ndarray] | None                     # [member] (g, g) grid of P(class 1) or class
-    grid: tuple[float, float, float, float] | None        # x0, x1, y0, y1
-    activations: list[list[np.ndarray]]                   # [member][hidden layer] values of A
-    gradients: list[list[np.ndarray]]                     # [member][layer] log10 max(|dW|, 1e-12)
-    weights: list[tuple[int, list[np.ndarray]]]           # (iteration, [member] W1 (n1, n0))
-    variance_measured: list[list[float]] | None           # [member][hidden layer] mean z^2 now
-    variance_init: list[list[float]] | None               # ... at iteration 0
-    variance_predicted: list[list[float]] | None          # mean-field at initialization
+    boundary: list[np.ndarray] | None  # [member] (g, g) grid of P(class 1) or class
+    grid: tuple[float, float, float, float] | None  # x0, x1, y0, y1
+    activations: list[list[np.ndarray]]  # [member][hidden layer] values of A
+    gradients: list[list[np.ndarray]]  # [member][layer] log10 max(|dW|, 1e-12)
+    weights: list[tuple[int, list[np.ndarray]]]  # (iteration, [member] W1 (n1, n0))
+    variance_measured: list[list[float]] | None  # [member][hidden layer] mean z^2 now
+    variance_init: list[list[float]] | None  # ... at iteration 0
+    variance_predicted: list[list[float]] | None  # mean-field at initialization
     train_accuracy: list[float]
     test_accuracy: list[float]
     done: bool = False
@@ -299,8 +318,9 @@ def _check_room(trainer: Trainer | None = None) -> None:
     with _RUNNING_LOCK:
         _RUNNING.difference_update([t for t in _RUNNING if not t.running or t._stop.is_set()])
         if len(_RUNNING) >= MAX_RUNNING:
-            raise InitlabError(f"{MAX_RUNNING} runs are training in this dashboard already (in other tabs); "
-                               "stop one, then press Train")
+            raise InitlabError(
+                f"{MAX_RUNNING} runs are training in this dashboard already (in other tabs); stop one, then press Train"
+            )
         if trainer is not None:
             _RUNNING.add(trainer)
             trainer._thread = threading.Thread(target=trainer._run, name="initlab-trainer", daemon=True)
@@ -327,21 +347,25 @@ class Trainer:
         # a Config made by hand skips parse_config: refuse it here too, before allocating
         check_size(c.layers, len(c.inits), self.ds.X_train.shape[1])
         _check_room()
-        self.net = Network(list(c.layers), hidden=c.hidden, output=self.ds.output, init=list(c.inits),
-                           seed=[c.seed] * len(c.inits))
+        self.net = Network(
+            list(c.layers), hidden=c.hidden, output=self.ds.output, init=list(c.inits), seed=[c.seed] * len(c.inits)
+        )
         self.X, self.Y = self.ds.X_train, self.ds.Y_train
         self.costs: list[tuple[int, list[float]]] = []
         self.widths_seen: list[tuple[int, list[list[int]]]] = []
         self.weights_seen: list[tuple[int, list[np.ndarray]]] = []
         self.variance_init: list[list[float]] | None = None
         # the mean-field prediction is for the initialization: computed once, shown beside each snapshot
-        self.variance_predicted = [theory.network_variances(c.hidden, spec, c.layers, self.X).tolist()
-                                   for spec in c.inits] if len(c.layers) >= 4 else None
+        self.variance_predicted = (
+            [theory.network_variances(c.hidden, spec, c.layers, self.X).tolist() for spec in c.inits]
+            if len(c.layers) >= 4
+            else None
+        )
         self.lock = threading.Lock()
         self.error: str | None = None  # an exception in the training thread, for the page
-        self.measure_seconds = 0.0     # how long the last whole measurement took
-        self.trained = 0               # iterations trained (the snapshot may be a little behind)
-        self.measuring = False         # a measurement is under way (Stop interrupts it)
+        self.measure_seconds = 0.0  # how long the last whole measurement took
+        self.trained = 0  # iterations trained (the snapshot may be a little behind)
+        self.measuring = False  # a measurement is under way (Stop interrupts it)
 
     @property
     def running(self) -> bool:
@@ -380,8 +404,13 @@ class Trainer:
                 dt = time.perf_counter() - t
                 done = self.trained = done + n
                 if n == step:  # the next chunk, from the time this one took
-                    step = min(MAX_CHUNK, 2 * step) if dt < CHUNK_SECONDS else \
-                        max(1, step // 2) if dt > CHUNK_SECONDS_MAX else step
+                    step = (
+                        min(MAX_CHUNK, 2 * step)
+                        if dt < CHUNK_SECONDS
+                        else max(1, step // 2)
+                        if dt > CHUNK_SECONDS_MAX
+                        else step
+                    )
                 if self._stop.is_set():
                     break
                 # about 12 measurements a second, but never more than half of the time
@@ -434,16 +463,19 @@ class Trainer:
         check()
 
         def per_layer(attr: str) -> list[list[float | None]]:
-            return [[None if getattr(s, attr) is None else float(np.asarray(getattr(s, attr))[k])
-                     for s in sat.layers] for k in range(E)]
+            return [
+                [None if getattr(s, attr) is None else float(np.asarray(getattr(s, attr))[k]) for s in sat.layers]
+                for k in range(E)
+            ]
 
         grads = net.gradients(X, Y)
         check()
         L = len(self.config.layers) - 1
         hidden = L - 1
         acts = [[cache[l][0][k].ravel() for l in range(1, hidden + 1)] for k in range(E)]
-        gradients = [[np.log10(np.maximum(np.abs(grads[f"dW{l}"][k]).ravel(), 1e-12)) for l in range(1, L + 1)]
-                     for k in range(E)]
+        gradients = [
+            [np.log10(np.maximum(np.abs(grads[f"dW{l}"][k]).ravel(), 1e-12)) for l in range(1, L + 1)] for k in range(E)
+        ]
         boundary, grid = self._boundary(check=check)
         measured = None
         if hidden >= 2:
@@ -459,13 +491,26 @@ class Trainer:
         if measured is not None and self.variance_init is None:
             self.variance_init = measured
         snap = Snapshot(
-            iteration=i, costs=list(self.costs), effective_width=list(self.widths_seen),
+            iteration=i,
+            costs=list(self.costs),
+            effective_width=list(self.widths_seen),
             sentences=[[layer.sentence() for layer in r.layers] for r in reps],
-            widths=list(self.config.layers[1:-1]), saturated=per_layer("saturated_fraction"),
-            dead=per_layer("dead_fraction"), boundary=boundary, grid=grid, activations=acts,
-            gradients=gradients, weights=list(self.weights_seen), variance_measured=measured,
-            variance_init=self.variance_init, variance_predicted=self.variance_predicted,
-            train_accuracy=train_accuracy, test_accuracy=test_accuracy, done=done, stopped=stopped)
+            widths=list(self.config.layers[1:-1]),
+            saturated=per_layer("saturated_fraction"),
+            dead=per_layer("dead_fraction"),
+            boundary=boundary,
+            grid=grid,
+            activations=acts,
+            gradients=gradients,
+            weights=list(self.weights_seen),
+            variance_measured=measured,
+            variance_init=self.variance_init,
+            variance_predicted=self.variance_predicted,
+            train_accuracy=train_accuracy,
+            test_accuracy=test_accuracy,
+            done=done,
+            stopped=stopped,
+        )
         self.measure_seconds = time.perf_counter() - start
         with self.lock:
             self.snapshot = snap
@@ -482,7 +527,7 @@ class Trainer:
         points = np.vstack([xx.ravel(), yy.ravel()])
         parts = []
         for a in range(0, points.shape[1], BOUNDARY_BATCH):
-            parts.append(self.net.forward(np.ascontiguousarray(points[:, a:a + BOUNDARY_BATCH]))[0])
+            parts.append(self.net.forward(np.ascontiguousarray(points[:, a : a + BOUNDARY_BATCH]))[0])
             check()
         AL = np.concatenate(parts, axis=-1)
         if AL.shape[-2] == 1:
@@ -495,18 +540,33 @@ class Trainer:
         """The run as JSON: the keys of ``initlab train --json`` (lists over the inits), and
         ``runs``, one ``train --json`` object per init."""
         c, s = self.config, self.snapshot
-        base = {"data": c.data, "layers": list(c.layers), "hidden": c.hidden, "output": self.ds.output,
-                "loss": self.net.loss.name, "lr": c.lr, "iterations": s.iteration if s else 0,
-                "seed": c.seed, "data_seed": None}
+        base = {
+            "data": c.data,
+            "layers": list(c.layers),
+            "hidden": c.hidden,
+            "output": self.ds.output,
+            "loss": self.net.loss.name,
+            "lr": c.lr,
+            "iterations": s.iteration if s else 0,
+            "seed": c.seed,
+            "data_seed": None,
+        }
         costs = s.costs if s else []
-        runs = [{"config": {**base, "init": spec},
-                 "costs": [[i, cs[k]] for i, cs in costs],
-                 "final_cost": costs[-1][1][k] if costs else None,
-                 "train_accuracy": s.train_accuracy[k] if s else None,
-                 "test_accuracy": s.test_accuracy[k] if s else None} for k, spec in enumerate(c.inits)]
-        return {"config": {**base, "init": list(c.inits)},
-                "costs": [[i, cs] for i, cs in costs],
-                "final_cost": costs[-1][1] if costs else None,
-                "train_accuracy": s.train_accuracy if s else None,
-                "test_accuracy": s.test_accuracy if s else None,
-                "runs": runs}
+        runs = [
+            {
+                "config": {**base, "init": spec},
+                "costs": [[i, cs[k]] for i, cs in costs],
+                "final_cost": costs[-1][1][k] if costs else None,
+                "train_accuracy": s.train_accuracy[k] if s else None,
+                "test_accuracy": s.test_accuracy[k] if s else None,
+            }
+            for k, spec in enumerate(c.inits)
+        ]
+        return {
+            "config": {**base, "init": list(c.inits)},
+            "costs": [[i, cs] for i, cs in costs],
+            "final_cost": costs[-1][1] if costs else None,
+            "train_accuracy": s.train_accuracy if s else None,
+            "test_accuracy": s.test_accuracy if s else None,
+            "runs": runs,
+        }

@@ -23,8 +23,11 @@ def _stats(values: np.ndarray) -> dict:
     v = np.asarray(values, dtype=float)
     E = v.size
     logv = np.log(v[v > 0]) if (v > 0).any() else np.array([np.nan])
-    return {"mean": float(v.mean()), "sem": float(v.std(ddof=1) / np.sqrt(E)) if E > 1 else 0.0,
-            "log_spread": float(logv.std(ddof=1)) if logv.size > 1 else 0.0}
+    return {
+        "mean": float(v.mean()),
+        "sem": float(v.std(ddof=1) / np.sqrt(E)) if E > 1 else 0.0,
+        "log_spread": float(logv.std(ddof=1)) if logv.size > 1 else 0.0,
+    }
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,10 @@ class LayerPropagation:
         def conv(v):
             return v.tolist() if isinstance(v, np.ndarray) else v
 
-        return {k: conv(getattr(self, k)) for k in
-                ("layer", "z_mean", "z_var", "z_q", "a_mean", "a_var", "grad_q", "weight_grad_q",
-                 "ensemble")}
+        return {
+            k: conv(getattr(self, k))
+            for k in ("layer", "z_mean", "z_var", "z_q", "a_mean", "a_var", "grad_q", "weight_grad_q", "ensemble")
+        }
 
 
 @dataclass(frozen=True)
@@ -63,16 +67,26 @@ class PropagationReport:
         def conv(v):
             return v.tolist() if isinstance(v, np.ndarray) else v
 
-        return {"layers": [x.to_dict() for x in self.layers], "forward_ratio": conv(self.forward_ratio),
-                "backward_ratio": conv(self.backward_ratio)}
+        return {
+            "layers": [x.to_dict() for x in self.layers],
+            "forward_ratio": conv(self.forward_ratio),
+            "backward_ratio": conv(self.backward_ratio),
+        }
 
 
 def _moments(layer: int, Z, A, dZ, dW) -> LayerPropagation:
     ax = (-2, -1)
     s = _scalar
-    lp = LayerPropagation(layer, s(Z.mean(axis=ax)), s(Z.var(axis=ax)), s((Z * Z).mean(axis=ax)),
-                          s(A.mean(axis=ax)), s(A.var(axis=ax)), s((dZ * dZ).mean(axis=ax)),
-                          s((dW * dW).mean(axis=ax)))
+    lp = LayerPropagation(
+        layer,
+        s(Z.mean(axis=ax)),
+        s(Z.var(axis=ax)),
+        s((Z * Z).mean(axis=ax)),
+        s(A.mean(axis=ax)),
+        s(A.var(axis=ax)),
+        s((dZ * dZ).mean(axis=ax)),
+        s((dW * dW).mean(axis=ax)),
+    )
     if Z.ndim == 3:
         lp.ensemble.update({"z_q": _stats(lp.z_q), "grad_q": _stats(lp.grad_q)})
     return lp
@@ -129,12 +143,19 @@ class EnsembleMeasurement:
         E = self.z_q.shape[0]
         for l in range(self.z_q.shape[1]):
             zq, gq = self.z_q[:, l], self.grad_q[:, l]
-            rows.append({"layer": l + 1, "predicted_q": float(self.predicted_z_q[l]),
-                         "mean_q": float(zq.mean()), "sem_q": float(zq.std(ddof=1) / np.sqrt(E)) if E > 1 else 0.0,
-                         "log_spread_q": float(np.log(zq).std(ddof=1)) if E > 1 else 0.0,
-                         "one_network_q": float(zq[0]),
-                         "predicted_grad_q": float(self.predicted_grad_q[l]), "mean_grad_q": float(gq.mean()),
-                         "one_network_grad_q": float(gq[0])})
+            rows.append(
+                {
+                    "layer": l + 1,
+                    "predicted_q": float(self.predicted_z_q[l]),
+                    "mean_q": float(zq.mean()),
+                    "sem_q": float(zq.std(ddof=1) / np.sqrt(E)) if E > 1 else 0.0,
+                    "log_spread_q": float(np.log(zq).std(ddof=1)) if E > 1 else 0.0,
+                    "one_network_q": float(zq[0]),
+                    "predicted_grad_q": float(self.predicted_grad_q[l]),
+                    "mean_grad_q": float(gq.mean()),
+                    "one_network_grad_q": float(gq[0]),
+                }
+            )
         return rows
 
     def spread(self) -> float:
@@ -144,15 +165,30 @@ class EnsembleMeasurement:
     def to_dict(self) -> dict:
         from initlab import theory
 
-        pred = theory.finite_width_spread([self.config["width"]] * self.config["depth"]) \
-            if self.config["activation"] == "relu" else None
-        return {"config": self.config, "layers": self.layer_table(),
-                "finite_width": {"measured_spread": self.spread(), "predicted_spread": pred}}
+        pred = (
+            theory.finite_width_spread([self.config["width"]] * self.config["depth"])
+            if self.config["activation"] == "relu"
+            else None
+        )
+        return {
+            "config": self.config,
+            "layers": self.layer_table(),
+            "finite_width": {"measured_spread": self.spread(), "predicted_spread": pred},
+        }
 
 
 def measure_ensemble(
-    *, depth: int, width: int, activation: str = "relu", init: str = "he", sigma_b2: float = 0.0,
-    networks: int = 64, batch: int = 4, n_in: int | None = None, seed: int = 0, backward: bool = True,
+    *,
+    depth: int,
+    width: int,
+    activation: str = "relu",
+    init: str = "he",
+    sigma_b2: float = 0.0,
+    networks: int = 64,
+    batch: int = 4,
+    n_in: int | None = None,
+    seed: int = 0,
+    backward: bool = True,
 ) -> EnsembleMeasurement:
     """Build ``networks`` MLPs of ``depth`` layers of ``width`` units (leading ensemble axis),
     run a forward and a backward pass on a batch of ``batch`` Gaussian inputs, and put the
@@ -212,7 +248,16 @@ def measure_ensemble(
     pg[-1] = 1.0
     for l in range(depth - 1, 0, -1):
         pg[l - 1] = pg[l] * float(theory.chi1(activation, sigma_w2, sigma_b2, q=predicted[l - 1]))
-    config = {"depth": depth, "width": width, "activation": activation, "init": init,
-              "sigma_w2": sigma_w2, "sigma_b2": sigma_b2, "networks": networks, "batch": batch,
-              "n_in": n_in, "seed": seed}
+    config = {
+        "depth": depth,
+        "width": width,
+        "activation": activation,
+        "init": init,
+        "sigma_w2": sigma_w2,
+        "sigma_b2": sigma_b2,
+        "networks": networks,
+        "batch": batch,
+        "n_in": n_in,
+        "seed": seed,
+    }
     return EnsembleMeasurement(config, z_q, grad_q, predicted, pg, log_sqnorm)

@@ -43,10 +43,15 @@ class LayerSaturation:
                 return None
             return v.tolist() if isinstance(v, np.ndarray) else float(v)
 
-        return {"layer": self.layer, "activation": self.activation,
-                "saturated_fraction": conv(self.saturated_fraction),
-                "mean_abs_grad": conv(self.mean_abs_grad), "dead_fraction": conv(self.dead_fraction),
-                "mean_abs_z": conv(self.mean_abs_z), "gradient_norm": conv(self.gradient_norm)}
+        return {
+            "layer": self.layer,
+            "activation": self.activation,
+            "saturated_fraction": conv(self.saturated_fraction),
+            "mean_abs_grad": conv(self.mean_abs_grad),
+            "dead_fraction": conv(self.dead_fraction),
+            "mean_abs_z": conv(self.mean_abs_z),
+            "gradient_norm": conv(self.gradient_norm),
+        }
 
 
 @dataclass(frozen=True)
@@ -74,8 +79,7 @@ def check_network(net: object, what: str) -> None:
     from initlab.nn import Network
 
     if not isinstance(net, Network):
-        hint = (": wrap a parameter dict with Network.from_params(params, hidden=...)"
-                if isinstance(net, dict) else "")
+        hint = ": wrap a parameter dict with Network.from_params(params, hidden=...)" if isinstance(net, dict) else ""
         raise InitlabError(f"{what} needs a Network, got {type(net).__name__}{hint}")
 
 
@@ -83,8 +87,9 @@ def _scalar(v: np.ndarray) -> float | np.ndarray:
     return float(v) if np.ndim(v) == 0 else v
 
 
-def layer_saturation(l: int, g: Activation, Z: np.ndarray, threshold: float,
-                     dW: np.ndarray | None = None) -> LayerSaturation:
+def layer_saturation(
+    l: int, g: Activation, Z: np.ndarray, threshold: float, dW: np.ndarray | None = None
+) -> LayerSaturation:
     """The numbers of one layer from its pre-activations ``Z: (n, m)`` or ``(E, n, m)``."""
     axes = (-2, -1)
     sat = None
@@ -96,12 +101,13 @@ def layer_saturation(l: int, g: Activation, Z: np.ndarray, threshold: float,
     else:  # softmax: no elementwise derivative
         mean_grad = _scalar(np.full(Z.shape[:-2], np.nan))
     dead = _scalar((Z <= 0).all(axis=-1).mean(axis=-1)) if g.name == "relu" else None
-    norm = None if dW is None else _scalar(np.sqrt((dW ** 2).sum(axis=axes)))
+    norm = None if dW is None else _scalar(np.sqrt((dW**2).sum(axis=axes)))
     return LayerSaturation(l, g.name, sat, mean_grad, dead, _scalar(np.abs(Z).mean(axis=axes)), norm)
 
 
-def saturation(net, X: np.ndarray, Y: np.ndarray | None = None, *,
-               threshold: float = SATURATION_THRESHOLD) -> SaturationReport:
+def saturation(
+    net, X: np.ndarray, Y: np.ndarray | None = None, *, threshold: float = SATURATION_THRESHOLD
+) -> SaturationReport:
     """Per layer: saturated fraction of (unit, example) pairs (sigmoid/tanh), mean ``|g'(z)|``,
     dead-ReLU fraction, mean ``|z|``, and with labels ``Y`` the gradient norm ``||dW[l]||``.
 
@@ -111,6 +117,8 @@ def saturation(net, X: np.ndarray, Y: np.ndarray | None = None, *,
     check_network(net, "saturation")
     _, cache = net.forward(X)
     grads = net.gradients(X, Y) if Y is not None else {}
-    layers = [layer_saturation(l, g, Z, threshold, grads.get(f"dW{l}"))
-              for l, (g, (_, Z)) in enumerate(zip(net.activations, cache, strict=True), start=1)]
+    layers = [
+        layer_saturation(l, g, Z, threshold, grads.get(f"dW{l}"))
+        for l, (g, (_, Z)) in enumerate(zip(net.activations, cache, strict=True), start=1)
+    ]
     return SaturationReport(layers, threshold)

@@ -45,8 +45,13 @@ class LayerSymmetry:
         return head
 
     def to_dict(self) -> dict:
-        return {"layer": self.layer, "width": self.width, "groups": self.groups,
-                "effective_width": self.effective_width, "spread": self.spread}
+        return {
+            "layer": self.layer,
+            "width": self.width,
+            "groups": self.groups,
+            "effective_width": self.effective_width,
+            "spread": self.spread,
+        }
 
 
 @dataclass(frozen=True)
@@ -70,9 +75,13 @@ class SymmetryReport:
         return any(s.symmetric for s in self.layers)
 
     def to_dict(self) -> dict:
-        return {"atol": self.atol, "symmetric": self.symmetric,
-                "effective_width": self.effective_widths, "width": self.widths,
-                "layers": [s.to_dict() for s in self.layers]}
+        return {
+            "atol": self.atol,
+            "symmetric": self.symmetric,
+            "effective_width": self.effective_widths,
+            "width": self.widths,
+            "layers": [s.to_dict() for s in self.layers],
+        }
 
     def __repr__(self) -> str:
         return "SymmetryReport(" + "; ".join(s.sentence() for s in self.layers) + ")"
@@ -97,8 +106,9 @@ def _check_params(params: object) -> dict[str, np.ndarray]:
     if not isinstance(params, Mapping):
         inner = getattr(params, "params", None)
         if not isinstance(inner, Mapping):
-            raise InitlabError(f"symmetry needs a parameter dict {{'W1', 'b1', ...}} or a Network, "
-                               f"got {type(params).__name__}")
+            raise InitlabError(
+                f"symmetry needs a parameter dict {{'W1', 'b1', ...}} or a Network, got {type(params).__name__}"
+            )
         params = inner
     layered = [int(k[1:]) for k in params if isinstance(k, str) and k[:1] in "Wb" and k[1:].isdigit()]
     L = max(layered, default=0)  # the deepest W or b names the depth: a missing W3 beside b3 is an error
@@ -108,8 +118,9 @@ def _check_params(params: object) -> dict[str, np.ndarray]:
     need = [f"{p}{l}" for l in range(1, max(L, 1) + 1) for p in "Wb"]
     missing = [k for k in need if k not in params]
     if missing:
-        raise InitlabError(f"params lack {', '.join(missing)}: expected {', '.join(need)}, "
-                           f"got keys {sorted(map(str, params))}")
+        raise InitlabError(
+            f"params lack {', '.join(missing)}: expected {', '.join(need)}, got keys {sorted(map(str, params))}"
+        )
     out: dict[str, np.ndarray] = {}
     for k in need:
         try:

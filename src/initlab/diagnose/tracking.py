@@ -89,5 +89,4 @@ class Tracker:
             r.saturated_fraction.append(np.stack(np.broadcast_arrays(*sats), axis=-1))
             r.dead_fraction.append(np.stack(np.broadcast_arrays(*deads), axis=-1))
         if "weights" in self.track:
-            r.weights.append({f"W{l}": params[f"W{l}"].copy()
-                              for l in range(1, self.hidden_layers + 1)})
+            r.weights.append({f"W{l}": params[f"W{l}"].copy() for l in range(1, self.hidden_layers + 1)})

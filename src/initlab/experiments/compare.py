@@ -123,18 +123,23 @@ class CompareResult:
 
             tr = np.array([r.train_accuracy for r in rs])
             te = np.array([r.test_accuracy for r in rs])
-            rows.append({
-                "init": init, "runs": len(rs),
-                "train_accuracy_mean": float(tr.mean()), "train_accuracy_std": float(tr.std()),
-                "test_accuracy_mean": float(te.mean()), "test_accuracy_std": float(te.std()),
-                "final_cost_mean": float(np.mean([r.final_cost for r in rs])),
-                "effective_width_mean": mean_list("effective_width"),
-                "saturated_fraction_init": mean_list("saturated_fraction_init"),
-                "saturated_fraction_end": mean_list("saturated_fraction_end"),
-                "dead_fraction_init": mean_list("dead_fraction_init"),
-                "dead_fraction_end": mean_list("dead_fraction_end"),
-                "symmetric_every_step": [r.symmetric_every_step for r in rs],
-            })
+            rows.append(
+                {
+                    "init": init,
+                    "runs": len(rs),
+                    "train_accuracy_mean": float(tr.mean()),
+                    "train_accuracy_std": float(tr.std()),
+                    "test_accuracy_mean": float(te.mean()),
+                    "test_accuracy_std": float(te.std()),
+                    "final_cost_mean": float(np.mean([r.final_cost for r in rs])),
+                    "effective_width_mean": mean_list("effective_width"),
+                    "saturated_fraction_init": mean_list("saturated_fraction_init"),
+                    "saturated_fraction_end": mean_list("saturated_fraction_end"),
+                    "dead_fraction_init": mean_list("dead_fraction_init"),
+                    "dead_fraction_end": mean_list("dead_fraction_end"),
+                    "symmetric_every_step": [r.symmetric_every_step for r in rs],
+                }
+            )
         return rows
 
     def course_table(self) -> dict:
@@ -147,9 +152,11 @@ class CompareResult:
         sym = [i for i in self.config.inits if all(summ[i]["symmetric_every_step"])]
         brk = [i for i in self.config.inits if not any(summ[i]["symmetric_every_step"])]
         if not sym or not brk:
-            raise InitlabError("the course table needs one init that stays symmetric (zeros or "
-                               "constant:C) and one that breaks symmetry (random, he, ...) among "
-                               f"the inits; got {list(self.config.inits)}")
+            raise InitlabError(
+                "the course table needs one init that stays symmetric (zeros or "
+                "constant:C) and one that breaks symmetry (random, he, ...) among "
+                f"the inits; got {list(self.config.inits)}"
+            )
         cols = {}
         widths = [self.config.layers[l] for l in range(1, len(self.config.layers) - 1)]
         for label, init in (("zero", sym[0]), ("random", brk[0])):
@@ -163,24 +170,37 @@ class CompareResult:
             n_sym = sum(r.symmetric_every_step for r in rs)
             cols[label] = {
                 "init": init,
-                "symmetry": (f"kept at every step in {n_sym} of {len(rs)} runs" if n_sym
-                             else f"broken from the start in all {len(rs)} runs"),
-                "learning": (f"cost {c0:.4f} -> {c1:.4f}; train accuracy "
-                             f"{100 * summ[init]['train_accuracy_mean']:.1f}%"),
-                "gradients": (f"dW rows identical at init (largest row spread {spread:.2g}); "
-                              f"hidden-layer gradient norm {gnorm:.3g}" if spread == 0 else
-                              f"dW rows differ at init (row spread up to {spread:.3g}); "
-                              f"hidden-layer gradient norm {gnorm:.3g}"),
+                "symmetry": (
+                    f"kept at every step in {n_sym} of {len(rs)} runs"
+                    if n_sym
+                    else f"broken from the start in all {len(rs)} runs"
+                ),
+                "learning": (
+                    f"cost {c0:.4f} -> {c1:.4f}; train accuracy {100 * summ[init]['train_accuracy_mean']:.1f}%"
+                ),
+                "gradients": (
+                    f"dW rows identical at init (largest row spread {spread:.2g}); "
+                    f"hidden-layer gradient norm {gnorm:.3g}"
+                    if spread == 0
+                    else f"dW rows differ at init (row spread up to {spread:.3g}); "
+                    f"hidden-layer gradient norm {gnorm:.3g}"
+                ),
                 "effective_units": ", ".join(f"{e:g} of {w}" for e, w in zip(eff, widths, strict=True)),
-                "feature_diversity": (f"spread of hidden activations across units {div:.3g}"
-                                      + (" (all units alike)" if div < 1e-12 else "")),
+                "feature_diversity": (
+                    f"spread of hidden activations across units {div:.3g}"
+                    + (" (all units alike)" if div < 1e-12 else "")
+                ),
             }
         return cols
 
     def to_dict(self, course_table: bool = False) -> dict:
-        out = {"config": self.config.to_dict(), "config_hash": self.config.hash(),
-               "data": self.dataset.summary(), "summary": self.summary(),
-               "results": [r.to_dict() for r in self.runs]}
+        out = {
+            "config": self.config.to_dict(),
+            "config_hash": self.config.hash(),
+            "data": self.dataset.summary(),
+            "summary": self.summary(),
+            "results": [r.to_dict() for r in self.runs],
+        }
         if course_table:
             out["course_table"] = self.course_table()
         return out
@@ -195,18 +215,28 @@ def compare(config: CompareConfig, *, progress: Callable[[int, object], None] | 
     ds = datasets.load(config.data, seed=config.data_seed)
     layers = list(config.layers)
     if layers[0] != ds.n_x or layers[-1] != ds.n_y:
-        raise InitlabError(f"layers {layers} do not fit {ds.name}: it has {ds.n_x} features and "
-                           f"needs {ds.n_y} output unit(s); use {ds.n_x},...,{ds.n_y}")
+        raise InitlabError(
+            f"layers {layers} do not fit {ds.name}: it has {ds.n_x} features and "
+            f"needs {ds.n_y} output unit(s); use {ds.n_x},...,{ds.n_y}"
+        )
     inits = [i for i in config.inits for _ in config.seeds]
     seeds = [s for _ in config.inits for s in config.seeds]
     # everything held at once, checked before anything is drawn: the ensemble's drawing, the
     # initial forward pass kept for the report, ~100 tracked steps with weight snapshots
-    limits.check(limits.training(
-        layers, ensemble=len(inits), examples=max(ds.X_train.shape[1], ds.X_test.shape[1]),
-        iterations=config.iterations, tracked=config.iterations // config.every + 2, track_weights=True,
-        held_passes=1, build=True, what=f"comparing {len(inits):,} runs of layers {','.join(map(str, layers))}"))
-    net = Network(layers, hidden=config.hidden, output=config.output or ds.output,
-                  init=inits, seed=seeds)
+    limits.check(
+        limits.training(
+            layers,
+            ensemble=len(inits),
+            examples=max(ds.X_train.shape[1], ds.X_test.shape[1]),
+            iterations=config.iterations,
+            tracked=config.iterations // config.every + 2,
+            track_weights=True,
+            held_passes=1,
+            build=True,
+            what=f"comparing {len(inits):,} runs of layers {','.join(map(str, layers))}",
+        )
+    )
+    net = Network(layers, hidden=config.hidden, output=config.output or ds.output, init=inits, seed=seeds)
     X, Y = ds.X_train, ds.Y_train
     hidden_layers = len(layers) - 2
 
@@ -216,8 +246,15 @@ def compare(config: CompareConfig, *, progress: Callable[[int, object], None] | 
         sat0 = saturation(net, X)
         grads0 = net.gradients(X, Y)
 
-        history = net.fit(X, Y, lr=config.lr, iterations=config.iterations, callback=progress,
-                          track=("symmetry", "saturation", "weights"), track_every=config.every)
+        history = net.fit(
+            X,
+            Y,
+            lr=config.lr,
+            iterations=config.iterations,
+            callback=progress,
+            track=("symmetry", "saturation", "weights"),
+            track_every=config.every,
+        )
         sat1 = saturation(net, X)
         _, end_cache = net.forward(X)
         train_acc, test_acc = net.accuracy(X, Y), net.accuracy(ds.X_test, ds.Y_test)
@@ -225,37 +262,54 @@ def compare(config: CompareConfig, *, progress: Callable[[int, object], None] | 
         diverged_at = history.diverged_at
         tracked = history.tracked
         widths = np.array(tracked.effective_width)  # (k, E, L-1)
-        symmetric = np.array(tracked.symmetric)      # (k, E)
+        symmetric = np.array(tracked.symmetric)  # (k, E)
         end_sym = symmetry(net.params)
 
         runs = []
         for k, (init, seed) in enumerate(zip(inits, seeds, strict=True)):
-            def per_layer(rep, attr, k=k):
-                return [_opt(None if getattr(s, attr) is None else np.asarray(getattr(s, attr))[k])
-                        for s in rep.layers]
 
-            runs.append(RunResult(
-                init=init, seed=seed, train_accuracy=float(train_acc[k]), test_accuracy=float(test_acc[k]),
-                final_cost=float(history.final_cost[k]), initial_cost=float(initial_cost[k]),
-                effective_width=end_sym[k].effective_widths,
-                symmetric_every_step=bool(symmetric[:, k].all()),
-                saturated_fraction_init=per_layer(sat0, "saturated_fraction"),
-                saturated_fraction_end=per_layer(sat1, "saturated_fraction"),
-                dead_fraction_init=per_layer(sat0, "dead_fraction"),
-                dead_fraction_end=per_layer(sat1, "dead_fraction"),
-                grad_row_spread_init=[float(np.ptp(grads0[f"dW{l}"][k], axis=0).max())
-                                      for l in range(1, hidden_layers + 1)],
-                hidden_grad_norm_init=[float(np.linalg.norm(grads0[f"dW{l}"][k]))
-                                       for l in range(1, hidden_layers + 1)],
-                feature_diversity_end=[float(end_cache[l][0][k].std(axis=0).mean())
-                                       for l in range(1, hidden_layers + 1)],
-                costs=[[int(i), float(c[k])] for i, c in zip(history.iterations, history.costs, strict=True)],
-                effective_width_curve=[[int(i), *map(int, w[k])]
-                                       for i, w in zip(tracked.iterations, widths, strict=True)],
-                diverged_at=diverged_at[k],
-            ))
-    return CompareResult(config, ds, runs, net=net, init_cache=init_cache,
-                         tracked_weights=tracked.weights, tracked_iterations=tracked.iterations)
+            def per_layer(rep, attr, k=k):
+                return [_opt(None if getattr(s, attr) is None else np.asarray(getattr(s, attr))[k]) for s in rep.layers]
+
+            runs.append(
+                RunResult(
+                    init=init,
+                    seed=seed,
+                    train_accuracy=float(train_acc[k]),
+                    test_accuracy=float(test_acc[k]),
+                    final_cost=float(history.final_cost[k]),
+                    initial_cost=float(initial_cost[k]),
+                    effective_width=end_sym[k].effective_widths,
+                    symmetric_every_step=bool(symmetric[:, k].all()),
+                    saturated_fraction_init=per_layer(sat0, "saturated_fraction"),
+                    saturated_fraction_end=per_layer(sat1, "saturated_fraction"),
+                    dead_fraction_init=per_layer(sat0, "dead_fraction"),
+                    dead_fraction_end=per_layer(sat1, "dead_fraction"),
+                    grad_row_spread_init=[
+                        float(np.ptp(grads0[f"dW{l}"][k], axis=0).max()) for l in range(1, hidden_layers + 1)
+                    ],
+                    hidden_grad_norm_init=[
+                        float(np.linalg.norm(grads0[f"dW{l}"][k])) for l in range(1, hidden_layers + 1)
+                    ],
+                    feature_diversity_end=[
+                        float(end_cache[l][0][k].std(axis=0).mean()) for l in range(1, hidden_layers + 1)
+                    ],
+                    costs=[[int(i), float(c[k])] for i, c in zip(history.iterations, history.costs, strict=True)],
+                    effective_width_curve=[
+                        [int(i), *map(int, w[k])] for i, w in zip(tracked.iterations, widths, strict=True)
+                    ],
+                    diverged_at=diverged_at[k],
+                )
+            )
+    return CompareResult(
+        config,
+        ds,
+        runs,
+        net=net,
+        init_cache=init_cache,
+        tracked_weights=tracked.weights,
+        tracked_iterations=tracked.iterations,
+    )
 
 
 #: Seeds a count may ask for: a count is a typo long before the memory check could see it.
@@ -282,6 +336,8 @@ def parse_seeds(text: str | int | Sequence[int]) -> tuple[int, ...]:
     if n < 1:
         raise InitlabError(f"--seeds count must be at least 1, got {n}")
     if n > MAX_SEEDS:  # before the tuple is built: 10^8 seeds are 4 GB of Python ints alone
-        raise InitlabError(f"--seeds {n:,} is more than {MAX_SEEDS:,} seeds per initializer: every seed "
-                           f"is a network trained at once; give a smaller count")
+        raise InitlabError(
+            f"--seeds {n:,} is more than {MAX_SEEDS:,} seeds per initializer: every seed "
+            f"is a network trained at once; give a smaller count"
+        )
     return tuple(range(n))

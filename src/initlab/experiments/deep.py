@@ -39,8 +39,10 @@ class DeepConfig:
         if self.width < 1:
             raise InitlabError(f"width must be at least 1, got {self.width}")
         if self.train_examples is not None and (isinstance(self.train_examples, bool) or self.train_examples < 1):
-            raise InitlabError(f"train_examples (--train-examples) must be a positive number of examples "
-                               f"(0 on the command line: all), got {self.train_examples}")
+            raise InitlabError(
+                f"train_examples (--train-examples) must be a positive number of examples "
+                f"(0 on the command line: all), got {self.train_examples}"
+            )
         if isinstance(self.iterations, bool) or self.iterations < 0:
             raise InitlabError(f"iterations must be a non-negative integer, got {self.iterations!r}")
         check_positive("lr", self.lr)
@@ -59,26 +61,34 @@ class DeepConfig:
 class DeepResult:
     config: DeepConfig
     runs: list[dict]
-    z_q: np.ndarray      # (E, L) forward second moment at init
-    grad_q: np.ndarray   # (E, L) backward second moment at init
-    costs: np.ndarray    # (records, E)
+    z_q: np.ndarray  # (E, L) forward second moment at init
+    grad_q: np.ndarray  # (E, L) backward second moment at init
+    costs: np.ndarray  # (records, E)
     iterations: np.ndarray
 
     def to_dict(self) -> dict:
-        return {"config": self.config.to_dict(), "runs": self.runs,
-                "propagation_at_init": {"z_q": self.z_q.tolist(), "grad_q": self.grad_q.tolist()},
-                "costs": [[int(i), c.tolist()] for i, c in zip(self.iterations, self.costs, strict=True)]}
+        return {
+            "config": self.config.to_dict(),
+            "runs": self.runs,
+            "propagation_at_init": {"z_q": self.z_q.tolist(), "grad_q": self.grad_q.tolist()},
+            "costs": [[int(i), c.tolist()] for i, c in zip(self.iterations, self.costs, strict=True)],
+        }
 
     def lines(self) -> list[str]:
         c = self.config
-        out = [f"{c.depth}-layer {c.hidden} MLP (width {c.width}) on {c.data}: {c.iterations} iterations "
-               f"at lr {c.lr} on {self.runs[0]['m_train']} training examples", "",
-               f"{'init':<24}{'sigma_w2':>9}{'train acc':>11}{'test acc':>10}{'final cost':>12}"
-               f"{'signal L/1':>12}{'grad 1/L':>11}  verdict"]
+        out = [
+            f"{c.depth}-layer {c.hidden} MLP (width {c.width}) on {c.data}: {c.iterations} iterations "
+            f"at lr {c.lr} on {self.runs[0]['m_train']} training examples",
+            "",
+            f"{'init':<24}{'sigma_w2':>9}{'train acc':>11}{'test acc':>10}{'final cost':>12}"
+            f"{'signal L/1':>12}{'grad 1/L':>11}  verdict",
+        ]
         for r in self.runs:
-            out.append(f"{r['init']:<24}{r['sigma_w2']:>9.3g}{100 * r['train_accuracy']:>10.1f}%"
-                       f"{100 * r['test_accuracy']:>9.1f}%{r['final_cost']:>12.4g}"
-                       f"{r['signal_ratio']:>12.3g}{r['gradient_ratio']:>11.3g}  {r['verdict']}")
+            out.append(
+                f"{r['init']:<24}{r['sigma_w2']:>9.3g}{100 * r['train_accuracy']:>10.1f}%"
+                f"{100 * r['test_accuracy']:>9.1f}%{r['final_cost']:>12.4g}"
+                f"{r['signal_ratio']:>12.3g}{r['gradient_ratio']:>11.3g}  {r['verdict']}"
+            )
         out.append("")
         out += [f"{r['init']}: {r['sentence']}" for r in self.runs]
         return out
@@ -107,13 +117,19 @@ def deep(config: DeepConfig, *, progress=None) -> DeepResult:
     ds = datasets.load(config.data, seed=None)
     X, Y = ds.X_train, ds.Y_train
     if config.train_examples is not None:
-        X, Y = X[:, :config.train_examples], Y[:, :config.train_examples]
+        X, Y = X[:, : config.train_examples], Y[:, : config.train_examples]
     layers = [ds.n_x] + [config.width] * (config.depth - 1) + [ds.n_y]
     inits = list(config.inits)
-    limits.check(limits.training(
-        layers, ensemble=len(inits), examples=max(X.shape[1], ds.X_test.shape[1]),
-        iterations=config.iterations, build=True,
-        what=f"{len(inits)} networks of {config.depth:,} layers of {config.width:,} units"))
+    limits.check(
+        limits.training(
+            layers,
+            ensemble=len(inits),
+            examples=max(X.shape[1], ds.X_test.shape[1]),
+            iterations=config.iterations,
+            build=True,
+            what=f"{len(inits)} networks of {config.depth:,} layers of {config.width:,} units",
+        )
+    )
     net = Network(layers, hidden=config.hidden, output=ds.output, init=inits, seed=[config.seed] * len(inits))
     # an exploding init overflows: its verdict says "diverged", NumPy need not warn on every step
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -126,11 +142,17 @@ def deep(config: DeepConfig, *, progress=None) -> DeepResult:
         runs = []
         for k, init in enumerate(inits):
             t = initializers.get(init).theory((config.width, config.width))
-            r = {"init": init, "sigma_w2": float(np.float64(t["std"]) ** 2 * t["fan_in"]),
-                 "m_train": int(X.shape[1]),
-                 "train_accuracy": float(train_acc[k]), "test_accuracy": float(test_acc[k]),
-                 "initial_cost": float(h.costs[0, k]), "final_cost": float(h.final_cost[k]),
-                 "signal_ratio": float(z_q[k, -2] / z_q[k, 0]), "gradient_ratio": float(grad_q[k, 0] / grad_q[k, -1])}
+            r = {
+                "init": init,
+                "sigma_w2": float(np.float64(t["std"]) ** 2 * t["fan_in"]),
+                "m_train": int(X.shape[1]),
+                "train_accuracy": float(train_acc[k]),
+                "test_accuracy": float(test_acc[k]),
+                "initial_cost": float(h.costs[0, k]),
+                "final_cost": float(h.final_cost[k]),
+                "signal_ratio": float(z_q[k, -2] / z_q[k, 0]),
+                "gradient_ratio": float(grad_q[k, 0] / grad_q[k, -1]),
+            }
             r["verdict"], r["sentence"] = _verdict(r, len(ds.classes))
             runs.append(r)
     return DeepResult(config, runs, z_q, grad_q, h.costs, h.iterations)
@@ -144,8 +166,10 @@ def write_deep_report(result: DeepResult, out_dir) -> dict:
     cfg = result.config
     figs = []
     fig, ax = figure(1, width=7.5, height=4)
-    costs = {r["init"]: [np.where(np.isfinite(result.costs[:, k]), result.costs[:, k], np.nan)]
-             for k, r in enumerate(result.runs)}
+    costs = {
+        r["init"]: [np.where(np.isfinite(result.costs[:, k]), result.costs[:, k], np.nan)]
+        for k, r in enumerate(result.runs)
+    }
     plots.cost_curves(ax[0, 0], costs, result.iterations)
     figs.append(("Cost curves", "Training cost per iteration.", png(fig)))
     fig, ax = figure(2, width=5, height=3.6)
@@ -160,10 +184,15 @@ def write_deep_report(result: DeepResult, out_dir) -> dict:
         a.set_title(label, fontsize=10)
         a.legend(frameon=False, fontsize=8)
         a.grid(alpha=0.3)
-    figs.append(("Signal and gradient per layer, at initialization",
-                 "Forward: the second moment of each layer's pre-activations on the training batch. "
-                 "Backward: of the gradient reaching each layer from a unit-variance error at the "
-                 "output. Flat lines propagate; falling or rising lines vanish or explode.", png(fig)))
+    figs.append(
+        (
+            "Signal and gradient per layer, at initialization",
+            "Forward: the second moment of each layer's pre-activations on the training batch. "
+            "Backward: of the gradient reaching each layer from a unit-variance error at the "
+            "output. Flat lines propagate; falling or rising lines vanish or explode.",
+            png(fig),
+        )
+    )
     page = render_page(DEEP_TEMPLATE, cfg=cfg, runs=result.runs, figs=figs, m=result.runs[0]["m_train"])
     return write_page(out_dir, page, result.to_dict())
 

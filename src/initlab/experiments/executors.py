@@ -126,8 +126,9 @@ def run_local(tasks: list, fn: Callable, *, workers: int | None, retries: int) -
     ctx = multiprocessing.get_context("spawn")
 
     def new_pool() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
-                                   initargs=(threads, os.getpid()))
+        return ProcessPoolExecutor(
+            max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(threads, os.getpid())
+        )
 
     queue = list(tasks)
     attempts = {id(t): 0 for t in tasks}  # starts, as reported
@@ -139,8 +140,11 @@ def run_local(tasks: list, fn: Callable, *, workers: int | None, retries: int) -
         while queue or running:
             broken = False
             try:
-                while queue and len(running) < n and not (running and (
-                        id(queue[0]) in suspects or any(id(t) in suspects for t in running.values()))):
+                while (
+                    queue
+                    and len(running) < n
+                    and not (running and (id(queue[0]) in suspects or any(id(t) in suspects for t in running.values())))
+                ):
                     f = pool.submit(fn, queue[0])  # raises if a worker died since the last wait
                     t = queue.pop(0)
                     attempts[id(t)] += 1
@@ -178,8 +182,7 @@ def run_local(tasks: list, fn: Callable, *, workers: int | None, retries: int) -
         _stop(pool)
 
 
-def run_dask(tasks: list, fn: Callable, *, address: str | None, workers: int | None,
-             retries: int) -> Iterator[Outcome]:
+def run_dask(tasks: list, fn: Callable, *, address: str | None, workers: int | None, retries: int) -> Iterator[Outcome]:
     """Run ``fn(task)`` for every task on a Dask cluster: the scheduler at ``address``, or a
     ``LocalCluster`` of ``workers`` single-threaded processes on 127.0.0.1."""
     try:
@@ -211,16 +214,18 @@ def run_dask(tasks: list, fn: Callable, *, address: str | None, workers: int | N
             # one task per single-threaded worker at a time (Dask's default queues a second one
             # there), so that a worker's death is charged to the task it was running
             with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
-                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None)
+                cluster = LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+                )
             client = Client(cluster, timeout=timeout)
             client.register_plugin(DieWithDriver(os.getpid()))
     except (OSError, ValueError, TypeError) as exc:  # unreachable; no port; unknown scheme
         if cluster is not None:
             cluster.close()
         where = repr(address) if address else "a local cluster"
-        raise InitlabError(f"cannot reach the Dask scheduler at {where}: "
-                           f"{(str(exc).splitlines() or [type(exc).__name__])[0]}") from None
+        raise InitlabError(
+            f"cannot reach the Dask scheduler at {where}: {(str(exc).splitlines() or [type(exc).__name__])[0]}"
+        ) from None
     where = address or "the local cluster"
     run_id = uuid.uuid4().hex[:8]
     tries = {id(t): 0 for t in tasks}  # submissions, against ``retries``

@@ -79,8 +79,16 @@ class RunConfig:
     @property
     def group(self) -> tuple:
         """Runs with the same group train together in one ensemble."""
-        return (self.data, self.data_seed, self.layers, self.hidden, self.output, self.iterations,
-                self.track, self.track_every)
+        return (
+            self.data,
+            self.data_seed,
+            self.layers,
+            self.hidden,
+            self.output,
+            self.iterations,
+            self.track,
+            self.track_every,
+        )
 
     @property
     def init_name(self) -> str:
@@ -127,16 +135,24 @@ class SweepSpec:
     @property
     def size(self) -> int:
         """How many runs the grid holds, counted without making them."""
-        return (len(self.layers) * len(self.hidden) * len(self.iterations) * len(self.init_specs())
-                * len(self.lr) * len(self.seeds))
+        return (
+            len(self.layers)
+            * len(self.hidden)
+            * len(self.iterations)
+            * len(self.init_specs())
+            * len(self.lr)
+            * len(self.seeds)
+        )
 
     def check_size(self, max_runs: int = MAX_RUNS) -> None:
         """Refuse a grid of more than ``max_runs`` runs before anything is made."""
         if isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1:
             raise InitlabError(f"--max-runs must be a positive integer, got {max_runs!r}")
         if self.size > max_runs:
-            raise InitlabError(f"sweep {self.name!r} has {self.size:,} runs, more than the limit of "
-                               f"{max_runs:,}: make the grid smaller, or raise the limit with --max-runs")
+            raise InitlabError(
+                f"sweep {self.name!r} has {self.size:,} runs, more than the limit of "
+                f"{max_runs:,}: make the grid smaller, or raise the limit with --max-runs"
+            )
 
     def runs(self) -> list[RunConfig]:
         """Every run of the grid, in a fixed order."""
@@ -150,9 +166,21 @@ class SweepSpec:
                     for init in self.init_specs():
                         for lr in self.lr:
                             for seed in self.seeds:
-                                out.append(RunConfig(self.data, layers, hidden, output, init, lr,
-                                                     iterations, seed, self.track, every,
-                                                     self.data_seed))
+                                out.append(
+                                    RunConfig(
+                                        self.data,
+                                        layers,
+                                        hidden,
+                                        output,
+                                        init,
+                                        lr,
+                                        iterations,
+                                        seed,
+                                        self.track,
+                                        every,
+                                        self.data_seed,
+                                    )
+                                )
         return out
 
 
@@ -218,16 +246,14 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
         raise InitlabError(f"{source}: not valid TOML: {exc}") from None
     extra = [k for k in doc if k != "sweep"]
     if "sweep" not in doc or not isinstance(doc["sweep"], dict):
-        raise InitlabError(f"{source}: needs a [sweep] table" +
-                           (f" (found {', '.join(extra)})" if extra else ""))
+        raise InitlabError(f"{source}: needs a [sweep] table" + (f" (found {', '.join(extra)})" if extra else ""))
     if extra:
         raise InitlabError(f"{source}: unknown table or key {extra[0]!r}: everything goes in [sweep]")
     t = doc["sweep"]
     c = _Checker(t, text, source)
     for key in t:
         if key not in SPEC_KEYS:
-            raise c.error(key, f"is not a sweep key{suggest(key, SPEC_KEYS)}; "
-                               f"the keys are {', '.join(SPEC_KEYS)}")
+            raise c.error(key, f"is not a sweep key{suggest(key, SPEC_KEYS)}; the keys are {', '.join(SPEC_KEYS)}")
     for key, (required, _) in SPEC_KEYS.items():
         if required and key not in t:
             raise InitlabError(f"{source}: [sweep] lacks the key '{key}': {SPEC_KEYS[key][1]}")
@@ -241,8 +267,11 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
     if data not in datasets.BUILTIN:
         path = Path(data) if Path(data).is_absolute() else Path(source).parent / data
         if not path.exists():
-            raise c.error("data", f"names no built-in data set and no file: {data!r} "
-                                  f"(built-in: {', '.join(datasets.BUILTIN)}{suggest(data, datasets.BUILTIN)})")
+            raise c.error(
+                "data",
+                f"names no built-in data set and no file: {data!r} "
+                f"(built-in: {', '.join(datasets.BUILTIN)}{suggest(data, datasets.BUILTIN)})",
+            )
         data = str(path.resolve())
     data_seed = _nonneg(c, "data_seed") if "data_seed" in t else None
     try:
@@ -261,15 +290,18 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
         except InitlabError as exc:
             raise c.error("layers", f"{exc}") from None
         if dims[0] != ds.n_x or dims[-1] != ds.n_y:
-            raise c.error("layers", f"{list(dims)} do not fit {ds.name}: it has {ds.n_x} features "
-                                    f"and needs {ds.n_y} output unit(s)")
+            raise c.error(
+                "layers",
+                f"{list(dims)} do not fit {ds.name}: it has {ds.n_x} features and needs {ds.n_y} output unit(s)",
+            )
         layers.append(dims)
 
     hidden = c.items("hidden", str)
     for h in hidden:
         if h not in HIDDEN:
-            raise c.error("hidden", f"names an unknown activation {h!r}{suggest(h, HIDDEN)}; "
-                                    f"choose from {', '.join(HIDDEN)}")
+            raise c.error(
+                "hidden", f"names an unknown activation {h!r}{suggest(h, HIDDEN)}; choose from {', '.join(HIDDEN)}"
+            )
     output = t.get("output")
     if output is not None and output not in ACTIVATIONS:
         raise c.expect("output", output)
@@ -286,8 +318,7 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
     if any(not np.isfinite(s) or s <= 0 for s in scales):
         raise c.expect("scales", t["scales"])
     if scales and not any(_scale_unnamed(s) for s in inits):
-        raise c.error("scales", "is given but no init takes a SCALE (random, variance_scaling) "
-                                "without naming one")
+        raise c.error("scales", "is given but no init takes a SCALE (random, variance_scaling) without naming one")
 
     lr = c.items("lr", (int, float))
     if any(not np.isfinite(v) or v <= 0 for v in lr):
@@ -315,15 +346,29 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
         raise c.expect("track", t["track"])
     for name_ in track:
         if name_ not in SWEEP_TRACKABLE:
-            raise c.error("track", f"names {name_!r}{suggest(name_, SWEEP_TRACKABLE)}; "
-                                   f"choose from {list(SWEEP_TRACKABLE)}")
+            raise c.error(
+                "track", f"names {name_!r}{suggest(name_, SWEEP_TRACKABLE)}; choose from {list(SWEEP_TRACKABLE)}"
+            )
     track_every = _positive_int(c, "track_every") if "track_every" in t else None
     chunk = _positive_int(c, "chunk") if "chunk" in t else 256
     retries = _nonneg(c, "retries") if "retries" in t else 2
-    return SweepSpec(name=name.strip(), data=data, layers=tuple(layers), hidden=hidden, inits=inits,
-                     lr=tuple(float(v) for v in lr), iterations=iterations, seeds=seeds,
-                     output=output, scales=tuple(float(s) for s in scales), track=tuple(track),
-                     track_every=track_every, data_seed=data_seed, chunk=chunk, retries=retries)
+    return SweepSpec(
+        name=name.strip(),
+        data=data,
+        layers=tuple(layers),
+        hidden=hidden,
+        inits=inits,
+        lr=tuple(float(v) for v in lr),
+        iterations=iterations,
+        seeds=seeds,
+        output=output,
+        scales=tuple(float(s) for s in scales),
+        track=tuple(track),
+        track_every=track_every,
+        data_seed=data_seed,
+        chunk=chunk,
+        retries=retries,
+    )
 
 
 def _scale_unnamed(spec: str) -> bool:
@@ -385,7 +430,7 @@ def make_tasks(runs: Sequence[RunConfig], chunk: int) -> list[Task]:
         first = members[0]
         ds = datasets.load(first.data, seed=first.data_seed)
         for i in range(0, len(members), chunk):
-            tasks.append(Task(members[i:i + chunk], ds.X_train, ds.Y_train, ds.X_test, ds.Y_test))
+            tasks.append(Task(members[i : i + chunk], ds.X_train, ds.Y_train, ds.X_test, ds.Y_test))
     return tasks
 
 
@@ -404,13 +449,25 @@ def run_task(task: Task) -> dict:
 
     start = time.time()
     first = task.runs[0]
-    net = Network(list(first.layers), hidden=first.hidden, output=first.output,
-                  init=[r.init for r in task.runs], seed=[r.seed for r in task.runs])
+    net = Network(
+        list(first.layers),
+        hidden=first.hidden,
+        output=first.output,
+        init=[r.init for r in task.runs],
+        seed=[r.seed for r in task.runs],
+    )
     engine = "fast" if fast.pays(net) else "reference"  # engine="auto"'s rule: by shape alone
     X, Y = task.X_train, task.Y_train
-    history = net.fit(X, Y, lr=[r.lr for r in task.runs], iterations=first.iterations,
-                      record_every=first.track_every, track=first.track or (),
-                      track_every=first.track_every, engine=engine)
+    history = net.fit(
+        X,
+        Y,
+        lr=[r.lr for r in task.runs],
+        iterations=first.iterations,
+        record_every=first.track_every,
+        track=first.track or (),
+        track_every=first.track_every,
+        engine=engine,
+    )
     seconds = time.time() - start
     train_acc = net.accuracy(X, Y)
     test_acc = net.accuracy(task.X_test, task.Y_test)
@@ -427,16 +484,20 @@ def run_task(task: Task) -> dict:
     rows = []
     for k, r in enumerate(task.runs):
         cost = float(history.final_cost[k])
-        rows.append({
-            "id": r.id, "final_cost": cost if np.isfinite(cost) else None,
-            "initial_cost": float(history.costs[0][k]),
-            "train_accuracy": float(train_acc[k]), "test_accuracy": float(test_acc[k]),
-            "effective_width": [int(w) for w in end_sym[k].effective_widths],
-            "symmetric_end": bool(end_sym[k].symmetric),
-            "saturated_fraction": layer_mean("saturated_fraction", k),
-            "dead_fraction": layer_mean("dead_fraction", k),
-            "seconds": seconds / E,
-        })
+        rows.append(
+            {
+                "id": r.id,
+                "final_cost": cost if np.isfinite(cost) else None,
+                "initial_cost": float(history.costs[0][k]),
+                "train_accuracy": float(train_acc[k]),
+                "test_accuracy": float(test_acc[k]),
+                "effective_width": [int(w) for w in end_sym[k].effective_widths],
+                "symmetric_end": bool(end_sym[k].symmetric),
+                "saturated_fraction": layer_mean("saturated_fraction", k),
+                "dead_fraction": layer_mean("dead_fraction", k),
+                "seconds": seconds / E,
+            }
+        )
     its = np.asarray(history.iterations)
     n = len(its)
     curves = {
@@ -451,8 +512,14 @@ def run_task(task: Task) -> dict:
         for name in ("saturated_fraction", "dead_fraction"):
             a = np.array(getattr(tracked, name)).transpose(1, 0, 2).reshape(E * n, -1)
             curves[name] = [[None if np.isnan(v) else float(v) for v in row] for row in a]
-    return {"runs": rows, "curves": curves, "seconds": seconds, "started": start,
-            "worker": f"{socket.gethostname()}:{os.getpid()}", "engine": engine}
+    return {
+        "runs": rows,
+        "curves": curves,
+        "seconds": seconds,
+        "started": start,
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "engine": engine,
+    }
 
 
 # -------------------------------------------------------------------------------- driver
@@ -476,9 +543,18 @@ class SweepOutcome:
         return asdict(self)
 
 
-def run_sweep(spec: SweepSpec, store, *, executor: str = "local", address: str | None = None,
-              workers: int | None = None, retries: int | None = None, progress=None,
-              fn=None, max_runs: int = MAX_RUNS) -> SweepOutcome:
+def run_sweep(
+    spec: SweepSpec,
+    store,
+    *,
+    executor: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
+    retries: int | None = None,
+    progress=None,
+    fn=None,
+    max_runs: int = MAX_RUNS,
+) -> SweepOutcome:
     """Run every run of ``spec`` not yet done in ``store`` (a `Store`); store each as it ends.
 
     Runs already ``done`` are skipped; ``failed`` ones are tried again. Only this process writes
@@ -501,12 +577,21 @@ def run_sweep(spec: SweepSpec, store, *, executor: str = "local", address: str |
     if retries < 0:
         raise InitlabError(f"--retries must be non-negative, got {retries}")
     with store.driver_lock():
-        return _drive(spec, store, executor=executor, address=address, workers=workers,
-                      retries=retries, progress=progress, fn=fn or run_task)
+        return _drive(
+            spec,
+            store,
+            executor=executor,
+            address=address,
+            workers=workers,
+            retries=retries,
+            progress=progress,
+            fn=fn or run_task,
+        )
 
 
-def _drive(spec: SweepSpec, store, *, executor: str, address: str | None, workers: int | None,
-           retries: int, progress, fn) -> SweepOutcome:
+def _drive(
+    spec: SweepSpec, store, *, executor: str, address: str | None, workers: int | None, retries: int, progress, fn
+) -> SweepOutcome:
     from initlab.experiments import executors
 
     start = time.time()
@@ -515,8 +600,9 @@ def _drive(spec: SweepSpec, store, *, executor: str, address: str | None, worker
     from_journal = waiting - store.flush_journal(wait=0) if waiting else 0
     statuses = store.statuses()
     pending = [r for r in runs if statuses.get(r.id) != "done"]
-    out = SweepOutcome(total=len(runs), skipped=len(runs) - len(pending), journal=str(store.journal),
-                       from_journal=from_journal)
+    out = SweepOutcome(
+        total=len(runs), skipped=len(runs) - len(pending), journal=str(store.journal), from_journal=from_journal
+    )
     if progress is not None:
         progress(out.skipped, 0, out.total)
     if not pending:
@@ -529,12 +615,10 @@ def _drive(spec: SweepSpec, store, *, executor: str, address: str | None, worker
     try:
         for o in outcomes:
             if o.result is not None:
-                stored = store.write(spec.name, o.task.runs, o.result, executor=executor,
-                                     attempts=o.attempts)
+                stored = store.write(spec.name, o.task.runs, o.result, executor=executor, attempts=o.attempts)
                 out.done += len(o.task.runs)
             else:
-                stored = store.write_failed(spec.name, o.task.runs, o.error, executor=executor,
-                                            attempts=o.attempts)
+                stored = store.write_failed(spec.name, o.task.runs, o.error, executor=executor, attempts=o.attempts)
                 out.failed += len(o.task.runs)
                 out.errors.append(o.error.splitlines()[0])
             out.journaled += 0 if stored else len(o.task.runs)
@@ -543,8 +627,10 @@ def _drive(spec: SweepSpec, store, *, executor: str, address: str | None, worker
     except KeyboardInterrupt:
         out.interrupted = True
     except executors.SchedulerLost as exc:
-        raise InitlabError(f"{exc}; {out.done} runs finished in this sweep are kept, {out.done + out.skipped} "
-                           f"of {out.total} in all: run the same command again to finish") from None
+        raise InitlabError(
+            f"{exc}; {out.done} runs finished in this sweep are kept, {out.done + out.skipped} "
+            f"of {out.total} in all: run the same command again to finish"
+        ) from None
     finally:
         outcomes.close()
         # the journal into the store, waiting for it to free (not after a Ctrl-C)
@@ -558,13 +644,21 @@ def sweep_status(spec: SweepSpec | None, store, *, max_runs: int = MAX_RUNS) -> 
     journal, and for ``spec`` its done, failed and pending runs (journaled runs count as done)."""
     if spec is not None:
         spec.check_size(max_runs)
-    out = {"store": str(store.path), "sweeps": store.summary() if store.path.exists() else [],
-           "journaled": store.journaled_runs()}
+    out = {
+        "store": str(store.path),
+        "sweeps": store.summary() if store.path.exists() else [],
+        "journaled": store.journaled_runs(),
+    }
     if spec is not None:
         statuses = store.statuses()
         ids = [r.id for r in spec.runs()]
         done = sum(statuses.get(i) == "done" for i in ids)
         failed = sum(statuses.get(i) == "failed" for i in ids)
-        out["spec"] = {"name": spec.name, "total": len(ids), "done": done, "failed": failed,
-                       "pending": len(ids) - done - failed}
+        out["spec"] = {
+            "name": spec.name,
+            "total": len(ids),
+            "done": done,
+            "failed": failed,
+            "pending": len(ids) - done - failed,
+        }
     return out

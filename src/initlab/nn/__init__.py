@@ -14,6 +14,17 @@ from initlab.nn.network import (
 )
 
 __all__ = [
-    "ACTIVATIONS", "HIDDEN", "LOSSES", "Activation", "History", "Loss", "Network",
-    "backward", "forward", "gradient_check", "linear_backward", "linear_forward", "update",
+    "ACTIVATIONS",
+    "HIDDEN",
+    "LOSSES",
+    "Activation",
+    "History",
+    "Loss",
+    "Network",
+    "backward",
+    "forward",
+    "gradient_check",
+    "linear_backward",
+    "linear_forward",
+    "update",
 ]

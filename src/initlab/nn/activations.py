@@ -125,26 +125,59 @@ _SIGMOID_U = "u = exp_minus(-abs(z), 0.0)"  # u = exp(-|z|)
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in [
-        Activation("sigmoid", sigmoid, sigmoid_grad, "1 / (1 + exp(-z))", saturating=True, gain=1.0,
-                   kernel=Kernel((_SIGMOID_U, "{a} = 1.0 / (1.0 + u) if z >= 0 else u / (1.0 + u)"),
-                                 "({a} * (1.0 - {a}))", statements=_EXP_SERIES)),
+        Activation(
+            "sigmoid",
+            sigmoid,
+            sigmoid_grad,
+            "1 / (1 + exp(-z))",
+            saturating=True,
+            gain=1.0,
+            kernel=Kernel(
+                (_SIGMOID_U, "{a} = 1.0 / (1.0 + u) if z >= 0 else u / (1.0 + u)"),
+                "({a} * (1.0 - {a}))",
+                statements=_EXP_SERIES,
+            ),
+        ),
         # tanh |z| = -u / (2 + u) with u = expm1(-2|z|)
-        Activation("tanh", np.tanh, tanh_grad, "tanh(z)", saturating=True, gain=5.0 / 3.0,
-                   kernel=Kernel(("u = exp_minus(-2.0 * abs(z), 1.0)", "h = -u / (2.0 + u)",
-                                  "{a} = h if z >= 0 else -h"), "(1.0 - {a} * {a})", statements=_EXP_SERIES)),
-        Activation("relu", relu, relu_grad, "max(0, z)", gain=float(np.sqrt(2.0)),
-                   kernel=Kernel(("{a} = max(z, 0.0)",), "(1.0 if {a} > 0 else 0.0)",
-                                 backprop="({d}) if {a} > 0 else 0.0")),
-        Activation("leaky_relu", leaky_relu, leaky_relu_grad, f"max({LEAKY_SLOPE} z, z)",
-                   gain=float(np.sqrt(2.0 / (1.0 + LEAKY_SLOPE**2))),
-                   kernel=Kernel((f"{{a}} = z if z > 0 else {LEAKY_SLOPE!r} * z",),
-                                 f"(1.0 if {{a}} > 0 else {LEAKY_SLOPE!r})",
-                                 backprop=f"({{d}}) if {{a}} > 0 else {LEAKY_SLOPE!r} * ({{d}})")),
+        Activation(
+            "tanh",
+            np.tanh,
+            tanh_grad,
+            "tanh(z)",
+            saturating=True,
+            gain=5.0 / 3.0,
+            kernel=Kernel(
+                ("u = exp_minus(-2.0 * abs(z), 1.0)", "h = -u / (2.0 + u)", "{a} = h if z >= 0 else -h"),
+                "(1.0 - {a} * {a})",
+                statements=_EXP_SERIES,
+            ),
+        ),
+        Activation(
+            "relu",
+            relu,
+            relu_grad,
+            "max(0, z)",
+            gain=float(np.sqrt(2.0)),
+            kernel=Kernel(("{a} = max(z, 0.0)",), "(1.0 if {a} > 0 else 0.0)", backprop="({d}) if {a} > 0 else 0.0"),
+        ),
+        Activation(
+            "leaky_relu",
+            leaky_relu,
+            leaky_relu_grad,
+            f"max({LEAKY_SLOPE} z, z)",
+            gain=float(np.sqrt(2.0 / (1.0 + LEAKY_SLOPE**2))),
+            kernel=Kernel(
+                (f"{{a}} = z if z > 0 else {LEAKY_SLOPE!r} * z",),
+                f"(1.0 if {{a}} > 0 else {LEAKY_SLOPE!r})",
+                backprop=f"({{d}}) if {{a}} > 0 else {LEAKY_SLOPE!r} * ({{d}})",
+            ),
+        ),
         Activation("identity", identity, identity_grad, "z", gain=1.0, kernel=Kernel(("{a} = z",), None)),
         # Not elementwise: an output only, always paired with cross-entropy (see losses); the
         # kernel writes it per layer (codegen), with one exp per unit.
-        Activation("softmax", softmax, None, "exp(z_k) / sum_j exp(z_j)",
-                   kernel=Kernel((), None, statements=_EXP_SERIES)),
+        Activation(
+            "softmax", softmax, None, "exp(z_k) / sum_j exp(z_j)", kernel=Kernel((), None, statements=_EXP_SERIES)
+        ),
     ]
 }
 

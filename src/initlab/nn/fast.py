@@ -39,8 +39,7 @@ LOSSES = ("binary_cross_entropy", "cross_entropy", "mse")
 def supported(net) -> bool:
     """Whether the engine runs this network: numba installed, float64, every activation with a
     kernel row in the activation table, a loss it writes, and a shape that fits (`unrolls`)."""
-    return (AVAILABLE and all(a.kernel is not None for a in net.activations)
-            and net.loss.name in LOSSES and unrolls(net))
+    return AVAILABLE and all(a.kernel is not None for a in net.activations) and net.loss.name in LOSSES and unrolls(net)
 
 
 def pays(net) -> bool:
@@ -91,7 +90,7 @@ class Engine:
         n_y = int(dims[-1])
         self.S = np.zeros((self.nblk, (2 * (P + Q) + 2 * n_y * K) * self.EB))
         self.W = self.S[:, : P * self.EB].reshape(self.nblk, P, self.EB)
-        self.B = self.S[:, P * self.EB: (P + Q) * self.EB].reshape(self.nblk, Q, self.EB)
+        self.B = self.S[:, P * self.EB : (P + Q) * self.EB].reshape(self.nblk, Q, self.EB)
         self.woff = np.concatenate([[0], np.cumsum(sizes_w)[:-1]]).astype(np.int64)
         self.boff = np.concatenate([[0], np.cumsum(dims[1:])[:-1]]).astype(np.int64)
         self.dims = dims
@@ -114,18 +113,20 @@ class Engine:
     def load(self) -> None:
         p = self.net.params
         lead = (self.E,)
-        self.W[...] = self._blocked(np.concatenate(
-            [p[f"W{l}"].reshape(lead + (-1,)) for l in range(1, self.L + 1)], axis=1))
-        self.B[...] = self._blocked(np.concatenate(
-            [p[f"b{l}"].reshape(lead + (-1,)) for l in range(1, self.L + 1)], axis=1))
+        self.W[...] = self._blocked(
+            np.concatenate([p[f"W{l}"].reshape(lead + (-1,)) for l in range(1, self.L + 1)], axis=1)
+        )
+        self.B[...] = self._blocked(
+            np.concatenate([p[f"b{l}"].reshape(lead + (-1,)) for l in range(1, self.L + 1)], axis=1)
+        )
 
     def store(self) -> None:
         W, B = self._unblocked(self.W), self._unblocked(self.B)
         single = self.net.ensemble is None
         for l in range(1, self.L + 1):
             n_in, n_out = int(self.dims[l - 1]), int(self.dims[l])
-            w = W[:, self.woff[l - 1]: self.woff[l - 1] + n_in * n_out].reshape(self.E, n_out, n_in)
-            b = B[:, self.boff[l - 1]: self.boff[l - 1] + n_out].reshape(self.E, n_out, 1)
+            w = W[:, self.woff[l - 1] : self.woff[l - 1] + n_in * n_out].reshape(self.E, n_out, n_in)
+            b = B[:, self.boff[l - 1] : self.boff[l - 1] + n_out].reshape(self.E, n_out, 1)
             self.net.params[f"W{l}"][...] = w[0] if single else w
             self.net.params[f"b{l}"][...] = b[0] if single else b
 
@@ -164,5 +165,7 @@ def refusal(net) -> str:
         return f"the fast engine has no kernel for {', '.join(missing)}; use engine='auto' or 'reference'"
     if net.loss.name not in LOSSES:
         return f"the fast engine does not write the loss {net.loss.name}; use engine='auto' or 'reference'"
-    return (f"the fast engine runs shapes whose written-out pass fits {codegen.BUDGET} statements "
-            f"per example; layers {list(net.layer_dims)} do not: use engine='auto' or 'reference'")
+    return (
+        f"the fast engine runs shapes whose written-out pass fits {codegen.BUDGET} statements "
+        f"per example; layers {list(net.layer_dims)} do not: use engine='auto' or 'reference'"
+    )

@@ -78,12 +78,11 @@ class Loss:
 LOSSES: dict[str, Loss] = {
     l.name: l
     for l in [
-        Loss("binary_cross_entropy", bce_cost, bce_grad, ("sigmoid",),
-             "-(1/m) sum(y log a + (1 - y) log(1 - a))"),
-        Loss("cross_entropy", softmax_ce_cost, bce_grad, ("softmax",),
-             "-(1/m) sum_k y_k log a_k"),
-        Loss("mse", mse_cost, mse_grad, ("identity", "sigmoid", "tanh", "relu", "leaky_relu"),
-             "(1/2m) sum ||a - y||^2"),
+        Loss("binary_cross_entropy", bce_cost, bce_grad, ("sigmoid",), "-(1/m) sum(y log a + (1 - y) log(1 - a))"),
+        Loss("cross_entropy", softmax_ce_cost, bce_grad, ("softmax",), "-(1/m) sum_k y_k log a_k"),
+        Loss(
+            "mse", mse_cost, mse_grad, ("identity", "sigmoid", "tanh", "relu", "leaky_relu"), "(1/2m) sum ||a - y||^2"
+        ),
     ]
 }
 

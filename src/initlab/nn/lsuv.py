@@ -27,8 +27,7 @@ class LSUVResult:
         return {"iterations": self.iterations, "variances": self.variances, "converged": self.converged}
 
 
-def lsuv(net, X: np.ndarray, *, tol: float = 0.1, max_iter: int = 10,
-         members: np.ndarray | None = None) -> LSUVResult:
+def lsuv(net, X: np.ndarray, *, tol: float = 0.1, max_iter: int = 10, members: np.ndarray | None = None) -> LSUVResult:
     """Rescale ``net``'s weights in place so each layer's output variance on ``X`` is 1 +- tol.
 
     ``members`` (a boolean mask of length E) limits the rescaling to some ensemble members;

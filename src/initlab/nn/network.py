@@ -52,9 +52,7 @@ def linear_forward(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarr
     return matmul(W, A_prev) + b
 
 
-def linear_backward(
-    dZ: np.ndarray, A_prev: np.ndarray, W: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def linear_backward(dZ: np.ndarray, A_prev: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(dA_prev, dW, db)`` from ``dZ: (n[l], m)``: ``dA_prev = W^T @ dZ``,
     ``dW = dZ @ A_prev^T / m``, ``db = sum over examples of dZ / m``."""
     from initlab.nn.products import matmul_nt, matmul_tn
@@ -95,8 +93,7 @@ def backward(
         A_prev, Z = cache[l - 1]
         if l < L:
             dZ = grads[f"dA{l}"] * activations[l - 1].grad(Z)
-        grads[f"dA{l - 1}"], grads[f"dW{l}"], grads[f"db{l}"] = linear_backward(
-            dZ, A_prev, params[f"W{l}"])
+        grads[f"dA{l - 1}"], grads[f"dW{l}"], grads[f"db{l}"] = linear_backward(dZ, A_prev, params[f"W{l}"])
     return grads
 
 
@@ -159,8 +156,10 @@ class History:
     def to_dict(self) -> dict:
         """``{"costs": [[iteration, cost], ...]}``; for an ensemble each cost is a list of E."""
         out = {
-            "costs": [[int(i), c.tolist() if np.ndim(c) else float(c)]
-                      for i, c in zip(self.iterations, self.costs, strict=True)],
+            "costs": [
+                [int(i), c.tolist() if np.ndim(c) else float(c)]
+                for i, c in zip(self.iterations, self.costs, strict=True)
+            ],
             "final_cost": self.final_cost.tolist() if np.ndim(self.final_cost) else float(self.final_cost),
             "diverged_at": self.diverged_at,
         }
@@ -226,8 +225,7 @@ class Network:
         hidden_names = [hidden] * (L - 1) if isinstance(hidden, str) else list(hidden)
         if len(hidden_names) != L - 1:
             raise InitlabError(
-                f"got {len(hidden_names)} hidden activations for {L - 1} hidden layers "
-                f"(layers {self.layer_dims})"
+                f"got {len(hidden_names)} hidden activations for {L - 1} hidden layers (layers {self.layer_dims})"
             )
         for name in hidden_names:
             if name not in HIDDEN:
@@ -244,8 +242,7 @@ class Network:
         self.loss = LOSSES[loss_name]
         if output not in self.loss.outputs:
             raise InitlabError(
-                f"loss {loss_name!r} does not go with output {output!r}: "
-                f"use output {' or '.join(self.loss.outputs)}"
+                f"loss {loss_name!r} does not go with output {output!r}: use output {' or '.join(self.loss.outputs)}"
             )
         if output == "softmax" and self.layer_dims[-1] < 2:
             raise InitlabError("a softmax output needs at least 2 units; use sigmoid for 1")
@@ -287,16 +284,15 @@ class Network:
         out = {}
         lead = () if self.ensemble is None else (self.ensemble,)
         for l in range(1, len(self.layer_dims)):
-            for key, shape in ((f"W{l}", (self.layer_dims[l], self.layer_dims[l - 1])),
-                               (f"b{l}", (self.layer_dims[l], 1))):
+            for key, shape in (
+                (f"W{l}", (self.layer_dims[l], self.layer_dims[l - 1])),
+                (f"b{l}", (self.layer_dims[l], 1)),
+            ):
                 if key not in params:
                     raise InitlabError(f"parameters lack {key} (layers {self.layer_dims})")
                 arr = np.array(params[key], dtype=np.float64)
                 if arr.shape != lead + shape:
-                    raise InitlabError(
-                        f"{key} has shape {arr.shape} but layers {self.layer_dims} "
-                        f"need {lead + shape}"
-                    )
+                    raise InitlabError(f"{key} has shape {arr.shape} but layers {self.layer_dims} need {lead + shape}")
                 out[key] = arr
         return out
 
@@ -316,9 +312,14 @@ class Network:
         if not 0 <= k < self.ensemble:
             raise InitlabError(f"member {k} does not exist: the ensemble has {self.ensemble}")
         init = self.init[k] if isinstance(self.init, list) else self.init
-        return Network(self.layer_dims, hidden=self.hidden, output=self.output,
-                       loss=self.loss.name, init=init,
-                       params={key: v[k].copy() for key, v in self.params.items()})
+        return Network(
+            self.layer_dims,
+            hidden=self.hidden,
+            output=self.output,
+            loss=self.loss.name,
+            init=init,
+            params={key: v[k].copy() for key, v in self.params.items()},
+        )
 
     # ------------------------------------------------------------------------- checks
     def _check_X(self, X: object) -> np.ndarray:
@@ -336,24 +337,18 @@ class Network:
         n_y = self.layer_dims[-1]
         if Y.shape[0] != n_y:
             raise InitlabError(
-                f"Y has shape {Y.shape} but the output layer has {n_y} unit(s): "
-                f"expected ({n_y}, {X.shape[1]})"
+                f"Y has shape {Y.shape} but the output layer has {n_y} unit(s): expected ({n_y}, {X.shape[1]})"
             )
-        if self.loss.name in ("binary_cross_entropy", "cross_entropy") and (
-            Y.min() < 0 or Y.max() > 1
-        ):
+        if self.loss.name in ("binary_cross_entropy", "cross_entropy") and (Y.min() < 0 or Y.max() > 1):
             raise InitlabError(
-                f"Y must hold labels in [0, 1] for {self.loss.name}, got values from "
-                f"{Y.min()} to {Y.max()}"
+                f"Y must hold labels in [0, 1] for {self.loss.name}, got values from {Y.min()} to {Y.max()}"
             )
         return Y
 
     def _check_lr(self, lr: float | Sequence[float]) -> float | np.ndarray:
         if isinstance(lr, (list, tuple, np.ndarray)):
             if self.ensemble is None or len(lr) != self.ensemble:
-                raise InitlabError(
-                    f"got {len(lr)} learning rates; give one number, or one per ensemble member"
-                )
+                raise InitlabError(f"got {len(lr)} learning rates; give one number, or one per ensemble member")
             return np.array([check_positive("lr", v) for v in lr]).reshape(-1, 1, 1)
         return check_positive("lr", lr)
 
@@ -419,11 +414,18 @@ class Network:
             raise InitlabError(f"print_every must be at least 1, got {print_every}")
         if engine not in ("auto", "fast", "reference"):
             raise InitlabError(f"engine must be 'auto', 'fast' or 'reference', got {engine!r}")
-        limits.check(limits.training(
-            self.layer_dims, ensemble=self.ensemble, examples=X.shape[1], iterations=iterations,
-            records=_count(iterations, every) + (0 if print_every is None else _count(iterations, print_every)),
-            tracked=_count(iterations, track_every) if track and _is_count(track_every) else 0,
-            track_weights="weights" in (track if not isinstance(track, str) else (track,)), built=True))
+        limits.check(
+            limits.training(
+                self.layer_dims,
+                ensemble=self.ensemble,
+                examples=X.shape[1],
+                iterations=iterations,
+                records=_count(iterations, every) + (0 if print_every is None else _count(iterations, print_every)),
+                tracked=_count(iterations, track_every) if track and _is_count(track_every) else 0,
+                track_weights="weights" in (track if not isinstance(track, str) else (track,)),
+                built=True,
+            )
+        )
         self._apply_lsuv(X)
         # Train with the hidden units in a canonical order (undone in `finally`), so a
         # permutation of them permutes the result bit for bit (initlab.nn.units).
@@ -434,14 +436,24 @@ class Network:
         try:
             # a run that overflows is reported (History.diverged_at), not warned about per step
             with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-                return self._fit(X, Y, alpha, iterations, every, print_every, callback, track,
-                                 track_every, engine, perms if permuted else None)
+                return self._fit(
+                    X,
+                    Y,
+                    alpha,
+                    iterations,
+                    every,
+                    print_every,
+                    callback,
+                    track,
+                    track_every,
+                    engine,
+                    perms if permuted else None,
+                )
         finally:
             if permuted:
                 permute_units(self.params, perms, inverse=True)
 
-    def _fit(self, X, Y, alpha, iterations, every, print_every, callback, track, track_every,
-             engine, perms) -> History:
+    def _fit(self, X, Y, alpha, iterations, every, print_every, callback, track, track_every, engine, perms) -> History:
         """`fit` on validated arguments, hidden units in canonical order (``perms`` undoes it
         for what the tracker sees; None when the order is the user's)."""
         tracker = None
@@ -497,7 +509,7 @@ class Network:
             # events (prints and callbacks follow each chunk, in order)
             ends = order[1:] + [iterations]
             for a in range(0, len(order), RECORDS_PER_CALL):
-                chunk = order[a:a + RECORDS_PER_CALL]
+                chunk = order[a : a + RECORDS_PER_CALL]
                 start, stop = chunk[0], ends[a + len(chunk) - 1]
                 C = runner.run(stop - start, record=[i - start for i in chunk])
                 for k, i in enumerate(chunk):
@@ -506,6 +518,7 @@ class Network:
             c = c if self.ensemble else c[0]
             runner.store()
         else:
+
             def cost_now(AL, cache):
                 """The cost at the current parameters by the engine's one definition: the
                 kernel's sum where the kernel trains (as the records above), else the loss's."""
@@ -537,8 +550,7 @@ class Network:
         if callback is not None:
             callback(iterations, c)
         lr_out = alpha.ravel().tolist() if isinstance(alpha, np.ndarray) else alpha
-        return History(np.array(its), np.array(costs), lr_out,
-                       tracked=None if tracker is None else tracker.result)
+        return History(np.array(its), np.array(costs), lr_out, tracked=None if tracker is None else tracker.result)
 
     def _apply_lsuv(self, X: np.ndarray) -> None:
         """Members initialized with a data-dependent init (``lsuv``) get their data step on the
@@ -553,8 +565,9 @@ class Network:
         from initlab.nn.lsuv import lsuv
 
         first = samplers[int(np.argmax(mask))]
-        self.lsuv_result = lsuv(self, X, tol=first.tol, max_iter=first.max_iter,
-                                members=mask if self.ensemble else None)
+        self.lsuv_result = lsuv(
+            self, X, tol=first.tol, max_iter=first.max_iter, members=mask if self.ensemble else None
+        )
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predicted labels ``(1, m)`` (or ``(E, 1, m)``): ``A > 0.5`` as 0/1 for one sigmoid
@@ -582,8 +595,7 @@ class Network:
 
     def __repr__(self) -> str:
         ens = f", ensemble={self.ensemble}" if self.ensemble else ""
-        return (f"Network({self.layer_dims}, hidden={self.hidden}, output={self.output!r}, "
-                f"init={self.init!r}{ens})")
+        return f"Network({self.layer_dims}, hidden={self.hidden}, output={self.output!r}, init={self.init!r}{ens})"
 
 
 def _user_order(params: Params, cache: Cache, perms: list[np.ndarray] | None) -> tuple[Params, Cache]:

@@ -137,9 +137,13 @@ if NUMBA:
 
     # each serial (small products) and threaded (large ones); without the GIL, as BLAS runs, so
     # a program's other threads (the dashboard's server) keep running while a product does
-    _KERNELS = {fn.__name__: (njit(cache=True, nogil=True)(fn),
-                              njit(cache=True, nogil=True, parallel=True)(_renamed(fn, "_threaded")))
-                for fn in (_nn_rows, _nn_dots, _tn_cols)}
+    _KERNELS = {
+        fn.__name__: (
+            njit(cache=True, nogil=True)(fn),
+            njit(cache=True, nogil=True, parallel=True)(_renamed(fn, "_threaded")),
+        )
+        for fn in (_nn_rows, _nn_dots, _tn_cols)
+    }
 
 
 def _T(x: np.ndarray) -> np.ndarray:
@@ -160,8 +164,7 @@ def _numpy(name: str, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
             out[...] = out + x[:, i, :, None] * y[:, i, None, :]
 
 
-_BLAS = {"nn": lambda x, y: x @ y, "nt": lambda x, y: x @ y.swapaxes(-1, -2),
-         "tn": lambda x, y: x.swapaxes(-1, -2) @ y}
+_BLAS = {"nn": lambda x, y: x @ y, "nt": lambda x, y: x @ y.swapaxes(-1, -2), "tn": lambda x, y: x.swapaxes(-1, -2) @ y}
 
 
 def _product(name: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -169,13 +172,17 @@ def _product(name: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     if x.ndim not in (2, 3) or y.ndim not in (2, 3):
         return _BLAS[name](x, y)  # a vector or a deeper stack: NumPy's own rules (not exact)
     # (contracted axis of x, of y) and the result's (rows, columns), by product
-    (cx, cy), shape = {"nn": ((-1, -2), (x.shape[-2], y.shape[-1])),
-                       "nt": ((-1, -1), (x.shape[-2], y.shape[-2])),
-                       "tn": ((-2, -2), (x.shape[-1], y.shape[-1]))}[name]
+    (cx, cy), shape = {
+        "nn": ((-1, -2), (x.shape[-2], y.shape[-1])),
+        "nt": ((-1, -1), (x.shape[-2], y.shape[-2])),
+        "tn": ((-2, -2), (x.shape[-1], y.shape[-1])),
+    }[name]
     lead = {x.shape[0] if x.ndim == 3 else 1, y.shape[0] if y.ndim == 3 else 1}
     if x.shape[cx] != y.shape[cy] or len(lead - {1}) > 1:
-        raise ValueError(f"shapes {x.shape} and {y.shape} do not fit one product "
-                         f"({ {'nn': 'W @ A', 'nt': 'D @ A^T', 'tn': 'W^T @ D'}[name]})")
+        raise ValueError(
+            f"shapes {x.shape} and {y.shape} do not fit one product "
+            f"({ {'nn': 'W @ A', 'nt': 'D @ A^T', 'tn': 'W^T @ D'}[name] })"
+        )
     single = x.ndim == 2 and y.ndim == 2
     x3 = np.ascontiguousarray(x if x.ndim == 3 else x[None], dtype=np.float64)
     y3 = np.ascontiguousarray(y if y.ndim == 3 else y[None], dtype=np.float64)
@@ -186,9 +193,14 @@ def _product(name: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         # Three kernels serve the three products: D @ A^T is nn on (D, A^T), W^T @ D is nn on
         # (W^T, D), and each entry's terms stay in the same order (the transposes are copies).
         # The kernel, and whether it reads x and y transposed:
-        kernel, tx, ty = {("nn", False): ("_nn_rows", 0, 0), ("nn", True): ("_nn_dots", 0, 1),
-                          ("nt", False): ("_nn_rows", 0, 1), ("nt", True): ("_tn_cols", 1, 1),
-                          ("tn", False): ("_nn_rows", 1, 0), ("tn", True): ("_tn_cols", 0, 0)}[(name, narrow)]
+        kernel, tx, ty = {
+            ("nn", False): ("_nn_rows", 0, 0),
+            ("nn", True): ("_nn_dots", 0, 1),
+            ("nt", False): ("_nn_rows", 0, 1),
+            ("nt", True): ("_tn_cols", 1, 1),
+            ("tn", False): ("_nn_rows", 1, 0),
+            ("tn", True): ("_tn_cols", 0, 0),
+        }[(name, narrow)]
         args = (_T(x3) if tx else x3, _T(y3) if ty else y3)
         serial, threaded = _KERNELS[kernel]
         (threaded if out.size * x3.shape[cx] >= PARALLEL_WORK else serial)(*args, out)

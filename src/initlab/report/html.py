@@ -111,8 +111,13 @@ def write_page(out_dir: str | Path, html: str, results: dict) -> dict[str, Path]
     return {"html": out / "report.html", "json": out / "results.json"}
 
 
-COURSE_ROWS = [("symmetry", "Symmetry"), ("learning", "Learning"), ("gradients", "Gradients"),
-               ("effective_units", "Effective units"), ("feature_diversity", "Feature diversity")]
+COURSE_ROWS = [
+    ("symmetry", "Symmetry"),
+    ("learning", "Learning"),
+    ("gradients", "Gradients"),
+    ("effective_units", "Effective units"),
+    ("feature_diversity", "Feature diversity"),
+]
 
 
 def png(fig) -> str:
@@ -139,28 +144,45 @@ def figures(result) -> list[dict]:
     its = np.array([c[0] for c in result.runs[0].costs])
     curves = {i: [np.array([c[1] for c in r.costs]) for r in result.runs if r.init == i] for i in inits}
     plots.cost_curves(ax[0, 0], curves, its)
-    out.append({"title": "Cost curves", "png": png(fig),
-                "caption": "Training cost per iteration: bold the mean over seeds, thin each seed."})
+    out.append(
+        {
+            "title": "Cost curves",
+            "png": png(fig),
+            "caption": "Training cost per iteration: bold the mean over seeds, thin each seed.",
+        }
+    )
 
     if ds.n_x == 2:
         fig, ax = figure(len(inits))
         for c, init in enumerate(inits):
             member = result.net.member(result.member(init))
-            plots.decision_boundary(ax[0, c], lambda x, m=member: m.predict(x.T)[0], ds.X_train,
-                                    ds.Y_train, h=None, pad=0.5)
+            plots.decision_boundary(
+                ax[0, c], lambda x, m=member: m.predict(x.T)[0], ds.X_train, ds.Y_train, h=None, pad=0.5
+            )
             ax[0, c].set_title(init, color=plots.COLOURS[c % len(plots.COLOURS)])
-        out.append({"title": "Decision boundaries", "png": png(fig),
-                    "caption": f"After training, seed {cfg.seeds[0]}, on the training data."})
+        out.append(
+            {
+                "title": "Decision boundaries",
+                "png": png(fig),
+                "caption": f"After training, seed {cfg.seeds[0]}, on the training data.",
+            }
+        )
 
     fig, ax = figure(len(inits))
     for c, init in enumerate(inits):
         k = result.member(init)
-        plots.unit_weights(ax[0, c], result.tracked_iterations,
-                           [w["W1"][k] for w in result.tracked_weights], title=init)
-    out.append({"title": "Each hidden unit's weights over iterations", "png": png(fig),
-                "caption": f"Layer 1, seed {cfg.seeds[0]}: one colour per unit, one line style per "
-                           "input. Under a symmetric initialization all units' lines lie on top of "
-                           "each other; a random one separates them from the start."})
+        plots.unit_weights(
+            ax[0, c], result.tracked_iterations, [w["W1"][k] for w in result.tracked_weights], title=init
+        )
+    out.append(
+        {
+            "title": "Each hidden unit's weights over iterations",
+            "png": png(fig),
+            "caption": f"Layer 1, seed {cfg.seeds[0]}: one colour per unit, one line style per "
+            "input. Under a symmetric initialization all units' lines lie on top of "
+            "each other; a random one separates them from the start.",
+        }
+    )
 
     hidden = len(cfg.layers) - 2
     fig, ax = figure(len(inits), hidden, width=3.6, height=2.4)
@@ -168,24 +190,34 @@ def figures(result) -> list[dict]:
         k = result.member(init)
         for l in range(hidden):
             A = result.init_cache[l + 1][0][k]
-            plots.histogram(ax[l, c], A, colour=plots.COLOURS[c % len(plots.COLOURS)],
-                            title=f"{init}: layer {l + 1} activations")
-    out.append({"title": "Activation histograms at initialization", "png": png(fig),
-                "caption": "Per hidden layer, the distribution of A[l] over all units and training "
-                           "examples before training."})
+            plots.histogram(
+                ax[l, c], A, colour=plots.COLOURS[c % len(plots.COLOURS)], title=f"{init}: layer {l + 1} activations"
+            )
+    out.append(
+        {
+            "title": "Activation histograms at initialization",
+            "png": png(fig),
+            "caption": "Per hidden layer, the distribution of A[l] over all units and training "
+            "examples before training.",
+        }
+    )
 
     fig, ax = figure(len(inits))
     act = result.net.activations[0]
     for c, init in enumerate(inits):
         k = result.member(init)
         Z = result.init_cache[0][1][k]
-        plots.activation_curve(ax[0, c], act.fn, Z, name=act.name,
-                               colour=plots.COLOURS[c % len(plots.COLOURS)])
+        plots.activation_curve(ax[0, c], act.fn, Z, name=act.name, colour=plots.COLOURS[c % len(plots.COLOURS)])
         ax[0, c].set_title(f"{init}: layer 1 z values", fontsize=10)
-    out.append({"title": "Where the z values fall on the activation", "png": png(fig),
-                "caption": f"The hidden activation {act.name}(z) and a histogram of layer 1's "
-                           "pre-activations at initialization: on the flat parts of sigmoid/tanh "
-                           "a unit is saturated; below 0, a ReLU passes nothing back."})
+    out.append(
+        {
+            "title": "Where the z values fall on the activation",
+            "png": png(fig),
+            "caption": f"The hidden activation {act.name}(z) and a histogram of layer 1's "
+            "pre-activations at initialization: on the flat parts of sigmoid/tanh "
+            "a unit is saturated; below 0, a ReLU passes nothing back.",
+        }
+    )
     return out
 
 
@@ -200,15 +232,24 @@ def render(result, *, course_table: bool = False) -> str:
         return ", ".join("-" if v is None else f"{v:.2f}" for v in vs)
 
     cfg = result.config
-    return render_page(TEMPLATE,
-        config=cfg, layers="-".join(map(str, cfg.layers)), data=result.dataset.summary(),
-        hash=cfg.hash(), summary=result.summary(), widths=list(cfg.layers[1:-1]),
-        colours=plots.COLOURS, pct=pct, fracs=fracs, threshold=SATURATION_THRESHOLD,
-        course_table=result.course_table() if course_table else None, course_rows=COURSE_ROWS,
-        figures=figures(result))
+    return render_page(
+        TEMPLATE,
+        config=cfg,
+        layers="-".join(map(str, cfg.layers)),
+        data=result.dataset.summary(),
+        hash=cfg.hash(),
+        summary=result.summary(),
+        widths=list(cfg.layers[1:-1]),
+        colours=plots.COLOURS,
+        pct=pct,
+        fracs=fracs,
+        threshold=SATURATION_THRESHOLD,
+        course_table=result.course_table() if course_table else None,
+        course_rows=COURSE_ROWS,
+        figures=figures(result),
+    )
 
 
 def write_report(result, out_dir: str | Path, *, course_table: bool = False) -> dict[str, Path]:
     """Write ``report.html`` and ``results.json`` into ``out_dir`` (created if missing)."""
-    return write_page(out_dir, render(result, course_table=course_table),
-                      result.to_dict(course_table=course_table))
+    return write_page(out_dir, render(result, course_table=course_table), result.to_dict(course_table=course_table))

@@ -20,8 +20,15 @@ def _cmap():
     return matplotlib.colormaps["Spectral"]
 
 
-def decision_boundary(ax, predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, y: np.ndarray,
-                      *, h: float | None = 0.01, pad: float = 1.0):
+def decision_boundary(
+    ax,
+    predict: Callable[[np.ndarray], np.ndarray],
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    h: float | None = 0.01,
+    pad: float = 1.0,
+):
     """Filled contours of ``predict`` over the plane, and the points ``X: (2, m)`` coloured by ``y``.
 
     ``predict`` takes rows ``(k, 2)`` (the course's ``lambda x: predict_dec(parameters, x.T)``)
@@ -51,7 +58,8 @@ def cost_curves(ax, curves: dict[str, list[np.ndarray]], iterations: np.ndarray)
     ax.set_xlabel("iteration")
     ax.set_ylabel("cost")
     if np.nanmax(np.array([np.nanmax(r) for r in curves.values()])) > 10 * np.nanmin(
-            np.array([np.nanmin(r) for r in curves.values()])):
+        np.array([np.nanmin(r) for r in curves.values()])
+    ):
         ax.set_yscale("log")
     ax.legend(frameon=False)
     ax.grid(alpha=0.3)
@@ -67,8 +75,9 @@ def unit_weights(ax, iterations: Sequence[int], weights: Sequence[np.ndarray], *
     for i in range(W.shape[1]):
         colour = COLOURS[i % len(COLOURS)]
         for j in range(min(W.shape[2], len(styles))):
-            ax.plot(iterations, W[:, i, j], color=colour, ls=styles[j], lw=1.2,
-                    label=f"unit {i + 1}" if j == 0 else None)
+            ax.plot(
+                iterations, W[:, i, j], color=colour, ls=styles[j], lw=1.2, label=f"unit {i + 1}" if j == 0 else None
+            )
     ax.set_xlabel("iteration")
     ax.set_ylabel("incoming weight")
     ax.set_title(title, fontsize=10)
@@ -107,8 +116,9 @@ def activation_curve(ax, fn: Callable[[np.ndarray], np.ndarray], z: np.ndarray, 
     return ax
 
 
-def phase_diagram(ax, sigma_w2: np.ndarray, sigma_b2: np.ndarray, chi1: np.ndarray, critical: np.ndarray,
-                  *, activation: str):
+def phase_diagram(
+    ax, sigma_w2: np.ndarray, sigma_b2: np.ndarray, chi1: np.ndarray, critical: np.ndarray, *, activation: str
+):
     """``log(chi_1)`` over the ``(sigma_w2, sigma_b2)`` plane, the critical line ``chi_1 = 1`` on it.
 
     ``chi1`` is ``(len(sigma_b2), len(sigma_w2))``; ``critical`` the critical ``sigma_w2`` per
@@ -118,8 +128,9 @@ def phase_diagram(ax, sigma_w2: np.ndarray, sigma_b2: np.ndarray, chi1: np.ndarr
 
     logc = np.log(np.clip(chi1, 1e-6, 1e6))
     lim = float(np.nanmax(np.abs(logc[np.isfinite(logc)]))) if np.isfinite(logc).any() else 1.0
-    mesh = ax.pcolormesh(sigma_w2, sigma_b2, logc, cmap=matplotlib.colormaps["RdBu_r"], vmin=-lim,
-                         vmax=lim, shading="auto")
+    mesh = ax.pcolormesh(
+        sigma_w2, sigma_b2, logc, cmap=matplotlib.colormaps["RdBu_r"], vmin=-lim, vmax=lim, shading="auto"
+    )
     ax.plot(critical, sigma_b2, color="k", lw=2, label="critical: chi_1 = 1")
     ax.set_xlabel("sigma_w^2")
     ax.set_ylabel("sigma_b^2")
@@ -129,8 +140,9 @@ def phase_diagram(ax, sigma_w2: np.ndarray, sigma_b2: np.ndarray, chi1: np.ndarr
     return ax
 
 
-def predicted_vs_measured(ax, layers: np.ndarray, predicted: np.ndarray, measured: np.ndarray,
-                          *, label: str, colour: str = COLOURS[1]):
+def predicted_vs_measured(
+    ax, layers: np.ndarray, predicted: np.ndarray, measured: np.ndarray, *, label: str, colour: str = COLOURS[1]
+):
     """Per layer: the prediction (black), the ensemble mean with a band from the 10th to the 90th
     percentile across networks, and one network's trace. ``measured`` is ``(E, L)``."""
     lo, hi = np.percentile(measured, [10, 90], axis=0)

@@ -29,7 +29,8 @@ def sweep_tables(store, sweep: str | None = None) -> list[dict]:
     import duckdb
 
     try:
-        df = store.frame(f"""
+        df = store.frame(
+            f"""
                 SELECT sweep, data, layers, hidden, lr, iterations, init, init_name, scale,
                        count(*) FILTER (status = 'done') AS runs,
                        count(*) FILTER (status = 'failed') AS failed,
@@ -41,15 +42,21 @@ def sweep_tables(store, sweep: str | None = None) -> list[dict]:
                        avg(saturated_fraction) AS saturated, avg(dead_fraction) AS dead
                 FROM runs {where}
                 GROUP BY ALL ORDER BY sweep, data, layers, hidden, lr, iterations, init_name, scale
-            """, _params(sweep))
+            """,
+            _params(sweep),
+        )
     except duckdb.CatalogException:
         raise InitlabError(f"store {str(store.path)!r} holds no runs table: run a sweep first") from None
     if df.empty:
         raise InitlabError(f"store {str(store.path)!r} has no runs" + (f" of sweep {sweep!r}" if sweep else ""))
     groups = []
     for key, g in df.groupby(GROUP, sort=False):
-        groups.append({**dict(zip(GROUP, key, strict=True)),
-                       "rows": g.drop(columns=GROUP).replace({np.nan: None}).to_dict("records")})
+        groups.append(
+            {
+                **dict(zip(GROUP, key, strict=True)),
+                "rows": g.drop(columns=GROUP).replace({np.nan: None}).to_dict("records"),
+            }
+        )
     return groups
 
 
@@ -61,19 +68,25 @@ def _params(sweep: str | None) -> dict | None:
 def _seed_stats(store, sweep: str | None):
     """One row per done run: its group, init, scale, train accuracy and final cost."""
     where = "AND sweep = $sweep" if sweep else ""
-    return store.frame(f"SELECT {', '.join(GROUP)}, init, init_name, scale, train_accuracy, "
-                       f"final_cost FROM runs WHERE status = 'done' {where}", _params(sweep))
+    return store.frame(
+        f"SELECT {', '.join(GROUP)}, init, init_name, scale, train_accuracy, "
+        f"final_cost FROM runs WHERE status = 'done' {where}",
+        _params(sweep),
+    )
 
 
 def _curves(store, sweep: str | None):
     """Per group, init and iteration: effective width over width, mean over hidden layers and seeds."""
     where = "AND r.sweep = $sweep" if sweep else ""
-    df = store.frame(f"""
-        SELECT {', '.join('r.' + g for g in GROUP)}, r.init, c.iteration,
+    df = store.frame(
+        f"""
+        SELECT {", ".join("r." + g for g in GROUP)}, r.init, c.iteration,
                list_avg(c.effective_width) AS distinct_units
         FROM curves c JOIN runs r ON c.run = r.id
         WHERE r.status = 'done' AND c.effective_width IS NOT NULL {where}
-    """, _params(sweep))
+    """,
+        _params(sweep),
+    )
     hidden_width = df["layers"].map(lambda s: float(np.mean([int(n) for n in s.split(",")[1:-1]])))
     df["width"] = df["distinct_units"] / hidden_width
     return df.groupby([*GROUP, "init", "iteration"], as_index=False)["width"].mean()
@@ -102,15 +115,21 @@ def sweep_figures(store, sweep: str | None = None) -> list[dict]:
         families = list(dict.fromkeys(g["init_name"]))
         colour = {f: COLOURS[i % len(COLOURS)] for i, f in enumerate(families)}
         scales = g["scale"].dropna()
-        for ax, col, label in ((axes[0], "train_accuracy", "train accuracy"),
-                               (axes[1], "final_cost", "final cost")):
+        for ax, col, label in ((axes[0], "train_accuracy", "train accuracy"), (axes[1], "final_cost", "final cost")):
             for fam in families:
                 fg = g[g["init_name"] == fam]
                 if fg["scale"].notna().all() and fg["scale"].nunique() > 1:
                     xs = sorted(fg["scale"].unique())
                     stats = [_mean_se(fg[fg["scale"] == x][col].to_numpy(float)) for x in xs]
-                    ax.errorbar(xs, [s[0] for s in stats], yerr=[s[1] for s in stats], marker="o",
-                                color=colour[fam], label=fam, capsize=3)
+                    ax.errorbar(
+                        xs,
+                        [s[0] for s in stats],
+                        yerr=[s[1] for s in stats],
+                        marker="o",
+                        color=colour[fam],
+                        label=fam,
+                        capsize=3,
+                    )
                 else:
                     for init in dict.fromkeys(fg["init"]):
                         m, _ = _mean_se(fg[fg["init"] == init][col].to_numpy(float))
@@ -139,9 +158,13 @@ def sweep_figures(store, sweep: str | None = None) -> list[dict]:
             ax.set_title("distinct hidden units")
             ax.legend(fontsize=7)
         k = dict(zip(GROUP, key, strict=True))
-        figs.append({"title": f"{k['sweep']}: {k['data']} {k['layers']} {k['hidden']}, lr {k['lr']:g}, "
-                              f"{k['iterations']} iterations",
-                     "png": png(fig)})
+        figs.append(
+            {
+                "title": f"{k['sweep']}: {k['data']} {k['layers']} {k['hidden']}, lr {k['lr']:g}, "
+                f"{k['iterations']} iterations",
+                "png": png(fig),
+            }
+        )
     return figs
 
 
@@ -150,9 +173,15 @@ def write_sweep_report(store, out_dir: str | Path, sweep: str | None = None) -> 
     tables = sweep_tables(store, sweep)
     figs = sweep_figures(store, sweep)
     summary = store.summary()
-    page = render_page(SWEEP_TEMPLATE, tables=tables, figs=figs, store=str(store.path), summary=summary,
-                       pct=lambda v: "-" if v is None else f"{100 * v:.1f}%",
-                       num=lambda v: "-" if v is None else f"{v:.4g}")
+    page = render_page(
+        SWEEP_TEMPLATE,
+        tables=tables,
+        figs=figs,
+        store=str(store.path),
+        summary=summary,
+        pct=lambda v: "-" if v is None else f"{100 * v:.1f}%",
+        num=lambda v: "-" if v is None else f"{v:.4g}",
+    )
     return write_page(out_dir, page, {"store": str(store.path), "sweeps": summary, "groups": tables})
 
 

@@ -29,14 +29,31 @@ from initlab.torch.initialize import SUPPORTED, torch_fans
 from initlab.userfile import describe, user_code
 
 #: Activation modules the audit recognises, by the name initlab's tables use.
-ACTIVATION_MODULES = {nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu", nn.Tanh: "tanh",
-                      nn.Sigmoid: "sigmoid", nn.Identity: "identity", nn.GELU: "gelu",
-                      nn.SiLU: "silu", nn.ELU: "elu", nn.Softplus: "softplus"}
+ACTIVATION_MODULES = {
+    nn.ReLU: "relu",
+    nn.LeakyReLU: "leaky_relu",
+    nn.Tanh: "tanh",
+    nn.Sigmoid: "sigmoid",
+    nn.Identity: "identity",
+    nn.GELU: "gelu",
+    nn.SiLU: "silu",
+    nn.ELU: "elu",
+    nn.Softplus: "softplus",
+}
 NORM_MODULES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm)
 #: The initializer to recommend before each activation (mean-field critical where it applies).
-RECOMMENDED = {"relu": "he_normal", "leaky_relu": "he_normal", "gelu": "he_normal", "silu": "he_normal",
-               "elu": "he_normal", "tanh": "lecun_normal", "sigmoid": "glorot_normal",
-               "identity": "lecun_normal", "softplus": "he_normal", None: "lecun_normal"}
+RECOMMENDED = {
+    "relu": "he_normal",
+    "leaky_relu": "he_normal",
+    "gelu": "he_normal",
+    "silu": "he_normal",
+    "elu": "he_normal",
+    "tanh": "lecun_normal",
+    "sigmoid": "glorot_normal",
+    "identity": "lecun_normal",
+    "softplus": "he_normal",
+    None: "lecun_normal",
+}
 #: Activations the audit judges by their critical sigma_w^2: those whose gradient does not
 #: vanish at large |z| (a saturating activation is judged by its saturated fraction instead).
 JUDGED = ("relu", "leaky_relu", "tanh", "identity")
@@ -57,8 +74,13 @@ def critical(act: str | None) -> float | None:
 
 def _unit_axis(module: nn.Module) -> int:
     """Which axis of the layer's output holds its units / channels."""
-    return 1 if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d,
-                                    nn.ConvTranspose2d, nn.ConvTranspose3d)) else -1
+    return (
+        1
+        if isinstance(
+            module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+        )
+        else -1
+    )
 
 
 def _rows(module: nn.Module) -> np.ndarray | None:
@@ -77,8 +99,9 @@ def _rows(module: nn.Module) -> np.ndarray | None:
     return rows
 
 
-def _rounding_groups(rows: np.ndarray | None, dtype: torch.dtype,
-                     exact: list[list[int]] | None) -> tuple[list[list[int]], float | None]:
+def _rounding_groups(
+    rows: np.ndarray | None, dtype: torch.dtype, exact: list[list[int]] | None
+) -> tuple[list[list[int]], float | None]:
     """Groups of units whose rows agree within 64 ulps of the largest entry (``dtype``'s ulps)
     and that the exact grouping split; and the largest difference inside them."""
     if rows is None or exact is None or not torch.is_floating_point(torch.empty(0, dtype=dtype)):
@@ -108,20 +131,29 @@ def looks_like(W: np.ndarray, fan_in: int, fan_out: int, sv: np.ndarray | None =
     if sv[-1] > 0 and sv[0] / sv[-1] < 1.001 and min(M.shape) > 1:
         return "orthogonal", f"all singular values equal ({sv[0]:.4g}): an orthogonal matrix times {sv[0]:.3g}"
     std = float(w.std())
-    kurt = float(np.mean((w - w.mean()) ** 4) / std ** 4)
+    kurt = float(np.mean((w - w.mean()) ** 4) / std**4)
     family = "uniform" if kurt < 2.1 else "truncated_normal" if kurt < 2.7 else "normal"
     avg = (fan_in + fan_out) / 2
     table = {
-        "uniform": [("pytorch_default", 1 / 3, fan_in), ("lecun_uniform", 1, fan_in),
-                    ("he_uniform", 2, fan_in), ("glorot_uniform", 1, avg)],
+        "uniform": [
+            ("pytorch_default", 1 / 3, fan_in),
+            ("lecun_uniform", 1, fan_in),
+            ("he_uniform", 2, fan_in),
+            ("glorot_uniform", 1, avg),
+        ],
         "normal": [("lecun_normal", 1, fan_in), ("he_normal", 2, fan_in), ("glorot_normal", 1, avg)],
-        "truncated_normal": [("lecun_truncated_normal", 1, fan_in), ("he_truncated_normal", 2, fan_in),
-                             ("glorot_truncated_normal", 1, avg)],
+        "truncated_normal": [
+            ("lecun_truncated_normal", 1, fan_in),
+            ("he_truncated_normal", 2, fan_in),
+            ("glorot_truncated_normal", 1, avg),
+        ],
     }[family]
     tol = max(0.05, 4 / np.sqrt(2 * w.size))  # a sample std's relative error is about 1/sqrt(2n)
     fits = [name for name, scale, n in table if abs(std / np.sqrt(scale / n) - 1) < tol]
-    evidence = (f"{family.replace('_', ' ')} (kurtosis {kurt:.2f}), std {std:.4g}, "
-                f"std*sqrt(fan_in) = {std * np.sqrt(fan_in):.3g}")
+    evidence = (
+        f"{family.replace('_', ' ')} (kurtosis {kurt:.2f}), std {std:.4g}, "
+        f"std*sqrt(fan_in) = {std * np.sqrt(fan_in):.3g}"
+    )
     if fits:
         return " = ".join(fits), evidence
     if family == "uniform":
@@ -176,29 +208,43 @@ class AuditReport:
     input_shape: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"input_shape": self.input_shape, "passes": self.passes,
-                "layers": [x.to_dict() for x in self.layers], "findings": self.findings}
+        return {
+            "input_shape": self.input_shape,
+            "passes": self.passes,
+            "layers": [x.to_dict() for x in self.layers],
+            "findings": self.findings,
+        }
 
     def lines(self) -> list[str]:
-        out = [f"audit of {len(self.layers)} layers on a batch of shape {tuple(self.input_shape)} "
-               f"({self.passes.get('forward', 0)} forward, {self.passes.get('backward', 0)} backward pass)", ""]
-        head = (f"{'layer':<16}{'type':<16}{'act':<10}{'width':>6}{'distinct':>9}{'dead':>7}{'sat.':>7}"
-                f"{'var(a)':>10}{'var(grad)':>11}{'q pred/meas':>13}{'cond':>9}  looks like")
+        out = [
+            f"audit of {len(self.layers)} layers on a batch of shape {tuple(self.input_shape)} "
+            f"({self.passes.get('forward', 0)} forward, {self.passes.get('backward', 0)} backward pass)",
+            "",
+        ]
+        head = (
+            f"{'layer':<16}{'type':<16}{'act':<10}{'width':>6}{'distinct':>9}{'dead':>7}{'sat.':>7}"
+            f"{'var(a)':>10}{'var(grad)':>11}{'q pred/meas':>13}{'cond':>9}  looks like"
+        )
         out.append(head)
         for x in self.layers:
+
             def f(v, fmt):
                 return "-" if v is None else format(v, fmt)
 
             ratio = None if x.predicted_q is None or x.measured_q == 0 else x.predicted_q / x.measured_q
-            out.append(f"{x.name[:15]:<16}{x.type[:15]:<16}{(x.activation or '-')[:9]:<10}{x.width:>6}"
-                       f"{f(x.effective_width, 'd'):>9}{f(x.dead_fraction, '.2f'):>7}"
-                       f"{f(x.saturated_fraction, '.2f'):>7}"
-                       f"{x.activation_variance:>10.3g}{x.gradient_variance:>11.3g}{f(ratio, '.3f'):>13}"
-                       f"{x.condition:>9.3g}  {x.looks_like}")
+            out.append(
+                f"{x.name[:15]:<16}{x.type[:15]:<16}{(x.activation or '-')[:9]:<10}{x.width:>6}"
+                f"{f(x.effective_width, 'd'):>9}{f(x.dead_fraction, '.2f'):>7}"
+                f"{f(x.saturated_fraction, '.2f'):>7}"
+                f"{x.activation_variance:>10.3g}{x.gradient_variance:>11.3g}{f(ratio, '.3f'):>13}"
+                f"{x.condition:>9.3g}  {x.looks_like}"
+            )
         out.append("")
         if not self.findings:
-            out.append("no problems found: every layer has distinct units, an init that suits its "
-                       "activation, and a signal that neither vanishes nor explodes")
+            out.append(
+                "no problems found: every layer has distinct units, an init that suits its "
+                "activation, and a signal that neither vanishes nor explodes"
+            )
         for fnd in self.findings:
             out.append(f"[{fnd['severity']}] {fnd['message']}")
         return out
@@ -216,8 +262,10 @@ def _check_finite_parameters(model: nn.Module) -> None:
     for name, p in model.named_parameters():
         bad = ~torch.isfinite(p.detach())
         if bad.any():
-            raise InitlabError(f"the model's parameter {name} {tuple(p.shape)} holds {int(bad.sum())} "
-                               f"non-finite value(s) (NaN or inf): an audit needs finite weights")
+            raise InitlabError(
+                f"the model's parameter {name} {tuple(p.shape)} holds {int(bad.sum())} "
+                f"non-finite value(s) (NaN or inf): an audit needs finite weights"
+            )
 
 
 def _output_tensor(output: object) -> torch.Tensor:
@@ -231,10 +279,14 @@ def _output_tensor(output: object) -> torch.Tensor:
         return output[0]
     if isinstance(output, dict):
         keys = ", ".join(repr(k) for k in list(output)[:5])
-        raise InitlabError(f"the model's forward returned a dict (keys {keys}): audit needs a tensor, or a "
-                           f"tuple whose first item is one; wrap the model to return the tensor to audit")
-    raise InitlabError(f"the model's forward returned a {type(output).__name__}: audit needs a tensor, or a "
-                       f"tuple whose first item is one")
+        raise InitlabError(
+            f"the model's forward returned a dict (keys {keys}): audit needs a tensor, or a "
+            f"tuple whose first item is one; wrap the model to return the tensor to audit"
+        )
+    raise InitlabError(
+        f"the model's forward returned a {type(output).__name__}: audit needs a tensor, or a "
+        f"tuple whose first item is one"
+    )
 
 
 def audit(model: nn.Module, batch, *, target=None, seed: int = 0) -> AuditReport:
@@ -270,6 +322,7 @@ def audit(model: nn.Module, batch, *, target=None, seed: int = 0) -> AuditReport
                 record[name] = {"in": x.detach() if torch.is_tensor(x) else None, "out": out}
             elif type(mod) in ACTIVATION_MODULES:
                 record.setdefault("_act", {})[name] = out.detach()
+
         return hook
 
     handles.append(model.register_forward_hook(on_model))
@@ -277,8 +330,11 @@ def audit(model: nn.Module, batch, *, target=None, seed: int = 0) -> AuditReport
         if isinstance(m, SUPPORTED) or type(m) in ACTIVATION_MODULES or isinstance(m, NORM_MODULES):
             handles.append(m.register_forward_hook(make_hook(name)))
     modes = {m: m.training for m in model.modules()}
-    buffers = {k: v.clone() for k, v in model.state_dict().items()
-               if any(k.endswith(b) for b in ("running_mean", "running_var", "num_batches_tracked"))}
+    buffers = {
+        k: v.clone()
+        for k, v in model.state_dict().items()
+        if any(k.endswith(b) for b in ("running_mean", "running_var", "num_batches_tracked"))
+    }
     model.train()
     for m in model.modules():
         if isinstance(m, nn.modules.dropout._DropoutNd):
@@ -327,7 +383,7 @@ def audit(model: nn.Module, batch, *, target=None, seed: int = 0) -> AuditReport
         if not isinstance(mod, SUPPORTED):
             continue
         following[name] = None
-        for nxt_name, nxt in order[i + 1:]:
+        for nxt_name, nxt in order[i + 1 :]:
             if isinstance(nxt, SUPPORTED):
                 break
             if isinstance(nxt, NORM_MODULES):
@@ -353,7 +409,7 @@ def audit(model: nn.Module, batch, *, target=None, seed: int = 0) -> AuditReport
         near, near_diff = _rounding_groups(rows, mod.weight.dtype, groups)
         sv = torch.linalg.svdvals(mod.weight.detach().reshape(mod.weight.shape[0], -1).float()).double().numpy()
         like, evidence = looks_like(W, fan_in, fan_out, sv)
-        sigma_w2 = float(fan_in * np.mean(W ** 2))
+        sigma_w2 = float(fan_in * np.mean(W**2))
         x = record[name]["in"]
         b = getattr(mod, "bias", None)
         mean_b2 = float(b.detach().double().pow(2).mean()) if isinstance(b, torch.Tensor) else 0.0
@@ -369,26 +425,46 @@ def audit(model: nn.Module, batch, *, target=None, seed: int = 0) -> AuditReport
             suits = "not judged for this activation (see the saturated fraction)"
         else:
             r = sigma_w2 / crit
-            suits = ("suits" if 0.5 <= r <= 2 else
-                     f"too small: sigma_w^2 = {sigma_w2:.3g}, critical {crit:.3g} (x{r:.2g} per layer)" if r < 0.5
-                     else f"too large: sigma_w^2 = {sigma_w2:.3g}, critical {crit:.3g} (x{r:.2g} per layer)")
+            suits = (
+                "suits"
+                if 0.5 <= r <= 2
+                else f"too small: sigma_w^2 = {sigma_w2:.3g}, critical {crit:.3g} (x{r:.2g} per layer)"
+                if r < 0.5
+                else f"too large: sigma_w^2 = {sigma_w2:.3g}, critical {crit:.3g} (x{r:.2g} per layer)"
+            )
         g = grad_of.get(name)
-        audits.append(LayerAudit(
-            name=name, type=type(mod).__name__, shape=list(mod.weight.shape), width=int(Zt.shape[0]),
-            fan_in=fan_in, fan_out=fan_out, activation=act,
-            effective_width=None if groups is None else len(groups),
-            groups=[] if groups is None else [gr for gr in groups if len(gr) > 1],
-            rounding_groups=near, rounding_difference=near_diff,
-            dead_fraction=float((Zt <= 0).all(dim=1).double().mean()) if act == "relu" else None,
-            saturated_fraction=_saturated(Zt.double().numpy(), act) if act in MAX_SLOPE else None,
-            preactivation_mean=float(Zt.mean()), preactivation_variance=float(Zt.var(unbiased=False)),
-            activation_variance=float(A.var()) if A is not None else float(Zt.var()),
-            gradient_variance=float(g.var()) if g is not None else 0.0,
-            gradient_energy=float(g.pow(2).sum()) / max(1, int(Z.shape[0])) if g is not None else 0.0,
-            measured_q=float(Zt.double().pow(2).mean()), predicted_q=predicted,
-            sv_max=float(sv[0]), sv_min=float(sv[-1]),
-            condition=float(sv[0] / sv[-1]) if sv[-1] > 0 else float("inf"),
-            looks_like=like, evidence=evidence, sigma_w2=sigma_w2, critical_sigma_w2=crit, suits=suits))
+        audits.append(
+            LayerAudit(
+                name=name,
+                type=type(mod).__name__,
+                shape=list(mod.weight.shape),
+                width=int(Zt.shape[0]),
+                fan_in=fan_in,
+                fan_out=fan_out,
+                activation=act,
+                effective_width=None if groups is None else len(groups),
+                groups=[] if groups is None else [gr for gr in groups if len(gr) > 1],
+                rounding_groups=near,
+                rounding_difference=near_diff,
+                dead_fraction=float((Zt <= 0).all(dim=1).double().mean()) if act == "relu" else None,
+                saturated_fraction=_saturated(Zt.double().numpy(), act) if act in MAX_SLOPE else None,
+                preactivation_mean=float(Zt.mean()),
+                preactivation_variance=float(Zt.var(unbiased=False)),
+                activation_variance=float(A.var()) if A is not None else float(Zt.var()),
+                gradient_variance=float(g.var()) if g is not None else 0.0,
+                gradient_energy=float(g.pow(2).sum()) / max(1, int(Z.shape[0])) if g is not None else 0.0,
+                measured_q=float(Zt.double().pow(2).mean()),
+                predicted_q=predicted,
+                sv_max=float(sv[0]),
+                sv_min=float(sv[-1]),
+                condition=float(sv[0] / sv[-1]) if sv[-1] > 0 else float("inf"),
+                looks_like=like,
+                evidence=evidence,
+                sigma_w2=sigma_w2,
+                critical_sigma_w2=crit,
+                suits=suits,
+            )
+        )
     report = AuditReport(audits, passes=passes, input_shape=list(args[0].shape) if torch.is_tensor(args[0]) else [])
     report.findings = findings(audits)
     return report
@@ -403,52 +479,103 @@ def findings(layers: list[LayerAudit]) -> list[dict]:
         unit = "channels" if "Conv" in x.type else "units"
         if x.rounding_groups:
             distinct = x.width - sum(len(g) - 1 for g in x.rounding_groups)
-            out.append({"layer": x.name, "severity": "error", "kind": "symmetry",
-                        "message": f"{x.name}: {distinct} of {x.width} {unit} distinct up to rounding "
-                                   f"(largest difference {x.rounding_difference:.3g}): they compute the same "
-                                   f"function but for float rounding, so they started identical; "
-                                   f"initialize with {fix}"})
+            out.append(
+                {
+                    "layer": x.name,
+                    "severity": "error",
+                    "kind": "symmetry",
+                    "message": f"{x.name}: {distinct} of {x.width} {unit} distinct up to rounding "
+                    f"(largest difference {x.rounding_difference:.3g}): they compute the same "
+                    f"function but for float rounding, so they started identical; "
+                    f"initialize with {fix}",
+                }
+            )
         elif x.effective_width is not None and x.effective_width < x.width:
-            why = ("weights are constant" if x.looks_like == "zeros" or x.looks_like.startswith("constant")
-                   else "some rows are identical")
-            out.append({"layer": x.name, "severity": "error", "kind": "symmetry",
-                        "message": f"{x.name}: {x.effective_width} of {x.width} {unit} distinct: {why}; "
-                                   f"initialize with {fix}"})
+            why = (
+                "weights are constant"
+                if x.looks_like == "zeros" or x.looks_like.startswith("constant")
+                else "some rows are identical"
+            )
+            out.append(
+                {
+                    "layer": x.name,
+                    "severity": "error",
+                    "kind": "symmetry",
+                    "message": f"{x.name}: {x.effective_width} of {x.width} {unit} distinct: {why}; "
+                    f"initialize with {fix}",
+                }
+            )
         elif x.looks_like == "zeros" or x.looks_like.startswith("constant"):
-            out.append({"layer": x.name, "severity": "error", "kind": "symmetry",
-                        "message": f"{x.name}: weights are constant ({x.looks_like}): only the biases tell its "
-                                   f"{x.width} {unit} apart, and every weight row gets the same update "
-                                   f"up to them; initialize with {fix}"})
+            out.append(
+                {
+                    "layer": x.name,
+                    "severity": "error",
+                    "kind": "symmetry",
+                    "message": f"{x.name}: weights are constant ({x.looks_like}): only the biases tell its "
+                    f"{x.width} {unit} apart, and every weight row gets the same update "
+                    f"up to them; initialize with {fix}",
+                }
+            )
         if x.dead_fraction is not None and x.dead_fraction >= 0.5:
-            out.append({"layer": x.name, "severity": "warning", "kind": "dead",
-                        "message": f"{x.name}: {100 * x.dead_fraction:.0f}% of its ReLU {unit} are dead on "
-                                   f"this batch (z <= 0 everywhere): they pass no gradient back; check the "
-                                   f"biases and initialize with {fix}"})
+            out.append(
+                {
+                    "layer": x.name,
+                    "severity": "warning",
+                    "kind": "dead",
+                    "message": f"{x.name}: {100 * x.dead_fraction:.0f}% of its ReLU {unit} are dead on "
+                    f"this batch (z <= 0 everywhere): they pass no gradient back; check the "
+                    f"biases and initialize with {fix}",
+                }
+            )
         if x.saturated_fraction is not None and x.saturated_fraction >= 0.3:
-            out.append({"layer": x.name, "severity": "warning", "kind": "saturated",
-                        "message": f"{x.name}: {100 * x.saturated_fraction:.0f}% of its {x.activation} "
-                                   f"{unit} are saturated (g'(z) < {SATURATION_THRESHOLD} of its maximum): "
-                                   f"the weights are too large ({x.looks_like}); initialize with {fix}"})
+            out.append(
+                {
+                    "layer": x.name,
+                    "severity": "warning",
+                    "kind": "saturated",
+                    "message": f"{x.name}: {100 * x.saturated_fraction:.0f}% of its {x.activation} "
+                    f"{unit} are saturated (g'(z) < {SATURATION_THRESHOLD} of its maximum): "
+                    f"the weights are too large ({x.looks_like}); initialize with {fix}",
+                }
+            )
         constant = x.looks_like == "zeros" or x.looks_like.startswith("constant")
         if x.critical_sigma_w2 is not None and not x.suits.startswith("suits") and not constant and not last:
-            out.append({"layer": x.name, "severity": "warning", "kind": "scale",
-                        "message": f"{x.name}: init {x.suits} for {x.activation or 'no activation'}; "
-                                   f"weights look like {x.looks_like}: initialize with {fix}"})
+            out.append(
+                {
+                    "layer": x.name,
+                    "severity": "warning",
+                    "kind": "scale",
+                    "message": f"{x.name}: init {x.suits} for {x.activation or 'no activation'}; "
+                    f"weights look like {x.looks_like}: initialize with {fix}",
+                }
+            )
     signal = [x.measured_q for x in layers if x.measured_q > 0]
     if len(signal) >= 3:
         r = signal[-1] / signal[0]
         if r < 1e-2 or r > 1e2:
-            out.append({"layer": None, "severity": "warning", "kind": "propagation",
-                        "message": f"the signal's second moment changes by a factor {r:.2g} from the first "
-                                   f"layer to the last: it {'vanishes' if r < 1 else 'explodes'} with depth"})
+            out.append(
+                {
+                    "layer": None,
+                    "severity": "warning",
+                    "kind": "propagation",
+                    "message": f"the signal's second moment changes by a factor {r:.2g} from the first "
+                    f"layer to the last: it {'vanishes' if r < 1 else 'explodes'} with depth",
+                }
+            )
     grads = [x.gradient_energy for x in layers if x.gradient_energy > 0]
     if len(grads) >= 3:
         r = grads[0] / grads[-1]
         if r < 1e-2 or r > 1e2:
-            out.append({"layer": None, "severity": "warning", "kind": "propagation",
-                        "message": f"the gradient reaching the first layer carries {r:.2g} times the energy "
-                                   f"(sum of squares per example) of the gradient at the last: gradients "
-                                   f"{'vanish' if r < 1 else 'explode'} on the way back"})
+            out.append(
+                {
+                    "layer": None,
+                    "severity": "warning",
+                    "kind": "propagation",
+                    "message": f"the gradient reaching the first layer carries {r:.2g} times the energy "
+                    f"(sum of squares per example) of the gradient at the last: gradients "
+                    f"{'vanish' if r < 1 else 'explode'} on the way back",
+                }
+            )
     return out
 
 
@@ -474,8 +601,10 @@ def load_model(target: str, *, checkpoint: str | None = None) -> nn.Module:
         raise InitlabError(f"{path}:{factory}() returned a {type(model).__name__}, not a torch.nn.Module")
     if checkpoint is not None:
         if Path(checkpoint).is_dir():
-            raise InitlabError(f"checkpoint {checkpoint} is a folder: give the state dict's file "
-                               f"(torch.save(model.state_dict(), 'model.pt'))")
+            raise InitlabError(
+                f"checkpoint {checkpoint} is a folder: give the state dict's file "
+                f"(torch.save(model.state_dict(), 'model.pt'))"
+            )
         if not Path(checkpoint).is_file():
             raise InitlabError(f"checkpoint {checkpoint} does not exist")
         try:
@@ -485,16 +614,20 @@ def load_model(target: str, *, checkpoint: str | None = None) -> nn.Module:
 
             text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()
             first = text.split(".")[0] if text else type(e).__name__
-            raise InitlabError(f"checkpoint {checkpoint} cannot be loaded with weights_only=True (it holds "
-                               f"more than tensors, or is not a PyTorch file): {first}") from None
+            raise InitlabError(
+                f"checkpoint {checkpoint} cannot be loaded with weights_only=True (it holds "
+                f"more than tensors, or is not a PyTorch file): {first}"
+            ) from None
         if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
-            raise InitlabError(f"checkpoint {checkpoint} is not a state dict (a dict of tensors); "
-                               f"got a {type(state).__name__}")
+            raise InitlabError(
+                f"checkpoint {checkpoint} is not a state dict (a dict of tensors); got a {type(state).__name__}"
+            )
         try:
             model.load_state_dict(state)
         except RuntimeError as e:
-            raise InitlabError(f"checkpoint {checkpoint} does not fit the model: "
-                               f"{str(e).strip().splitlines()[0]}") from None
+            raise InitlabError(
+                f"checkpoint {checkpoint} does not fit the model: {str(e).strip().splitlines()[0]}"
+            ) from None
     return model
 
 

@@ -24,8 +24,16 @@ from initlab.errors import InitlabError
 from initlab.rng import Seed, resolve
 
 #: The module types initialize() and audit() know, and what their weight's axes mean.
-SUPPORTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
-             nn.ConvTranspose3d, nn.Embedding)
+SUPPORTED = (
+    nn.Linear,
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.Conv3d,
+    nn.ConvTranspose1d,
+    nn.ConvTranspose2d,
+    nn.ConvTranspose3d,
+    nn.Embedding,
+)
 
 
 def torch_fans(weight: torch.Tensor) -> tuple[int, int]:
@@ -56,7 +64,8 @@ def sample_like(weight: torch.Tensor, spec: str, rng) -> torch.Tensor:
     rows = int(weight.shape[0])
     flat = sampler((rows, weight.numel() // rows), rng, fans=(fan_in, fan_out))
     return torch.from_numpy(np.ascontiguousarray(flat.reshape(tuple(weight.shape)))).to(
-        dtype=weight.dtype, device=weight.device)
+        dtype=weight.dtype, device=weight.device
+    )
 
 
 @torch.no_grad()
@@ -94,8 +103,10 @@ def initialize(
         initializers.get(bias)
     data_dependent = getattr(sampler, "data_dependent", False)
     if data_dependent and not isinstance(batch, torch.Tensor):
-        raise InitlabError(f"{spec!r} rescales each layer on data: pass a batch the model accepts, "
-                           f"initialize(model, {spec!r}, batch=x); got batch={type(batch).__name__}")
+        raise InitlabError(
+            f"{spec!r} rescales each layer on data: pass a batch the model accepts, "
+            f"initialize(model, {spec!r}, batch=x); got batch={type(batch).__name__}"
+        )
     rng = resolve(seed) if seed is not None else np.random.default_rng()
     done: dict[str, dict] = {}
     for name, module in model.named_modules():
@@ -104,10 +115,15 @@ def initialize(
         w = module.weight
         fan_in, fan_out = torch_fans(w)
         w.copy_(sample_like(w, spec, rng))
-        info = {"type": type(module).__name__, "shape": list(w.shape), "fan_in": fan_in,
-                "fan_out": fan_out, "init": spec,
-                "std": sampler.theory((int(w.shape[0]), w.numel() // int(w.shape[0])),
-                                      fans=(fan_in, fan_out)).get("std"), "bias": None}
+        info = {
+            "type": type(module).__name__,
+            "shape": list(w.shape),
+            "fan_in": fan_in,
+            "fan_out": fan_out,
+            "init": spec,
+            "std": sampler.theory((int(w.shape[0]), w.numel() // int(w.shape[0])), fans=(fan_in, fan_out)).get("std"),
+            "bias": None,
+        }
         if isinstance(module, nn.Embedding) and module.padding_idx is not None:
             w[module.padding_idx].fill_(0)
         b = getattr(module, "bias", None)
@@ -118,8 +134,10 @@ def initialize(
         done[name] = info
     if not done:
         kinds = ", ".join(t.__name__ for t in SUPPORTED)
-        raise InitlabError(f"no module was initialized: none of the model's modules is a {kinds}"
-                           + ("" if include is None else f" matching include={list(include)}"))
+        raise InitlabError(
+            f"no module was initialized: none of the model's modules is a {kinds}"
+            + ("" if include is None else f" matching include={list(include)}")
+        )
     if data_dependent:
         _lsuv(model, batch, done, tol=sampler.tol, max_iter=sampler.max_iter)
     return done
@@ -143,8 +161,9 @@ def _lsuv(model: nn.Module, batch: torch.Tensor, done: dict[str, dict], *, tol: 
         try:
             model(batch)
         except Exception as e:
-            raise InitlabError(f"the model rejected the batch of shape {tuple(batch.shape)}: "
-                               f"{type(e).__name__}: {e}".splitlines()[0]) from None
+            raise InitlabError(
+                f"the model rejected the batch of shape {tuple(batch.shape)}: {type(e).__name__}: {e}".splitlines()[0]
+            ) from None
         finally:
             for h in hooks:
                 h.remove()
