@@ -7,6 +7,7 @@ on stderr, ``error: ...``, and exit code 2: no traceback.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import sys
 from collections.abc import Sequence
@@ -904,6 +905,10 @@ def sweep_run(
         )
     if out.interrupted:
         print("interrupted: finished runs are stored; run the same command again to finish", file=sys.stderr)
+        # That line is the last word: the interrupted worker pool's exit hook can still report a
+        # closed pipe ("Exception ignored in ... Bad file descriptor"), seen 1 run in 10.
+        sys.stderr.flush()
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the process
         raise typer.Exit(130)
     if out.failed or out.unstored:
         raise typer.Exit(1)
