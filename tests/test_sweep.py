@@ -110,6 +110,7 @@ BAD_SPECS = [
     ('inits = ["he", "hee_normal"]', "inits", "hee_normal"),
     ("seeds = 0", "seeds", "count of seeds"),
     ("seeds = [1, 1]", "seeds", "repeats"),
+    ('output = "relu"', "output", "relu"),  # trained, then stored as failed
     ("seeds = [3, 18446744073709551616]", "seeds", "from 0 to 2**63 - 1"),  # the store's BIGINT
     ("layers = [3, 10, 1]", "layers", "do not fit circles"),
     ("layers = [2, 0, 1]", "layers", "at least 1 unit"),

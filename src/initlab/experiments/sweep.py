@@ -305,6 +305,13 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
     output = t.get("output")
     if output is not None and output not in ACTIVATIONS:
         raise c.expect("output", output)
+    if output is not None:  # the network's own rule (an output fits its loss), on a 1-unit proxy
+        from initlab.nn import Network
+
+        try:
+            Network([ds.n_x, 1, ds.n_y], hidden=hidden[0], output=output, init="zeros")
+        except InitlabError as exc:
+            raise c.error("output", str(exc)) from None
 
     inits = c.items("inits", str)
     if not isinstance(t["inits"], list):
