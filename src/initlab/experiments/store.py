@@ -253,20 +253,7 @@ class Store:
                     **_config_columns(sweep, cfg),
                     "status": "done",
                     "attempts": attempts,
-                    **{
-                        k: row[k]
-                        for k in (
-                            "final_cost",
-                            "initial_cost",
-                            "train_accuracy",
-                            "test_accuracy",
-                            "effective_width",
-                            "symmetric_end",
-                            "saturated_fraction",
-                            "dead_fraction",
-                            "seconds",
-                        )
-                    },
+                    **{k: row[k] for k in MEASURED_COLUMNS},
                     "started": pd.Timestamp(result["started"], unit="s"),
                     "finished": pd.Timestamp(result["started"] + result["seconds"], unit="s"),
                     "executor": executor,
@@ -535,6 +522,18 @@ def _has_runs(con) -> bool:
     return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchone()[0])
 
 
+#: What a finished run measured: the task's row carries them and the runs table stores them.
+MEASURED_COLUMNS = (
+    "final_cost",
+    "initial_cost",
+    "train_accuracy",
+    "test_accuracy",
+    "effective_width",
+    "symmetric_end",
+    "saturated_fraction",
+    "dead_fraction",
+    "seconds",
+)
 RUN_COLUMNS = [
     "id",
     "sweep",
@@ -553,15 +552,7 @@ RUN_COLUMNS = [
     "track",
     "status",
     "attempts",
-    "final_cost",
-    "initial_cost",
-    "train_accuracy",
-    "test_accuracy",
-    "effective_width",
-    "symmetric_end",
-    "saturated_fraction",
-    "dead_fraction",
-    "seconds",
+    *MEASURED_COLUMNS,
     "started",
     "finished",
     "executor",
