@@ -26,3 +26,13 @@ def toy():
     X = rng.standard_normal((3, 20))
     Y = (X[0:1] + 0.5 * X[1:2] > 0).astype(float)
     return X, Y
+
+
+def run(argv, capsys):
+    """``initlab ARGV`` in this process: (exit code, stdout, stderr)."""
+    from initlab import cli
+
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    out, err = capsys.readouterr()
+    return e.value.code, out, err

@@ -10,12 +10,7 @@ import pytest
 
 from initlab import cli
 
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as e:
-        cli.main(argv)
-    out, err = capsys.readouterr()
-    return e.value.code, out, err
+from .conftest import run
 
 
 def test_train_maps_arguments(monkeypatch, capsys):

@@ -9,19 +9,14 @@ import typer
 
 from initlab import cli
 
+from .conftest import run
+
 
 def strict(s: str) -> dict:
     def refuse(name):
         raise ValueError(f"not strict JSON: bare {name}")
 
     return json.loads(s, parse_constant=refuse)
-
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as e:
-        cli.main(argv)
-    out, err = capsys.readouterr()
-    return e.value.code, out, err
 
 
 MODELS = """

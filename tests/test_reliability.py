@@ -20,14 +20,9 @@ import pytest
 from initlab import cli, limits
 from initlab.errors import InitlabError
 
+from .conftest import run
+
 CLI = [sys.executable, "-m", "initlab.cli"]
-
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as e:
-        cli.main(argv)
-    out, err = capsys.readouterr()
-    return e.value.code, out, err
 
 
 # ------------------------------------------------------------------------- the files

@@ -8,11 +8,10 @@ import torch
 from scipy import stats
 from torch import nn
 
-from initlab import cli
 from initlab.errors import InitlabError
 from initlab.torch import audit, initialize, looks_like, torch_fans
 
-from .conftest import SEEDS
+from .conftest import SEEDS, run
 
 
 def mlp(hidden=nn.ReLU, width=64):
@@ -210,13 +209,6 @@ def models(tmp_path):
     f = tmp_path / "models.py"
     f.write_text(MODELS)
     return f
-
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as e:
-        cli.main(argv)
-    out, err = capsys.readouterr()
-    return e.value.code, out, err
 
 
 def test_cli_audit_json_keys_and_report(models, capsys, tmp_path):
