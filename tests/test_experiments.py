@@ -27,9 +27,9 @@ def test_course_circles_experiment(circles):
     assert all(by["zeros"]["symmetric_every_step"])
     assert by["zeros"]["effective_width_mean"] == [1.0, 1.0]
     for r in circles.runs:
-        if r.init == "he":
+        if r.config.init == "he":
             assert r.train_accuracy >= 0.95
-            assert r.effective_width == [10, 5] and not r.symmetric_every_step
+            assert r.end.effective_width == (10, 5) and not r.symmetric_every_step
     assert by["zeros"]["train_accuracy_mean"] < by["random:10"]["train_accuracy_mean"] < by["he"]["train_accuracy_mean"]
 
 
@@ -40,7 +40,7 @@ def test_each_run_equals_training_it_alone(circles):
     ds = data.load("circles")
     net = Network([2, 10, 5, 1], hidden="relu", init="random:10", seed=1)
     net.fit(ds.X_train, ds.Y_train, lr=0.01, iterations=15000)
-    run = next(r for r in circles.runs if r.init == "random:10" and r.seed == 1)
+    run = next(r for r in circles.runs if r.config.init == "random:10" and r.config.seed == 1)
     assert run.train_accuracy == net.accuracy(ds.X_train, ds.Y_train)
     assert run.final_cost == pytest.approx(net.cost(ds.X_train, ds.Y_train), rel=1e-9)
 
@@ -97,9 +97,9 @@ def test_report_is_valid_self_contained_and_json_matches(circles, tmp_path):
     results = json.loads(paths["json"].read_text())
     assert results["summary"] == json.loads(json.dumps(circles.summary()))
     for r in results["results"]:
+        assert {"init", "seed"} <= set(r["config"])
         assert {
-            "init",
-            "seed",
+            "id",
             "train_accuracy",
             "test_accuracy",
             "final_cost",
@@ -138,7 +138,7 @@ def test_cli_compare_table_matches_json(capsys, tmp_path):
         assert f"{100 * row['train_accuracy_mean']:.1f}% ± {100 * row['train_accuracy_std']:.1f}" in table
         assert f"{row['final_cost_mean']:.4f}" in table
     assert (tmp_path / "r" / "report.html").exists() and "The course's table" in table
-    assert len(data["results"]) == 4 and {r["seed"] for r in data["results"]} == {0, 1}
+    assert len(data["results"]) == 4 and {r["config"]["seed"] for r in data["results"]} == {0, 1}
 
 
 def test_parse_seeds_and_bad_config():

@@ -193,14 +193,15 @@ def test_a_task_equals_the_networks_trained_alone() -> None:
         for init, lr, seed in (("he", 0.05, 0), ("random:0.01", 0.1, 1), ("zeros", 0.05, 2))
     ]
     result = run_task(make_tasks(runs, chunk=8)[0])
-    for r, row in zip(runs, result["runs"], strict=True):
+    for r, res in zip(runs, result["results"], strict=True):
         net = Network([2, 10, 5, 1], hidden="tanh", init=r.init, seed=r.seed)
         h = net.fit(ds.X_train, ds.Y_train, lr=r.lr, iterations=300, engine="reference")
-        assert row["id"] == r.id
-        assert abs(row["final_cost"] - h.final_cost) < 1e-9
-        assert row["train_accuracy"] == net.accuracy(ds.X_train, ds.Y_train)
-    assert result["runs"][2]["effective_width"] == [1, 1] and result["runs"][2]["symmetric_end"]
-    assert len(result["curves"]["run"]) == 3 * 11  # iterations 0, 30, ..., 300
+        assert res.config.id == r.id
+        assert abs(res.final_cost - h.final_cost) < 1e-9
+        assert res.train_accuracy == net.accuracy(ds.X_train, ds.Y_train)
+    zeros = result["results"][2].row()
+    assert zeros["effective_width"] == [1, 1] and zeros["symmetric_end"]
+    assert sum(len(r.curve_rows()["run"]) for r in result["results"]) == 3 * 11  # iterations 0, 30, ..., 300
 
 
 # ----------------------------------------------------------------------- local executor

@@ -24,6 +24,7 @@ import pytest
 from initlab import initializers
 from initlab.errors import InitlabError
 from initlab.experiments import store as store_mod
+from initlab.experiments.run import RESULT_COLUMNS, Measures, RunResult
 from initlab.experiments.store import Store
 from initlab.experiments.sweep import RunConfig, load_spec, parse_spec, run_sweep
 from tests.test_sweep import (
@@ -86,33 +87,23 @@ def fake_store(path: Path, n: int = 3) -> Store:
     """A store holding ``n`` done runs with made-up numbers, written without training."""
     st = Store(path)
     configs = [RunConfig("circles", (2, 4, 1), "relu", "sigmoid", "he", 0.1, 10, s) for s in range(n)]
-    st.write("fake", configs, fake_result(configs), executor="local", attempts=1)
+    st.write("fake", fake_result(configs), executor="local", attempts=1)
     return st
 
 
 def fake_result(configs: list[RunConfig]) -> dict:
-    rows = [
-        {
-            "id": c.id,
-            "final_cost": 0.5,
-            "initial_cost": 0.7,
-            "train_accuracy": 0.8,
-            "test_accuracy": 0.75,
-            "effective_width": [4],
-            "symmetric_end": False,
-            "saturated_fraction": None,
-            "dead_fraction": 0.1,
-            "seconds": 0.01,
-        }
-        for c in configs
-    ]
-    its = np.array([0, 10])
+    """A task's result with made-up numbers (`RunResult`s built by hand, nothing trained)."""
+    start = Measures(0, (4,), False, (None, None), (0.0, 0.0))
+    end = Measures(10, (4,), False, (None, None), (0.1, 0.0))
     curves = {
-        "run": np.repeat([c.id for c in configs], 2),
-        "iteration": np.tile(its, len(configs)),
-        "cost": np.linspace(0.7, 0.5, 2 * len(configs)),
+        "iteration": [0, 10],
+        "effective_width": np.array([[4], [4]]),
+        "symmetric": np.array([False, False]),
+        "saturated_fraction": np.full((2, 2), np.nan),
+        "dead_fraction": np.array([[0.0, 0.0], [0.1, 0.0]]),
     }
-    return {"runs": rows, "curves": curves, "seconds": 0.03, "started": time.time(), "worker": "w:1", "engine": "fast"}
+    results = [RunResult(c, (0, 10), (0.7, 0.5), 0.8, 0.75, start, end, "fast", 0.01, curves) for c in configs]
+    return {"results": results, "seconds": 0.03, "started": time.time(), "worker": "w:1"}
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +252,7 @@ def test_a_store_freed_during_the_sweep_gets_every_run(tmp_path: Path, monkeypat
     configs = [RunConfig("circles", (2, 4, 1), "relu", "sigmoid", "zeros", 0.1, 10, s) for s in range(2)]
     reader = Reader(st.path)
     try:
-        assert st.write("w", configs[:1], fake_result(configs[:1]), executor="local", attempts=1) is False
+        assert st.write("w", fake_result(configs[:1]), executor="local", attempts=1) is False
         assert st.journaled_runs() == 1
     finally:
         reader.release()
@@ -269,7 +260,7 @@ def test_a_store_freed_during_the_sweep_gets_every_run(tmp_path: Path, monkeypat
     (entry,) = st.journal.iterdir()
     shutil.copytree(entry, st.journal / f"{entry.name}-again")
     (st.journal / ".half-written").mkdir()
-    assert st.write("w", configs[1:], fake_result(configs[1:]), executor="local", attempts=1) is True
+    assert st.write("w", fake_result(configs[1:]), executor="local", attempts=1) is True
     assert st.journaled_runs() == 0 and not st.journal.exists()
     assert st.query("SELECT count(*) FROM runs WHERE sweep = 'w'")[1] == [(2,)]
     assert st.query("SELECT count(*) FROM curves c JOIN runs r ON c.run = r.id WHERE r.sweep = 'w'")[1] == [(4,)]
@@ -427,9 +418,9 @@ def test_train_compare_and_a_sweep_give_one_network_the_same_final_cost_to_the_b
         return json.loads(out)
 
     common = ["--data", "circles", "--layers", "2,10,5,1", "--hidden", "relu", "--lr", "0.01", "--iterations", "300"]
-    train = run(["train", *common, "--init", "he", "--seed", "3", "--json"])["final_cost"]
+    train = run(["train", *common, "--init", "he", "--seed", "3", "--json"])
     compared = run(["compare", *common, "--inits", "he", "--seeds", "3,4", "--json"])
-    member = [r for r in compared["results"] if r["seed"] == 3][0]["final_cost"]
+    member = [r for r in compared["results"] if r["config"]["seed"] == 3][0]
     spec = tmp_path / "one.toml"
     spec.write_text(
         '[sweep]\nname = "one"\ndata = "circles"\nlayers = [2, 10, 5, 1]\nhidden = "relu"\n'
@@ -440,5 +431,13 @@ def test_train_compare_and_a_sweep_give_one_network_the_same_final_cost_to_the_b
         cli.main(["sweep", "run", str(spec), "--store", store, "--workers", "1"])
     assert e.value.code in (0, None), capsys.readouterr().err
     capsys.readouterr()
-    swept = run(["sweep", "query", "--store", store, "--json", "SELECT final_cost FROM runs"])["rows"][0][0]
-    assert train == member == swept, (train, member, swept)
+    table = run(["sweep", "query", "--store", store, "--json", "SELECT * FROM runs"])
+    swept = dict(zip(table["columns"], table["rows"][0], strict=True))
+    # one RunResult, three faces: the same keys, and the same numbers to the bit
+    assert set(train) == set(member), set(train) ^ set(member)
+    assert train["final_cost"] == member["final_cost"] == swept["final_cost"]
+    assert train["config"] == {**member["config"], "track": []}  # compare also tracks the weights
+    assert train["id"] == swept["id"]  # the same RunConfig, so the same identity
+    for key in RESULT_COLUMNS:  # the store's measured columns are RunResult.row()'s
+        if key != "seconds":
+            assert train[key] == swept[key] == member[key], key

@@ -19,9 +19,8 @@ import typer
 from initlab import data as datasets
 from initlab import initializers, limits
 from initlab.errors import InitlabError, parse_ints
-from initlab.nn import HIDDEN, Network
+from initlab.nn import HIDDEN
 from initlab.report.strict_json import to_json
-from initlab.rng import resolve
 
 #: the help of every option that takes a hidden activation: the table's rows, never a list here
 HIDDEN_HELP = "hidden activation: " + ", ".join(HIDDEN)
@@ -155,52 +154,27 @@ def train_run(
     data_seed: int | None,
     progress: bool = False,
 ) -> dict:
-    """Load data, train one network, and return the ``train --json`` object.
+    """One `RunConfig` from the options, trained by `initlab.experiments.run.train`; the
+    ``train --json`` object (`RunResult.to_dict`).
 
     Without a ``seed`` one is drawn (32 bits from the OS) and recorded, so every run can be rerun.
     """
-    if seed is None:
-        seed = secrets.randbits(32)
-    ds = datasets.load(data, seed=data_seed)
-    layers = list(layers)
-    if layers and layers[0] != ds.n_x:
-        raise InitlabError(
-            f"--layers starts with {layers[0]} inputs but {ds.name} has {ds.n_x} features: start with {ds.n_x}"
-        )
-    if layers and layers[-1] != ds.n_y:
-        raise InitlabError(
-            f"--layers ends with {layers[-1]} output unit(s) but {ds.name} needs {ds.n_y} ({len(ds.classes)} classes)"
-        )
-    # the whole run, before the network is drawn (Network and fit check their own parts again)
-    limits.check(
-        limits.training(
-            layers, examples=max(ds.X_train.shape[1], ds.X_test.shape[1]), iterations=iterations, build=True
-        )
+    from initlab.experiments.run import RunConfig, train
+
+    config = RunConfig(
+        data,
+        tuple(layers),
+        hidden,
+        output,
+        init,
+        lr,
+        iterations,
+        secrets.randbits(32) if seed is None else seed,
+        data_seed=data_seed,
     )
-    net = Network(layers, hidden=hidden, output=output, init=init, seed=seed)  # None: the library's rule
     with progress_bar(iterations, show=progress, cost=True) as callback:
-        history = net.fit(ds.X_train, ds.Y_train, lr=lr, iterations=iterations, callback=callback)
-    with np.errstate(all="ignore"):  # a diverged network predicts from NaN: said once, below
-        accuracies = {
-            "train_accuracy": net.accuracy(ds.X_train, ds.Y_train),
-            "test_accuracy": net.accuracy(ds.X_test, ds.Y_test),
-        }
-    return {
-        "config": {
-            "data": data,
-            "layers": layers,
-            "hidden": hidden,
-            "output": net.output,
-            "loss": net.loss.name,
-            "init": init,
-            "lr": lr,
-            "iterations": iterations,
-            "seed": seed,
-            "data_seed": data_seed,
-        },
-        **history.to_dict(),
-        **accuracies,
-    }
+        (result,) = train(config, progress=callback)
+    return result.to_dict()
 
 
 def diverged_line(result: dict, lr_flag: str = "--lr") -> str | None:
@@ -283,10 +257,7 @@ def init_cmd(
 ) -> None:
     """Draw a sample from an initializer and compare its statistics with the formula."""
     if list_all or name is None:
-        rows = [
-            {"name": n, "usage": initializers.usage(n), "help": e.help, "formula": e.formula}
-            for n, e in initializers.REGISTRY.items()
-        ]
+        rows = initializers.catalog()
         if as_json:
             emit_json({"initializers": rows})
         else:
@@ -294,16 +265,8 @@ def init_cmd(
             for r in rows:
                 print(f"{r['usage']:<{width}}  {r['help']}")
         return
-    sampler = initializers.get(name)
-    entry = initializers.entry_of(name)
     if explain:
-        info = {
-            "name": entry.name,
-            "usage": initializers.usage(entry.name),
-            "help": entry.help,
-            "formula": entry.formula,
-            "equivalents": entry.equivalents,
-        }
+        info = initializers.explain(name)
         if as_json:
             emit_json(info)
             return
@@ -313,25 +276,13 @@ def init_cmd(
             print(f"  {k}: {v}")
         return
     dims = parse_ints(shape, "--shape")
-    theory = sampler.theory(dims)
-    rng = resolve(seed)  # checks the seed: one line for a bad one
-    with budget(max_memory):  # the sample and the sampler's temporary (randn, then times std)
-        limits.check(
-            limits.Estimate(f"a sample of shape {tuple(dims)}", {"sample": 16.0 * float(np.prod(dims, dtype=float))})
-        )
-    W = sampler(dims, rng)
-    result = {
-        "init": name,
-        "shape": dims,
-        "seed": seed,
-        "sample": {"mean": float(W.mean()), "std": float(W.std()), "min": float(W.min()), "max": float(W.max())},
-        "formula": {"text": entry.formula, **theory},
-    }
+    with budget(max_memory):  # the sample's memory is checked before it is drawn
+        result = initializers.sample_summary(name, dims, seed=seed)
     if as_json:
         emit_json(result)
         return
     s, f = result["sample"], result["formula"]
-    print(f"{name}: {entry.formula}   (fan_in {f['fan_in']}, fan_out {f['fan_out']})")
+    print(f"{name}: {f['text']}   (fan_in {f['fan_in']}, fan_out {f['fan_out']})")
     print(f"  formula: {f['distribution']}, std {f['std']:.6g}" + (f", bound {f['bound']:.6g}" if "bound" in f else ""))
     print(f"  sample {tuple(dims)}: mean {s['mean']:.3g}, std {s['std']:.6g}, min {s['min']:.6g}, max {s['max']:.6g}")
 
@@ -547,7 +498,7 @@ def compare(
         for path in paths.values():
             print(f"wrote {path}")
     if diverged:  # a NaN in the table is not a success: said once, and exit 1 as train does
-        runs = ", ".join(f"{r.init} seed {r.seed} at iteration {r.diverged_at}" for r in diverged[:5])
+        runs = ", ".join(f"{r.config.init} seed {r.config.seed} at iteration {r.diverged_at}" for r in diverged[:5])
         more = f" and {len(diverged) - 5} more" if len(diverged) > 5 else ""
         print(
             f"diverged: {len(diverged)} of {len(result.runs)} runs, the cost became NaN or inf "
@@ -614,32 +565,25 @@ def theory_cmd(
         return
     if phase_diagram:
         output_file(phase_diagram, "--phase-diagram")
-        from matplotlib.figure import Figure
+        from initlab.report.plots import phase_diagram_figure, save_figure
 
-        from initlab.report.plots import phase_diagram as draw
-        from initlab.report.plots import save_figure
-
-        sw = np.linspace(0.5, 4.0, 71)
-        sb = np.linspace(0.0, 0.5, 41)
-        chi = theory.chi1(activation, sw[None, :], sb[:, None])
-        crit = theory.critical_sigma_w2(activation, sb)
-        fig = Figure(figsize=(6.5, 4.5), layout="constrained")
-        draw(fig.subplots(), sw, sb, chi, crit, activation=activation)
+        grid = theory.phase_grid(activation)
         with writing(phase_diagram, "--phase-diagram"):
-            save_figure(fig, phase_diagram)
+            save_figure(phase_diagram_figure(grid), phase_diagram)
         print(f"wrote {phase_diagram}", file=sys.stderr if as_json else sys.stdout)
         if not critical and as_json:
             emit_json({"activation": activation, "phase_diagram": phase_diagram})
         if not critical:
             return
     if critical:
-        sw2 = float(theory.critical_sigma_w2(activation, sigma_b2))
-        mf = theory.depth_scales(activation, sw2, sigma_b2)
+        mf = theory.edge_of_chaos(activation, sigma_b2)
+        sw2 = mf.sigma_w2
         out = {
             "activation": activation,
             "sigma_b2": sigma_b2,
             "critical_sigma_w2": sw2,
-            **{k: v for k, v in mf.to_dict().items() if k in ("q_star", "chi1")},
+            "q_star": mf.q_star,
+            "chi1": mf.chi1,
         }
         if as_json:
             emit_json(out)
@@ -682,20 +626,10 @@ def _theory_measure(*, activation, depth, width, init, sigma_b2, networks, batch
     if fw["predicted_spread"] is not None:
         fw["sentence"] = theory.reliability(fw["predicted_spread"])
     if plot:
-        from matplotlib.figure import Figure
+        from initlab.report.plots import ensemble_figure, save_figure
 
-        from initlab.report.plots import predicted_vs_measured, save_figure
-
-        fig = Figure(figsize=(11, 4), layout="constrained")
-        a1, a2 = fig.subplots(1, 2)
-        layers = np.arange(1, depth + 1)
-        predicted_vs_measured(a1, layers, m.predicted_z_q, m.z_q, label="pre-activation variance q")
-        predicted_vs_measured(
-            a2, layers, m.predicted_grad_q, m.grad_q, label="gradient second moment", colour="#D55E00"
-        )
-        fig.suptitle(f"{networks} {activation} networks, {depth} layers of {width}, init {init}")
         with writing(plot, "--plot"):
-            save_figure(fig, plot)
+            save_figure(ensemble_figure(m), plot)
         out["plot"] = plot
     if as_json:
         emit_json(out)
@@ -751,7 +685,7 @@ def deep_cmd(
         depth=depth,
         width=width,
         hidden=hidden,
-        inits=tuple(i.strip() for i in inits.split(",") if i.strip()),
+        inits=tuple(initializers.split_specs(inits)),
         lr=lr,
         iterations=iterations,
         train_examples=train_examples or None,

@@ -19,7 +19,9 @@ from initlab.diagnose.propagation import propagation
 from initlab.diagnose.saturation import saturation
 from initlab.diagnose.symmetry import symmetry
 from initlab.errors import InitlabError, check_layer_dims, check_positive, parse_ints
-from initlab.nn import HIDDEN, Network
+from initlab.experiments.run import RunConfig, Training
+from initlab.nn import HIDDEN
+from initlab.report import plots
 
 DATASETS = list(datasets.BUILTIN)
 MAX_INITS = 4
@@ -86,6 +88,13 @@ class Config:
     iterations: int
     seed: int
 
+    def runs(self) -> list[RunConfig]:
+        """One `RunConfig` per init (this tab's ensemble), trained in chunks by `Training.step`."""
+        return [
+            RunConfig(self.data, self.layers, self.hidden, None, init, self.lr, self.iterations, self.seed)
+            for init in self.inits
+        ]
+
     def query(self) -> dict[str, str]:
         """The URL's query parameters for this configuration."""
         return {
@@ -100,26 +109,9 @@ class Config:
 
 
 def split_inits(text: str) -> list[str]:
-    """``"zeros,random:0.01,variance_scaling:2,fan_out"`` -> specs: a comma continues the
-    previous spec only where that makes it a valid spec with one more argument."""
-    out: list[str] = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        name = part.partition(":")[0].strip().lower()
-        if out and name not in initializers.REGISTRY and _valid(out[-1] + "," + part):
-            out[-1] += "," + part
-        else:
-            out.append(part)
-    return out
-
-
-def _valid(spec: str) -> bool:
-    try:
-        initializers.get(spec)
-        return True
-    except InitlabError:
-        return False
+    """``"zeros,random:0.01,variance_scaling:2,fan_out"`` -> specs, split by the registry
+    (`initlab.initializers.split_specs`)."""
+    return initializers.split_specs(text)
 
 
 def _short(x: float) -> str:
@@ -242,12 +234,17 @@ def parse_config(values: dict[str, str]) -> tuple[Config | None, dict[str, str]]
         errors["inits"] = f"give 1 to {MAX_INITS} initializers, got {len(inits)}"
     for spec in inits if "inits" not in errors else ():
         try:
-            initializers.get(spec)
+            initializers.parse_spec(spec)
         except InitlabError as exc:
             errors["inits"] = str(exc) if spec in str(exc) else f"initializer {spec!r}: {exc}"
             break
-    if "inits" not in errors and len(set(inits)) != len(inits):
-        errors["inits"] = "an initializer appears twice"
+    if "inits" not in errors:  # "random" and "random:0.01" draw the same weights
+        forms = [initializers.canonical(spec) for spec in inits]
+        k = next((k for k in range(len(inits)) if forms[k] in forms[:k]), None)
+        if k is not None:
+            first = inits[forms.index(forms[k])]
+            same = "" if first == inits[k] else f" ({first!r} and {inits[k]!r} are both {forms[k]!r})"
+            errors["inits"] = f"an initializer appears twice: {inits[k]!r}{same}"
     if layers and "layers" not in errors:
         try:  # from the sizes alone: nothing is allocated for a network refused here
             check_size(layers, max(1, min(len(inits), MAX_INITS)), ds.X_train.shape[1] if ds else 1)
@@ -347,9 +344,8 @@ class Trainer:
         # a Config made by hand skips parse_config: refuse it here too, before allocating
         check_size(c.layers, len(c.inits), self.ds.X_train.shape[1])
         _check_room()
-        self.net = Network(
-            list(c.layers), hidden=c.hidden, output=self.ds.output, init=list(c.inits), seed=[c.seed] * len(c.inits)
-        )
+        self.training = Training(c.runs(), data=self.ds)  # the one path a run trains by
+        self.net = self.training.network
         self.X, self.Y = self.ds.X_train, self.ds.Y_train
         self.costs: list[tuple[int, list[float]]] = []
         self.widths_seen: list[tuple[int, list[list[int]]]] = []
@@ -400,7 +396,7 @@ class Trainer:
             while done < c.iterations and not self._stop.is_set():
                 n = min(step, c.iterations - done)
                 t = time.perf_counter()
-                self.net.fit(self.X, self.Y, lr=c.lr, iterations=n, record_every=n)
+                self.training.step(n)
                 dt = time.perf_counter() - t
                 done = self.trained = done + n
                 if n == step:  # the next chunk, from the time this one took
@@ -456,17 +452,16 @@ class Trainer:
         E = len(self.config.inits)
         AL, cache = net.forward(X)
         cost = [float(v) for v in np.atleast_1d(net.loss.cost(cache[-1][1], AL, Y))]
-        reps = symmetry(net.params)
+        sym = symmetry(net.params)
+        reps = [sym.member(k) for k in range(E)]
         weights = [net.params["W1"][k].copy() for k in range(E)]
         check()
-        sat = saturation(net, X)
+        sat_all = saturation(net, X)
+        sat = [sat_all.member(k) for k in range(E)]
         check()
 
         def per_layer(attr: str) -> list[list[float | None]]:
-            return [
-                [None if getattr(s, attr) is None else float(np.asarray(getattr(s, attr))[k]) for s in sat.layers]
-                for k in range(E)
-            ]
+            return [[getattr(s, attr) for s in sat[k].layers] for k in range(E)]
 
         grads = net.gradients(X, Y)
         check()
@@ -481,7 +476,7 @@ class Trainer:
         if hidden >= 2:
             prop = propagation(net, X)
             check()
-            measured = [[float(np.asarray(prop.layers[l].z_q)[k]) for l in range(hidden)] for k in range(E)]
+            measured = [[lp.z_q for lp in prop.member(k).layers[:hidden]] for k in range(E)]
         train_accuracy = [float(v) for v in np.atleast_1d(net.accuracy(X, Y))]
         test_accuracy = [float(v) for v in np.atleast_1d(net.accuracy(self.ds.X_test, self.ds.Y_test))]
         # complete: only now does the measurement join the histories
@@ -517,56 +512,36 @@ class Trainer:
             self.version += 1
 
     def _boundary(self, g: int = BOUNDARY_GRID, check=lambda: None):
-        """P(class 1) (two classes) or the predicted class on a g x g grid over the 2-D data,
-        in batches of `BOUNDARY_BATCH` points with ``check()`` between them."""
+        """What the page colours on the 2-D data (`initlab.report.plots.decision_surface`, the
+        static report's grid, with `class_score`): ``([member] (rows, cols) grid, (x0, x1, y0,
+        y1))``, at most ``g`` points a side, in batches of `BOUNDARY_BATCH` points with
+        ``check()`` between them; ``(None, None)`` for data that is not 2-D."""
         if self.ds.n_x != 2:
             return None, None
-        x0, y0 = self.X.min(axis=1) - 0.5
-        x1, y1 = self.X.max(axis=1) + 0.5
-        xx, yy = np.meshgrid(np.linspace(x0, x1, g), np.linspace(y0, y1, g))
-        points = np.vstack([xx.ravel(), yy.ravel()])
-        parts = []
-        for a in range(0, points.shape[1], BOUNDARY_BATCH):
-            parts.append(self.net.forward(np.ascontiguousarray(points[:, a : a + BOUNDARY_BATCH]))[0])
-            check()
-        AL = np.concatenate(parts, axis=-1)
-        if AL.shape[-2] == 1:
-            grids = [AL[k, 0].reshape(g, g) for k in range(AL.shape[0])]
-        else:
-            grids = [AL[k].argmax(axis=0).reshape(g, g).astype(float) for k in range(AL.shape[0])]
-        return grids, (float(x0), float(x1), float(y0), float(y1))
+        s = plots.decision_surface(
+            lambda P: plots.class_score(self.net.forward(P)[0]),
+            self.X,
+            pad=0.5,
+            steps=g,
+            batch=BOUNDARY_BATCH,
+            between=check,
+        )
+        return list(s.values), s.extent
 
     def result(self) -> dict:
-        """The run as JSON: the keys of ``initlab train --json`` (lists over the inits), and
-        ``runs``, one ``train --json`` object per init."""
-        c, s = self.config, self.snapshot
-        base = {
-            "data": c.data,
-            "layers": list(c.layers),
-            "hidden": c.hidden,
-            "output": self.ds.output,
-            "loss": self.net.loss.name,
-            "lr": c.lr,
-            "iterations": s.iteration if s else 0,
-            "seed": c.seed,
-            "data_seed": None,
-        }
-        costs = s.costs if s else []
-        runs = [
-            {
-                "config": {**base, "init": spec},
-                "costs": [[i, cs[k]] for i, cs in costs],
-                "final_cost": costs[-1][1][k] if costs else None,
-                "train_accuracy": s.train_accuracy[k] if s else None,
-                "test_accuracy": s.test_accuracy[k] if s else None,
-            }
-            for k, spec in enumerate(c.inits)
-        ]
+        """The run as JSON: ``runs``, one ``initlab train --json`` object (`RunResult.to_dict`)
+        per init, at the iteration training stands at; and ``config``, ``costs``,
+        ``final_cost`` and the accuracies with one entry per init, from those runs."""
+        runs = [r.to_dict() for r in self.training.results()] if self.training.done or self.snapshot else []
+        c = self.config
+        base = runs[0]["config"] if runs else {}
         return {
-            "config": {**base, "init": list(c.inits)},
-            "costs": [[i, cs] for i, cs in costs],
-            "final_cost": costs[-1][1] if costs else None,
-            "train_accuracy": s.train_accuracy if s else None,
-            "test_accuracy": s.test_accuracy if s else None,
+            "config": {**base, "init": list(c.inits), "iterations": self.training.done},
+            "costs": [[i, [r["costs"][j][1] for r in runs]] for j, (i, _) in enumerate(runs[0]["costs"])]
+            if runs
+            else [],
+            "final_cost": [r["final_cost"] for r in runs] if runs else None,
+            "train_accuracy": [r["train_accuracy"] for r in runs] if runs else None,
+            "test_accuracy": [r["test_accuracy"] for r in runs] if runs else None,
             "runs": runs,
         }

@@ -1,5 +1,6 @@
-"""Experiments: comparisons of initializations (and, later, sweeps and their store)."""
+"""Experiments: runs (`RunConfig` -> `train` -> `RunResult`), comparisons, sweeps and their store."""
 
-from initlab.experiments.compare import CompareConfig, CompareResult, RunResult, compare
+from initlab.experiments.compare import CompareConfig, CompareResult, compare
+from initlab.experiments.run import RunConfig, RunResult, Training, train
 
-__all__ = ["CompareConfig", "CompareResult", "RunResult", "compare"]
+__all__ = ["CompareConfig", "CompareResult", "RunConfig", "RunResult", "Training", "compare", "train"]

@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from initlab import data as datasets
-from initlab import initializers, limits
+from initlab import initializers
 from initlab.diagnose.propagation import propagation
 from initlab.errors import InitlabError, check_positive
-from initlab.nn import Network
+from initlab.experiments.run import RunConfig, Training
 
 
 @dataclass(frozen=True)
@@ -112,50 +112,57 @@ def _verdict(r: dict, n_classes: int) -> tuple[str, str]:
     return "slow", f"{100 * r['train_accuracy']:.1f}% training accuracy: learning, but slowly"
 
 
+def _ratio(a: float, b: float) -> float:
+    """``a / b``, NaN where it is undefined (a network whose signal died or overflowed)."""
+    with np.errstate(all="ignore"):
+        return float(np.float64(a) / np.float64(b))
+
+
 def deep(config: DeepConfig, *, progress=None) -> DeepResult:
-    """Train every init of ``config`` as one ensemble and measure propagation at init."""
+    """Train every init of ``config`` as one ensemble (`Training`) and measure propagation at
+    initialization."""
     ds = datasets.load(config.data, seed=None)
-    X, Y = ds.X_train, ds.Y_train
-    if config.train_examples is not None:
-        X, Y = X[:, : config.train_examples], Y[:, : config.train_examples]
-    layers = [ds.n_x] + [config.width] * (config.depth - 1) + [ds.n_y]
-    inits = list(config.inits)
-    limits.check(
-        limits.training(
+    layers = (ds.n_x,) + (config.width,) * (config.depth - 1) + (ds.n_y,)
+    configs = [
+        RunConfig(
+            config.data,
             layers,
-            ensemble=len(inits),
-            examples=max(X.shape[1], ds.X_test.shape[1]),
-            iterations=config.iterations,
-            build=True,
-            what=f"{len(inits)} networks of {config.depth:,} layers of {config.width:,} units",
+            config.hidden,
+            None,
+            init,
+            config.lr,
+            config.iterations,
+            config.seed,
+            examples=config.train_examples,
         )
-    )
-    net = Network(layers, hidden=config.hidden, output=ds.output, init=inits, seed=[config.seed] * len(inits))
+        for init in config.inits
+    ]
+    training = Training(configs, data=ds)
+    X = training.data.X_train
     # an exploding init overflows: its verdict says "diverged", NumPy need not warn on every step
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        prop = propagation(net, X, seed=config.seed)
+        prop = propagation(training.network, X, seed=config.seed)
         z_q = np.array([lp.z_q for lp in prop.layers]).T
         grad_q = np.array([lp.grad_q for lp in prop.layers]).T
-        h = net.fit(X, Y, lr=config.lr, iterations=config.iterations, callback=progress)
-        train_acc = net.accuracy(X, Y)
-        test_acc = net.accuracy(ds.X_test, ds.Y_test)
-        runs = []
-        for k, init in enumerate(inits):
-            t = initializers.get(init).theory((config.width, config.width))
-            r = {
-                "init": init,
-                "sigma_w2": float(np.float64(t["std"]) ** 2 * t["fan_in"]),
-                "m_train": int(X.shape[1]),
-                "train_accuracy": float(train_acc[k]),
-                "test_accuracy": float(test_acc[k]),
-                "initial_cost": float(h.costs[0, k]),
-                "final_cost": float(h.final_cost[k]),
-                "signal_ratio": float(z_q[k, -2] / z_q[k, 0]),
-                "gradient_ratio": float(grad_q[k, 0] / grad_q[k, -1]),
-            }
-            r["verdict"], r["sentence"] = _verdict(r, len(ds.classes))
-            runs.append(r)
-    return DeepResult(config, runs, z_q, grad_q, h.costs, h.iterations)
+        results = training.run(progress)
+    runs = []
+    for k, (init, res) in enumerate(zip(config.inits, results, strict=True)):
+        t = initializers.get(init).theory((config.width, config.width))
+        r = {
+            "init": init,
+            "sigma_w2": float(np.float64(t["std"]) ** 2 * t["fan_in"]),
+            "m_train": int(X.shape[1]),
+            "train_accuracy": res.train_accuracy,
+            "test_accuracy": res.test_accuracy,
+            "initial_cost": res.initial_cost,
+            "final_cost": res.final_cost,
+            "signal_ratio": _ratio(z_q[k, -2], z_q[k, 0]),
+            "gradient_ratio": _ratio(grad_q[k, 0], grad_q[k, -1]),
+        }
+        r["verdict"], r["sentence"] = _verdict(r, len(ds.classes))
+        runs.append(r)
+    costs = np.array([res.costs for res in results]).T  # (records, E)
+    return DeepResult(config, runs, z_q, grad_q, costs, np.array(results[0].iterations))
 
 
 def write_deep_report(result: DeepResult, out_dir) -> dict:

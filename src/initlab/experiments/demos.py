@@ -351,17 +351,18 @@ def saturation_story(
     rows = []
     for hidden in ("sigmoid", "tanh"):
         net = Network([2, 4, 1], hidden=hidden, init=inits, seed=[seed] * len(inits))
-        sat = saturation(net, X).layers[0]
+        sat = saturation(net, X)
         h = net.fit(X, Y, lr=lr, iterations=iterations, record_every=1)
         for k, init in enumerate(inits):
             below = np.flatnonzero(h.costs[:, k] <= target)
+            hidden_k = sat.member(k).layers[0]
             rows.append(
                 {
                     "hidden": hidden,
                     "init": init,
                     "scale": scales[k],
-                    "saturated_at_init": float(sat.saturated_fraction[k]),
-                    "mean_abs_grad_at_init": float(sat.mean_abs_grad[k]),
+                    "saturated_at_init": hidden_k.saturated_fraction,
+                    "mean_abs_grad_at_init": hidden_k.mean_abs_grad,
                     "final_cost": float(h.final_cost[k]),
                     "iterations_to_target": int(h.iterations[below[0]]) if below.size else None,
                 }

@@ -40,52 +40,33 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from initlab.errors import InitlabError
+from initlab.experiments.run import CONFIG_COLUMNS, CURVE_COLUMNS, RESULT_COLUMNS
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id VARCHAR PRIMARY KEY,
-    sweep VARCHAR,
-    data VARCHAR,
-    data_seed INTEGER,
-    layers VARCHAR,
-    depth INTEGER,
-    hidden VARCHAR,
-    output VARCHAR,
-    init VARCHAR,
-    init_name VARCHAR,
-    scale DOUBLE,
-    lr DOUBLE,
-    iterations INTEGER,
-    seed INTEGER,
-    track VARCHAR,
-    status VARCHAR,
-    attempts INTEGER,
-    final_cost DOUBLE,
-    initial_cost DOUBLE,
-    train_accuracy DOUBLE,
-    test_accuracy DOUBLE,
-    effective_width INTEGER[],
-    symmetric_end BOOLEAN,
-    saturated_fraction DOUBLE,
-    dead_fraction DOUBLE,
-    seconds DOUBLE,
-    started TIMESTAMP,
-    finished TIMESTAMP,
-    executor VARCHAR,
-    worker VARCHAR,
-    engine VARCHAR,
-    error VARCHAR
-);
-CREATE TABLE IF NOT EXISTS curves (
-    run VARCHAR,
-    iteration INTEGER,
-    cost DOUBLE,
-    effective_width INTEGER[],
-    saturated_fraction DOUBLE[],
-    dead_fraction DOUBLE[],
-    PRIMARY KEY (run, iteration)
-);
-"""
+#: The runs table: a run's config columns and measured columns (`initlab.experiments.run`, where
+#: they are made), with the sweep's bookkeeping around them.
+RUN_TYPES = {
+    "id": CONFIG_COLUMNS["id"],
+    "sweep": "VARCHAR",
+    **{k: v for k, v in CONFIG_COLUMNS.items() if k != "id"},
+    "status": "VARCHAR",
+    "attempts": "INTEGER",
+    **RESULT_COLUMNS,
+    "started": "TIMESTAMP",
+    "finished": "TIMESTAMP",
+    "executor": "VARCHAR",
+    "worker": "VARCHAR",
+    "error": "VARCHAR",
+}
+RUN_COLUMNS = list(RUN_TYPES)
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS runs ("
+    + ", ".join(f"{k} {t}" for k, t in RUN_TYPES.items())
+    + ");\nCREATE TABLE IF NOT EXISTS curves ("
+    + ", ".join(f"{k} {t}" for k, t in CURVE_COLUMNS.items())
+    + ", PRIMARY KEY (run, iteration));\n"
+    # a store written by an earlier version gains the columns added since (NULL in its old rows)
+    + "".join(f"ALTER TABLE runs ADD COLUMN IF NOT EXISTS {k} {t};\n" for k, t in RUN_TYPES.items() if k != "id")
+)
 
 LOCK_WAIT = 60.0  # seconds a reader, or the driver's last write, waits for the other side to let go
 WRITE_WAIT = 2.0  # seconds a task's write waits before its rows go to the journal instead
@@ -239,44 +220,39 @@ class Store:
         finally:
             os.close(fd)
 
-    def write(self, sweep: str, configs: list, result: dict, *, executor: str, attempts: int) -> bool:
-        """Store a finished task: its runs as ``done`` and their curves, in one transaction.
-        False when the store was held and the task went to the journal instead."""
+    def write(self, sweep: str, result: dict, *, executor: str, attempts: int) -> bool:
+        """Store a finished task (`initlab.experiments.sweep.run_task`'s dict: its ``results``,
+        `RunResult` objects, and where and when it ran): its runs as ``done`` and their curves,
+        in one transaction. False when the store was held and the task went to the journal."""
         import pandas as pd
 
-        by_id = {c.id: c for c in configs}
-        rows = []
-        for row in result["runs"]:
-            cfg = by_id[row["id"]]
+        rows, curves = [], {c: [] for c in CURVE_COLUMNS}
+        for r in result["results"]:
             rows.append(
                 {
-                    **_config_columns(sweep, cfg),
+                    **r.config.row(),
+                    "sweep": sweep,
                     "status": "done",
                     "attempts": attempts,
-                    **{k: row[k] for k in MEASURED_COLUMNS},
+                    **r.row(),
                     "started": pd.Timestamp(result["started"], unit="s"),
                     "finished": pd.Timestamp(result["started"] + result["seconds"], unit="s"),
                     "executor": executor,
                     "worker": result["worker"],
-                    "engine": result["engine"],
                     "error": None,
                 }
             )
-        n = len(result["curves"]["run"])
-        curves = pd.DataFrame({c: result["curves"].get(c, [None] * n) for c in CURVE_COLUMNS})
-        return self._commit(_frame(rows, RUN_COLUMNS), curves)
+            c = r.curve_rows()
+            n = len(c["run"])
+            for k, values in curves.items():
+                values.extend(c.get(k, [None] * n))
+        return self._commit(_frame(rows, RUN_COLUMNS), pd.DataFrame(curves))
 
     def write_failed(self, sweep: str, configs: list, error: str, *, executor: str, attempts: int) -> bool:
-        """Record a task's runs as ``failed`` with the error text (replacing an earlier failure).
-        False when the store was held and they went to the journal instead."""
+        """Record a task's runs (`RunConfig`) as ``failed`` with the error text (replacing an
+        earlier failure). False when the store was held and they went to the journal instead."""
         rows = [
-            {
-                **_config_columns(sweep, c),
-                "status": "failed",
-                "attempts": attempts,
-                "executor": executor,
-                "error": error,
-            }
+            {**c.row(), "sweep": sweep, "status": "failed", "attempts": attempts, "executor": executor, "error": error}
             for c in configs
         ]
         return self._commit(_frame(rows, RUN_COLUMNS))
@@ -522,88 +498,20 @@ def _has_runs(con) -> bool:
     return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchone()[0])
 
 
-#: What a finished run measured: the task's row carries them and the runs table stores them.
-MEASURED_COLUMNS = (
-    "final_cost",
-    "initial_cost",
-    "train_accuracy",
-    "test_accuracy",
-    "effective_width",
-    "symmetric_end",
-    "saturated_fraction",
-    "dead_fraction",
-    "seconds",
-)
-RUN_COLUMNS = [
-    "id",
-    "sweep",
-    "data",
-    "data_seed",
-    "layers",
-    "depth",
-    "hidden",
-    "output",
-    "init",
-    "init_name",
-    "scale",
-    "lr",
-    "iterations",
-    "seed",
-    "track",
-    "status",
-    "attempts",
-    *MEASURED_COLUMNS,
-    "started",
-    "finished",
-    "executor",
-    "worker",
-    "engine",
-    "error",
-]
-CURVE_COLUMNS = ["run", "iteration", "cost", "effective_width", "saturated_fraction", "dead_fraction"]
-
-
-def _config_columns(sweep: str, c) -> dict:
-    return {
-        "id": c.id,
-        "sweep": sweep,
-        "data": c.data,
-        "data_seed": c.data_seed,
-        "layers": ",".join(map(str, c.layers)),
-        "depth": len(c.layers) - 2,
-        "hidden": c.hidden,
-        "output": c.output,
-        "init": c.init,
-        "init_name": c.init_name,
-        "scale": c.scale,
-        "lr": c.lr,
-        "iterations": c.iterations,
-        "seed": c.seed,
-        "track": ",".join(c.track),
-    }
-
-
 def _frame(rows: list[dict], columns: list[str]):
-    """A DataFrame with exactly ``columns`` in order, typed so DuckDB reads NULLs right."""
+    """A DataFrame with exactly ``columns`` in order, typed from the store's SQL types so DuckDB
+    reads NULLs right."""
     import pandas as pd
 
     df = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
-    for c in ("started", "finished"):
-        df[c] = pd.to_datetime(df[c])
-    for c in (
-        "final_cost",
-        "initial_cost",
-        "train_accuracy",
-        "test_accuracy",
-        "scale",
-        "lr",
-        "saturated_fraction",
-        "dead_fraction",
-        "seconds",
-    ):
-        df[c] = df[c].astype("float64")
-    for c in ("data_seed", "attempts"):
-        df[c] = df[c].astype("Int64")
-    for c in ("error", "worker", "engine", "executor"):
-        df[c] = df[c].astype("object")
+    for c in columns:
+        kind = RUN_TYPES[c].split()[0]
+        if kind == "TIMESTAMP":
+            df[c] = pd.to_datetime(df[c])
+        elif kind == "DOUBLE":
+            df[c] = df[c].astype("float64")
+        elif kind in ("INTEGER", "BIGINT", "UBIGINT"):
+            df[c] = df[c].astype("Int64")
+        elif kind == "VARCHAR":
+            df[c] = df[c].astype("object")
     return df

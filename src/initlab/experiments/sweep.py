@@ -37,7 +37,7 @@ from initlab import data as datasets
 from initlab import initializers
 from initlab.diagnose.tracking import TRACKABLE
 from initlab.errors import InitlabError, check_layer_dims, suggest
-from initlab.experiments.compare import config_hash
+from initlab.experiments.run import RunConfig, Training, check_fits, groups
 from initlab.nn.activations import ACTIVATIONS, HIDDEN
 from initlab.rng import MAX_SEED
 
@@ -48,56 +48,6 @@ except ImportError:  # pragma: no cover - Python 3.10
 
 SWEEP_TRACKABLE = tuple(t for t in TRACKABLE if t != "weights")
 MAX_RUNS = 100_000  # runs a sweep may hold unless raised (sweep run --max-runs)
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """One run of a sweep: small, frozen, and identified by its hash."""
-
-    data: str
-    layers: tuple[int, ...]
-    hidden: str
-    output: str
-    init: str
-    lr: float
-    iterations: int
-    seed: int
-    track: tuple[str, ...] = ()
-    track_every: int = 1
-    data_seed: int | None = None
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["layers"], d["track"] = list(self.layers), list(self.track)
-        return d
-
-    @property
-    def id(self) -> str:
-        """The config's hash (`config_hash`), its identity in the store."""
-        return config_hash(self.to_dict())
-
-    @property
-    def group(self) -> tuple:
-        """Runs with the same group train together in one ensemble."""
-        return (
-            self.data,
-            self.data_seed,
-            self.layers,
-            self.hidden,
-            self.output,
-            self.iterations,
-            self.track,
-            self.track_every,
-        )
-
-    @property
-    def init_name(self) -> str:
-        return initializers.entry_of(self.init).name
-
-    @property
-    def scale(self) -> float | None:
-        """The spec's scale argument (``random:10`` -> 10.0), None where it has none."""
-        return initializers.scale_of(self.init)
 
 
 @dataclass(frozen=True)
@@ -162,7 +112,6 @@ class SweepSpec:
         for layers in self.layers:
             for hidden in self.hidden:
                 for iterations in self.iterations:
-                    every = self.track_every or max(1, iterations // 100)
                     for init in self.init_specs():
                         for lr in self.lr:
                             for seed in self.seeds:
@@ -177,7 +126,7 @@ class SweepSpec:
                                         iterations,
                                         seed,
                                         self.track,
-                                        every,
+                                        self.track_every,
                                         self.data_seed,
                                     )
                                 )
@@ -287,13 +236,9 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
             raise c.expect("layers", layers_v)
         try:
             dims = tuple(check_layer_dims(dims))
+            check_fits(dims, ds)
         except InitlabError as exc:
             raise c.error("layers", f"{exc}") from None
-        if dims[0] != ds.n_x or dims[-1] != ds.n_y:
-            raise c.error(
-                "layers",
-                f"{list(dims)} do not fit {ds.name}: it has {ds.n_x} features and needs {ds.n_y} output unit(s)",
-            )
         layers.append(dims)
 
     hidden = c.items("hidden", str)
@@ -412,13 +357,10 @@ def load_spec(path: str | Path) -> SweepSpec:
 # --------------------------------------------------------------------------------- tasks
 @dataclass
 class Task:
-    """Runs of one group, trained as one ensemble: what a worker needs, data included."""
+    """Runs of one group, trained as one ensemble: what a worker needs, the data set included."""
 
     runs: list[RunConfig]
-    X_train: np.ndarray
-    Y_train: np.ndarray
-    X_test: np.ndarray
-    Y_test: np.ndarray
+    data: datasets.Dataset
 
     @property
     def id(self) -> str:
@@ -426,106 +368,36 @@ class Task:
 
 
 def make_tasks(runs: Sequence[RunConfig], chunk: int) -> list[Task]:
-    """Group runs by architecture, data and iterations; cut each group into ensembles of at
-    most ``chunk`` networks. The data set is loaded once per group, here, by the driver, so
-    workers need no files."""
-    groups: dict[tuple, list[RunConfig]] = {}
-    for r in runs:
-        groups.setdefault(r.group, []).append(r)
+    """Runs grouped as `train` groups them (`initlab.experiments.run.groups`), each group cut
+    into ensembles of at most ``chunk`` networks. The data set is loaded once per group, here,
+    by the driver, so workers need no files."""
+    loaded: dict[tuple, datasets.Dataset] = {}
     tasks = []
-    for members in groups.values():
-        first = members[0]
-        ds = datasets.load(first.data, seed=first.data_seed)
-        for i in range(0, len(members), chunk):
-            tasks.append(Task(members[i : i + chunk], ds.X_train, ds.Y_train, ds.X_test, ds.Y_test))
+    for idx in groups(runs, chunk):
+        first = runs[idx[0]]
+        key = (first.data, first.data_seed)
+        if key not in loaded:
+            loaded[key] = datasets.load(first.data, seed=first.data_seed)
+        tasks.append(Task([runs[i] for i in idx], loaded[key]))
     return tasks
 
 
 def run_task(task: Task) -> dict:
-    """Train a task's runs as one ensemble and measure them (runs in a worker).
+    """Train a task's runs (`initlab.experiments.run.Training`; runs in a worker).
 
-    Returns ``{"runs": [row per run], "curves": {column: array}, "seconds", "worker"}``: plain
-    data, ready for the store.
+    Returns ``{"results": [RunResult per run], "seconds", "started", "worker"}``, ready for
+    the store.
     """
     import os
     import socket
 
-    from initlab.diagnose.saturation import saturation
-    from initlab.diagnose.symmetry import symmetry
-    from initlab.nn import Network, fast
-
     start = time.time()
-    first = task.runs[0]
-    net = Network(
-        list(first.layers),
-        hidden=first.hidden,
-        output=first.output,
-        init=[r.init for r in task.runs],
-        seed=[r.seed for r in task.runs],
-    )
-    engine = "fast" if fast.pays(net) else "reference"  # engine="auto"'s rule: by shape alone
-    X, Y = task.X_train, task.Y_train
-    history = net.fit(
-        X,
-        Y,
-        lr=[r.lr for r in task.runs],
-        iterations=first.iterations,
-        record_every=first.track_every,
-        track=first.track or (),
-        track_every=first.track_every,
-        engine=engine,
-    )
-    seconds = time.time() - start
-    train_acc = net.accuracy(X, Y)
-    test_acc = net.accuracy(task.X_test, task.Y_test)
-    end_sym = symmetry(net.params)
-    sat = saturation(net, X)
-    tracked = history.tracked
-    E = len(task.runs)
-
-    def layer_mean(attr: str, k: int) -> float | None:
-        vals = [getattr(s, attr) for s in sat.layers[:-1]]
-        vals = [float(np.asarray(v)[k]) for v in vals if v is not None]
-        return float(np.mean(vals)) if vals else None
-
-    rows = []
-    for k, r in enumerate(task.runs):
-        cost = float(history.final_cost[k])
-        rows.append(
-            {
-                "id": r.id,
-                "final_cost": cost if np.isfinite(cost) else None,
-                "initial_cost": float(history.costs[0][k]),
-                "train_accuracy": float(train_acc[k]),
-                "test_accuracy": float(test_acc[k]),
-                "effective_width": [int(w) for w in end_sym[k].effective_widths],
-                "symmetric_end": bool(end_sym[k].symmetric),
-                "saturated_fraction": layer_mean("saturated_fraction", k),
-                "dead_fraction": layer_mean("dead_fraction", k),
-                "seconds": seconds / E,
-            }
-        )
-    its = np.asarray(history.iterations)
-    n = len(its)
-    curves = {
-        "run": np.repeat([r.id for r in task.runs], n),
-        "iteration": np.tile(its, E),
-        "cost": history.costs.T.reshape(-1),
-    }
-    if tracked is not None and tracked.effective_width:
-        w = np.array(tracked.effective_width)  # (n, E, L-1)
-        curves["effective_width"] = list(w.transpose(1, 0, 2).reshape(E * n, -1).tolist())
-    if tracked is not None and tracked.saturated_fraction:
-        for name in ("saturated_fraction", "dead_fraction"):
-            a = np.array(getattr(tracked, name)).transpose(1, 0, 2).reshape(E * n, -1)
-            curves[name] = [[None if np.isnan(v) else float(v) for v in row] for row in a]
+    results = Training(task.runs, data=task.data).run()
     return {
-        "runs": rows,
-        "curves": curves,
-        "seconds": seconds,
+        "results": results,
+        "seconds": time.time() - start,
         "started": start,
         "worker": f"{socket.gethostname()}:{os.getpid()}",
-        "engine": engine,
     }
 
 
@@ -622,7 +494,7 @@ def _drive(
     try:
         for o in outcomes:
             if o.result is not None:
-                stored = store.write(spec.name, o.task.runs, o.result, executor=executor, attempts=o.attempts)
+                stored = store.write(spec.name, o.result, executor=executor, attempts=o.attempts)
                 out.done += len(o.task.runs)
             else:
                 stored = store.write_failed(spec.name, o.task.runs, o.error, executor=executor, attempts=o.attempts)

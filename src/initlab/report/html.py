@@ -141,8 +141,8 @@ def figures(result) -> list[dict]:
     out = []
 
     fig, ax = figure(1, width=7.5, height=4)
-    its = np.array([c[0] for c in result.runs[0].costs])
-    curves = {i: [np.array([c[1] for c in r.costs]) for r in result.runs if r.init == i] for i in inits}
+    its = np.array(result.runs[0].iterations)
+    curves = {i: [np.array(result.runs[k].costs) for k in result.of(i)] for i in inits}
     plots.cost_curves(ax[0, 0], curves, its)
     out.append(
         {
@@ -170,10 +170,8 @@ def figures(result) -> list[dict]:
 
     fig, ax = figure(len(inits))
     for c, init in enumerate(inits):
-        k = result.member(init)
-        plots.unit_weights(
-            ax[0, c], result.tracked_iterations, [w["W1"][k] for w in result.tracked_weights], title=init
-        )
+        curves = result.runs[result.member(init)].curves
+        plots.unit_weights(ax[0, c], curves["iteration"], [w["W1"] for w in curves["weights"]], title=init)
     out.append(
         {
             "title": "Each hidden unit's weights over iterations",

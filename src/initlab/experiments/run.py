@@ -1,0 +1,603 @@
+"""A run: one network trained on one data set, described by a frozen `RunConfig`, trained by
+`train`, and described again, measured, by a frozen `RunResult`.
+
+Every face trains through here: ``initlab train``, ``compare``, a sweep's tasks, the dashboard
+(stepping a `Training` in chunks) and ``deep``. ``train(configs)`` groups the configs that can
+share an ensemble (the same data, layers, activations, loss, iterations and schedule; inits,
+seeds and learning rates may differ), trains each group as one `Network` ensemble, and returns
+one `RunResult` per config, in order. A network's numbers do not depend on its group (each
+member is drawn from its own seed and the engine is chosen by shape alone), so a run gives the
+same bits alone, in a compare, in a sweep, or on a Dask worker.
+
+What a run measures at its start and end (effective width, whether some layer is symmetric,
+saturated and dead fractions per layer) comes from the training's tracker: its first record
+(before the first update) and its last (after the last update). No second measurement.
+
+The store's columns are this module's: `RunConfig.row` and `RunResult.row`, typed by
+`CONFIG_COLUMNS` and `RESULT_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from initlab import data as datasets
+from initlab import initializers, limits
+from initlab.diagnose.tracking import TRACKABLE
+from initlab.errors import InitlabError, check_layer_dims, check_positive, unknown
+from initlab.nn.activations import ACTIVATIONS, HIDDEN
+from initlab.nn.losses import DEFAULT_LOSS, LOSSES
+from initlab.rng import MAX_SEED
+
+#: Always measured at a run's start and end (the rest of ``track`` is the user's choice).
+MEASURED = ("symmetry", "saturation")
+ENGINES = ("auto", "fast", "reference")
+
+
+def config_hash(config: dict) -> str:
+    """A config's identity: 16 hex digits of SHA-256 over its JSON with sorted keys."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def check_fits(layers: Sequence[int], ds: datasets.Dataset) -> None:
+    """The one check of layer sizes against a data set: ``layers[0]`` is its number of features
+    and ``layers[-1]`` the output units it needs (1 for two classes, K one-hot for K)."""
+    if layers[0] != ds.n_x or layers[-1] != ds.n_y:
+        raise InitlabError(
+            f"layers {','.join(map(str, layers))} do not fit {ds.name}: it has {ds.n_x} features and "
+            f"needs {ds.n_y} output unit(s) ({len(ds.classes)} classes); use {ds.n_x},...,{ds.n_y}"
+        )
+
+
+def record_every(iterations: int) -> int:
+    """The default spacing of tracked records: about 100 a run."""
+    return max(1, iterations // 100)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One run, small and frozen; `id` (a hash of `to_dict`) is its identity in the store.
+
+    ``output`` and ``loss`` default by the network's rule (sigmoid for one output unit, softmax
+    for more; the loss that fits the output) and are stored resolved. ``init`` is stored in its
+    canonical form (`initializers.canonical`: ``HE`` and ``he`` are one run). ``track`` adds
+    ``"weights"`` (copies of the hidden layers' weights) to what every run measures, every
+    ``track_every`` iterations (default: about 100 records). ``examples`` trains on the first
+    ``examples`` training examples only (None: all).
+    """
+
+    data: str = "flower"
+    layers: tuple[int, ...] = (2, 4, 1)
+    hidden: str | tuple[str, ...] = "tanh"
+    output: str | None = None
+    init: str = "random:0.01"
+    lr: float = 1.2
+    iterations: int = 10000
+    seed: int = 0
+    track: tuple[str, ...] = ()
+    track_every: int | None = None
+    data_seed: int | None = None
+    loss: str | None = None
+    bias: str = "zeros"
+    examples: int | None = None
+
+    def __post_init__(self) -> None:
+        put = object.__setattr__  # frozen: the normal forms are set once, here
+        put(self, "layers", tuple(int(n) for n in check_layer_dims(self.layers)))
+        L = len(self.layers) - 1
+        hidden = (self.hidden,) if isinstance(self.hidden, str) else tuple(self.hidden)
+        if len(hidden) not in (1, L - 1) or (L == 1 and hidden != (self.hidden,)):
+            raise InitlabError(f"got {len(hidden)} hidden activations for {L - 1} hidden layers ({self.layers})")
+        for h in hidden:
+            if h not in HIDDEN:
+                raise unknown("hidden activation", h, HIDDEN)
+        if not isinstance(self.hidden, str):
+            put(self, "hidden", hidden if len(set(hidden)) > 1 else hidden[0])
+        output = self.output or ("sigmoid" if self.layers[-1] == 1 else "softmax")
+        if output not in ACTIVATIONS:
+            raise unknown("output activation", output, list(ACTIVATIONS))
+        put(self, "output", output)
+        loss = self.loss or DEFAULT_LOSS.get(output)
+        if loss is None:
+            raise InitlabError(f"output {output!r} has no default loss: name one of {list(LOSSES)}")
+        if loss not in LOSSES:
+            raise unknown("loss", loss, list(LOSSES))
+        put(self, "loss", loss)
+        put(self, "init", initializers.canonical(self.init))
+        initializers.get(self.bias)
+        put(self, "lr", check_positive("lr", self.lr))
+        for name in ("iterations", "seed"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise InitlabError(f"{name} must be a non-negative integer, got {v!r}")
+            put(self, name, int(v))
+        if self.seed > MAX_SEED:
+            raise InitlabError(f"seed must be at most 2**63 - 1, got {self.seed}")
+        track = (self.track,) if isinstance(self.track, str) else tuple(self.track)
+        for t in track:
+            if t not in TRACKABLE:
+                raise InitlabError(f"cannot track {t!r}: choose from {', '.join(TRACKABLE)}")
+        put(self, "track", track)
+        every = record_every(self.iterations) if self.track_every is None else self.track_every
+        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+            raise InitlabError(f"track_every must be a positive integer, got {self.track_every!r}")
+        put(self, "track_every", int(every))
+        if self.examples is not None and (
+            isinstance(self.examples, bool) or not isinstance(self.examples, (int, np.integer)) or self.examples < 1
+        ):
+            raise InitlabError(f"examples must be a positive number of training examples, got {self.examples!r}")
+
+    # fields added after the store's first version: in the identity only where they are set
+    _LATER = {"loss": None, "bias": "zeros", "examples": None}
+
+    def to_dict(self) -> dict:
+        """The config as JSON: lists for tuples (``loss``, ``bias`` and ``examples`` only where
+        they differ from the first version's fixed values, so stored ids stay)."""
+        d = asdict(self)
+        d["layers"], d["track"] = list(self.layers), list(self.track)
+        if not isinstance(self.hidden, str):
+            d["hidden"] = list(self.hidden)
+        if d["loss"] == DEFAULT_LOSS.get(self.output):
+            d["loss"] = None
+        return {k: v for k, v in d.items() if k not in self._LATER or v != self._LATER[k]}
+
+    @property
+    def id(self) -> str:
+        """The config's hash (`config_hash`), its identity in the store."""
+        return config_hash(self.to_dict())
+
+    @property
+    def group(self) -> tuple:
+        """Configs with the same group train together as one ensemble."""
+        return (
+            self.data,
+            self.data_seed,
+            self.examples,
+            self.layers,
+            self.hidden,
+            self.output,
+            self.loss,
+            self.bias,
+            self.iterations,
+            self.track,
+            self.track_every,
+        )
+
+    @property
+    def init_name(self) -> str:
+        return initializers.entry_of(self.init).name
+
+    @property
+    def scale(self) -> float | None:
+        """The init's scale argument (``random:10`` -> 10.0), None where it has none."""
+        return initializers.scale_of(self.init)
+
+    def row(self) -> dict:
+        """The store's config columns (`CONFIG_COLUMNS`)."""
+        return {
+            "id": self.id,
+            "data": self.data,
+            "data_seed": self.data_seed,
+            "layers": ",".join(map(str, self.layers)),
+            "depth": len(self.layers) - 2,
+            "hidden": self.hidden if isinstance(self.hidden, str) else ",".join(self.hidden),
+            "output": self.output,
+            "init": self.init,
+            "init_name": self.init_name,
+            "scale": self.scale,
+            "lr": self.lr,
+            "iterations": self.iterations,
+            "seed": self.seed,
+            "track": ",".join(self.track),
+        }
+
+
+#: The store's column types: `RunConfig.row`'s keys ...
+CONFIG_COLUMNS = {
+    "id": "VARCHAR PRIMARY KEY",
+    "data": "VARCHAR",
+    "data_seed": "INTEGER",
+    "layers": "VARCHAR",
+    "depth": "INTEGER",
+    "hidden": "VARCHAR",
+    "output": "VARCHAR",
+    "init": "VARCHAR",
+    "init_name": "VARCHAR",
+    "scale": "DOUBLE",
+    "lr": "DOUBLE",
+    "iterations": "INTEGER",
+    "seed": "UBIGINT",
+    "track": "VARCHAR",
+}
+
+
+@dataclass(frozen=True)
+class Measures:
+    """What a run measured at one step: per hidden layer ``effective_width``; per layer (the
+    output included) ``saturated_fraction`` and ``dead_fraction``, None where the activation
+    cannot saturate or die; ``symmetric``: some hidden layer has identical units."""
+
+    iteration: int
+    effective_width: tuple[int, ...]
+    symmetric: bool
+    saturated_fraction: tuple[float | None, ...]
+    dead_fraction: tuple[float | None, ...]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    def hidden_mean(self, name: str) -> float | None:
+        """The mean over hidden layers of ``saturated_fraction`` or ``dead_fraction`` (None
+        where no hidden layer has it): the store's one number per run."""
+        vals = [v for v in getattr(self, name)[:-1] if v is not None]
+        return float(np.mean(vals)) if vals else None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run's outcome: its config, the cost at ``iterations`` (before that step's update; the
+    last after the final update), accuracies, and `Measures` at the start and end (the tracker's
+    first and last records). ``curves``: the tracked measures at every tracked step
+    (``iteration``, ``effective_width``, ``symmetric``, ``saturated_fraction``,
+    ``dead_fraction``, and ``weights`` where tracked), this member's slice."""
+
+    config: RunConfig
+    iterations: tuple[int, ...]
+    costs: tuple[float, ...]
+    train_accuracy: float
+    test_accuracy: float
+    start: Measures
+    end: Measures
+    engine: str
+    seconds: float
+    curves: dict = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def final_cost(self) -> float:
+        return self.costs[-1]
+
+    @property
+    def initial_cost(self) -> float:
+        return self.costs[0]
+
+    @property
+    def diverged_at(self) -> int | None:
+        """The first recorded iteration whose cost is NaN or inf, None when all are finite."""
+        return next((i for i, c in zip(self.iterations, self.costs, strict=True) if not np.isfinite(c)), None)
+
+    @property
+    def symmetric_every_step(self) -> bool:
+        """Some hidden layer kept identical units at every tracked step."""
+        return bool(np.all(self.curves["symmetric"])) if "symmetric" in self.curves else self.start.symmetric
+
+    def row(self) -> dict:
+        """The store's measured columns (`RESULT_COLUMNS`), one number (or list) each."""
+        return {
+            "final_cost": self.final_cost if np.isfinite(self.final_cost) else None,
+            "initial_cost": self.initial_cost,
+            "train_accuracy": self.train_accuracy,
+            "test_accuracy": self.test_accuracy,
+            "effective_width": list(self.end.effective_width),
+            "symmetric_end": self.end.symmetric,
+            "saturated_fraction": self.end.hidden_mean("saturated_fraction"),
+            "dead_fraction": self.end.hidden_mean("dead_fraction"),
+            "diverged_at": self.diverged_at,
+            "seconds": self.seconds,
+            "engine": self.engine,
+        }
+
+    def curve_rows(self) -> dict[str, list]:
+        """The store's curves (`CURVE_COLUMNS`), one row per tracked step."""
+        c = self.curves
+        out = {
+            "run": [self.config.id] * len(c["iteration"]),
+            "iteration": list(c["iteration"]),
+            "cost": [self.cost_at(i) for i in c["iteration"]],
+        }
+        if "effective_width" in c:
+            out["effective_width"] = [list(map(int, w)) for w in c["effective_width"]]
+        for name in ("saturated_fraction", "dead_fraction"):
+            if name in c:
+                out[name] = [[None if np.isnan(v) else float(v) for v in row] for row in c[name]]
+        return out
+
+    def cost_at(self, iteration: int) -> float | None:
+        """The recorded cost at ``iteration``, None where none was recorded."""
+        try:
+            return self.costs[self.iterations.index(iteration)]
+        except ValueError:
+            return None
+
+    def to_dict(self) -> dict:
+        """``train --json``'s object: ``config``, ``id``, the measured columns (`row`),
+        ``costs`` as ``[[iteration, cost], ...]``, ``start`` and ``end``."""
+        return {
+            "config": self.config.to_dict(),
+            "id": self.config.id,
+            **self.row(),
+            "final_cost": self.final_cost,
+            "symmetric_every_step": self.symmetric_every_step,
+            "costs": [[i, c] for i, c in zip(self.iterations, self.costs, strict=True)],
+            "start": self.start.to_dict(),
+            "end": self.end.to_dict(),
+        }
+
+    def _repr_html_(self) -> str:
+        c = self.config
+        rows = "".join(
+            f"<tr><th>{k}</th><td>{v}</td></tr>"
+            for k, v in (
+                ("layers", ",".join(map(str, c.layers))),
+                ("init", c.init),
+                ("final cost", f"{self.final_cost:.6g}"),
+                ("train / test accuracy", f"{100 * self.train_accuracy:.1f}% / {100 * self.test_accuracy:.1f}%"),
+                ("effective width (end)", ", ".join(map(str, self.end.effective_width))),
+                ("diverged at", self.diverged_at),
+            )
+        )
+        return f"<table><caption>run {c.id} on {c.data}</caption>{rows}</table>"
+
+
+#: ... and `RunResult.row`'s.
+RESULT_COLUMNS = {
+    "final_cost": "DOUBLE",
+    "initial_cost": "DOUBLE",
+    "train_accuracy": "DOUBLE",
+    "test_accuracy": "DOUBLE",
+    "effective_width": "INTEGER[]",
+    "symmetric_end": "BOOLEAN",
+    "saturated_fraction": "DOUBLE",
+    "dead_fraction": "DOUBLE",
+    "diverged_at": "INTEGER",
+    "seconds": "DOUBLE",
+    "engine": "VARCHAR",
+}
+CURVE_COLUMNS = {
+    "run": "VARCHAR",
+    "iteration": "INTEGER",
+    "cost": "DOUBLE",
+    "effective_width": "INTEGER[]",
+    "saturated_fraction": "DOUBLE[]",
+    "dead_fraction": "DOUBLE[]",
+}
+
+
+# ------------------------------------------------------------------------------- training
+class Training:
+    """The configs of one group (`RunConfig.group`) as one ensemble, trained in steps.
+
+    ``Training(configs).run()`` is `train` for one group; the dashboard calls ``step(n)`` in
+    chunks and reads ``network`` between them; ``compare`` and ``deep`` measure ``network``
+    before ``run()`` (gradients, propagation at initialization). ``data``: the loaded data set
+    (a sweep's worker gets it from the driver); default: loaded from the config.
+    """
+
+    def __init__(
+        self,
+        configs: Sequence[RunConfig],
+        *,
+        data: datasets.Dataset | None = None,
+        engine: str = "auto",
+        held_passes: int = 0,
+    ) -> None:
+        from initlab.nn import Network, fast
+
+        configs = list(configs)
+        if not configs:
+            raise InitlabError("train needs at least one RunConfig")
+        first = configs[0]
+        for c in configs:
+            if not isinstance(c, RunConfig):
+                raise InitlabError(f"train takes RunConfig objects, got {type(c).__name__}")
+            if c.group != first.group:
+                raise InitlabError(
+                    "configs of one Training must share data, layers, activations, loss, iterations "
+                    "and tracking (train() groups them for you)"
+                )
+        if engine not in ENGINES:
+            raise InitlabError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        ds = data if data is not None else datasets.load(first.data, seed=first.data_seed)
+        check_fits(first.layers, ds)
+        if first.examples is not None:
+            if first.examples > ds.X_train.shape[1]:
+                raise InitlabError(
+                    f"examples {first.examples} is more than the {ds.X_train.shape[1]} training examples of {ds.name}"
+                )
+            ds = datasets.Dataset(
+                ds.name,
+                ds.X_train[:, : first.examples],
+                ds.Y_train[:, : first.examples],
+                ds.X_test,
+                ds.Y_test,
+                ds.classes,
+                ds.description,
+            )
+        self.configs, self.data = configs, ds
+        E = len(configs)
+        self.track = tuple(dict.fromkeys(MEASURED + first.track))
+        limits.check(  # the whole group, before anything is drawn
+            limits.training(
+                first.layers,
+                ensemble=E,
+                examples=max(ds.X_train.shape[1], ds.X_test.shape[1]),
+                iterations=first.iterations,
+                tracked=first.iterations // first.track_every + 2,
+                track_weights="weights" in self.track,
+                held_passes=held_passes,
+                build=True,
+                what=f"training {E:,} network(s) of layers {','.join(map(str, first.layers))}" if E > 1 else None,
+            )
+        )
+        self.network = Network(
+            list(first.layers),
+            hidden=first.hidden if isinstance(first.hidden, str) else list(first.hidden),
+            output=first.output,
+            loss=first.loss,
+            init=[c.init for c in configs],
+            bias=first.bias,
+            seed=[c.seed for c in configs],
+        )
+        if engine == "auto":
+            engine = "fast" if fast.pays(self.network) else "reference"
+        self.engine = engine
+        self.done = 0  # iterations trained
+        self.seconds = 0.0
+        self._its: list[int] = []
+        self._costs: list[np.ndarray] = []
+        self._tracked: dict[str, list] = {}
+
+    @property
+    def lr(self) -> list[float]:
+        return [c.lr for c in self.configs]
+
+    def step(self, n: int, *, progress: Callable[[int, object], None] | None = None) -> None:
+        """``n`` more gradient-descent steps, recording the cost and measures at this chunk's
+        start and end (the dashboard's chunks)."""
+        self._fit(n, n, n, progress)
+
+    def run(self, progress: Callable[[int, object], None] | None = None) -> list[RunResult]:
+        """Train the rest of the configs' iterations on their schedule; the results."""
+        rest = self.configs[0].iterations - self.done
+        every = self.configs[0].track_every
+        self._fit(rest, every, every, progress)  # costs recorded where the measures are
+        return self.results()
+
+    def _fit(self, n: int, record: int | None, every: int, progress) -> None:
+        X, Y = self.data.X_train, self.data.Y_train
+        offset = self.done
+        callback = None if progress is None else (lambda i, c: progress(offset + i, c))
+        t = time.perf_counter()
+        h = self.network.fit(
+            X,
+            Y,
+            lr=self.lr,
+            iterations=n,
+            record_every=record or None,
+            callback=callback,
+            track=self.track,
+            track_every=max(1, every),
+            engine=self.engine,
+        )
+        self.seconds += time.perf_counter() - t
+        self.done += n
+        skip = 1 if self._its and self._its[-1] == offset else 0  # a chunk's start is the last end
+        self._its += [offset + int(i) for i in h.iterations[skip:]]
+        self._costs += list(np.asarray(h.costs)[skip:])
+        tr = h.tracked
+        skip = 1 if self._tracked and self._tracked["iteration"][-1] == offset else 0
+        columns = {
+            "iteration": [offset + i for i in tr.iterations],
+            "effective_width": tr.effective_width,
+            "symmetric": tr.symmetric,
+            "saturated_fraction": tr.saturated_fraction,
+            "dead_fraction": tr.dead_fraction,
+            "weights": tr.weights,
+        }
+        for name, values in columns.items():
+            if values:
+                self._tracked.setdefault(name, []).extend(values[skip:])
+
+    def results(self) -> list[RunResult]:
+        """One `RunResult` per config, measured where training stands now."""
+        net, ds = self.network, self.data
+        with np.errstate(all="ignore"):  # a diverged network predicts from NaN: its result says so
+            train_acc = np.atleast_1d(net.accuracy(ds.X_train, ds.Y_train))
+            test_acc = np.atleast_1d(net.accuracy(ds.X_test, ds.Y_test))
+        costs = np.array(self._costs, dtype=np.float64).reshape(len(self._its), -1)  # (k, E)
+        tr = {k: v if k == "weights" else np.asarray(v) for k, v in self._tracked.items()}
+        E = len(self.configs)
+        out = []
+        for k, config in enumerate(self.configs):
+            curves = {"iteration": [int(i) for i in tr["iteration"]]}
+            for name in ("effective_width", "symmetric", "saturated_fraction", "dead_fraction"):
+                curves[name] = tr[name][:, k]  # (steps, E, ...): the network is always an ensemble
+            if "weights" in tr:
+                curves["weights"] = [{key: w[key][k] for key in w} for w in tr["weights"]]
+            out.append(
+                RunResult(
+                    config=config,
+                    iterations=tuple(self._its),
+                    costs=tuple(float(c) for c in costs[:, k]),
+                    train_accuracy=float(train_acc[k]),
+                    test_accuracy=float(test_acc[k]),
+                    start=_measures(curves, 0),
+                    end=_measures(curves, -1),
+                    engine=self.engine,
+                    seconds=self.seconds / E,
+                    curves=curves,
+                )
+            )
+        return out
+
+
+def _measures(curves: dict, j: int) -> Measures:
+    def opt(values) -> tuple[float | None, ...]:
+        return tuple(None if np.isnan(v) else float(v) for v in values)
+
+    return Measures(
+        iteration=curves["iteration"][j],
+        effective_width=tuple(int(w) for w in curves["effective_width"][j]),
+        symmetric=bool(curves["symmetric"][j]),
+        saturated_fraction=opt(curves["saturated_fraction"][j]),
+        dead_fraction=opt(curves["dead_fraction"][j]),
+    )
+
+
+def groups(configs: Sequence[RunConfig], chunk: int | None = None) -> list[list[int]]:
+    """Indices of ``configs`` that train together, in first-seen order, each at most ``chunk``."""
+    by: dict[tuple, list[int]] = {}
+    for i, c in enumerate(configs):
+        by.setdefault(c.group, []).append(i)
+    step = chunk or max(1, len(configs))
+    return [idx[a : a + step] for idx in by.values() for a in range(0, len(idx), step)]
+
+
+def train(
+    configs: RunConfig | Sequence[RunConfig],
+    *,
+    progress: Callable[[int, object], None] | None = None,
+    engine: str = "auto",
+) -> list[RunResult]:
+    """Train every config; one `RunResult` each, in order.
+
+    Configs of one group (`RunConfig.group`) train at once as one ensemble; a config's result
+    is the same bits whatever its group. ``progress(iteration, cost)`` is called at each cost
+    record of each group. ``engine``: ``"auto"`` (by shape: `initlab.nn.fast.pays`), ``"fast"``
+    or ``"reference"``.
+    """
+    if isinstance(configs, RunConfig):
+        configs = [configs]
+    configs = list(configs)
+    out: list[RunResult | None] = [None] * len(configs)
+    loaded: dict[tuple, datasets.Dataset] = {}
+    for idx in groups(configs):
+        first = configs[idx[0]]
+        key = (first.data, first.data_seed)
+        if key not in loaded:
+            loaded[key] = datasets.load(first.data, seed=first.data_seed)
+        results = Training([configs[i] for i in idx], data=loaded[key], engine=engine).run(progress)
+        for i, r in zip(idx, results, strict=True):
+            out[i] = r
+    return out
+
+
+__all__ = [
+    "CONFIG_COLUMNS",
+    "CURVE_COLUMNS",
+    "RESULT_COLUMNS",
+    "Measures",
+    "RunConfig",
+    "RunResult",
+    "Training",
+    "check_fits",
+    "config_hash",
+    "groups",
+    "train",
+]
