@@ -9,6 +9,7 @@ import initlab
 from initlab import Network, data
 from initlab.diagnose import saturation, symmetry
 from initlab.errors import InitlabError
+from initlab.nn.activations import HIDDEN
 
 from .conftest import SEEDS
 
@@ -98,9 +99,15 @@ def test_negative_zero_equals_zero():
 
 def test_symmetry_on_ensembles_and_spread():
     ens = Network([2, 6, 3, 1], init=["zeros", "he", "constant:0.2"], seed=[0, 0, 0])
-    reps = symmetry(ens.params)
-    assert [r.effective_widths for r in reps] == [[1, 1], [6, 3], [1, 1]]
-    assert reps[0].layers[0].spread == 0.0 and reps[1].layers[0].spread > 0
+    rep = symmetry(ens.params)
+    assert rep.ensemble == 3 and rep.effective_widths.shape == (3, 2)
+    assert rep.effective_widths.tolist() == [[1, 1], [6, 3], [1, 1]]
+    assert rep.symmetric.tolist() == [True, False, True] and rep.widths == [6, 3]
+    assert rep.layers[0].spread.tolist()[0] == 0.0 and rep.layers[0].spread[1] > 0
+    assert rep.layers[0].groups[0] == [list(range(6))] and rep.member(1).layers[0].groups == [[i] for i in range(6)]
+    assert repr(rep) == (
+        "SymmetryReport(3 networks; layer 1: 1, 6, 1 of 6 units distinct; layer 2: 1, 3, 1 of 3 units distinct)"
+    )
     with pytest.raises(InitlabError, match="atol"):
         symmetry(ens.params, atol=-1)
 
@@ -198,7 +205,7 @@ def test_symmetry_accepts_a_network():
     net = Network([3, 4, 1], init="zeros")
     assert symmetry(net).effective_widths == symmetry(net.params).effective_widths == [1]
     ens = Network([3, 4, 1], init=["zeros", "he"], seed=[0, 0])
-    assert [r.effective_widths for r in symmetry(ens)] == [[1], [4]]
+    assert symmetry(ens).effective_widths.tolist() == [[1], [4]]
 
 
 @pytest.mark.parametrize("fn", ["saturation", "propagation"])
@@ -220,3 +227,200 @@ def test_saturation_and_propagation_check_their_inputs(fn, args, words):
     with pytest.raises(InitlabError) as e:
         f(*args(net, X, Y))
     assert "\n" not in str(e.value) and all(w in str(e.value) for w in words), str(e.value)
+
+
+# ------------------------------------------- one shape for one network and an ensemble
+def _same(a, b, path="result"):
+    """``a == b`` for two ``to_dict()``s, floats to 1e-12 relative and nan equal to nan: the
+    law "an ensemble member equals the network alone" holds to floating-point tolerance."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), (path, a, b)
+        for k in a:
+            _same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), (path, a, b)
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _same(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and not isinstance(b, bool):
+        assert isinstance(b, (int, float)), (path, a, b)
+        assert (np.isnan(a) and np.isnan(b)) or a == pytest.approx(b, rel=1e-12, abs=1e-300), (path, a, b)
+    else:
+        assert type(a) is type(b) and a == b, (path, a, b)
+
+
+INITS = ["zeros", "constant:0.5", "constant:-0.3", "random:0.5", "he", "xavier"]
+
+
+@st.composite
+def ensembles(draw):
+    """An ensemble of 1 to 4 networks of 0 to 3 hidden layers (any hidden activation, any
+    output), members drawn from inits that include zeros and constants (identical units), some
+    units copied by hand, with data and, half the time, labels."""
+    seed = draw(st.integers(0, 10**6))
+    rng = np.random.default_rng(seed)
+    hidden = draw(st.lists(st.integers(1, 5), min_size=0, max_size=3))
+    output = draw(st.sampled_from(["sigmoid", "softmax", "identity"]))
+    n_y = draw(st.integers(2 if output == "softmax" else 1, 3))
+    dims = [draw(st.integers(1, 4)), *hidden, n_y]
+    acts = draw(st.lists(st.sampled_from(HIDDEN), min_size=len(hidden), max_size=len(hidden)))
+    E = draw(st.integers(1, 4))
+    inits = draw(st.lists(st.sampled_from(INITS), min_size=E, max_size=E))
+    bias = draw(st.sampled_from(["zeros", "constant:0.1", "random:0.2"]))
+    net = Network(dims, hidden=acts, output=output, init=inits, bias=bias, seed=[seed] * E)
+    for l in range(1, len(dims) - 1):  # a copied unit in some members: found in those only
+        if dims[l] > 1 and draw(st.booleans()):
+            e = draw(st.integers(0, E - 1))
+            p = net.params
+            p[f"W{l}"][e, 1], p[f"b{l}"][e, 1], p[f"W{l + 1}"][e, :, 1] = (
+                p[f"W{l}"][e, 0],
+                p[f"b{l}"][e, 0],
+                p[f"W{l + 1}"][e, :, 0],
+            )
+    m = draw(st.integers(1, 6))
+    X = rng.standard_normal((dims[0], m)) * draw(st.sampled_from([0.1, 1.0, 10.0]))
+    if output == "sigmoid":
+        Y = (rng.random((n_y, m)) < 0.5).astype(float)
+    elif output == "softmax":
+        Y = np.eye(n_y)[:, rng.integers(0, n_y, m)]
+    else:
+        Y = rng.standard_normal((n_y, m))
+    return net, X, Y if draw(st.booleans()) else None
+
+
+def _diagnostics(net, X, Y):
+    from initlab.diagnose.propagation import propagation
+
+    return {
+        "symmetry": symmetry(net),
+        "symmetry(atol)": symmetry(net.params, atol=1e-3),
+        "saturation": saturation(net, X, Y),
+        "propagation": propagation(net, X, Y, seed=3),
+    }
+
+
+@given(case=ensembles())
+def test_member_k_of_an_ensembles_diagnostic_is_the_diagnostic_of_member_k_alone(case):
+    from initlab.report.strict_json import to_json
+
+    ens, X, Y = case
+    E = ens.ensemble
+    with np.errstate(all="ignore"):
+        whole = _diagnostics(ens, X, Y)
+        alone = [_diagnostics(ens.member(k), X, Y) for k in range(E)]
+    for name, rep in whole.items():
+        assert rep.ensemble == E, name
+        to_json(rep.to_dict())  # strict JSON, nan spelled out
+        for k in range(E):
+            one = alone[k][name]
+            assert one.ensemble is None and type(one) is type(rep.member(k)), name
+            to_json(one.to_dict())
+            _same(rep.member(k).to_dict(), one.to_dict(), f"{name}.member({k})")
+            if name.startswith("symmetry"):  # exact: the same parameters, sliced
+                assert rep.member(k) == one and [s.sentence() for s in rep.member(k).layers] == [
+                    s.sentence() for s in one.layers
+                ]
+        # the ensemble's fields lead with (E,): each array's row k is member k's number
+        for layer in rep.layers:
+            for f, v in vars(layer).items():
+                if isinstance(v, np.ndarray):
+                    assert v.shape == (E,), (name, f, v.shape)
+    sym = whole["symmetry"]
+    assert sym.effective_widths.shape == (E, len(ens.layer_dims) - 2) and sym.symmetric.shape == (E,)
+    for k in range(E):
+        assert sym.effective_widths[k].tolist() == alone[k]["symmetry"].effective_widths
+        assert bool(sym.symmetric[k]) is alone[k]["symmetry"].symmetric
+        for name in ("saturated_fraction", "dead_fraction", "mean_abs_z"):
+            row, one = whole["saturation"].per_layer(name)[k], alone[k]["saturation"].per_layer(name)
+            assert row.shape == one.shape == (len(ens.layer_dims) - 1,)
+            np.testing.assert_allclose(row, one, rtol=1e-12, atol=0)
+
+
+def test_zero_init_units_are_one_group_in_every_member_and_the_count_is_per_member():
+    ens = Network([3, 5, 4, 1], hidden="relu", init=["zeros", "he", "constant:0.3", "he"], seed=[1, 1, 1, 2])
+    rep = symmetry(ens)
+    assert rep.effective_widths.tolist() == [[1, 1], [5, 4], [1, 1], [5, 4]]
+    for k in (0, 2):
+        assert rep.member(k).layers[0].groups == [[0, 1, 2, 3, 4]]
+        assert rep.member(k).layers[0].sentence() == (
+            "layer 1: 1 of 5 units distinct: every hidden unit computes the same function"
+        )
+    assert rep.member(1).symmetric is False and rep.member(2).symmetric is True
+
+
+@pytest.mark.parametrize("fn", ["symmetry", "saturation", "propagation"])
+def test_member_is_refused_as_network_member_refuses(fn):
+    from initlab.diagnose.propagation import propagation
+
+    f = {"symmetry": lambda n, X: symmetry(n), "saturation": saturation, "propagation": propagation}[fn]
+    X = np.ones((3, 4))
+    ens = Network([3, 4, 1], init="he", seed=0, ensemble=2)
+    with pytest.raises(InitlabError, match="member 2 does not exist: the ensemble has 2"):
+        f(ens, X).member(2)
+    with pytest.raises(InitlabError, match="member -1 does not exist"):
+        f(ens, X).member(-1)
+    with pytest.raises(InitlabError, match="member\\(\\) is for ensembles; this is a single network"):
+        f(Network([3, 4, 1], init="he", seed=0), X).member(0)
+
+
+def test_one_network_results_keep_their_plain_types():
+    from initlab.diagnose.propagation import propagation
+
+    net = Network([2, 4, 3, 1], hidden="relu", init="he", seed=0)
+    X = np.random.default_rng(0).standard_normal((2, 9))
+    sym, sat, prop = symmetry(net), saturation(net, X), propagation(net, X)
+    assert sym.ensemble is sat.ensemble is prop.ensemble is None
+    assert sym.effective_widths == [4, 3] and sym.symmetric is False
+    assert type(sym.layers[0].effective_width) is int and type(sym.layers[0].spread) is float
+    assert type(sat.layers[0].dead_fraction) is float and sat.layers[0].saturated_fraction is None
+    assert type(prop.layers[0].z_q) is float and type(prop.forward_ratio) is float
+    assert sat.per_layer("dead_fraction").shape == (3,) and np.isnan(sat.per_layer("dead_fraction")[-1])
+    assert prop.layers[0].stats("z_q") == {"mean": prop.layers[0].z_q, "sem": 0.0, "log_spread": 0.0}
+    assert sym.to_dict()["ensemble"] is None and sym.to_dict()["effective_width"] == [4, 3]
+
+
+def test_propagation_zero_network_ratio_is_nan_not_an_error():
+    from initlab.diagnose.propagation import propagation
+
+    X = np.ones((2, 3))
+    assert np.isnan(propagation(Network([2, 3, 1], hidden="relu", init="zeros"), X).forward_ratio)
+    ens = propagation(Network([2, 3, 1], hidden="relu", init=["zeros", "he"], seed=[0, 0]), X)
+    assert np.isnan(ens.forward_ratio[0]) and np.isfinite(ens.forward_ratio[1])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_propagation_stats_across_an_ensemble(seed):
+    """He on ReLU keeps the second moment of the signal: the ensemble's layers vary around it
+    with a standard error that is the spread of the members over sqrt(E)."""
+    from initlab.diagnose.propagation import propagation
+
+    X = np.random.default_rng(seed).standard_normal((20, 30))
+    ens = Network([20, 64, 64, 1], hidden="relu", init="he", seed=seed, ensemble=24)
+    rep = propagation(ens, X)
+    for layer in rep.layers[:2]:
+        st_ = layer.stats("z_q")
+        assert st_["mean"] == pytest.approx(np.mean(layer.z_q)) and st_["log_spread"] > 0
+        assert st_["sem"] == pytest.approx(np.std(layer.z_q, ddof=1) / np.sqrt(24))
+    q1, q2 = rep.layers[0].stats("z_q"), rep.layers[1].stats("z_q")
+    assert abs(q2["mean"] - q1["mean"]) < 4 * np.hypot(q1["sem"], q2["sem"])
+
+
+def test_tracked_fields_keep_their_shapes_and_equal_each_member_tracked_alone(flower):
+    """The tracker reads the ensemble's reports whole: (k, E, L-1) widths, (k, E) flags,
+    (k, E, L) fractions, plain lists of Python numbers, and member k's rows are what the
+    member tracks when trained alone."""
+    X, Y = flower.X_train[:, :120], flower.Y_train[:, :120]
+    kw = {"lr": 1.2, "iterations": 20, "track": ("symmetry", "saturation"), "track_every": 10, "engine": "reference"}
+    ens = Network([2, 4, 3, 1], hidden=["relu", "tanh"], init=["zeros", "he", "random:3"], seed=[0, 0, 0])
+    t = ens.fit(X, Y, **kw).tracked
+    arr = t.arrays()
+    assert arr["effective_width"].shape == (3, 3, 2) and arr["symmetric"].shape == (3, 3)
+    assert arr["saturated_fraction"].shape == arr["dead_fraction"].shape == (3, 3, 3)
+    assert type(t.effective_width[0]) is list and type(t.effective_width[0][0][0]) is int
+    assert type(t.symmetric[0][0]) is bool
+    for k in range(3):
+        one = Network([2, 4, 3, 1], hidden=["relu", "tanh"], init=ens.init[k], seed=0).fit(X, Y, **kw).tracked
+        assert [w[k] for w in t.effective_width] == one.effective_width
+        assert [s[k] for s in t.symmetric] == one.symmetric
+        for name in ("saturated_fraction", "dead_fraction"):
+            np.testing.assert_allclose(arr[name][:, k], one.arrays()[name], rtol=1e-12, atol=0)
+    assert np.isnan(arr["saturated_fraction"][:, :, 0]).all() and np.isnan(arr["dead_fraction"][:, :, 1:]).all()

@@ -7,20 +7,22 @@ calls the variance of a pre-activation (its mean is 0 in expectation).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from initlab import initializers
+from initlab.diagnose.members import check_member, member_of, pick, plain
 from initlab.diagnose.saturation import _scalar, check_network
 from initlab.errors import InitlabError, check_layer_dims
 from initlab.nn import linear_backward, linear_forward
 from initlab.nn.activations import ACTIVATIONS, HIDDEN
 
 
-def _stats(values: np.ndarray) -> dict:
-    """Ensemble statistics of one per-network quantity ``(E,)``: mean, SEM, spread of the log."""
-    v = np.asarray(values, dtype=float)
+def _stats(values: float | np.ndarray) -> dict:
+    """Ensemble statistics of one per-network quantity ``(E,)``: mean, SEM, spread of the log
+    (one network: its value, 0, 0)."""
+    v = np.atleast_1d(np.asarray(values, dtype=float))
     E = v.size
     logv = np.log(v[v > 0]) if (v > 0).any() else np.array([np.nan])
     return {
@@ -33,8 +35,8 @@ def _stats(values: np.ndarray) -> dict:
 @dataclass(frozen=True)
 class LayerPropagation:
     """One layer: forward moments of ``Z[l]`` and ``A[l]``, backward second moment of ``dZ[l]``
-    and of ``dW[l]``. Floats for one network; ``(E,)`` arrays for an ensemble, with
-    ``ensemble`` holding mean, standard error and spread (std of log) of ``z_q`` and ``grad_q``."""
+    and of ``dW[l]``. Floats for one network; ``(E,)`` arrays for an ensemble (`stats` gives
+    their mean, standard error and spread across the networks)."""
 
     layer: int
     z_mean: float | np.ndarray
@@ -44,40 +46,55 @@ class LayerPropagation:
     a_var: float | np.ndarray
     grad_q: float | np.ndarray
     weight_grad_q: float | np.ndarray
-    ensemble: dict = field(default_factory=dict)
+
+    @property
+    def ensemble(self) -> int | None:
+        return None if np.ndim(self.z_q) == 0 else len(self.z_q)
+
+    def member(self, k: int) -> LayerPropagation:
+        """Network ``k``'s layer (an ensemble's)."""
+        return member_of(self, check_member(self.ensemble, k), fixed=("layer",))
+
+    def stats(self, name: str) -> dict:
+        """``{"mean", "sem", "log_spread"}`` of one measurement across the networks: its mean,
+        standard error and the standard deviation of its log (``stats("z_q")``)."""
+        return _stats(getattr(self, name))
 
     def to_dict(self) -> dict:
-        def conv(v):
-            return v.tolist() if isinstance(v, np.ndarray) else v
-
-        return {
-            k: conv(getattr(self, k))
-            for k in ("layer", "z_mean", "z_var", "z_q", "a_mean", "a_var", "grad_q", "weight_grad_q", "ensemble")
-        }
+        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
 
 
 @dataclass(frozen=True)
 class PropagationReport:
+    """Every layer of one network, or of an ensemble of ``ensemble`` networks (each number then
+    leads with an ``(E,)`` axis; `member` gives one network's report)."""
+
     layers: list[LayerPropagation]
     #: last layer's over first layer's: forward ``z_q``, backward ``grad_q``.
     forward_ratio: float | np.ndarray
     backward_ratio: float | np.ndarray
+    ensemble: int | None = None
+
+    def member(self, k: int) -> PropagationReport:
+        """Network ``k``'s report: what `propagation` gives for that network alone."""
+        k = check_member(self.ensemble, k)
+        return PropagationReport(
+            [x.member(k) for x in self.layers], pick(self.forward_ratio, k), pick(self.backward_ratio, k)
+        )
 
     def to_dict(self) -> dict:
-        def conv(v):
-            return v.tolist() if isinstance(v, np.ndarray) else v
-
         return {
+            "ensemble": self.ensemble,
             "layers": [x.to_dict() for x in self.layers],
-            "forward_ratio": conv(self.forward_ratio),
-            "backward_ratio": conv(self.backward_ratio),
+            "forward_ratio": plain(self.forward_ratio),
+            "backward_ratio": plain(self.backward_ratio),
         }
 
 
 def _moments(layer: int, Z, A, dZ, dW) -> LayerPropagation:
     ax = (-2, -1)
     s = _scalar
-    lp = LayerPropagation(
+    return LayerPropagation(
         layer,
         s(Z.mean(axis=ax)),
         s(Z.var(axis=ax)),
@@ -87,9 +104,6 @@ def _moments(layer: int, Z, A, dZ, dW) -> LayerPropagation:
         s((dZ * dZ).mean(axis=ax)),
         s((dW * dW).mean(axis=ax)),
     )
-    if Z.ndim == 3:
-        lp.ensemble.update({"z_q": _stats(lp.z_q), "grad_q": _stats(lp.grad_q)})
-    return lp
 
 
 def propagation(net, X: np.ndarray, Y: np.ndarray | None = None, *, seed: int = 0) -> PropagationReport:
@@ -98,13 +112,14 @@ def propagation(net, X: np.ndarray, Y: np.ndarray | None = None, *, seed: int = 
 
     With labels ``Y`` the backward pass starts from the loss; without, from a unit-variance
     Gaussian error signal at the output (seeded), which isolates how the network itself scales
-    gradients. On an ensemble every number is ``(E,)`` and ``layer.ensemble`` holds the mean,
-    standard error and spread across networks.
+    gradients. On an ensemble every number is ``(E,)`` and ``report.member(k)`` is network k's
+    report; every network gets the same error signal (as it gets the same ``X``), so member k's
+    numbers are those of ``net.member(k)`` alone.
     """
     check_network(net, "propagation")
     AL, cache = net.forward(X)
     if Y is None:
-        dZ = np.random.default_rng(seed).standard_normal(AL.shape)
+        dZ = np.broadcast_to(np.random.default_rng(seed).standard_normal(AL.shape[-2:]), AL.shape).copy()
     else:
         Y = net._check_Y(net._check_X(X), Y)
         dZ = net.loss.grad(cache[-1][1], AL, Y, net.activations[-1])
@@ -118,7 +133,9 @@ def propagation(net, X: np.ndarray, Y: np.ndarray | None = None, *, seed: int = 
         if l > 1:
             dZ = dA_prev * net.activations[l - 2].grad(cache[l - 2][1])
     with np.errstate(divide="ignore", invalid="ignore"):  # a zero network's ratios are nan, said plainly
-        return PropagationReport(layers, layers[-1].z_q / layers[0].z_q, layers[-1].grad_q / layers[0].grad_q)
+        forward = _scalar(np.divide(layers[-1].z_q, layers[0].z_q))
+        backward = _scalar(np.divide(layers[-1].grad_q, layers[0].grad_q))
+    return PropagationReport(layers, forward, backward, ensemble=net.ensemble)
 
 
 # ------------------------------------------------------------- a large ensemble, streamed

@@ -9,10 +9,11 @@ the unit passes back less than 5% of what it could. For ReLU a unit is *dead* on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
+from initlab.diagnose.members import check_member, member_of, plain
 from initlab.errors import InitlabError, check_positive
 from initlab.nn.activations import Activation
 
@@ -37,32 +38,44 @@ class LayerSaturation:
     mean_abs_z: float | np.ndarray
     gradient_norm: float | np.ndarray | None = None
 
-    def to_dict(self) -> dict:
-        def conv(v):
-            if v is None:
-                return None
-            return v.tolist() if isinstance(v, np.ndarray) else float(v)
+    @property
+    def ensemble(self) -> int | None:
+        return None if np.ndim(self.mean_abs_z) == 0 else len(self.mean_abs_z)
 
-        return {
-            "layer": self.layer,
-            "activation": self.activation,
-            "saturated_fraction": conv(self.saturated_fraction),
-            "mean_abs_grad": conv(self.mean_abs_grad),
-            "dead_fraction": conv(self.dead_fraction),
-            "mean_abs_z": conv(self.mean_abs_z),
-            "gradient_norm": conv(self.gradient_norm),
-        }
+    def member(self, k: int) -> LayerSaturation:
+        """Network ``k``'s layer (an ensemble's)."""
+        return member_of(self, check_member(self.ensemble, k), fixed=("layer", "activation"))
+
+    def to_dict(self) -> dict:
+        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
 
 
 @dataclass(frozen=True)
 class SaturationReport:
-    """Every layer (hidden and output) of a network or an ensemble."""
+    """Every layer (hidden and output) of one network, or of an ensemble of ``ensemble``
+    networks (each measurement then leads with an ``(E,)`` axis; `member` gives one network's)."""
 
     layers: list[LayerSaturation]
     threshold: float
+    ensemble: int | None = None
+
+    def member(self, k: int) -> SaturationReport:
+        """Network ``k``'s report: what `saturation` gives for that network alone."""
+        k = check_member(self.ensemble, k)
+        return SaturationReport([s.member(k) for s in self.layers], self.threshold)
+
+    def per_layer(self, name: str) -> np.ndarray:
+        """One measurement of every layer side by side: ``(L,)``, or ``(E, L)`` for an ensemble;
+        nan where the layer's activation has no such measurement (a sigmoid's dead fraction)."""
+        lead = () if self.ensemble is None else (self.ensemble,)
+        cols = [
+            np.full(lead, np.nan) if v is None else np.broadcast_to(v, lead)
+            for v in (getattr(s, name) for s in self.layers)
+        ]
+        return np.stack(cols, axis=-1).astype(float) if cols else np.empty(lead + (0,))
 
     def to_dict(self) -> dict:
-        return {"threshold": self.threshold, "layers": [s.to_dict() for s in self.layers]}
+        return {"threshold": self.threshold, "ensemble": self.ensemble, "layers": [s.to_dict() for s in self.layers]}
 
     def __repr__(self) -> str:
         parts = []
@@ -105,20 +118,35 @@ def layer_saturation(
     return LayerSaturation(l, g.name, sat, mean_grad, dead, _scalar(np.abs(Z).mean(axis=axes)), norm)
 
 
+def saturation_of(
+    activations: list[Activation],
+    cache: list,
+    *,
+    threshold: float = SATURATION_THRESHOLD,
+    grads: dict | None = None,
+) -> SaturationReport:
+    """The report from a forward pass already made: ``cache`` as `initlab.nn.forward` returns
+    it (``Z[l]: (n[l], m)`` or ``(E, n[l], m)``), ``grads`` with ``dW[l]`` for the gradient norms."""
+    grads = grads or {}
+    layers = [
+        layer_saturation(l, g, Z, threshold, grads.get(f"dW{l}"))
+        for l, (g, (_, Z)) in enumerate(zip(activations, cache, strict=True), start=1)
+    ]
+    Z = cache[-1][1]
+    return SaturationReport(layers, threshold, ensemble=Z.shape[0] if Z.ndim == 3 else None)
+
+
 def saturation(
     net, X: np.ndarray, Y: np.ndarray | None = None, *, threshold: float = SATURATION_THRESHOLD
 ) -> SaturationReport:
     """Per layer: saturated fraction of (unit, example) pairs (sigmoid/tanh), mean ``|g'(z)|``,
     dead-ReLU fraction, mean ``|z|``, and with labels ``Y`` the gradient norm ``||dW[l]||``.
 
-    ``net`` is a `Network` (one or an ensemble); ``X: (n_x, m)``.
+    ``net`` is a `Network` (one or an ensemble: every number is then ``(E,)`` and
+    ``report.member(k)`` is network k's report); ``X: (n_x, m)``.
     """
     threshold = check_positive("threshold", threshold)
     check_network(net, "saturation")
     _, cache = net.forward(X)
-    grads = net.gradients(X, Y) if Y is not None else {}
-    layers = [
-        layer_saturation(l, g, Z, threshold, grads.get(f"dW{l}"))
-        for l, (g, (_, Z)) in enumerate(zip(net.activations, cache, strict=True), start=1)
-    ]
-    return SaturationReport(layers, threshold)
+    grads = net.gradients(X, Y) if Y is not None else None
+    return saturation_of(net.activations, cache, threshold=threshold, grads=grads)

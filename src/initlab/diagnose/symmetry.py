@@ -14,28 +14,46 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from initlab.diagnose.members import check_member, member_of, plain
 from initlab.errors import InitlabError, check_positive
 from initlab.nn.units import group_rows, signatures  # the one definition of "the same function"
 
 
 @dataclass(frozen=True)
 class LayerSymmetry:
-    """One hidden layer: ``groups`` are lists of unit indices computing the same function."""
+    """One hidden layer: ``groups`` are lists of unit indices computing the same function.
+
+    For one network ``groups`` is a list of groups, ``effective_width`` an int and ``spread`` a
+    float; for an ensemble of E, ``groups`` holds E such lists and the other two are ``(E,)``
+    arrays (`member` gives one network's layer). ``layer`` and ``width`` are the architecture's.
+    """
 
     layer: int
     width: int
-    groups: list[list[int]]
-    effective_width: int
+    groups: list[list[int]] | list[list[list[int]]]
+    effective_width: int | np.ndarray
     #: Largest range, over the units, of any one incoming weight or bias: 0 iff all rows equal.
-    spread: float
+    spread: float | np.ndarray
 
     @property
-    def symmetric(self) -> bool:
+    def ensemble(self) -> int | None:
+        return None if np.ndim(self.effective_width) == 0 else len(self.effective_width)
+
+    @property
+    def symmetric(self) -> bool | np.ndarray:
         """Some units of this layer are copies of each other (effective width < width)."""
         return self.effective_width < self.width
 
+    def member(self, k: int) -> LayerSymmetry:
+        """Network ``k``'s layer (an ensemble's)."""
+        return member_of(self, check_member(self.ensemble, k), fixed=("layer", "width"))
+
     def sentence(self) -> str:
-        """The measurement in words, e.g. 'layer 1: 1 of 10 units distinct: ...'."""
+        """The measurement in words, e.g. 'layer 1: 1 of 10 units distinct: ...'; for an
+        ensemble one count per network: 'layer 1: 1, 6, 1 of 6 units distinct'."""
+        if self.ensemble is not None:
+            counts = ", ".join(str(w) for w in self.effective_width.tolist())
+            return f"layer {self.layer}: {counts} of {self.width} units distinct"
         head = f"layer {self.layer}: {self.effective_width} of {self.width} units distinct"
         if self.effective_width == 1 and self.width > 1:
             return head + ": every hidden unit computes the same function"
@@ -49,42 +67,56 @@ class LayerSymmetry:
             "layer": self.layer,
             "width": self.width,
             "groups": self.groups,
-            "effective_width": self.effective_width,
-            "spread": self.spread,
+            "effective_width": plain(self.effective_width),
+            "spread": plain(self.spread),
         }
 
 
 @dataclass(frozen=True)
 class SymmetryReport:
-    """Every hidden layer of one network."""
+    """Every hidden layer of one network, or of an ensemble of ``ensemble`` networks (each
+    layer's measurements then lead with an ``(E,)`` axis; `member` gives one network's report)."""
 
     layers: list[LayerSymmetry]
     atol: float
+    ensemble: int | None = None
 
     @property
-    def effective_widths(self) -> list[int]:
-        return [s.effective_width for s in self.layers]
+    def effective_widths(self) -> list[int] | np.ndarray:
+        """Distinct units per hidden layer: a list for one network, ``(E, L-1)`` for an ensemble."""
+        if self.ensemble is None:
+            return [s.effective_width for s in self.layers]
+        return np.array([s.effective_width for s in self.layers], dtype=int).reshape(-1, self.ensemble).T
 
     @property
     def widths(self) -> list[int]:
         return [s.width for s in self.layers]
 
     @property
-    def symmetric(self) -> bool:
-        """Some hidden layer has identical units: its symmetry has not been broken."""
-        return any(s.symmetric for s in self.layers)
+    def symmetric(self) -> bool | np.ndarray:
+        """Some hidden layer has identical units: its symmetry has not been broken (``(E,)`` for an ensemble)."""
+        if self.ensemble is None:
+            return any(s.symmetric for s in self.layers)
+        return np.asarray(self.effective_widths < np.array(self.widths, dtype=int)).any(axis=-1)
+
+    def member(self, k: int) -> SymmetryReport:
+        """Network ``k``'s report: what `symmetry` gives for that network alone."""
+        k = check_member(self.ensemble, k)
+        return SymmetryReport([s.member(k) for s in self.layers], self.atol)
 
     def to_dict(self) -> dict:
         return {
             "atol": self.atol,
-            "symmetric": self.symmetric,
-            "effective_width": self.effective_widths,
+            "ensemble": self.ensemble,
+            "symmetric": plain(self.symmetric),
+            "effective_width": plain(self.effective_widths),
             "width": self.widths,
             "layers": [s.to_dict() for s in self.layers],
         }
 
     def __repr__(self) -> str:
-        return "SymmetryReport(" + "; ".join(s.sentence() for s in self.layers) + ")"
+        head = [] if self.ensemble is None else [f"{self.ensemble} networks"]
+        return "SymmetryReport(" + "; ".join(head + [s.sentence() for s in self.layers]) + ")"
 
 
 def _one(params: dict, atol: float) -> SymmetryReport:
@@ -97,6 +129,21 @@ def _one(params: dict, atol: float) -> SymmetryReport:
         spread = float(np.max(incoming.max(axis=0) - incoming.min(axis=0)))
         layers.append(LayerSymmetry(l, W.shape[0], groups, len(groups), spread))
     return SymmetryReport(layers, atol)
+
+
+def _stack(reports: list[SymmetryReport], atol: float) -> SymmetryReport:
+    """The members' reports as one, each measurement with a leading ``(E,)`` axis."""
+    layers = [
+        LayerSymmetry(
+            first.layer,
+            first.width,
+            [r.layers[i].groups for r in reports],
+            np.array([r.layers[i].effective_width for r in reports]),
+            np.array([r.layers[i].spread for r in reports]),
+        )
+        for i, first in enumerate(reports[0].layers)
+    ]
+    return SymmetryReport(layers, atol, ensemble=len(reports))
 
 
 def _check_params(params: object) -> dict[str, np.ndarray]:
@@ -145,16 +192,17 @@ def _check_params(params: object) -> dict[str, np.ndarray]:
     return out
 
 
-def symmetry(params: dict, *, atol: float = 0.0) -> SymmetryReport | list[SymmetryReport]:
+def symmetry(params: dict, *, atol: float = 0.0) -> SymmetryReport:
     """Per hidden layer: ``width``, ``groups``, ``effective_width`` and the row ``spread``.
 
     ``params`` is the course's dict (``W[l]: (n[l], n[l-1])``, ``b[l]: (n[l], 1)``), an
-    ensemble's (``(E, n[l], n[l-1])``), which gives one report per network, or a `Network`
-    (its ``params``). Exact by default; ``atol`` counts units as identical when every entry of
-    their signatures differs by at most atol.
+    ensemble's (``(E, n[l], n[l-1])``: every measurement then has a leading ``(E,)`` axis and
+    ``report.member(k)`` is network k's report), or a `Network` (its ``params``). Exact by
+    default; ``atol`` counts units as identical when every entry of their signatures differs by
+    at most atol.
     """
     atol = check_positive("atol", atol, allow_zero=True)
     params = _check_params(params)
-    if params["W1"].ndim == 3:
-        return [_one({k: v[e] for k, v in params.items()}, atol) for e in range(params["W1"].shape[0])]
-    return _one(params, atol)
+    if params["W1"].ndim == 2:
+        return _one(params, atol)
+    return _stack([_one({k: v[e] for k, v in params.items()}, atol) for e in range(params["W1"].shape[0])], atol)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from initlab.diagnose.saturation import SATURATION_THRESHOLD, layer_saturation
+from initlab.diagnose.saturation import SATURATION_THRESHOLD, saturation_of
 from initlab.diagnose.symmetry import symmetry
 from initlab.errors import InitlabError
 
@@ -73,20 +73,12 @@ class Tracker:
         r = self.result
         r.iterations.append(i)
         if "symmetry" in self.track:
-            rep = symmetry(params)
-            reps = rep if isinstance(rep, list) else [rep]
-            widths = [x.effective_widths for x in reps]
-            sym = [x.symmetric for x in reps]
-            r.effective_width.append(widths if isinstance(rep, list) else widths[0])
-            r.symmetric.append(sym if isinstance(rep, list) else sym[0])
+            rep = symmetry(params)  # one network's lists, or (E, ...) arrays: as plain lists either way
+            r.effective_width.append(np.asarray(rep.effective_widths, dtype=int).tolist())
+            r.symmetric.append(np.asarray(rep.symmetric).tolist())
         if "saturation" in self.track:
-            sats, deads = [], []
-            for l, (g, (_, Z)) in enumerate(zip(self.activations, cache, strict=True), start=1):
-                s = layer_saturation(l, g, Z, SATURATION_THRESHOLD)
-                nan = np.full(Z.shape[:-2], np.nan)
-                sats.append(nan if s.saturated_fraction is None else s.saturated_fraction)
-                deads.append(nan if s.dead_fraction is None else s.dead_fraction)
-            r.saturated_fraction.append(np.stack(np.broadcast_arrays(*sats), axis=-1))
-            r.dead_fraction.append(np.stack(np.broadcast_arrays(*deads), axis=-1))
+            sat = saturation_of(self.activations, cache, threshold=SATURATION_THRESHOLD)
+            r.saturated_fraction.append(sat.per_layer("saturated_fraction"))
+            r.dead_fraction.append(sat.per_layer("dead_fraction"))
         if "weights" in self.track:
             r.weights.append({f"W{l}": params[f"W{l}"].copy() for l in range(1, self.hidden_layers + 1)})
