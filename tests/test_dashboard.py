@@ -21,8 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from initlab.dashboard.session import Config, Trainer, parse_config, split_inits
+from initlab.dashboard.session import BOUNDARY_GRID, Config, Trainer, parse_config, split_inits
 from initlab.errors import InitlabError
+from initlab.nn import Network
+from initlab.report import plots
 
 INITLAB = str(Path(sys.executable).parent / "initlab")
 CHROMIUM = "/usr/bin/chromium"
@@ -71,6 +73,70 @@ def test_inits_split_on_registry_names_only() -> None:
         "variance_scaling:2,fan_out",
         "he",
     ]
+
+
+def test_inits_are_told_apart_by_what_they_draw() -> None:
+    assert (
+        "'random' and 'random:1e-2' are both 'random:0.01'"
+        in parse_config({"inits": "random,he,random:1e-2"})[1]["inits"]
+    )
+    assert parse_config({"inits": "he,variance_scaling:2,fan_out"})[0].inits == ("he", "variance_scaling:2,fan_out")
+
+
+# ------------------------------------------ the page's pictures, computed by report.plots
+def test_decision_surface_is_predict_on_the_padded_data_box() -> None:
+    """One grid rule for the static report and the page: the data's box plus ``pad``, at most
+    ``steps`` points a side, the same values however the points are batched."""
+    X = np.array([[0.0, 2.0, 1.0], [-1.0, 0.5, 3.0]])
+    calls = []
+    s = plots.decision_surface(lambda P: P[0] * 10 + P[1], X, pad=0.5, steps=20)
+    assert s.x[0] == -0.5 and s.y[0] == -1.5 and s.x[-1] < 2.5 and s.y[-1] < 3.5
+    assert max(len(s.x), len(s.y)) <= 21 and s.values.shape == (len(s.y), len(s.x))
+    assert np.array_equal(s.values, s.x[None, :] * 10 + s.y[:, None])
+    b = plots.decision_surface(
+        lambda P: np.stack([P[0], -P[1]]), X, pad=0.5, steps=20, batch=7, between=lambda: calls.append(1)
+    )
+    assert b.values.shape == (2, len(s.y), len(s.x)) and np.array_equal(
+        b.values[0], np.broadcast_to(s.x, s.values.shape)
+    )
+    assert len(calls) == -(-s.values.size // 7)  # after every batch
+
+
+def test_class_score_is_p_class_1_or_the_class_over_n_minus_1() -> None:
+    A = np.array([[[0.2, 0.9]], [[0.7, 0.1]]])  # (E=2, n_y=1, k=2)
+    assert np.array_equal(plots.class_score(A), [[0.2, 0.9], [0.7, 0.1]])
+    Y = np.eye(3)[:, [2, 0, 1]]  # one-hot, 3 classes
+    assert np.array_equal(plots.class_score(Y), [1.0, 0.0, 0.5])
+
+
+def test_the_page_colours_each_members_own_predictions_on_that_grid() -> None:
+    cfg, _ = parse_config({"data": "moons", "layers": "2,4,1", "inits": "he,random:1", "iterations": "1"})
+    t = Trainer(cfg)
+    grids, (x0, x1, y0, y1) = t._boundary()
+    s = plots.decision_surface(lambda P: P[0], t.X, pad=0.5, steps=BOUNDARY_GRID)
+    assert len(grids) == 2 and grids[0].shape == s.values.shape and (x0, x1, y0, y1) == s.extent
+    for k, spec in enumerate(cfg.inits):  # the network of each init alone, at one grid point
+        alone = Network(list(cfg.layers), hidden=cfg.hidden, init=spec, seed=cfg.seed)
+        i, j = 7, 11
+        P = np.array([[s.x[j]], [s.y[i]]])
+        assert grids[k][i, j] == pytest.approx(alone.forward(P)[0][0, 0], rel=1e-12)
+    with pytest.raises(RuntimeError):  # Stop, raised between batches, ends the measurement
+        t._boundary(check=lambda: (_ for _ in ()).throw(RuntimeError))
+
+
+def test_histograms_share_bins_and_the_static_one_draws_the_same_counts() -> None:
+    a, b = np.array([0.0, 1.0, 1.0, np.nan]), np.array([[2.0, np.inf], [4.0, 4.0]])
+    h = plots.histograms([a, b], bins=4)
+    assert h.edges.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0] and h.sizes == [3, 3]
+    assert [c.tolist() for c in h.counts] == [[1, 2, 0, 0], [0, 0, 1, 2]]
+    assert [x.tolist() for x in h.shares()] == [[1 / 3, 2 / 3, 0, 0], [0, 0, 1 / 3, 2 / 3]]
+    assert plots.histograms([np.full(3, 5.0)], bins=2).edges.tolist() == [4.5, 5.0, 5.5]
+    assert plots.histograms([np.array([np.nan])], bins=2).sizes == [0]
+    from matplotlib.figure import Figure
+
+    ax = Figure().subplots()
+    plots.histogram(ax, b, bins=4)
+    assert [p.get_height() for p in ax.patches] == [1, 0, 0, 2]  # b alone: its own range, 2 to 4
 
 
 def test_trainer_measures_symmetry_and_stops() -> None:

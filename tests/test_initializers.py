@@ -202,3 +202,115 @@ def test_scale_of_reads_a_specs_scale_or_its_default():
     assert REGISTRY["random"].takes_scale and not REGISTRY["orthogonal"].takes_scale
     with pytest.raises(InitlabError, match="> 0"):
         scale_of("random:-1")
+
+
+# ------------------------------------------------------------- one parser: with_scale, split
+SCALED = [n for n, e in initializers.REGISTRY.items() if e.takes_scale]
+UNSCALED = [SPECS[n] for n, e in initializers.REGISTRY.items() if not e.takes_scale]
+NUMBER_FORMS = (repr, "{:g}".format, "{:e}".format, "{:.17g}".format)
+
+
+@st.composite
+def scaled_specs(draw) -> str:
+    """A valid spec of an entry that takes a scale, with 0 to all of its arguments written."""
+    entry = initializers.REGISTRY[draw(st.sampled_from(SCALED))]
+    args = []
+    for p in entry.params[: draw(st.integers(0, len(entry.params)))]:
+        if p.options:
+            args.append(draw(st.sampled_from(p.options)))
+        else:  # a positive number (SCALE), written as people write numbers
+            value = draw(st.floats(1e-6, 1e6))
+            args.append(draw(st.sampled_from(NUMBER_FORMS))(value))
+    return entry.name + (":" + ",".join(args) if args else "")
+
+
+POSITIVE = st.floats(min_value=0, exclude_min=True, allow_nan=False, allow_infinity=False)
+
+
+@given(spec=scaled_specs(), scale=POSITIVE, other=POSITIVE)
+def test_with_scale_replaces_the_scale_and_keeps_every_other_argument(spec, scale, other):
+    """Over every registry entry that takes a scale: the new spec has exactly that scale, the
+    same values for every other argument (so the same mode and distribution), is canonical,
+    and setting the old scale back gives the spec's own canonical form."""
+    out = initializers.with_scale(spec, scale)
+    before, after = initializers.parse_spec(spec), initializers.parse_spec(out)
+    assert initializers.scale_of(out) == scale and after.entry is before.entry
+    assert after.values[1:] == before.values[1:]
+    assert initializers.canonical(out) == out
+    assert initializers.with_scale(out, initializers.scale_of(spec)) == initializers.canonical(spec)
+    assert initializers.with_scale(initializers.with_scale(spec, other), scale) == out
+    t0, t1 = initializers.get(spec).theory((5, 3)), initializers.get(out).theory((5, 3))
+    changed = {"std", "scale", "bound"}
+    assert {k: v for k, v in t0.items() if k not in changed} == {k: v for k, v in t1.items() if k not in changed}
+
+
+def test_with_scale_examples_and_refusals():
+    assert initializers.with_scale("variance_scaling:2,fan_out", 0.5) == "variance_scaling:0.5,fan_out"
+    assert initializers.with_scale(" Variance_Scaling:2 , fan_in , uniform", 3) == "variance_scaling:3,fan_in,uniform"
+    assert initializers.with_scale("random", 10) == "random:10"
+    assert initializers.with_scale("random:-1", 0.1) == "random:0.1"  # the old scale is replaced, not read
+    for bad in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(InitlabError, match="SCALE"):
+            initializers.with_scale("random", bad)
+    with pytest.raises(InitlabError, match="MODE.*fan_side"):
+        initializers.with_scale("variance_scaling:2,fan_side", 1.0)  # the other arguments are checked
+
+
+@pytest.mark.parametrize("spec", UNSCALED)
+def test_with_scale_refuses_a_spec_that_takes_none(spec):
+    with pytest.raises(InitlabError) as e:
+        initializers.with_scale(spec, 2.0)
+    assert "takes no scale" in str(e.value) and all(n in str(e.value) for n in SCALED)
+
+
+def test_split_specs_continues_a_spec_only_where_it_takes_another_argument():
+    split = initializers.split_specs
+    assert split("zeros, random:0.01,variance_scaling:2,fan_out,he") == [
+        "zeros",
+        "random:0.01",
+        "variance_scaling:2,fan_out",
+        "he",
+    ]
+    assert split("variance_scaling:1,fan_avg,uniform,variance_scaling:2,fan_side") == [
+        "variance_scaling:1,fan_avg,uniform",
+        "variance_scaling:2,fan_side",  # one spec, so its error names MODE, not 'unknown initializer'
+    ]
+    assert split("random:0.1,fan_out") == ["random:0.1", "fan_out"]  # random takes one argument
+    assert split("variance_scaling,fan_out") == ["variance_scaling", "fan_out"]  # no colon, no arguments
+    assert split("sparse:0.1,0.02,he,,") == ["sparse:0.1,0.02", "he"]
+    assert split("") == []
+
+
+@given(specs=st.lists(st.one_of(scaled_specs(), st.sampled_from(list(SPECS.values()))), max_size=5))
+def test_split_specs_undoes_a_comma_join(specs):
+    assert initializers.split_specs(",".join(specs)) == specs
+
+
+def test_get_canonical_and_scale_of_read_a_spec_through_one_parser(monkeypatch):
+    seen = []
+    parse = initializers.parse_spec
+    monkeypatch.setattr(initializers, "parse_spec", lambda spec: seen.append(spec) or parse(spec))
+    initializers.get("random:2")
+    initializers.canonical("random:2")
+    initializers.scale_of("random:2")
+    assert seen == ["random:2"] * 3
+
+
+def test_catalog_explain_and_sample_summary():
+    rows = initializers.catalog()
+    assert [r["name"] for r in rows] == initializers.names()
+    assert rows[2] == {
+        "name": "random",
+        "usage": "random[:SCALE]",
+        "help": initializers.REGISTRY["random"].help,
+        "formula": "W = randn * SCALE",
+    }
+    info = initializers.explain(" HE_NORMAL")
+    assert info["name"] == "he_normal" and "kaiming_normal_" in info["equivalents"]["pytorch"]
+    with pytest.raises(InitlabError, match="at most 0"):
+        initializers.explain("he:1")
+    r = initializers.sample_summary("he", [512, 256], seed=0)
+    W = initializers.get("he")((512, 256), np.random.default_rng(0))
+    assert r["sample"] == {"mean": W.mean(), "std": W.std(), "min": W.min(), "max": W.max()}
+    assert r["formula"]["text"] == "W = randn * sqrt(2 / fan_in)" and r["formula"]["std"] == np.sqrt(2 / 256)
+    assert r["shape"] == [512, 256] and r["seed"] == 0 and r["init"] == "he"

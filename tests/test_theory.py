@@ -371,3 +371,20 @@ def test_chi1_and_q_star_against_adaptive_quadrature_at_any_scale(activation, si
     assert float(theory.chi1(activation, sigma_w2, sigma_b2, q=q)) == pytest.approx(want_chi1, rel=1e-7)
     if activation != "relu":  # q* solves q = sigma_w2 E[phi^2] + sigma_b2
         assert q == pytest.approx(sigma_w2 * expect(lambda u: g.fn(u) ** 2, q) + sigma_b2, rel=1e-7)
+
+
+def test_phase_grid_is_chi1_on_the_grid_and_the_critical_line():
+    g = theory.phase_grid("tanh", sigma_w2=[0.5, 1.5, 2.0], sigma_b2=[0.0, 0.1])
+    assert g.activation == "tanh" and g.chi1.shape == (2, 3) and g.critical.shape == (2,)
+    assert g.chi1 == pytest.approx(theory.chi1("tanh", g.sigma_w2[None, :], g.sigma_b2[:, None]), rel=1e-12)
+    assert theory.chi1("tanh", g.critical, g.sigma_b2) == pytest.approx(1.0, abs=1e-6)
+    assert (g.chi1 < 1).tolist() == (g.sigma_w2[None, :] < g.critical[:, None]).tolist()  # ordered left
+    assert set(g.to_dict()) == {"activation", "sigma_w2", "sigma_b2", "chi1", "critical"}
+    with pytest.raises(InitlabError, match="unknown activation"):
+        theory.phase_grid("nope")
+
+
+def test_edge_of_chaos_is_the_mean_field_at_the_critical_sigma_w2():
+    mf = theory.edge_of_chaos("tanh", 0.05)
+    assert 1 < mf.sigma_w2 < 2 and mf.sigma_b2 == 0.05
+    assert mf.chi1 == pytest.approx(1.0, abs=1e-6) and mf.phase == "critical"

@@ -326,11 +326,13 @@ def calculate_gain(activation: str, param: float | None = None) -> float:
 # --------------------------------------------------------------------------- the registry
 @dataclass(frozen=True)
 class Param:
-    """One argument of a spec (``random:SCALE``): its name, parser and default."""
+    """One argument of a spec (``random:SCALE``): its name, parser and default; ``options``
+    lists the values of an argument that is one of a few words (``MODE``)."""
 
     name: str
     parse: Callable[[str], object]
     default: object = None  # None: required
+    options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -580,8 +582,8 @@ REGISTRY: dict[str, Entry] = {
             "variance = SCALE / fan(MODE); normal | truncated_normal | uniform",
             (
                 Param("SCALE", _positive, 1.0),
-                Param("MODE", _choice(MODES), "fan_in"),
-                Param("DISTRIBUTION", _choice(DISTRIBUTIONS), "normal"),
+                Param("MODE", _choice(MODES), "fan_in", MODES),
+                Param("DISTRIBUTION", _choice(DISTRIBUTIONS), "normal", DISTRIBUTIONS),
             ),
             {"keras": "VarianceScaling", "jax": "variance_scaling"},
         ),
@@ -613,30 +615,22 @@ def entry_of(spec: str) -> Entry:
     return REGISTRY[name]
 
 
-def scale_of(spec: str) -> float | None:
-    """The SCALE a spec uses (``random:10`` -> 10.0, ``random`` -> its default 0.01), None for an
-    initializer without one (``he``)."""
-    entry = entry_of(spec)
-    if not entry.takes_scale:
-        return None
-    arg = spec.partition(":")[2].split(",")[0].strip()
-    return float(entry.params[0].parse(arg) if arg else entry.params[0].default)
+@dataclass(frozen=True)
+class ParsedSpec:
+    """A spec read once by the registry: its row, every argument's value (defaults filled in)
+    and the arguments as written (stripped; as many as were given)."""
+
+    entry: Entry
+    values: tuple
+    written: tuple[str, ...]
 
 
-def get(spec: str | Sampler) -> Sampler:
-    """The sampler a spec names: ``get("he")((4, 2), rng)`` draws a ``(4, 2)`` weight.
-
-    ``spec`` is ``NAME`` or ``NAME:ARG[,ARG...]``; a sampler passes through unchanged.
-    Unknown names suggest close ones; bad arguments say what was expected.
-    """
-    if not isinstance(spec, str):
-        if callable(spec) and hasattr(spec, "theory"):
-            return spec
-        raise InitlabError(f"an initializer spec must be a string such as 'he', got {spec!r}")
-    text = spec.strip()
-    entry = entry_of(text)
-    name, colon, rest = entry.name, *text.partition(":")[1:]
-    args = [a.strip() for a in rest.split(",")] if colon else []
+def parse_spec(spec: str) -> ParsedSpec:
+    """Read ``NAME`` or ``NAME:ARG[,ARG...]``: the one parser of spec strings, behind `get`,
+    `canonical`, `scale_of`, `with_scale` and `split_specs`. Unknown names suggest close ones;
+    bad arguments say what was expected."""
+    entry, args = _split(spec)
+    name = entry.name
     if "" in args:  # "random:" or "variance_scaling:2,,uniform": a value was meant, none given
         raise InitlabError(
             f"initializer {spec!r} has an empty argument: write {usage(name)}"
@@ -659,7 +653,71 @@ def get(spec: str | Sampler) -> Sampler:
             raise InitlabError(f"initializer {name!r} needs {p.name}: write {usage(name)}")
         else:
             values.append(p.default)
-    return entry.build(text, *values)
+    return ParsedSpec(entry, tuple(values), tuple(args))
+
+
+def _split(spec: str) -> tuple[Entry, list[str]]:
+    """A spec's registry row and its arguments as written (stripped), none of them read yet."""
+    if not isinstance(spec, str):
+        raise InitlabError(f"an initializer spec must be a string such as 'he', got {spec!r}")
+    entry = entry_of(spec)
+    _, colon, rest = spec.strip().partition(":")
+    return entry, [a.strip() for a in rest.split(",")] if colon else []
+
+
+def scale_of(spec: str) -> float | None:
+    """The SCALE a spec uses (``random:10`` -> 10.0, ``random`` -> its default 0.01), None for an
+    initializer without one (``he``)."""
+    p = parse_spec(spec)
+    return float(p.values[0]) if p.entry.takes_scale else None
+
+
+def with_scale(spec: str, scale: float) -> str:
+    """The spec with its SCALE replaced and every other argument kept, in `canonical` form:
+    ``with_scale("variance_scaling:2,fan_out", 0.5)`` -> ``"variance_scaling:0.5,fan_out"``,
+    ``with_scale("random", 10)`` -> ``"random:10"``. A spec whose initializer takes no scale
+    (``he``, ``orthogonal:relu``) is refused, naming those that take one. The old scale need
+    not be valid (``random:-1`` -> ``random:10``: it is replaced); the new spec is checked whole."""
+    entry, args = _split(spec)
+    if not entry.takes_scale:
+        takes = ", ".join(n for n, e in REGISTRY.items() if e.takes_scale)
+        raise InitlabError(f"initializer {entry.name!r} takes no scale ({usage(entry.name)}); those that do: {takes}")
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        raise InitlabError(f"a scale must be a number, got {scale!r}") from None
+    return canonical(entry.name + ":" + ",".join([_number_text(value), *args[1:]]))
+
+
+def split_specs(text: str) -> list[str]:
+    """Comma-separated specs -> a list: ``"zeros,variance_scaling:2,fan_out,he"`` ->
+    ``["zeros", "variance_scaling:2,fan_out", "he"]``. A piece continues the spec before it when
+    that spec has a colon and room for one more argument and the piece names no initializer;
+    empty pieces are dropped. Nothing is validated here (`get` says what is wrong)."""
+    out: list[str] = []
+    for piece in (x.strip() for x in text.split(",")):
+        if not piece:
+            continue
+        if out and ":" in out[-1] and piece.partition(":")[0].strip().lower() not in REGISTRY:
+            name = out[-1].partition(":")[0].strip().lower()
+            entry = REGISTRY.get(name)
+            if entry is not None and out[-1].count(",") + 1 < len(entry.params):
+                out[-1] += "," + piece
+                continue
+        out.append(piece)
+    return out
+
+
+def get(spec: str | Sampler) -> Sampler:
+    """The sampler a spec names: ``get("he")((4, 2), rng)`` draws a ``(4, 2)`` weight.
+
+    ``spec`` is ``NAME`` or ``NAME:ARG[,ARG...]`` (read by `parse_spec`); a sampler passes
+    through unchanged. Unknown names suggest close ones; bad arguments say what was expected.
+    """
+    if not isinstance(spec, str) and callable(spec) and hasattr(spec, "theory"):
+        return spec
+    p = parse_spec(spec)
+    return p.entry.build(spec.strip(), *p.values)
 
 
 def canonical(spec: str) -> str:
@@ -669,23 +727,25 @@ def canonical(spec: str) -> str:
     ``random:0.01``; ``variance_scaling:2,fan_in`` -> ``variance_scaling:2``; a gain named by
     an activation keeps the name (``orthogonal:relu``). Specs with the same canonical form draw
     the same weights: a sweep identifies its runs by it."""
-    get(spec)  # validates, with get's messages
-    entry = entry_of(spec)
-    rest = spec.strip().partition(":")[2]
-    args = [a.strip() for a in rest.split(",")] if rest.strip() else []
-    texts, keep = [], 1 if entry.params else 0  # how many arguments are written
-    for i, p in enumerate(entry.params):
-        value, raw = (p.parse(args[i]), args[i]) if i < len(args) else (p.default, None)
+    p = parse_spec(spec)
+    texts, keep = [], 1 if p.entry.params else 0  # how many arguments are written
+    for i, (param, value) in enumerate(zip(p.entry.params, p.values, strict=True)):
+        raw = p.written[i] if i < len(p.written) else None
         if isinstance(value, float) and raw is not None and not _is_number(raw):
             texts.append(raw)  # a gain given as an activation's name
         elif isinstance(value, float):
-            text = repr(value)  # shortest round-trip form: 1e-2 -> 0.01, 10.0 -> 10
-            texts.append(text[:-2] if text.endswith(".0") else text)
+            texts.append(_number_text(value))
         else:
             texts.append(str(value))
-        if value != p.default:
+        if value != param.default:
             keep = max(keep, i + 1)
-    return entry.name + (":" + ",".join(texts[:keep]) if keep else "")
+    return p.entry.name + (":" + ",".join(texts[:keep]) if keep else "")
+
+
+def _number_text(value: float) -> str:
+    """The shortest text that reads back as ``value``: 1e-2 -> ``0.01``, 10.0 -> ``10``."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _is_number(text: str) -> bool:
@@ -694,6 +754,47 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def catalog() -> list[dict]:
+    """Every registry row as ``{"name", "usage", "help", "formula"}``, in registry order
+    (``initlab init --list``)."""
+    return [{"name": n, "usage": usage(n), "help": e.help, "formula": e.formula} for n, e in REGISTRY.items()]
+
+
+def explain(spec: str) -> dict:
+    """The row a spec names, with the frameworks' equivalents (``initlab init NAME --explain``):
+    ``{"name", "usage", "help", "formula", "equivalents"}``. The spec is checked whole."""
+    entry = parse_spec(spec).entry
+    return {
+        "name": entry.name,
+        "usage": usage(entry.name),
+        "help": entry.help,
+        "formula": entry.formula,
+        "equivalents": dict(entry.equivalents),
+    }
+
+
+def sample_summary(spec: str, shape: Sequence[int], *, seed: Seed = 0) -> dict:
+    """Draw one weight of ``shape`` from ``spec`` and put its statistics beside the formula's
+    (``initlab init``): ``{"init", "shape", "seed", "sample": {"mean", "std", "min", "max"},
+    "formula": {"text", ...sampler.theory(shape)}}``. The sample's memory (the array and the
+    sampler's temporary, 16 bytes a weight) is checked against `initlab.limits` first."""
+    from initlab import limits
+
+    sampler = get(spec)
+    theory = sampler.theory(shape)  # checks the shape
+    rng = resolve(seed)  # checks the seed
+    dims = tuple(int(n) for n in shape)
+    limits.check(limits.Estimate(f"a sample of shape {dims}", {"sample": 16.0 * float(np.prod(dims, dtype=float))}))
+    W = sampler(dims, rng)
+    return {
+        "init": spec,
+        "shape": list(dims),
+        "seed": seed,
+        "sample": {"mean": float(W.mean()), "std": float(W.std()), "min": float(W.min()), "max": float(W.max())},
+        "formula": {"text": entry_of(spec).formula, **theory},
+    }
 
 
 # --------------------------------------------------------------------- the course's dicts

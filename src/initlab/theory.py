@@ -292,6 +292,56 @@ def depth_scales(activation: str, sigma_w2: float, sigma_b2: float, *, q0: float
     return MeanField(act.name, float(sigma_w2), float(sigma_b2), q, x1, float(c_star), float(xi_q), float(xi_c))
 
 
+#: The phase diagram's default window: sigma_w2 from 0.5 to 4 (tanh's edge at 1, ReLU's at 2,
+#: both phases on either side) and sigma_b2 from 0 to 0.5, at steps of 0.05 and 0.0125.
+PHASE_SIGMA_W2 = (0.5, 4.0, 71)
+PHASE_SIGMA_B2 = (0.0, 0.5, 41)
+
+
+@dataclass(frozen=True)
+class PhaseGrid:
+    """``chi_1`` over a ``(sigma_w2, sigma_b2)`` grid and the critical line on it.
+
+    ``sigma_w2: (n_w,)``, ``sigma_b2: (n_b,)``, ``chi1: (n_b, n_w)`` (row ``i`` at
+    ``sigma_b2[i]``), ``critical: (n_b,)`` the critical ``sigma_w2`` at each ``sigma_b2``.
+    """
+
+    activation: str
+    sigma_w2: np.ndarray
+    sigma_b2: np.ndarray
+    chi1: np.ndarray
+    critical: np.ndarray
+
+    def to_dict(self) -> dict:
+        return {
+            "activation": self.activation,
+            "sigma_w2": self.sigma_w2.tolist(),
+            "sigma_b2": self.sigma_b2.tolist(),
+            "chi1": self.chi1.tolist(),
+            "critical": self.critical.tolist(),
+        }
+
+
+def phase_grid(
+    activation: str, sigma_w2: Sequence[float] | None = None, sigma_b2: Sequence[float] | None = None
+) -> PhaseGrid:
+    """The phase diagram's data: `chi1` at every ``(sigma_w2, sigma_b2)`` of the grid (ordered
+    where below 1, chaotic above) and `critical_sigma_w2` at every ``sigma_b2``. Without
+    values, the window `PHASE_SIGMA_W2` x `PHASE_SIGMA_B2`."""
+    act = _activation(activation)
+    sw = np.asarray(np.linspace(*PHASE_SIGMA_W2) if sigma_w2 is None else sigma_w2, dtype=float).ravel()
+    sb = np.asarray(np.linspace(*PHASE_SIGMA_B2) if sigma_b2 is None else sigma_b2, dtype=float).ravel()
+    chi = np.asarray(chi1(act.name, sw[None, :], sb[:, None]), dtype=float)
+    crit = np.atleast_1d(np.asarray(critical_sigma_w2(act.name, sb), dtype=float))
+    return PhaseGrid(act.name, sw, sb, chi, crit)
+
+
+def edge_of_chaos(activation: str, sigma_b2: float = 0.0) -> MeanField:
+    """The mean field at the critical ``sigma_w2`` for this ``sigma_b2`` (``chi_1 = 1``): its
+    ``sigma_w2`` is `critical_sigma_w2`, with ``q*``, ``c*`` and the depth scales there."""
+    return depth_scales(activation, float(critical_sigma_w2(activation, sigma_b2)), sigma_b2)
+
+
 def variance_by_layer(activation: str, sigma_w2, sigma_b2, q1: float, depth: int) -> np.ndarray:
     """Predicted pre-activation variance ``q_1 .. q_depth``: ``q_{l+1} = F(q_l)`` from ``q1``.
 

@@ -25,11 +25,13 @@ from initlab.dashboard.session import (
 )
 from initlab.errors import InitlabError
 from initlab.nn import HIDDEN
+from initlab.report import plots
 from initlab.report.plots import COLOURS
 from initlab.report.strict_json import to_json
 
 PLOT_W, PLOT_H = 340, 250
 REFRESH_MS = 60
+HIST_BINS = 30  # bins of the activation and gradient histograms
 #: Seconds an update waits for the page to say it applied the previous one (then it is sent
 #: anyway: a page that reconnected never answers the update it lost).
 ACK_SECONDS = 5.0
@@ -236,7 +238,9 @@ class Dashboard:
             src = ColumnDataSource({"image": [], "x": [], "y": [], "dw": [], "dh": []})
             pts = ColumnDataSource({"x": [], "y": [], "c": []})
             f.image(image="image", x="x", y="y", dw="dw", dh="dh", color_mapper=mapper, source=src)
-            f.scatter(x="x", y="y", fill_color="c", line_color="#333", size=4, source=pts)
+            f.scatter(
+                x="x", y="y", fill_color={"field": "c", "transform": mapper}, line_color="#333", size=4, source=pts
+            )
             f.visible = False  # shown once a 2-D data set trains
             self.boundary_figs.append(pn.pane.Bokeh(f, visible=False))
             self.boundary_src.append(src)
@@ -378,10 +382,13 @@ class Dashboard:
         self._validate()
 
     def _scale_changed(self, k: int) -> None:
+        """The slider (log10 of the scale, two digits kept) sets the spec's scale through the
+        registry, which keeps the spec's other arguments (``variance_scaling:2,fan_out``)."""
         spec = (self.slots[k].value or "").strip()
-        name = spec.partition(":")[0].strip()
-        value = float(f"{10 ** self.sliders[k].value:.2g}")
-        new = f"{name}:{value:g}"
+        try:
+            new = initializers.with_scale(spec, float(f"{10 ** self.sliders[k].value:.2g}"))
+        except InitlabError:  # a spec the field marks as bad, or one that takes no scale: kept
+            return
         if new != spec:
             self.slots[k].value = new
 
@@ -513,13 +520,11 @@ class Dashboard:
                     "dh": [y1 - y0],
                 }
                 pane.figure.title.text = inits[j]
-                if not len(self.points_src[j].data["x"]):
-                    X, Y = t.X, t.Y
-                    lab = Y[0] if Y.shape[0] == 1 else Y.argmax(axis=0) / max(1, Y.shape[0] - 1)
+                if not len(self.points_src[j].data["x"]):  # coloured as the boundary is
                     self.points_src[j].data = {
-                        "x": X[0].tolist(),
-                        "y": X[1].tolist(),
-                        "c": ["#b2182b" if v > 0.5 else "#2166ac" for v in lab],
+                        "x": t.X[0].tolist(),
+                        "y": t.X[1].tolist(),
+                        "c": plots.class_score(t.Y).tolist(),
                     }
         self._draw_tables(s, inits, colours)
         rate = (
@@ -541,20 +546,14 @@ class Dashboard:
         palette = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
 
         def hist(values: list[np.ndarray], label: str) -> dict:
+            """One bar per bin and layer: the layers' shares on shared bins (`plots.histograms`)."""
             out = {"left": [], "right": [], "top": [], "color": [], "label": []}
-            finite = [v[np.isfinite(v)] for v in values]
-            allv = np.concatenate(finite) if finite else np.array([])
-            if not allv.size:
+            h = plots.histograms(values, bins=HIST_BINS)
+            if not sum(h.sizes):
                 return out
-            lo, hi = float(allv.min()), float(allv.max())
-            if hi - lo < 1e-12:
-                lo, hi = lo - 0.5, hi + 0.5
-            edges = np.linspace(lo, hi, 31)
-            for l, v in enumerate(finite):
-                counts, _ = np.histogram(v, bins=edges)
-                share = counts / max(1, v.size)
-                out["left"] += edges[:-1].tolist()
-                out["right"] += edges[1:].tolist()
+            for l, share in enumerate(h.shares()):
+                out["left"] += h.edges[:-1].tolist()
+                out["right"] += h.edges[1:].tolist()
                 out["top"] += share.tolist()
                 out["color"] += [palette[l % len(palette)]] * len(share)
                 out["label"] += [f"{label}{l + 1}"] * len(share)

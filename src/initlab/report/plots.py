@@ -1,12 +1,16 @@
 """Plots drawn on a matplotlib ``Axes``: each takes the axes to draw on and returns it.
 
 Nothing here imports pyplot at module level, and nothing computes what the library already
-measured: the plots take measured arrays.
+measured: the plots take measured arrays. What belongs to a picture rather than to a
+measurement is computed here once, for the static report and the dashboard alike: the grid a
+decision boundary is drawn on (`decision_surface`, `class_score`) and histogram bins shared by
+several layers (`histograms`). The figures of `initlab theory` are built here too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,6 +22,62 @@ def _cmap():
     import matplotlib
 
     return matplotlib.colormaps["Spectral"]
+
+
+@dataclass(frozen=True)
+class Surface:
+    """Values of a function of the plane on a grid: ``values[..., i, j]`` at ``(x[j], y[i])``;
+    leading axes as the function returned them (one per network of an ensemble)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    values: np.ndarray
+
+    @property
+    def extent(self) -> tuple[float, float, float, float]:
+        """``(x0, x1, y0, y1)``: the first and last grid points on each axis."""
+        return float(self.x[0]), float(self.x[-1]), float(self.y[0]), float(self.y[-1])
+
+
+def decision_surface(
+    predict: Callable[[np.ndarray], np.ndarray],
+    X: np.ndarray,
+    *,
+    pad: float = 1.0,
+    h: float | None = None,
+    steps: int = 200,
+    batch: int | None = None,
+    between: Callable[[], None] = lambda: None,
+) -> Surface:
+    """``predict`` on a grid over the 2-D data ``X: (2, m)``: the data's box widened by ``pad`` on
+    every side, at step ``h`` on both axes (None: the longer side over ``steps``, so at most
+    ``steps`` points a side). ``predict`` takes columns ``(2, k)`` and returns ``(..., k)``;
+    with ``batch`` it gets at most that many points a call, and ``between()`` runs after each
+    call (the dashboard's Stop raises there)."""
+    X = np.asarray(X, dtype=float)
+    x_min, x_max = X[0].min() - pad, X[0].max() + pad
+    y_min, y_max = X[1].min() - pad, X[1].max() + pad
+    if h is None:
+        h = max(x_max - x_min, y_max - y_min) / steps
+    xs, ys = np.arange(x_min, x_max, h), np.arange(y_min, y_max, h)
+    xx, yy = np.meshgrid(xs, ys)
+    points = np.vstack([xx.ravel(), yy.ravel()])
+    step = points.shape[1] if batch is None else batch
+    parts = []
+    for a in range(0, points.shape[1], step):
+        parts.append(np.asarray(predict(np.ascontiguousarray(points[:, a : a + step]))))
+        between()
+    values = np.concatenate(parts, axis=-1)
+    return Surface(xs, ys, values.reshape(*values.shape[:-1], len(ys), len(xs)))
+
+
+def class_score(A: np.ndarray) -> np.ndarray:
+    """What a boundary picture colours, from outputs or labels ``A: (..., n_y, k)``: P(class 1)
+    for one output unit, the (predicted) class over ``n_y - 1`` for more; ``(..., k)`` in [0, 1]."""
+    A = np.asarray(A)
+    if A.shape[-2] == 1:
+        return A[..., 0, :]
+    return A.argmax(axis=-2) / (A.shape[-2] - 1)
 
 
 def decision_boundary(
@@ -32,15 +92,11 @@ def decision_boundary(
     """Filled contours of ``predict`` over the plane, and the points ``X: (2, m)`` coloured by ``y``.
 
     ``predict`` takes rows ``(k, 2)`` (the course's ``lambda x: predict_dec(parameters, x.T)``)
-    and returns k labels. The grid spans the data plus ``pad``, with step ``h`` (None: 200 steps).
+    and returns k labels. The grid (`decision_surface`) spans the data plus ``pad``, with step
+    ``h`` (None: 200 steps).
     """
-    x_min, x_max = X[0, :].min() - pad, X[0, :].max() + pad
-    y_min, y_max = X[1, :].min() - pad, X[1, :].max() + pad
-    if h is None:
-        h = max(x_max - x_min, y_max - y_min) / 200
-    xx, yy = np.meshgrid(np.arange(x_min, x_max, h), np.arange(y_min, y_max, h))
-    Z = np.asarray(predict(np.c_[xx.ravel(), yy.ravel()])).reshape(xx.shape)
-    ax.contourf(xx, yy, Z, cmap=_cmap(), alpha=0.8)
+    s = decision_surface(lambda P: np.ravel(predict(P.T)), X, pad=pad, h=h, steps=200)
+    ax.contourf(s.x, s.y, s.values, cmap=_cmap(), alpha=0.8)
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
     ax.scatter(X[0, :], X[1, :], c=np.ravel(y), cmap=_cmap(), s=14, edgecolors="k", linewidths=0.3)
@@ -87,14 +143,37 @@ def unit_weights(ax, iterations: Sequence[int], weights: Sequence[np.ndarray], *
     return ax
 
 
-def histogram(ax, values: np.ndarray, *, title: str = "", colour: str = COLOURS[1], bins: int = 40):
-    """A histogram of measured values (activations, pre-activations, gradients)."""
-    v = np.ravel(values)
-    v = v[np.isfinite(v)]
-    lo, hi = (v.min(), v.max()) if v.size else (0.0, 1.0)
+@dataclass(frozen=True)
+class Histograms:
+    """Several sets of values binned on the same edges: ``edges: (bins + 1,)`` over every set's
+    finite values (a range of width 1 around them when they are all equal, [0, 1] when there are
+    none), ``counts[i]: (bins,)``, ``sizes[i]`` the finite values of set ``i``."""
+
+    edges: np.ndarray
+    counts: list[np.ndarray]
+    sizes: list[int]
+
+    def shares(self) -> list[np.ndarray]:
+        """Each set's counts over its finite values (0 where it has none)."""
+        return [c / max(1, n) for c, n in zip(self.counts, self.sizes, strict=True)]
+
+
+def histograms(values: Sequence[np.ndarray], *, bins: int = 30) -> Histograms:
+    """Bin every array of ``values`` (any shape; NaN and inf left out) on shared edges."""
+    finite = [v[np.isfinite(v)] for v in (np.ravel(np.asarray(v, dtype=float)) for v in values)]
+    allv = np.concatenate(finite) if finite else np.array([])
+    lo, hi = (float(allv.min()), float(allv.max())) if allv.size else (0.0, 1.0)
     if hi - lo < 1e-12:
         lo, hi = lo - 0.5, hi + 0.5
-    ax.hist(v, bins=bins, range=(lo, hi), color=colour, alpha=0.85)
+    edges = np.linspace(lo, hi, bins + 1)
+    return Histograms(edges, [np.histogram(v, bins=edges)[0] for v in finite], [int(v.size) for v in finite])
+
+
+def histogram(ax, values: np.ndarray, *, title: str = "", colour: str = COLOURS[1], bins: int = 40):
+    """A histogram of measured values (activations, pre-activations, gradients), binned by
+    `histograms`."""
+    h = histograms([values], bins=bins)
+    ax.hist(h.edges[:-1], bins=h.edges, weights=h.counts[0], color=colour, alpha=0.85)
     ax.set_title(title, fontsize=10)
     ax.set_yticks([])
     return ax
@@ -156,6 +235,31 @@ def predicted_vs_measured(
     ax.legend(frameon=False, fontsize=8)
     ax.grid(alpha=0.3)
     return ax
+
+
+def phase_diagram_figure(grid):
+    """The figure of `phase_diagram` for a `initlab.theory.PhaseGrid` (``initlab theory
+    --phase-diagram``)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.5, 4.5), layout="constrained")
+    phase_diagram(fig.subplots(), grid.sigma_w2, grid.sigma_b2, grid.chi1, grid.critical, activation=grid.activation)
+    return fig
+
+
+def ensemble_figure(m):
+    """Two panels of `predicted_vs_measured` for an `EnsembleMeasurement` (``initlab theory
+    --measure --plot``): the pre-activation variance and the gradient's second moment per layer."""
+    from matplotlib.figure import Figure
+
+    c = m.config
+    fig = Figure(figsize=(11, 4), layout="constrained")
+    a1, a2 = fig.subplots(1, 2)
+    layers = np.arange(1, m.z_q.shape[1] + 1)
+    predicted_vs_measured(a1, layers, m.predicted_z_q, m.z_q, label="pre-activation variance q")
+    predicted_vs_measured(a2, layers, m.predicted_grad_q, m.grad_q, label="gradient second moment", colour="#D55E00")
+    fig.suptitle(f"{c['networks']} {c['activation']} networks, {c['depth']} layers of {c['width']}, init {c['init']}")
+    return fig
 
 
 def save_figure(fig, path) -> None:
