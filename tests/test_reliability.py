@@ -130,8 +130,8 @@ BAD = [
     # train: layers, activations, numbers
     (["train", "--layers", "2,0,1"], "width 0"),
     (["train", "--layers", "2,x,1"], "comma-separated integers"),
-    (["train", "--layers", "3,4,1"], "flower has 2 features"),
-    (["train", "--layers", "2,4,3"], "needs 1 (2 classes)"),
+    (["train", "--layers", "3,4,1"], "layers 3,4,1 do not fit flower: it has 2 features"),
+    (["train", "--layers", "2,4,3"], "needs 1 output unit(s) (2 classes)"),
     (["train", "--hidden", "nope"], "unknown hidden activation"),
     (["train", "--output", "nope"], "unknown output activation"),
     (["train", "--lr", "0"], "lr must be"),

@@ -19,7 +19,7 @@ from initlab.diagnose.propagation import propagation
 from initlab.diagnose.saturation import saturation
 from initlab.diagnose.symmetry import symmetry
 from initlab.errors import InitlabError, check_layer_dims, check_positive, parse_ints
-from initlab.experiments.run import RunConfig, Training
+from initlab.experiments.run import RunConfig, Training, check_fits
 from initlab.nn import HIDDEN
 from initlab.report import plots
 
@@ -223,10 +223,11 @@ def parse_config(values: dict[str, str]) -> tuple[Config | None, dict[str, str]]
             errors["layers"] = str(exc)
     if layers and len(layers) < 3 and "layers" not in errors:
         errors["layers"] = "layers: give at least one hidden layer, such as 2,10,1"
-    if layers and ds is not None and "layers" not in errors and (layers[0] != ds.n_x or layers[-1] != ds.n_y):
-        errors["layers"] = (
-            f"layers: {ds.name} has {ds.n_x} features and needs {ds.n_y} output unit(s): use {ds.n_x},...,{ds.n_y}"
-        )
+    if layers and ds is not None and "layers" not in errors:
+        try:
+            check_fits(layers, ds)  # the one check every face makes
+        except InitlabError as exc:
+            errors["layers"] = str(exc)
     if "hidden" not in errors and v["hidden"] not in HIDDEN:
         errors["hidden"] = f"unknown activation {v['hidden']!r}; choose from {', '.join(HIDDEN)}"
     inits = split_inits(v["inits"]) if "inits" not in errors else []
@@ -344,7 +345,8 @@ class Trainer:
         # a Config made by hand skips parse_config: refuse it here too, before allocating
         check_size(c.layers, len(c.inits), self.ds.X_train.shape[1])
         _check_room()
-        self.training = Training(c.runs(), data=self.ds)  # the one path a run trains by
+        # the one path a run trains by; its size is held to the dashboard's caps above
+        self.training = Training(c.runs(), data=self.ds, check=False)
         self.net = self.training.network
         self.X, self.Y = self.ds.X_train, self.ds.Y_train
         self.costs: list[tuple[int, list[float]]] = []
@@ -451,7 +453,7 @@ class Trainer:
         net, X, Y = self.net, self.X, self.Y
         E = len(self.config.inits)
         AL, cache = net.forward(X)
-        cost = [float(v) for v in np.atleast_1d(net.loss.cost(cache[-1][1], AL, Y))]
+        cost = self.training.costs()  # the run's own record: the number its result holds
         sym = symmetry(net.params)
         reps = [sym.member(k) for k in range(E)]
         weights = [net.params["W1"][k].copy() for k in range(E)]

@@ -209,14 +209,14 @@ def compare(config: CompareConfig, *, progress: Callable[[int, object], None] | 
         grads = net.gradients(X, Y)
         runs = training.run(progress)
         _, end_cache = net.forward(X)
-    gradients = [
-        {
-            "grad_row_spread_init": [float(np.ptp(grads[f"dW{l}"][k], axis=0).max()) for l in hidden],
-            "hidden_grad_norm_init": [float(np.linalg.norm(grads[f"dW{l}"][k])) for l in hidden],
-            "feature_diversity_end": [float(end_cache[l][0][k].std(axis=0).mean()) for l in hidden],
-        }
-        for k in range(len(runs))
-    ]
+        gradients = [
+            {
+                "grad_row_spread_init": [float(np.ptp(grads[f"dW{l}"][k], axis=0).max()) for l in hidden],
+                "hidden_grad_norm_init": [float(np.linalg.norm(grads[f"dW{l}"][k])) for l in hidden],
+                "feature_diversity_end": [float(end_cache[l][0][k].std(axis=0).mean()) for l in hidden],
+            }
+            for k in range(len(runs))
+        ]
     return CompareResult(config, ds, runs, gradients, net=net, init_cache=init_cache)
 
 

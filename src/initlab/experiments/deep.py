@@ -145,22 +145,22 @@ def deep(config: DeepConfig, *, progress=None) -> DeepResult:
         z_q = np.array([lp.z_q for lp in prop.layers]).T
         grad_q = np.array([lp.grad_q for lp in prop.layers]).T
         results = training.run(progress)
-    runs = []
-    for k, (init, res) in enumerate(zip(config.inits, results, strict=True)):
-        t = initializers.get(init).theory((config.width, config.width))
-        r = {
-            "init": init,
-            "sigma_w2": float(np.float64(t["std"]) ** 2 * t["fan_in"]),
-            "m_train": int(X.shape[1]),
-            "train_accuracy": res.train_accuracy,
-            "test_accuracy": res.test_accuracy,
-            "initial_cost": res.initial_cost,
-            "final_cost": res.final_cost,
-            "signal_ratio": _ratio(z_q[k, -2], z_q[k, 0]),
-            "gradient_ratio": _ratio(grad_q[k, 0], grad_q[k, -1]),
-        }
-        r["verdict"], r["sentence"] = _verdict(r, len(ds.classes))
-        runs.append(r)
+        runs = []
+        for k, (init, res) in enumerate(zip(config.inits, results, strict=True)):
+            t = initializers.get(init).theory((config.width, config.width))
+            r = {
+                "init": init,
+                "sigma_w2": float(np.float64(t["std"]) ** 2 * t["fan_in"]),
+                "m_train": int(X.shape[1]),
+                "train_accuracy": res.train_accuracy,
+                "test_accuracy": res.test_accuracy,
+                "initial_cost": res.initial_cost,
+                "final_cost": res.final_cost,
+                "signal_ratio": _ratio(z_q[k, -2], z_q[k, 0]),
+                "gradient_ratio": _ratio(grad_q[k, 0], grad_q[k, -1]),
+            }
+            r["verdict"], r["sentence"] = _verdict(r, len(ds.classes))
+            runs.append(r)
     costs = np.array([res.costs for res in results]).T  # (records, E)
     return DeepResult(config, runs, z_q, grad_q, costs, np.array(results[0].iterations))
 

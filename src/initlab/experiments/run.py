@@ -65,8 +65,9 @@ class RunConfig:
     """One run, small and frozen; `id` (a hash of `to_dict`) is its identity in the store.
 
     ``output`` and ``loss`` default by the network's rule (sigmoid for one output unit, softmax
-    for more; the loss that fits the output) and are stored resolved. ``init`` is stored in its
-    canonical form (`initializers.canonical`: ``HE`` and ``he`` are one run). ``track`` adds
+    for more; the loss that fits the output) and are stored resolved. ``init`` is kept as
+    written and identified in its canonical form (`initializers.canonical`: ``HE`` and ``he``
+    have one `id`). ``track`` adds
     ``"weights"`` (copies of the hidden layers' weights) to what every run measures, every
     ``track_every`` iterations (default: about 100 records). ``examples`` trains on the first
     ``examples`` training examples only (None: all).
@@ -109,16 +110,16 @@ class RunConfig:
         if loss not in LOSSES:
             raise unknown("loss", loss, list(LOSSES))
         put(self, "loss", loss)
-        put(self, "init", initializers.canonical(self.init))
+        initializers.canonical(self.init)  # validated; kept as written, identified canonically
         initializers.get(self.bias)
         put(self, "lr", check_positive("lr", self.lr))
-        for name in ("iterations", "seed"):
+        for name, what in (("iterations", "a non-negative integer"), ("seed", "an integer from 0 to 2**63 - 1")):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-                raise InitlabError(f"{name} must be a non-negative integer, got {v!r}")
+                raise InitlabError(f"{name} must be {what}, got {v!r}")
             put(self, name, int(v))
         if self.seed > MAX_SEED:
-            raise InitlabError(f"seed must be at most 2**63 - 1, got {self.seed}")
+            raise InitlabError(f"seed must be an integer from 0 to 2**63 - 1, got {self.seed}")
         track = (self.track,) if isinstance(self.track, str) else tuple(self.track)
         for t in track:
             if t not in TRACKABLE:
@@ -133,24 +134,32 @@ class RunConfig:
         ):
             raise InitlabError(f"examples must be a positive number of training examples, got {self.examples!r}")
 
-    # fields added after the store's first version: in the identity only where they are set
-    _LATER = {"loss": None, "bias": "zeros", "examples": None}
-
     def to_dict(self) -> dict:
-        """The config as JSON: lists for tuples (``loss``, ``bias`` and ``examples`` only where
-        they differ from the first version's fixed values, so stored ids stay)."""
+        """Every field as JSON (lists for tuples), resolved: ``output``, ``loss`` and ``init``
+        as the run used them."""
         d = asdict(self)
         d["layers"], d["track"] = list(self.layers), list(self.track)
         if not isinstance(self.hidden, str):
             d["hidden"] = list(self.hidden)
+        return d
+
+    #: Fields added after the store's first version, with the value that version always used:
+    #: in the identity only where they differ from it, so the first store's ids stay.
+    _LATER = {"bias": "zeros", "examples": None}
+
+    def identity(self) -> dict:
+        """What `id` hashes: `to_dict` with the init in canonical form, without the later fields
+        at their first-version values, and the loss only where it is not the output's default."""
+        d = self.to_dict()
+        d["init"] = initializers.canonical(self.init)
         if d["loss"] == DEFAULT_LOSS.get(self.output):
-            d["loss"] = None
+            del d["loss"]
         return {k: v for k, v in d.items() if k not in self._LATER or v != self._LATER[k]}
 
     @property
     def id(self) -> str:
-        """The config's hash (`config_hash`), its identity in the store."""
-        return config_hash(self.to_dict())
+        """The config's hash (`config_hash` of `identity`), its identity in the store."""
+        return config_hash(self.identity())
 
     @property
     def group(self) -> tuple:
@@ -251,8 +260,8 @@ class RunResult:
     config: RunConfig
     iterations: tuple[int, ...]
     costs: tuple[float, ...]
-    train_accuracy: float
-    test_accuracy: float
+    train_accuracy: float | None  # None for a regression (no classes)
+    test_accuracy: float | None
     start: Measures
     end: Measures
     engine: str
@@ -337,7 +346,10 @@ class RunResult:
                 ("layers", ",".join(map(str, c.layers))),
                 ("init", c.init),
                 ("final cost", f"{self.final_cost:.6g}"),
-                ("train / test accuracy", f"{100 * self.train_accuracy:.1f}% / {100 * self.test_accuracy:.1f}%"),
+                (
+                    "train / test accuracy",
+                    "-" if self.train_accuracy is None else f"{self.train_accuracy:.1%} / {self.test_accuracy:.1%}",
+                ),
                 ("effective width (end)", ", ".join(map(str, self.end.effective_width))),
                 ("diverged at", self.diverged_at),
             )
@@ -376,7 +388,10 @@ class Training:
     ``Training(configs).run()`` is `train` for one group; the dashboard calls ``step(n)`` in
     chunks and reads ``network`` between them; ``compare`` and ``deep`` measure ``network``
     before ``run()`` (gradients, propagation at initialization). ``data``: the loaded data set
-    (a sweep's worker gets it from the driver); default: loaded from the config.
+    (a sweep's worker gets it from the driver); default: loaded from the config. ``check``: the
+    whole run's memory and work against `initlab.limits` before anything is drawn (the
+    dashboard, which steps and can stop, has its own caps); ``held_passes``: forward passes the
+    caller keeps (compare keeps the initial one).
     """
 
     def __init__(
@@ -386,6 +401,7 @@ class Training:
         data: datasets.Dataset | None = None,
         engine: str = "auto",
         held_passes: int = 0,
+        check: bool = True,
     ) -> None:
         from initlab.nn import Network, fast
 
@@ -422,19 +438,20 @@ class Training:
         self.configs, self.data = configs, ds
         E = len(configs)
         self.track = tuple(dict.fromkeys(MEASURED + first.track))
-        limits.check(  # the whole group, before anything is drawn
-            limits.training(
-                first.layers,
-                ensemble=E,
-                examples=max(ds.X_train.shape[1], ds.X_test.shape[1]),
-                iterations=first.iterations,
-                tracked=first.iterations // first.track_every + 2,
-                track_weights="weights" in self.track,
-                held_passes=held_passes,
-                build=True,
-                what=f"training {E:,} network(s) of layers {','.join(map(str, first.layers))}" if E > 1 else None,
+        if check:  # the whole group, before anything is drawn
+            limits.check(
+                limits.training(
+                    first.layers,
+                    ensemble=E,
+                    examples=max(ds.X_train.shape[1], ds.X_test.shape[1]),
+                    iterations=first.iterations,
+                    tracked=first.iterations // first.track_every + 2,
+                    track_weights="weights" in self.track,
+                    held_passes=held_passes,
+                    build=True,
+                    what=f"training {E:,} network(s) of layers {','.join(map(str, first.layers))}" if E > 1 else None,
+                )
             )
-        )
         self.network = Network(
             list(first.layers),
             hidden=first.hidden if isinstance(first.hidden, str) else list(first.hidden),
@@ -504,15 +521,25 @@ class Training:
             if values:
                 self._tracked.setdefault(name, []).extend(values[skip:])
 
+    def costs(self) -> list[float]:
+        """Each member's cost where training stands, as the engine recorded it (one record is
+        made at iteration 0 before any step): the number a result will hold, not a second
+        measurement of it."""
+        if not self._its:
+            self._fit(0, 1, 1, None)
+        return [float(c) for c in self._costs[-1]]
+
     def results(self) -> list[RunResult]:
         """One `RunResult` per config, measured where training stands now."""
         net, ds = self.network, self.data
-        with np.errstate(all="ignore"):  # a diverged network predicts from NaN: its result says so
-            train_acc = np.atleast_1d(net.accuracy(ds.X_train, ds.Y_train))
-            test_acc = np.atleast_1d(net.accuracy(ds.X_test, ds.Y_test))
+        E = len(self.configs)
+        train_acc = test_acc = [None] * E  # a regression (loss mse) has no accuracy
+        if net.output == "softmax" or net.loss.name == "binary_cross_entropy":
+            with np.errstate(all="ignore"):  # a diverged network predicts from NaN: its result says so
+                train_acc = [float(a) for a in np.atleast_1d(net.accuracy(ds.X_train, ds.Y_train))]
+                test_acc = [float(a) for a in np.atleast_1d(net.accuracy(ds.X_test, ds.Y_test))]
         costs = np.array(self._costs, dtype=np.float64).reshape(len(self._its), -1)  # (k, E)
         tr = {k: v if k == "weights" else np.asarray(v) for k, v in self._tracked.items()}
-        E = len(self.configs)
         out = []
         for k, config in enumerate(self.configs):
             curves = {"iteration": [int(i) for i in tr["iteration"]]}
@@ -525,8 +552,8 @@ class Training:
                     config=config,
                     iterations=tuple(self._its),
                     costs=tuple(float(c) for c in costs[:, k]),
-                    train_accuracy=float(train_acc[k]),
-                    test_accuracy=float(test_acc[k]),
+                    train_accuracy=train_acc[k],
+                    test_accuracy=test_acc[k],
                     start=_measures(curves, 0),
                     end=_measures(curves, -1),
                     engine=self.engine,
