@@ -126,7 +126,7 @@ def test_propagation_one_network_and_ensemble():
     assert len(rep.layers) == 4 and rep.layers[0].z_var > 0 and rep.layers[2].grad_q > 0
     ens = Network([64, 50, 50, 50, 10], hidden="relu", output="softmax", init="he", seed=0, ensemble=16)
     rep = propagation(ens, ds.X_train)
-    e = rep.layers[1].ensemble["z_q"]
+    e = rep.layers[1].stats("z_q")
     assert rep.layers[1].z_q.shape == (16,) and e["sem"] > 0 and e["log_spread"] > 0
     assert rep.forward_ratio.shape == (16,)
 
