@@ -351,7 +351,7 @@ def test_an_error_in_training_reaches_the_page_state_not_the_server() -> None:
     def broken(*args, **kwargs):
         raise FloatingPointError("injected")
 
-    t.net.fit = broken
+    t.training.step = broken  # every chunk of training goes through it
     t.start()
     t.join(30)
     assert not t.running

@@ -14,6 +14,7 @@ import numpy as np
 from initlab import data as datasets
 from initlab import initializers
 from initlab.diagnose import saturation, symmetry
+from initlab.experiments.run import RunConfig, Training, train
 from initlab.nn import HIDDEN, Network
 
 
@@ -27,6 +28,7 @@ def _fmt(a: np.ndarray) -> str:
 #: gradient, mean(a - y), is 0).
 WALK_X = np.array([[1.0, 2.0, -1.0, 0.5], [0.5, -1.0, 2.0, 1.0]])
 WALK_Y = np.array([[1.0, 0.0, 1.0, 1.0]])
+WALK_DATA = datasets.Dataset("walk", WALK_X, WALK_Y, WALK_X, WALK_Y)
 
 
 @dataclass
@@ -72,9 +74,10 @@ def walkthrough(*, updates: int = 3, seed: int = 1) -> Walkthrough:
     methods (random:0.01, xavier, he) side by side."""
     result = Walkthrough()
     for init in ("zeros", "random:0.01"):
-        net = Network([2, 3, 1], hidden="sigmoid", init=init, seed=seed)
+        training = Training([RunConfig("walk", (2, 3, 1), "sigmoid", None, init, 1.0, updates, seed)], data=WALK_DATA)
         steps = []
         for t in range(updates + 1):
+            net = training.network.member(0)  # this step's parameters, as one network
             _, cache = net.forward(WALK_X)
             grads = net.gradients(WALK_X, WALK_Y)
             rep = symmetry(net.params)
@@ -98,7 +101,7 @@ def walkthrough(*, updates: int = 3, seed: int = 1) -> Walkthrough:
                 }
             )
             if t < updates:
-                net.fit(WALK_X, WALK_Y, lr=1.0, iterations=1)
+                training.step(1)
         result.steps[init] = [
             {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in s.items()} for s in steps
         ]
@@ -209,12 +212,13 @@ def symmetry_story(
     X, Y = ds.X_train, ds.Y_train
     every = max(1, iterations // 100)
     runs = {}
-    for init in inits:
-        net = Network([2, 2, 1], hidden="sigmoid", init=init, seed=seed)
-        h = net.fit(X, Y, lr=lr, iterations=iterations, track=("symmetry", "weights"), track_every=every)
-        widths = [int(w[0]) for w in h.tracked.effective_width]
-        acc = net.accuracy(X, Y)
-        sym = h.symmetric_every_step
+    configs = [
+        RunConfig("xor", (2, 2, 1), "sigmoid", None, i, lr, iterations, seed, ("weights",), every) for i in inits
+    ]
+    for init, r in zip(inits, train(configs), strict=True):
+        widths = [int(w[0]) for w in r.curves["effective_width"]]
+        acc = r.train_accuracy
+        sym = r.symmetric_every_step
         span = f"{min(widths)}" if min(widths) == max(widths) else f"{min(widths)} to {max(widths)}"
         conclusion = (
             f"effective width {span} of 2 at every one of "
@@ -224,14 +228,14 @@ def symmetry_story(
                 if sym
                 else "the units computed different functions from the start"
             )
-            + f"; train accuracy {100 * acc:.1f}%, final cost {h.final_cost:.4f}"
+            + f"; train accuracy {100 * acc:.1f}%, final cost {r.final_cost:.4f}"
         )
         runs[init] = {
             "effective_width": widths,
-            "tracked_iterations": h.tracked.iterations,
-            "W1": [w["W1"].tolist() for w in h.tracked.weights],
+            "tracked_iterations": r.curves["iteration"],
+            "W1": [w["W1"].tolist() for w in r.curves["weights"]],
             "train_accuracy": acc,
-            "final_cost": float(h.final_cost),
+            "final_cost": r.final_cost,
             "symmetric_every_step": sym,
             "conclusion": conclusion,
         }
@@ -240,11 +244,11 @@ def symmetry_story(
     for act in HIDDEN:
         if act == "identity":
             continue
-        net = Network([2, 2, 1], hidden=act, init="zeros")
+        training = Training([RunConfig("xor", (2, 2, 1), act, None, "zeros", lr, iterations, 0)], data=ds)
+        net = training.network.member(0)
         factors = zero_gradient_factors(net, X, Y)
-        before = {k: v.copy() for k, v in net.params.items()}
-        h = net.fit(X, Y, lr=lr, iterations=iterations, track=("symmetry",), track_every=every)
-        moved = {k: float(np.abs(net.params[k] - before[k]).max()) for k in before}
+        (h,) = training.run()
+        moved = {k: float(np.abs(training.network.params[k][0] - net.params[k]).max()) for k in net.params}
         learned = [k for k, v in moved.items() if v > 0]
         if not learned:
             s = (
@@ -259,7 +263,7 @@ def symmetry_story(
         else:
             s = (
                 f"learned ({', '.join(learned)} moved) but as ONE unit: effective width "
-                f"{int(np.max(h.effective_widths))} of 2 at every tracked step "
+                f"{int(np.max(h.curves['effective_width']))} of 2 at every tracked step "
                 f"(symmetric every step: {h.symmetric_every_step})"
             )
         per.append(
@@ -346,15 +350,16 @@ def saturation_story(
     """Sigmoid and tanh hidden layers on the flower, weights ``randn * scale`` for each scale:
     one ensemble per activation."""
     ds = datasets.load("flower")
-    X, Y = ds.X_train, ds.Y_train
+    X = ds.X_train
     inits = [f"random:{s:g}" for s in scales]
     rows = []
     for hidden in ("sigmoid", "tanh"):
-        net = Network([2, 4, 1], hidden=hidden, init=inits, seed=[seed] * len(inits))
-        sat = saturation(net, X)
-        h = net.fit(X, Y, lr=lr, iterations=iterations, record_every=1)
-        for k, init in enumerate(inits):
-            below = np.flatnonzero(h.costs[:, k] <= target)
+        configs = [RunConfig("flower", (2, 4, 1), hidden, None, i, lr, iterations, seed, track_every=1) for i in inits]
+        training = Training(configs, data=ds)
+        sat = saturation(training.network, X)
+        results = training.run()
+        for k, (init, h) in enumerate(zip(inits, results, strict=True)):
+            below = np.flatnonzero(np.array(h.costs) <= target)
             hidden_k = sat.member(k).layers[0]
             rows.append(
                 {
@@ -363,7 +368,7 @@ def saturation_story(
                     "scale": scales[k],
                     "saturated_at_init": hidden_k.saturated_fraction,
                     "mean_abs_grad_at_init": hidden_k.mean_abs_grad,
-                    "final_cost": float(h.final_cost[k]),
+                    "final_cost": h.final_cost,
                     "iterations_to_target": int(h.iterations[below[0]]) if below.size else None,
                 }
             )
