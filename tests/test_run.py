@@ -207,3 +207,27 @@ def test_a_regression_trains_and_has_no_accuracy() -> None:
     (r,) = train(RunConfig("circles", (2, 3, 1), "tanh", "sigmoid", "he", 0.1, 5, 0, loss="mse"))
     assert r.train_accuracy is None and r.test_accuracy is None and np.isfinite(r.final_cost)
     assert r.config.loss == "mse" and r.config.to_dict()["loss"] == "mse"
+
+
+def test_compare_reads_a_spec_with_a_comma_as_one_init(capsys) -> None:
+    from .conftest import run
+
+    code, out, err = run(
+        [
+            "compare",
+            "--data",
+            "blobs",
+            "--layers",
+            "2,3,1",
+            "--inits",
+            "he,variance_scaling:2,fan_out",
+            "--iterations",
+            "3",
+            "--seeds",
+            "1",
+            "--json",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert json.loads(out)["config"]["inits"] == ["he", "variance_scaling:2,fan_out"]

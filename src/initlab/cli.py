@@ -474,9 +474,9 @@ def compare(
     """Train every (init, seed) at once and compare: accuracy, cost, symmetry, saturation."""
     from initlab.experiments.compare import CompareConfig, parse_seeds
 
-    specs = tuple(s.strip() for s in inits.split(","))
-    if not all(specs):
+    if any(not s.strip() for s in inits.split(",")):
         raise InitlabError(f"--inits has an empty entry: {inits!r} (comma-separated specs, e.g. zeros,he)")
+    specs = tuple(initializers.split_specs(inits))  # variance_scaling:2,fan_out stays one spec
     config = CompareConfig(
         data=data,
         layers=tuple(parse_ints(layers, "--layers")),
