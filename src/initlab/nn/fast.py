@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from initlab.nn import codegen
+from initlab.nn.network import RECORDS_PER_CALL, Cache, forward
 
 try:  # numba is optional: without it Network.fit uses the NumPy path
     import numba  # noqa: F401
@@ -67,7 +68,12 @@ class Engine:
     """One `Network`'s parameters in the kernel's lane-block layout, and the kernel over them.
 
     ``load`` copies ``net.params`` in; ``run(n)`` trains n iterations; ``store`` copies back.
+    It is an `initlab.nn.network.Engine` (``step``, ``cost``, ``forward``, ``store``,
+    ``per_call``), the interface `Network.fit` trains through; its cost is the kernel's sum.
     """
+
+    #: events one `step` records: one kernel call sums the cost at all of them as it trains
+    per_call = RECORDS_PER_CALL
 
     def __init__(self, net, X: np.ndarray, Y: np.ndarray, lr) -> None:
         dims = np.array(net.layer_dims, dtype=np.int64)
@@ -81,6 +87,7 @@ class Engine:
         self.nblk = -(-self.E // self.EB)
         X = np.ascontiguousarray(X, dtype=np.float64)
         Y = np.ascontiguousarray(Y, dtype=np.float64)
+        self.data = X  # for `forward`
         m, K = X.shape[1], self.kernel.K
         pad = -m % K  # examples padding m to whole tiles, masked out of the gradient
         self.m = m
@@ -130,8 +137,30 @@ class Engine:
             self.net.params[f"W{l}"][...] = w[0] if single else w
             self.net.params[f"b{l}"][...] = b[0] if single else b
 
-    #: ``run(n, record=...)`` measures costs (kept for callers that ask)
-    records = True
+    def step(self, n: int, record=()) -> list:
+        """``n`` steps; the mean cost after ``k`` of them for each ``k`` of ``record``
+        (increasing, ``0 <= k <= n``): a float, or ``(E,)`` for an ensemble. The kernel sums the
+        costs at ``k < n`` as it trains (before update k); ``k == n`` is a `peek`."""
+        inner = [k for k in record if k < n]
+        C = self.run(n, record=inner)  # (E, len(inner)), None when nothing is recorded
+        costs = [self._as_net(C[:, j]) for j in range(len(inner))]
+        if len(record) > len(inner):
+            costs.append(self.cost())
+        return costs
+
+    def cost(self) -> float | np.ndarray:
+        """The kernel's cost at the current parameters (`peek`): a float, or ``(E,)``."""
+        return self._as_net(self.peek())
+
+    def _as_net(self, cost: np.ndarray) -> float | np.ndarray:
+        """``(E,)`` costs as the network reports them: ``(E,)``, or a float for one network."""
+        return cost if self.net.ensemble else cost[0]
+
+    def forward(self) -> tuple[np.ndarray, Cache]:
+        """The NumPy forward pass (`initlab.nn.network.forward`) at the kernel's parameters,
+        stored into the network first (what the tracker measures)."""
+        self.store()
+        return forward(self.net.params, self.data, self.net.activations)
 
     def peek(self) -> np.ndarray:
         """The mean cost ``(E,)`` at the current parameters, which stay as they are: one

@@ -14,8 +14,9 @@ course's 2-D case and E networks at once are the same functions::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -35,7 +36,8 @@ from initlab.nn.units import canonical_order, num_layers, permute_cache_rows, pe
 from initlab.rng import Seed, spawn
 
 Params = dict[str, np.ndarray]
-#: Cost records the compiled kernel takes per call (then `fit` prints and calls back).
+#: Events the compiled engine records per call (`initlab.nn.fast.Engine.per_call`): the kernel
+#: sums the cost at up to this many events in one call, then `fit` calls back and prints.
 RECORDS_PER_CALL = 64
 #: One entry per layer: ``(A[l-1], Z[l])``, what the backward pass needs.
 Cache = list[tuple[np.ndarray, np.ndarray]]
@@ -175,13 +177,143 @@ class History:
         return f"History({len(self.iterations)} records, final cost {self.final_cost}{diverged})"
 
 
-def _is_count(n: object) -> bool:
-    return not isinstance(n, bool) and isinstance(n, (int, np.integer)) and n >= 1
-
-
 def _count(iterations: int, every: int) -> int:
     """Events ``range(0, iterations, every)`` plus the final record."""
     return iterations // every + 2
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An iteration ``i`` at which `fit` looks at the network, before that iteration's update
+    (``i == iterations``: after the last update): it ``records`` the cost (`History`, the
+    callback), ``tracks`` (the tracker measures) and/or ``prints`` the course's line."""
+
+    i: int
+    records: bool
+    tracks: bool
+    prints: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One call of an `Engine`: ``steps`` updates from iteration ``start``, with the cost taken
+    at each event of ``events`` that records or prints (``costed``, at ``offsets`` from
+    ``start``). ``events[0].i == start``; only the first event may track (the tracker measures
+    before the call's steps). The call after the last update has ``steps == 0``."""
+
+    start: int
+    steps: int
+    events: tuple[Event, ...]
+
+    @property
+    def tracks(self) -> bool:
+        return self.events[0].tracks
+
+    @property
+    def costed(self) -> tuple[Event, ...]:
+        return tuple(e for e in self.events if e.records or e.prints)
+
+    @property
+    def offsets(self) -> list[int]:
+        return [e.i - self.start for e in self.costed]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When `fit` looks, fixed before the first step: the iterations of ``range(iterations)``
+    that are multiples of ``record_every``, ``print_every`` or ``track_every`` (None: never),
+    in order, then ``final`` after the last update (recorded; tracked when anything is; never
+    printed, so ``print_every`` does not print the final cost)."""
+
+    iterations: int
+    events: tuple[Event, ...]
+    final: Event
+
+    @classmethod
+    def build(
+        cls, iterations: int, record_every: int, print_every: int | None = None, track_every: int | None = None
+    ) -> Schedule:
+        rec, tra, pri = (set(range(0, iterations, k)) if k else set() for k in (record_every, track_every, print_every))
+        events = tuple(Event(i, i in rec, i in tra, i in pri) for i in sorted(rec | tra | pri))
+        return cls(iterations, events, Event(iterations, True, track_every is not None, False))
+
+    def calls(self, per_call: int) -> Iterator[Call]:
+        """The run as engine calls of at most ``per_call`` events each, a tracked event always
+        first in its call; the calls cover ``[0, iterations)`` end to end, then the final event
+        as a call of 0 steps."""
+        groups: list[list[Event]] = []
+        for e in self.events:
+            if not groups or e.tracks or len(groups[-1]) == per_call:
+                groups.append([])
+            groups[-1].append(e)
+        bounds = [g[0].i for g in groups] + [self.iterations]
+        for k, g in enumerate(groups):
+            yield Call(bounds[k], bounds[k + 1] - bounds[k], tuple(g))
+        yield Call(self.iterations, 0, (self.final,))
+
+
+class Engine(Protocol):
+    """What `fit` needs of an engine: the NumPy `ReferenceEngine` and the compiled
+    `initlab.nn.fast.Engine` both are one. A cost is the mean cost over the examples: a float,
+    or ``(E,)`` for an ensemble, by the engine's one definition."""
+
+    #: Events one `step` call may record (`Schedule.calls`).
+    per_call: int
+
+    def step(self, n: int, record: Sequence[int] = ()) -> list:
+        """``n`` updates from the current parameters; returns the cost after ``k`` of them for
+        each ``k`` of ``record`` (increasing, ``0 <= k <= n``; ``k < n``: before update k)."""
+
+    def cost(self) -> float | np.ndarray:
+        """The cost at the current parameters (``step(0, record=[0])[0]``)."""
+
+    def forward(self) -> tuple[np.ndarray, Cache]:
+        """``(A[L], cache)`` of `forward` at the current parameters, written back to the network."""
+
+    def store(self) -> None:
+        """Write the current parameters back into the network's ``params``."""
+
+
+class ReferenceEngine:
+    """The formulas as written: `forward`, `backward` and `update` on the network's own
+    ``params`` (so `store` has nothing to do); the cost is ``loss.cost(Z[L], A[L], Y)``."""
+
+    #: one event per call: batching saves nothing here, and each callback comes as soon as its
+    #: event's steps are done (the CLI's progress bar moves with the work)
+    per_call = 1
+
+    def __init__(self, net: Network, X: np.ndarray, Y: np.ndarray, lr: float | np.ndarray) -> None:
+        self.params, self.activations, self.loss = net.params, net.activations, net.loss
+        self.X, self.Y, self.lr = X, Y, lr
+        self._now: tuple[np.ndarray, Cache] | None = None  # the forward pass at the current parameters
+
+    def forward(self) -> tuple[np.ndarray, Cache]:
+        """``(A[L], cache)`` at the current parameters, kept for the next step's update."""
+        if self._now is None:
+            self._now = forward(self.params, self.X, self.activations)
+        return self._now
+
+    def cost(self) -> float | np.ndarray:
+        """``loss.cost`` at the current parameters (a float, or ``(E,)``)."""
+        AL, cache = self.forward()
+        return self.loss.cost(cache[-1][1], AL, self.Y)
+
+    def step(self, n: int, record: Sequence[int] = ()) -> list:
+        """``n`` times: ``A[L], cache = forward(...)`` (the cost taken from it where recorded),
+        then ``update(params, backward(...), lr)``; see `Engine.step`."""
+        costs = []
+        for k in range(n):
+            if k in record:
+                costs.append(self.cost())
+            AL, cache = self.forward()
+            update(self.params, backward(self.params, cache, AL, self.Y, self.activations, self.loss), self.lr)
+            self._now = None
+        if n in record:
+            costs.append(self.cost())
+        return costs
+
+    def store(self) -> None:
+        pass
 
 
 def _as_list(value: object, n: int, what: str) -> list:
@@ -386,12 +518,15 @@ class Network:
         track_every: int = 1,
         engine: str = "auto",
     ) -> History:
-        """Full-batch gradient descent for ``iterations`` steps; returns the `History`.
+        """Full-batch gradient descent for ``iterations`` steps on ``X: (n_x, m)``,
+        ``Y: (n_y, m)``: ``W[l] := W[l] - lr * dW[l]``, ``b[l] := b[l] - lr * db[l]`` (``lr``
+        one number, or one per ensemble member); returns the `History`.
 
         The cost is recorded every ``record_every`` iterations (default: about 200 records)
         and always at iteration 0 and after the last update. ``print_every=1000`` prints the
         course's "Cost after iteration i: c". ``callback(i, cost)`` is called at each record
-        (the CLI's progress bar).
+        (the CLI's progress bar), before that iteration's line is printed. ``cost`` is a float,
+        or ``(E,)`` for an ensemble.
 
         ``track=("symmetry", "saturation", "weights")`` measures those every ``track_every``
         iterations and after the last update (`History.tracked`, `History.symmetric_every_step`).
@@ -401,6 +536,10 @@ class Network:
         never its ensemble size (`initlab.nn.fast.pays`: fast when numba is installed and the
         shape runs the unrolled kernel), so a network trains to the same bits alone, in any
         ensemble and on any executor. The engines agree to rounding, not bit for bit.
+
+        How: the events (`Schedule`) are fixed before the first step; the engine (`Engine`)
+        runs from one event to the next, taking the cost at the events it passes; the hidden
+        units train in a canonical order that is undone at the end (`initlab.nn.units`).
         """
         X = np.ascontiguousarray(self._check_X(X))  # the same arithmetic for any memory layout
         Y = np.ascontiguousarray(self._check_Y(X, Y))
@@ -414,6 +553,9 @@ class Network:
             raise InitlabError(f"print_every must be at least 1, got {print_every}")
         if engine not in ("auto", "fast", "reference"):
             raise InitlabError(f"engine must be 'auto', 'fast' or 'reference', got {engine!r}")
+        track = (track,) if isinstance(track, str) else tuple(track)
+        tracker = self._tracker(track, track_every)
+        make_engine = self._engine_type(engine, iterations)
         limits.check(
             limits.training(
                 self.layer_dims,
@@ -421,136 +563,65 @@ class Network:
                 examples=X.shape[1],
                 iterations=iterations,
                 records=_count(iterations, every) + (0 if print_every is None else _count(iterations, print_every)),
-                tracked=_count(iterations, track_every) if track and _is_count(track_every) else 0,
-                track_weights="weights" in (track if not isinstance(track, str) else (track,)),
+                tracked=0 if tracker is None else _count(iterations, track_every),
+                track_weights="weights" in track,
                 built=True,
             )
         )
+        schedule = Schedule.build(iterations, every, print_every, None if tracker is None else track_every)
         self._apply_lsuv(X)
         # Train with the hidden units in a canonical order (undone in `finally`), so a
         # permutation of them permutes the result bit for bit (initlab.nn.units).
         perms = canonical_order(self.params)
-        permuted = any((p != np.arange(p.shape[-1])).any() for p in perms)
-        if permuted:
+        if all((p == np.arange(p.shape[-1])).all() for p in perms):
+            perms = None  # already canonical
+        else:
             permute_units(self.params, perms)
+        its, costs = [], []
         try:
             # a run that overflows is reported (History.diverged_at), not warned about per step
             with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-                return self._fit(
-                    X,
-                    Y,
-                    alpha,
-                    iterations,
-                    every,
-                    print_every,
-                    callback,
-                    track,
-                    track_every,
-                    engine,
-                    perms if permuted else None,
-                )
+                eng = make_engine(self, X, Y, alpha)  # after the permutation: it trains what it is given
+                for call in schedule.calls(eng.per_call):
+                    if call.tracks:  # in the user's order of units
+                        _, cache = eng.forward()
+                        tracker.record(call.start, *_user_order(self.params, cache, perms))
+                    for event, c in zip(call.costed, eng.step(call.steps, record=call.offsets), strict=True):
+                        if event.records:
+                            its.append(event.i)
+                            costs.append(c)
+                            if callback is not None:
+                                callback(event.i, c)
+                        if event.prints:
+                            print(f"Cost after iteration {event.i}: {c}")
+                eng.store()
         finally:
-            if permuted:
+            if perms is not None:
                 permute_units(self.params, perms, inverse=True)
-
-    def _fit(self, X, Y, alpha, iterations, every, print_every, callback, track, track_every, engine, perms) -> History:
-        """`fit` on validated arguments, hidden units in canonical order (``perms`` undoes it
-        for what the tracker sees; None when the order is the user's)."""
-        tracker = None
-        if track:
-            if isinstance(track, str):
-                track = (track,)
-            if isinstance(track_every, bool) or not isinstance(track_every, (int, np.integer)) or track_every < 1:
-                raise InitlabError(f"track_every must be a positive integer, got {track_every!r}")
-            # diagnose sits above nn; imported only when tracking is asked for
-            from initlab.diagnose.tracking import Tracker
-
-            tracker = Tracker(tuple(track), self.activations, len(self.layer_dims) - 2)
-
-        from initlab.nn import fast
-
-        use_fast = engine == "fast" or (engine == "auto" and fast.pays(self))
-        if engine == "fast" and not fast.supported(self):
-            raise InitlabError(fast.refusal(self))
-        params, acts, loss = self.params, self.activations, self.loss
-        runner = fast.Engine(self, X, Y, alpha) if use_fast and iterations > 0 else None
-
-        def advance(n: int, cache_now=None) -> None:
-            """n gradient-descent steps from the current parameters."""
-            if runner is not None:
-                runner.run(n)
-                return
-            for step in range(n):
-                if step == 0 and cache_now is not None:
-                    AL, cache = cache_now
-                else:
-                    AL, cache = forward(params, X, acts)
-                update(params, backward(params, cache, AL, Y, acts, loss), alpha)
-
-        events = set(range(0, iterations, every))
-        if print_every is not None:
-            events |= set(range(0, iterations, print_every))
-        if tracker is not None:
-            events |= set(range(0, iterations, track_every))
-        its, costs = [], []
-
-        def note(i: int, c) -> None:
-            if i % every == 0:
-                its.append(i)
-                costs.append(c)
-                if callback is not None:
-                    callback(i, c)
-            if print_every is not None and i % print_every == 0:
-                print(f"Cost after iteration {i}: {c}")
-
-        order = sorted(events)
-        if runner is not None and runner.records and tracker is None:
-            # the kernel sums the cost at each event while it trains: one call per chunk of
-            # events (prints and callbacks follow each chunk, in order)
-            ends = order[1:] + [iterations]
-            for a in range(0, len(order), RECORDS_PER_CALL):
-                chunk = order[a : a + RECORDS_PER_CALL]
-                start, stop = chunk[0], ends[a + len(chunk) - 1]
-                C = runner.run(stop - start, record=[i - start for i in chunk])
-                for k, i in enumerate(chunk):
-                    note(i, C[:, k] if self.ensemble else C[0, k])
-            c = runner.peek()
-            c = c if self.ensemble else c[0]
-            runner.store()
-        else:
-
-            def cost_now(AL, cache):
-                """The cost at the current parameters by the engine's one definition: the
-                kernel's sum where the kernel trains (as the records above), else the loss's."""
-                if runner is None:
-                    return loss.cost(cache[-1][1], AL, Y)
-                c = runner.peek()
-                return c if self.ensemble else c[0]
-
-            pos, last = 0, None
-            for i in order:
-                advance(i - pos, last)
-                pos = i
-                if runner is not None:
-                    runner.store()
-                AL, cache = forward(params, X, acts)
-                last = (AL, cache)
-                if tracker is not None and i % track_every == 0:
-                    tracker.record(i, *_user_order(params, cache, perms))
-                note(i, cost_now(AL, cache))
-            advance(iterations - pos, last)
-            if runner is not None:
-                runner.store()
-            AL, cache = forward(params, X, acts)
-            if tracker is not None:
-                tracker.record(iterations, *_user_order(params, cache, perms))
-            c = cost_now(AL, cache)
-        its.append(iterations)
-        costs.append(c)
-        if callback is not None:
-            callback(iterations, c)
         lr_out = alpha.ravel().tolist() if isinstance(alpha, np.ndarray) else alpha
         return History(np.array(its), np.array(costs), lr_out, tracked=None if tracker is None else tracker.result)
+
+    def _tracker(self, track: tuple[str, ...], track_every: object):
+        """The `initlab.diagnose.tracking.Tracker` for ``fit(track=...)``, None when nothing is
+        tracked; refuses unknown measures and a ``track_every`` that is not a positive integer."""
+        if not track:
+            return None
+        if isinstance(track_every, bool) or not isinstance(track_every, (int, np.integer)) or track_every < 1:
+            raise InitlabError(f"track_every must be a positive integer, got {track_every!r}")
+        from initlab.diagnose.tracking import Tracker  # diagnose sits above nn: imported when asked for
+
+        return Tracker(track, self.activations, len(self.layer_dims) - 2)
+
+    def _engine_type(self, engine: str, iterations: int) -> type[Engine]:
+        """`initlab.nn.fast.Engine` where ``engine`` picks the compiled engine for this network
+        and there are steps to run (a run of 0 steps only measures: no kernel to compile), else
+        `ReferenceEngine`. ``engine="fast"`` on a network the kernel cannot run says why."""
+        from initlab.nn import fast
+
+        if engine == "fast" and not fast.supported(self):
+            raise InitlabError(fast.refusal(self))
+        compiled = engine == "fast" or (engine == "auto" and fast.pays(self))
+        return fast.Engine if compiled and iterations > 0 else ReferenceEngine
 
     def _apply_lsuv(self, X: np.ndarray) -> None:
         """Members initialized with a data-dependent init (``lsuv``) get their data step on the
