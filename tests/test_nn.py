@@ -380,7 +380,7 @@ def fit_by_definition(
     every = record_every or max(1, iterations // 200)
     track = (track,) if isinstance(track, str) else tuple(track)
     tracker = Tracker(track, net.activations, len(net.layer_dims) - 2) if track else None
-    compiled = iterations > 0 and (engine == "fast" or (engine == "auto" and fast.pays(net)))
+    compiled = engine == "fast" or (engine == "auto" and fast.pays(net))  # 0 steps too: one cost
     net._apply_lsuv(X)
     perms = units.canonical_order(net.params)
     units.permute_units(net.params, perms)

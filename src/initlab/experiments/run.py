@@ -33,6 +33,8 @@ from initlab.diagnose.tracking import TRACKABLE
 from initlab.errors import InitlabError, check_layer_dims, check_positive, unknown
 from initlab.nn.activations import ACTIVATIONS, HIDDEN
 from initlab.nn.losses import DEFAULT_LOSS, LOSSES
+from initlab.nn.network import Network
+from initlab.nn.units import canonical_order, permute_units
 from initlab.rng import MAX_SEED
 
 #: Always measured at a run's start and end (the rest of ``track`` is the user's choice).
@@ -403,7 +405,7 @@ class Training:
         held_passes: int = 0,
         check: bool = True,
     ) -> None:
-        from initlab.nn import Network, fast
+        from initlab.nn import fast
 
         configs = list(configs)
         if not configs:
@@ -452,7 +454,7 @@ class Training:
                     what=f"training {E:,} network(s) of layers {','.join(map(str, first.layers))}" if E > 1 else None,
                 )
             )
-        self.network = Network(
+        self.network_ = Network(
             list(first.layers),
             hidden=first.hidden if isinstance(first.hidden, str) else list(first.hidden),
             output=first.output,
@@ -462,13 +464,30 @@ class Training:
             seed=[c.seed for c in configs],
         )
         if engine == "auto":
-            engine = "fast" if fast.pays(self.network) else "reference"
+            engine = "fast" if fast.pays(self.network_) else "reference"
         self.engine = engine
+        # One order of hidden units for every chunk (`Network.fit(order=...)`): the canonical
+        # order of the parameters as drawn (after lsuv's data step), so chunks are the arithmetic
+        # of one call. The network is in that order while it trains and back in the user's
+        # order whenever it is read (`network`).
+        self._net = self.network_
+        del self.network_
+        self._net._apply_lsuv(np.ascontiguousarray(ds.X_train))
+        self._order = canonical_order(self._net.params)
+        self._ordered = False
         self.done = 0  # iterations trained
         self.seconds = 0.0
         self._its: list[int] = []
         self._costs: list[np.ndarray] = []
         self._tracked: dict[str, list] = {}
+
+    @property
+    def network(self) -> Network:
+        """The ensemble (member k is config k), its hidden units in the user's order."""
+        if self._ordered:
+            permute_units(self._net.params, self._order, inverse=True)
+            self._ordered = False
+        return self._net
 
     @property
     def lr(self) -> list[float]:
@@ -490,8 +509,11 @@ class Training:
         X, Y = self.data.X_train, self.data.Y_train
         offset = self.done
         callback = None if progress is None else (lambda i, c: progress(offset + i, c))
+        if not self._ordered:
+            permute_units(self._net.params, self._order)
+            self._ordered = True
         t = time.perf_counter()
-        h = self.network.fit(
+        h = self._net.fit(
             X,
             Y,
             lr=self.lr,
@@ -501,6 +523,7 @@ class Training:
             track=self.track,
             track_every=max(1, every),
             engine=self.engine,
+            order=self._order,
         )
         self.seconds += time.perf_counter() - t
         self.done += n

@@ -517,6 +517,7 @@ class Network:
         track: Sequence[str] = (),
         track_every: int = 1,
         engine: str = "auto",
+        order: list[np.ndarray] | None = None,
     ) -> History:
         """Full-batch gradient descent for ``iterations`` steps on ``X: (n_x, m)``,
         ``Y: (n_y, m)``: ``W[l] := W[l] - lr * dW[l]``, ``b[l] := b[l] - lr * db[l]`` (``lr``
@@ -540,6 +541,13 @@ class Network:
         How: the events (`Schedule`) are fixed before the first step; the engine (`Engine`)
         runs from one event to the next, taking the cost at the events it passes; the hidden
         units train in a canonical order that is undone at the end (`initlab.nn.units`).
+
+        ``order``: None (train in the canonical order of the parameters as they are now), or
+        the per-hidden-layer permutations the caller has already applied to ``params``
+        (`units.permute_units`) and keeps across calls: the units train as they are and the
+        tracker sees them back in the caller's order. `initlab.experiments.run.Training` passes
+        the order of its first call to every chunk, so training in chunks is the arithmetic of
+        one call (the canonical order of the parameters changes as they train).
         """
         X = np.ascontiguousarray(self._check_X(X))  # the same arithmetic for any memory layout
         Y = np.ascontiguousarray(self._check_Y(X, Y))
@@ -572,10 +580,11 @@ class Network:
         self._apply_lsuv(X)
         # Train with the hidden units in a canonical order (undone in `finally`), so a
         # permutation of them permutes the result bit for bit (initlab.nn.units).
-        perms = canonical_order(self.params)
+        given = order is not None
+        perms = canonical_order(self.params) if order is None else order
         if all((p == np.arange(p.shape[-1])).all() for p in perms):
-            perms = None  # already canonical
-        else:
+            perms = None  # already in that order
+        elif not given:
             permute_units(self.params, perms)
         its, costs = [], []
         try:
@@ -596,7 +605,7 @@ class Network:
                             print(f"Cost after iteration {event.i}: {c}")
                 eng.store()
         finally:
-            if perms is not None:
+            if perms is not None and not given:
                 permute_units(self.params, perms, inverse=True)
         lr_out = alpha.ravel().tolist() if isinstance(alpha, np.ndarray) else alpha
         return History(np.array(its), np.array(costs), lr_out, tracked=None if tracker is None else tracker.result)
@@ -613,15 +622,16 @@ class Network:
         return Tracker(track, self.activations, len(self.layer_dims) - 2)
 
     def _engine_type(self, engine: str, iterations: int) -> type[Engine]:
-        """`initlab.nn.fast.Engine` where ``engine`` picks the compiled engine for this network
-        and there are steps to run (a run of 0 steps only measures: no kernel to compile), else
-        `ReferenceEngine`. ``engine="fast"`` on a network the kernel cannot run says why."""
+        """`initlab.nn.fast.Engine` where ``engine`` picks the compiled engine for this network,
+        else `ReferenceEngine`; a run of 0 steps too, so its cost is the same definition as the
+        first record of a longer run. ``engine="fast"`` on a network the kernel cannot run says
+        why."""
         from initlab.nn import fast
 
         if engine == "fast" and not fast.supported(self):
             raise InitlabError(fast.refusal(self))
         compiled = engine == "fast" or (engine == "auto" and fast.pays(self))
-        return fast.Engine if compiled and iterations > 0 else ReferenceEngine
+        return fast.Engine if compiled else ReferenceEngine
 
     def _apply_lsuv(self, X: np.ndarray) -> None:
         """Members initialized with a data-dependent init (``lsuv``) get their data step on the
