@@ -271,6 +271,7 @@ def _bench():
     return mod
 
 
+@pytest.mark.slow  # the benchmark's peers, trained: make bench's business, run by make test-all
 def test_benchmark_peers_really_train(circles):
     """Every peer lowers the cost from about log 2, and all agree in magnitude after the same work."""
     b = _bench()
