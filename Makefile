@@ -28,11 +28,13 @@ demo: $(VENV)/.core  ## the main job on built-in data
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	 else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi
 
+# Tests run on 2 processes (pytest-xdist; CI has 2 cores): each test is independent of the order
+# and of the other process (servers on free loopback ports, stores in tmp_path).
 test: $(VENV)/.test /usr/bin/chromium  ## the whole suite but the checks marked slow
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow" -q -n 2
 
 test-all: $(VENV)/.test /usr/bin/chromium  ## every test, the slow ones too
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 bench: $(VENV)/.test  ## speed, as ratios against the peers, measured in one run
 	$(BIN)/python benchmarks/bench_train.py

@@ -21,7 +21,7 @@ import pytest
 from initlab import data as datasets
 from initlab.errors import InitlabError
 from initlab.experiments.store import Store
-from initlab.experiments.sweep import RunConfig, load_spec, make_tasks, parse_spec, run_sweep, run_task
+from initlab.experiments.sweep import RunConfig, load_spec, make_tasks, parse_spec, run_sweep, run_task, sweep_status
 from initlab.nn import Network
 
 INITLAB = str(Path(sys.executable).parent / "initlab")
@@ -328,7 +328,6 @@ def _status(spec: Path, store: Path) -> dict | None:
 def _wait_partway(proc: subprocess.Popen, spec: Path, store: Path) -> dict:
     """Poll the store (read-only, while the sweep writes it) until one to three of the six tasks
     are stored."""
-    from initlab.experiments.sweep import sweep_status
 
     parsed = load_spec(spec)
     deadline = time.monotonic() + 120
@@ -348,7 +347,9 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_sweep(tmp_path: P
     store = tmp_path / "runs.duckdb"
     proc = _cli_sweep(spec_path, store)
     seen = _wait_partway(proc, spec_path, store)
-    during = _status(spec_path, store)  # the CLI reads the store while the sweep writes it
+    # read again while the sweep writes, in-process: the CLI's own start-up (seconds on a loaded
+    # machine) let the sweep finish before the kill (seen under pytest -n 2)
+    during = sweep_status(load_spec(spec_path), Store(store))["spec"]
     assert proc.poll() is None and seen["done"] <= during["done"] < 24
     os.kill(proc.pid, signal.SIGKILL)  # the driver alone, mid-sweep: its workers must follow by themselves
     proc.wait(timeout=30)
