@@ -40,6 +40,8 @@ ENGINE = "reference"
 def bits(*values: float) -> bytes:
     """Floats as their bytes: equal bits are equal, NaN included."""
     return np.array(values, dtype=np.float64).tobytes()
+
+
 INITS = ("zeros", "random:0.01", "random:2", "he", "xavier", "constant:0.3")
 
 
@@ -109,14 +111,19 @@ def test_a_run_is_the_network_trained_alone() -> None:
 
 
 def test_measures_come_from_the_tracker_and_zeros_stay_symmetric() -> None:
-    zeros, he = train([RunConfig("circles", (2, 6, 3, 1), "relu", None, i, 0.05, 40, 1) for i in ("zeros", "he")])
+    zeros, he = train(
+        [RunConfig("circles", (2, 6, 3, 1), "relu", None, i, 0.05, 40, 1, ("symmetry",), 5) for i in ("zeros", "he")]
+    )
     assert zeros.start.effective_width == zeros.end.effective_width == (1, 1)
     assert zeros.symmetric_every_step and zeros.end.symmetric
     assert he.end.effective_width == (6, 3) and not he.symmetric_every_step
     assert (
         zeros.end.dead_fraction[0] is not None and zeros.end.saturated_fraction[0] is None
     )  # relu dies, never saturates
-    assert zeros.curves["iteration"][0] == 0 and zeros.curves["iteration"][-1] == 40
+    assert zeros.curves["iteration"] == [0, 5, 10, 15, 20, 25, 30, 35, 40]
+    (plain,) = train(RunConfig("circles", (2, 6, 3, 1), "relu", None, "zeros", 0.05, 40, 1))
+    assert plain.curves["iteration"] == [0, 40] and plain.symmetric_every_step is None  # start and end only
+    assert plain.end == zeros.end and plain.final_cost == zeros.final_cost  # tracking changes no number
 
 
 def test_identity_normal_form_and_first_version_ids() -> None:
@@ -236,3 +243,41 @@ def test_compare_reads_a_spec_with_a_comma_as_one_init(capsys) -> None:
     )
     assert code == 0, err
     assert json.loads(out)["config"]["inits"] == ["he", "variance_scaling:2,fan_out"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"hidden": 5}, "hidden must be a name or a list of names, got 5"),
+        ({"track": None}, "track must be a name or a list of names"),
+        ({"output": 3}, "output must be a string, got 3"),
+        ({"data": None}, "data must be a string"),
+        ({"data_seed": -1}, "data_seed must be a non-negative integer or None"),
+        ({"examples": 1.5}, "examples must be a non-negative integer or None"),
+        ({"lr": True}, "lr must be a number, got True"),
+    ],
+)
+def test_wrong_types_are_one_line(kwargs: dict, words: str) -> None:
+    """Found by a new-user trial: these gave TypeErrors from deep inside, or np.int64 fields
+    that broke `id` and JSON later."""
+    with pytest.raises(InitlabError, match=words):
+        RunConfig(**kwargs)
+
+
+def test_numpy_integers_become_ints_and_track_order_is_one_identity() -> None:
+    c = RunConfig(examples=np.int64(50), data_seed=np.int64(7), seed=np.uint64(3))
+    assert type(c.examples) is int and type(c.data_seed) is int and json.dumps(c.to_dict())
+    a = RunConfig(track=("saturation", "symmetry"))
+    assert a.id == RunConfig(track=("symmetry", "saturation", "symmetry")).id
+
+
+def test_training_refuses_a_step_past_its_iterations_and_a_non_config() -> None:
+    t = Training([RunConfig(iterations=5)], engine=ENGINE)
+    assert t.results()[0].iterations == (0,)  # nothing trained: the measures at initialization
+    t.step(3)
+    with pytest.raises(InitlabError, match=r"step takes 0 to 2 iterations"):
+        t.step(10)
+    t.step(2)
+    assert t.results()[0].iterations[-1] == 5
+    with pytest.raises(InitlabError, match="train takes RunConfig objects, got dict"):
+        train([{"data": "flower"}])

@@ -441,3 +441,22 @@ def test_train_compare_and_a_sweep_give_one_network_the_same_final_cost_to_the_b
     for key in RESULT_COLUMNS:  # the store's measured columns are RunResult.row()'s
         if key != "seconds":
             assert train[key] == swept[key] == member[key], key
+
+
+def test_a_store_of_the_first_version_is_widened_and_takes_big_seeds(tmp_path: Path) -> None:
+    """The first store kept seeds in INTEGER and had no diverged_at: a seed of 3e9 (or a
+    data_seed) failed to go in and its task waited in the journal for ever (a new-user trial)."""
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE runs (id VARCHAR PRIMARY KEY, sweep VARCHAR, seed INTEGER, data_seed INTEGER)")
+    con.close()
+    st = Store(path)
+    configs = [
+        RunConfig("circles", (2, 4, 1), "relu", "sigmoid", "he", 0.1, 10, s, data_seed=3 * 10**9)
+        for s in (1, 2**63 - 1)
+    ]
+    assert st.write("big", fake_result(configs), executor="local", attempts=1) is True
+    _, rows = st.query("SELECT seed, data_seed, diverged_at FROM runs ORDER BY seed")
+    assert rows == [(1, 3 * 10**9, None), (2**63 - 1, 3 * 10**9, None)]

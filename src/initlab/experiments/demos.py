@@ -274,7 +274,7 @@ def symmetry_story(
                 "factors_at_init": factors,
                 "symmetric_every_step": h.symmetric_every_step,
                 "sentence": s,
-                "train_accuracy": net.accuracy(X, Y),
+                "train_accuracy": h.train_accuracy,  # after training (net is the network before it)
             }
         )
     config = {

@@ -92,6 +92,21 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         put = object.__setattr__  # frozen: the normal forms are set once, here
+        for name in ("data", "output", "loss", "init", "bias"):
+            v = getattr(self, name)
+            if v is not None and not isinstance(v, str) or (name in ("data", "init", "bias") and v is None):
+                raise InitlabError(f"{name} must be a string, got {v!r}")
+        for name in ("hidden", "track"):
+            v = getattr(self, name)
+            if not isinstance(v, str) and not (isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v)):
+                raise InitlabError(f"{name} must be a name or a list of names, got {v!r}")
+        for name in ("data_seed", "examples"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0):
+                raise InitlabError(f"{name} must be a non-negative integer or None, got {v!r}")
+            put(self, name, None if v is None else int(v))
+        if isinstance(self.lr, (bool, str)):
+            raise InitlabError(f"lr must be a number, got {self.lr!r}")
         put(self, "layers", tuple(int(n) for n in check_layer_dims(self.layers)))
         L = len(self.layers) - 1
         hidden = (self.hidden,) if isinstance(self.hidden, str) else tuple(self.hidden)
@@ -126,7 +141,7 @@ class RunConfig:
         for t in track:
             if t not in TRACKABLE:
                 raise InitlabError(f"cannot track {t!r}: choose from {', '.join(TRACKABLE)}")
-        put(self, "track", track)
+        put(self, "track", tuple(sorted(set(track))))  # one identity however it is listed
         every = record_every(self.iterations) if self.track_every is None else self.track_every
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
             raise InitlabError(f"track_every must be a positive integer, got {self.track_every!r}")
@@ -213,7 +228,7 @@ class RunConfig:
 CONFIG_COLUMNS = {
     "id": "VARCHAR PRIMARY KEY",
     "data": "VARCHAR",
-    "data_seed": "INTEGER",
+    "data_seed": "UBIGINT",
     "layers": "VARCHAR",
     "depth": "INTEGER",
     "hidden": "VARCHAR",
@@ -284,9 +299,12 @@ class RunResult:
         return next((i for i, c in zip(self.iterations, self.costs, strict=True) if not np.isfinite(c)), None)
 
     @property
-    def symmetric_every_step(self) -> bool:
-        """Some hidden layer kept identical units at every tracked step."""
-        return bool(np.all(self.curves["symmetric"])) if "symmetric" in self.curves else self.start.symmetric
+    def symmetric_every_step(self) -> bool | None:
+        """Some hidden layer kept identical units at every tracked step; None for a run that
+        tracked nothing (measured at its start and end only)."""
+        if not self.config.track:
+            return None
+        return bool(np.all(self.curves["symmetric"]))
 
     def row(self) -> dict:
         """The store's measured columns (`RESULT_COLUMNS`), one number (or list) each."""
@@ -305,18 +323,19 @@ class RunResult:
         }
 
     def curve_rows(self) -> dict[str, list]:
-        """The store's curves (`CURVE_COLUMNS`), one row per tracked step."""
+        """The store's curves (`CURVE_COLUMNS`): one row per cost record, with the measures
+        where that step was tracked (NULL elsewhere)."""
         c = self.curves
+        at = {i: j for j, i in enumerate(c["iteration"])}
+        rows = [at.get(i) for i in self.iterations]
         out = {
-            "run": [self.config.id] * len(c["iteration"]),
-            "iteration": list(c["iteration"]),
-            "cost": [self.cost_at(i) for i in c["iteration"]],
+            "run": [self.config.id] * len(self.iterations),
+            "iteration": list(self.iterations),
+            "cost": [None if not np.isfinite(v) else v for v in self.costs],
+            "effective_width": [None if j is None else list(map(int, c["effective_width"][j])) for j in rows],
         }
-        if "effective_width" in c:
-            out["effective_width"] = [list(map(int, w)) for w in c["effective_width"]]
         for name in ("saturated_fraction", "dead_fraction"):
-            if name in c:
-                out[name] = [[None if np.isnan(v) else float(v) for v in row] for row in c[name]]
+            out[name] = [None if j is None else [None if np.isnan(v) else float(v) for v in c[name][j]] for j in rows]
         return out
 
     def cost_at(self, iteration: int) -> float | None:
@@ -495,14 +514,22 @@ class Training:
 
     def step(self, n: int, *, progress: Callable[[int, object], None] | None = None) -> None:
         """``n`` more gradient-descent steps, recording the cost and measures at this chunk's
-        start and end (the dashboard's chunks)."""
-        self._fit(n, n, n, progress)
+        start and end (the dashboard's chunks), never past the configs' iterations."""
+        left = self.configs[0].iterations - self.done
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= left:
+            raise InitlabError(
+                f"step takes 0 to {left} iterations (the configs' {self.configs[0].iterations}, "
+                f"{self.done} done), got {n!r}"
+            )
+        self._fit(int(n), n, n, progress)
 
     def run(self, progress: Callable[[int, object], None] | None = None) -> list[RunResult]:
         """Train the rest of the configs' iterations on their schedule; the results."""
-        rest = self.configs[0].iterations - self.done
-        every = self.configs[0].track_every
-        self._fit(rest, every, every, progress)  # costs recorded where the measures are
+        first = self.configs[0]
+        rest = first.iterations - self.done
+        # costs every track_every; the measures too where the config tracks something, else at
+        # the start and the end only (measuring every record made a sweep 5-7x slower)
+        self._fit(rest, first.track_every, first.track_every if first.track else max(rest, 1), progress)
         return self.results()
 
     def _fit(self, n: int, record: int | None, every: int, progress) -> None:
@@ -554,6 +581,8 @@ class Training:
 
     def results(self) -> list[RunResult]:
         """One `RunResult` per config, measured where training stands now."""
+        if not self._its:
+            self._fit(0, 1, 1, None)  # nothing trained yet: the measures at initialization
         net, ds = self.network, self.data
         E = len(self.configs)
         train_acc = test_acc = [None] * E  # a regression (loss mse) has no accuracy
@@ -625,6 +654,9 @@ def train(
     if isinstance(configs, RunConfig):
         configs = [configs]
     configs = list(configs)
+    for c in configs:
+        if not isinstance(c, RunConfig):
+            raise InitlabError(f"train takes RunConfig objects, got {type(c).__name__}: {c!r:.60}")
     out: list[RunResult | None] = [None] * len(configs)
     loaded: dict[tuple, datasets.Dataset] = {}
     for idx in groups(configs):

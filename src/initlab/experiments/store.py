@@ -182,6 +182,7 @@ class Store:
         try:
             if write:
                 con.execute(SCHEMA)
+                _widen(con)
             yield con
         finally:
             con.close()
@@ -498,6 +499,21 @@ def _has_runs(con) -> bool:
     return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'").fetchone()[0])
 
 
+def _widen(con) -> None:
+    """A store written by an earlier version kept seeds in 32 bits (INTEGER): its columns are
+    widened to the types of `RUN_TYPES` (a seed up to 2**63 - 1 failed to go in, and its whole
+    task waited in the journal for ever)."""
+    have = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'runs'"
+        ).fetchall()
+    )
+    for column in ("seed", "data_seed"):
+        want = RUN_TYPES[column]
+        if have.get(column, want) != want:
+            con.execute(f"ALTER TABLE runs ALTER COLUMN {column} SET DATA TYPE {want}")
+
+
 def _frame(rows: list[dict], columns: list[str]):
     """A DataFrame with exactly ``columns`` in order, typed from the store's SQL types so DuckDB
     reads NULLs right."""
@@ -510,7 +526,9 @@ def _frame(rows: list[dict], columns: list[str]):
             df[c] = pd.to_datetime(df[c])
         elif kind == "DOUBLE":
             df[c] = df[c].astype("float64")
-        elif kind in ("INTEGER", "BIGINT", "UBIGINT"):
+        elif kind == "UBIGINT":  # seeds up to 2**63 - 1 (and above Int64's range: UInt64)
+            df[c] = df[c].astype("UInt64")
+        elif kind in ("INTEGER", "BIGINT"):
             df[c] = df[c].astype("Int64")
         elif kind == "VARCHAR":
             df[c] = df[c].astype("object")
