@@ -281,3 +281,15 @@ def test_training_refuses_a_step_past_its_iterations_and_a_non_config() -> None:
     assert t.results()[0].iterations[-1] == 5
     with pytest.raises(InitlabError, match="train takes RunConfig objects, got dict"):
         train([{"data": "flower"}])
+
+
+def test_compare_refuses_the_same_run_twice_and_html_is_escaped() -> None:
+    from initlab.experiments import CompareConfig
+
+    with pytest.raises(InitlabError, match="repeat an initializer"):
+        CompareConfig(inits=("he", "HE"))
+    with pytest.raises(InitlabError, match="seeds repeat a seed"):
+        CompareConfig(seeds=(3, 3))
+    (r,) = train(RunConfig("blobs", (2, 2, 1), iterations=1))
+    page = RunResult(**{**r.__dict__, "config": RunConfig("<b>x", (2, 2, 1), iterations=1)})._repr_html_()
+    assert "<b>x" not in page and "&lt;b&gt;x" in page

@@ -45,8 +45,11 @@ class CompareConfig:
             initializers.get(spec)
         if not self.seeds:
             raise InitlabError("compare needs at least one seed")
-        if len(set(self.inits)) != len(self.inits):
-            raise InitlabError(f"inits repeat a name: {list(self.inits)}")
+        canon = [initializers.canonical(s) for s in self.inits]
+        if len(set(canon)) != len(canon):
+            raise InitlabError(f"inits repeat an initializer (compared in canonical form): {list(self.inits)}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise InitlabError(f"seeds repeat a seed: {list(self.seeds)}")
 
     def runs(self) -> list[RunConfig]:
         """One `RunConfig` per (init, seed), inits outer."""

@@ -20,6 +20,7 @@ The store's columns are this module's: `RunConfig.row` and `RunResult.row`, type
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -362,7 +363,7 @@ class RunResult:
     def _repr_html_(self) -> str:
         c = self.config
         rows = "".join(
-            f"<tr><th>{k}</th><td>{v}</td></tr>"
+            f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>"
             for k, v in (
                 ("layers", ",".join(map(str, c.layers))),
                 ("init", c.init),
@@ -375,7 +376,7 @@ class RunResult:
                 ("diverged at", self.diverged_at),
             )
         )
-        return f"<table><caption>run {c.id} on {c.data}</caption>{rows}</table>"
+        return f"<table><caption>run {c.id} on {html.escape(c.data)}</caption>{rows}</table>"
 
 
 #: ... and `RunResult.row`'s.
