@@ -17,6 +17,7 @@ from .conftest import SEEDS
 SPECS = {name: name for name in initializers.names()}
 SPECS["constant"] = "constant:0.5"
 SPECS["sparse"] = "sparse:0.1"
+SPECS["critical"] = "critical:tanh"
 #: Entries whose samples follow a distribution scipy has exactly (the KS test's table).
 KS_DISTRIBUTIONS = ("normal", "uniform", "truncated_normal")
 

@@ -356,3 +356,83 @@ def test_cli_audit_init_lsuv(models, capsys):
     assert code == 0, err
     lin = {x["name"]: x for x in json.loads(out)["layers"]}
     assert lin["0"]["activation_variance"] > 0
+
+
+# ------------------------------------------------------ the activation table, seen from PyTorch
+def _module(name):
+    """The torch.nn module a row of the activation table names (`Activation.torch`)."""
+    from initlab.nn.activations import ACTIVATIONS
+
+    row = ACTIVATIONS[name]
+    cls, attrs = row.torch
+    family = ACTIVATIONS.families.get(name.partition(":")[0])
+    kw = dict(attrs)
+    if family is not None:
+        kw[family.torch_param] = float(name.partition(":")[2] or family.default)
+    return getattr(nn, cls)(**kw)
+
+
+TORCH_ROWS = ["sigmoid", "tanh", "relu", "leaky_relu", "leaky_relu:0.2", "leaky_relu:-0.2", "identity"]
+TORCH_ROWS += ["gelu", "gelu_tanh", "silu", "selu", "elu", "softplus"]
+
+
+@pytest.mark.parametrize("name", TORCH_ROWS)
+def test_every_row_is_pytorchs_module_value_and_derivative(name):
+    """Each row's ``g`` and ``g'`` against the PyTorch module it names (forward and autograd, in
+    float64): the independent reference. The audit recognises the module as that row."""
+    from initlab.nn.activations import ACTIVATIONS, activation_of_module
+
+    module = _module(name)
+    assert activation_of_module(module) == name
+    row = ACTIVATIONS[name]
+    z = np.concatenate([np.linspace(-30, 30, 6001), [-1000.0, 1000.0]])
+    t = torch.tensor(z, requires_grad=True)
+    out = module(t)
+    out.sum().backward()
+    # PyTorch computes GELU as x (1 + erf(x / sqrt 2)) / 2 (and its tanh form as x (1 + tanh) / 2),
+    # which cancels in the left tail: ours keeps the tail's few 1e-15, PyTorch's is 0 or off by
+    # an ulp of 1; Softplus is linear above its threshold 20 (off by exp(-20) = 2e-9)
+    atol = {"softplus": 3e-9, "gelu": 1e-14, "gelu_tanh": 1e-14}.get(name, 1e-15)
+    np.testing.assert_allclose(row.fn(z), out.detach().numpy(), rtol=1e-13, atol=atol, err_msg=name)
+    np.testing.assert_allclose(row.grad(z), t.grad.numpy(), rtol=1e-12, atol=atol, err_msg=name)
+
+
+def test_audit_names_modern_activations_and_judges_by_their_rows():
+    """GELU, SiLU, SELU, ELU, Softplus, LeakyReLU(0.2) modules are recognised (the slope is the
+    module's own); dead fractions where the row can die, saturated where it saturates; SELU with
+    LeCun normal, its published init, is not flagged; a module the table does not have exactly
+    (ELU with alpha 0.5) is named and not judged."""
+    acts = [nn.GELU(), nn.SiLU(), nn.SELU(), nn.ELU(), nn.Softplus(), nn.LeakyReLU(0.2), nn.ELU(alpha=0.5)]
+    layers = [nn.Linear(20, 64)]
+    for a in acts:
+        layers += [a, nn.Linear(64, 64)]
+    m = nn.Sequential(*layers[:-1], nn.Linear(64, 10))
+    torch.manual_seed(0)
+    rep = audit(m, batch())
+    names = [x.activation for x in rep.layers]
+    assert names == ["gelu", "silu", "selu", "elu", "softplus", "leaky_relu:0.2", "ELU(alpha=0.5)", None]
+    by = {x.activation: x for x in rep.layers}
+    for act in ("gelu", "silu"):
+        assert by[act].dead_fraction is not None and by[act].saturated_fraction is None
+    for act in ("selu", "elu", "softplus"):
+        assert by[act].saturated_fraction is not None and by[act].dead_fraction is None
+    assert by["leaky_relu:0.2"].critical_sigma_w2 == pytest.approx(2 / 1.04, rel=1e-6)
+    assert by["ELU(alpha=0.5)"].critical_sigma_w2 is None and by["gelu"].critical_sigma_w2 is None
+
+    selu = nn.Sequential(*(mod for _ in range(6) for mod in (nn.Linear(64, 64), nn.SELU())), nn.Linear(64, 10))
+    initialize(selu, "lecun_normal", seed=0)
+    rep = audit(selu, batch(d=64))
+    assert not [f for f in rep.findings if f["kind"] == "scale"]
+    assert all(x.suits.startswith("not judged") for x in rep.layers if x.activation == "selu")
+
+
+def test_audit_finds_dead_gelu_units():
+    """A GELU layer whose biases push z far below 0 on every example: its units pass (almost) no
+    gradient back, reported as dead by the row's rule."""
+    m = nn.Sequential(nn.Linear(20, 32), nn.GELU(), nn.Linear(32, 1))
+    with torch.no_grad():
+        m[0].bias.fill_(-20.0)
+    rep = audit(m, batch())
+    x = rep.layers[0]
+    assert x.activation == "gelu" and x.dead_fraction == 1.0
+    assert any(f["kind"] == "dead" and "gelu units are dead" in f["message"] for f in rep.findings)

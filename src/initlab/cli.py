@@ -23,7 +23,7 @@ from initlab.nn import HIDDEN
 from initlab.report.strict_json import to_json
 
 #: the help of every option that takes a hidden activation: the table's rows, never a list here
-HIDDEN_HELP = "hidden activation: " + ", ".join(HIDDEN)
+HIDDEN_HELP = "hidden activation: " + HIDDEN.usage()
 
 app = typer.Typer(
     help="initlab: neural-network weight initialization, measured.",

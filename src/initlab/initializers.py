@@ -23,6 +23,7 @@ and Keras's.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -292,35 +293,60 @@ class LSUV(Orthogonal):
     data_dependent: bool = True
 
 
-# PyTorch's calculate_gain table: the activations' rows carry their gain (nn.activations); these
-# are the names PyTorch also accepts that are no activation of ours.
-GAINS = {"linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "selu": 3.0 / 4.0}
+# PyTorch's calculate_gain names that are no activation of ours: its linear layers and
+# convolutions (gain 1). Every activation's gain is its row's (nn.activations).
+GAINS = {
+    "linear": 1.0,
+    "conv1d": 1.0,
+    "conv2d": 1.0,
+    "conv3d": 1.0,
+    "conv_transpose1d": 1.0,
+    "conv_transpose2d": 1.0,
+    "conv_transpose3d": 1.0,
+}
 
 
 def calculate_gain(activation: str, param: float | None = None) -> float:
-    """The recommended gain for an activation, PyTorch's table (each activation's ``gain`` in
-    `initlab.nn.activations.ACTIVATIONS`, plus PyTorch's other names in ``GAINS``):
+    """The recommended gain for an activation: its row's ``gain`` in
+    `initlab.nn.activations.ACTIVATIONS`, plus PyTorch's names for linear layers in ``GAINS``.
 
-    ============  ==============================
-    identity      1
-    sigmoid       1
-    tanh          5/3
-    relu          sqrt(2)
-    leaky_relu    sqrt(2 / (1 + slope^2)), slope 0.01 unless ``param``
-    selu          3/4
-    ============  ==============================
+    Where PyTorch's ``calculate_gain`` knows the activation, the same number; elsewhere the gain
+    that preserves the second moment, ``1 / sqrt(E[g(z)^2])``, ``z ~ N(0, 1)`` (`Activation.gain`):
+
+    ============  ==============================  ==========
+    identity      1                               PyTorch (``linear``, conv: 1)
+    sigmoid       1                               PyTorch
+    tanh          5/3                             PyTorch
+    relu          sqrt(2)                         PyTorch
+    leaky_relu    sqrt(2 / (1 + slope^2))         PyTorch; slope 0.01 unless ``param``
+    selu          3/4                             PyTorch
+    gelu          1.5335                          second moment
+    gelu_tanh     1.5336                          second moment
+    silu          1.6765                          second moment
+    elu           1.2452                          second moment
+    softplus      1.0419                          second moment
+    ============  ==============================  ==========
+
+    ``param``: a parametrized activation's value (``calculate_gain("leaky_relu", 0.2)`` is the
+    gain of ``leaky_relu:0.2``), as PyTorch's.
     """
-    from initlab.nn.activations import ACTIVATIONS, LEAKY_SLOPE
+    from initlab.nn.activations import ACTIVATIONS
 
-    if activation == "leaky_relu" and param is not None and float(param) != LEAKY_SLOPE:
-        return float(np.sqrt(2.0 / (1.0 + float(param) ** 2)))
-    row = ACTIVATIONS.get(activation)
-    if row is not None and row.gain is not None:
-        return row.gain
-    if activation not in GAINS:
+    if activation in GAINS:
+        return GAINS[activation]
+    name = activation
+    if param is not None:
+        family = ACTIVATIONS.families.get(activation) if isinstance(activation, str) else None
+        if family is None:
+            raise InitlabError(f"activation {activation!r} takes no parameter, got {param!r}")
+        if isinstance(param, bool) or not isinstance(param, (int, float, np.integer, np.floating)):
+            raise InitlabError(f"{activation}: {family.param} must be a number, got {param!r}")
+        name = family.value_name(float(param))
+    row = ACTIVATIONS.get(name)
+    if row is None or row.gain is None:
         names = [n for n, a in ACTIVATIONS.items() if a.gain is not None]
-        raise unknown("activation", activation, [*names, *GAINS])
-    return GAINS[activation]
+        raise unknown("activation", str(activation), [*names, *GAINS])
+    return row.gain
 
 
 # --------------------------------------------------------------------------- the registry
@@ -396,6 +422,56 @@ def _choice(options: Sequence[str]) -> Callable[[str], str]:
 
 def _vs(scale: float, mode: str, distribution: str) -> Callable[[str], VarianceScaling]:
     return lambda spec: VarianceScaling(scale, mode, distribution, spec)
+
+
+def _hidden_activation(text: str) -> str:
+    """A hidden activation of the table, in its canonical name (``leaky_relu:0.010`` ->
+    ``leaky_relu``)."""
+    from initlab.nn.activations import ACTIVATIONS, HIDDEN
+
+    name = text.strip()
+    if name not in HIDDEN:
+        raise unknown("activation", name, HIDDEN)
+    return ACTIVATIONS[name].name
+
+
+def _non_negative(text: str) -> float:
+    v = _number(text)
+    if v < 0:
+        raise InitlabError(f"expected a number >= 0, got {text!r}")
+    return v
+
+
+@functools.lru_cache(maxsize=256)
+def _critical_sigma_w2(activation: str, sigma_b2: float) -> float:
+    """`initlab.theory.critical_sigma_w2` (a few seconds of quadrature: computed once per
+    process). Theory sits above the registry; it is imported when a ``critical`` spec is read."""
+    from initlab import theory
+
+    return float(theory.critical_sigma_w2(activation, sigma_b2))
+
+
+@dataclass(frozen=True)
+class Critical(VarianceScaling):
+    """The edge of chaos for one activation (Poole et al. 2016; Schoenholz et al. 2017): normal
+    weights with variance ``sigma_w2 / fan_in``, ``sigma_w2`` the critical value at which
+    ``chi_1 = 1`` for bias variance ``sigma_b2`` (`initlab.theory.critical_sigma_w2`). The biases
+    belong to the point too: draw them with ``bias`` (``random:sqrt(sigma_b2)``; zeros at 0)."""
+
+    activation: str = "tanh"
+    sigma_b2: float = 0.0
+
+    @property
+    def bias(self) -> str:
+        """The bias spec of the critical point: ``random:sqrt(sigma_b2)``, or ``zeros``."""
+        return "zeros" if self.sigma_b2 == 0 else f"random:{_number_text(float(np.sqrt(self.sigma_b2)))}"
+
+    def theory(self, shape: Sequence[int], *, fans: tuple[int, int] | None = None) -> dict:
+        return {**super().theory(shape, fans=fans), "activation": self.activation, "sigma_b2": self.sigma_b2}
+
+
+def _critical(spec: str, activation: str, sigma_b2: float) -> Critical:
+    return Critical(_critical_sigma_w2(activation, sigma_b2), "fan_in", "normal", spec, activation, sigma_b2)
 
 
 _PT = "torch.nn.init"
@@ -574,6 +650,19 @@ REGISTRY: dict[str, Entry] = {
             "W = Q, then W[l] /= sqrt(Var(Z[l])) until |Var(Z[l]) - 1| < TOL",
             (Param("TOL", _positive, 0.1), Param("MAX_ITER", _count, 10)),
             {"paper": "Mishkin & Matas, All you need is a good init, ICLR 2016"},
+        ),
+        Entry(
+            "critical",
+            _critical,
+            "the edge of chaos for ACTIVATION: normal, variance sigma_w^2/fan_in with the sigma_w^2 at "
+            "which chi_1 = 1 for bias variance SIGMA_B2 (mean-field theory); draw the biases with "
+            "random:sqrt(SIGMA_B2). An error says why where there is none",
+            "W = N(0, sigma_w^2 / fan_in), chi_1(sigma_w^2, SIGMA_B2) = 1",
+            (Param("ACTIVATION", _hidden_activation), Param("SIGMA_B2", _non_negative, 0.0)),
+            {
+                "paper": "Poole et al. 2016; Schoenholz et al. 2017 (edge of chaos)",
+                "pytorch": f"{_PT}.normal_(w, 0, sqrt(sigma_w2 / fan_in)); sigma_w2 from initlab theory --critical",
+            },
         ),
         Entry(
             "variance_scaling",

@@ -6,7 +6,8 @@ has, in the infinite-width limit, pre-activations ``z ~ N(0, q_l)`` with the *va
 
     q_{l+1} = sigma_w2 * E[phi(sqrt(q_l) z)^2] + sigma_b2,            z ~ N(0, 1)
 
-Its stable fixed point is ``q*``. Two inputs' correlation ``c`` has the map
+Its fixed point ``q*`` is the one the map reaches from the input's ``q_0`` (`fixed_point`). Two
+inputs' correlation ``c`` has the map
 ``c_{l+1} q* = sigma_w2 * E[phi(u1) phi(u2)] + sigma_b2`` with ``u1 = sqrt(q*) z1``,
 ``u2 = sqrt(q*) (c z1 + sqrt(1 - c^2) z2)``, fixed point ``c*``; its slope at ``c = 1`` is
 
@@ -103,11 +104,19 @@ def _check_sigma_b2(sigma_b2) -> np.ndarray:
 
 
 def fixed_point(activation: str, sigma_w2, sigma_b2, *, q0: float = 1.0, q_max: float = 1e8) -> np.ndarray:
-    """The stable fixed point ``q*`` of the variance map (the largest root of ``F(q) = q``).
+    """The fixed point ``q*`` the variance map reaches from ``q0`` (inputs of second moment ``q0``).
 
-    ``0`` where the map shrinks every ``q > 0`` (e.g. ``sigma_b2 = 0`` in the ordered phase);
-    ``inf`` where it grows without bound (ReLU with ``sigma_w2 > 2``); ``q0`` where every ``q`` is
-    fixed (ReLU at ``sigma_w2 = 2``, ``sigma_b2 = 0``: the variance keeps its input's value).
+    The map is increasing in ``q`` (``E[phi(sqrt(q) z)^2]`` grows with ``q`` for every activation
+    of the table: checked in tests/test_activations.py), so the orbit ``q0, F(q0), F(F(q0)), ...`` is
+    monotone: it rises to the first root of ``F(q) = q`` above ``q0`` when ``F(q0) > q0``, and falls
+    to the last root below ``q0`` otherwise. For tanh, sigmoid and ReLU there is one attracting
+    root and ``q0`` does not matter. GELU and SiLU have two fixed points at ``sigma_b2 = 0`` for
+    ``2 < sigma_w2 < 4`` (0, stable, and an unstable one between): the network's variance dies or
+    grows without bound depending on which side ``q0`` starts (Hayou, Doucet & Rousseau 2019).
+
+    ``0`` where the orbit falls to 0 (e.g. ``sigma_b2 = 0`` in the ordered phase); ``inf`` where it
+    grows without bound (ReLU with ``sigma_w2 > 2``; beyond ``q_max``); ``q0`` where every ``q``
+    is fixed (ReLU at ``sigma_w2 = 2``, ``sigma_b2 = 0``: the variance keeps its input's value).
     """
     sw, sb = _check(sigma_w2, sigma_b2)
 
@@ -117,20 +126,27 @@ def fixed_point(activation: str, sigma_w2, sigma_b2, *, q0: float = 1.0, q_max: 
     q0a = np.full(sw.shape, float(q0))
     # a line of fixed points (ReLU at sigma_w2 = 2, sigma_b2 = 0): every q keeps its value
     marginal = (np.abs(G(q0a)) <= 1e-12 * max(1.0, q0)) & (np.abs(G(2 * q0a)) <= 2e-12 * max(1.0, q0))
-    hi = np.maximum(sw + sb, 1.0)
-    for _ in range(80):  # grow the bracket until F(hi) < hi, or give up (no finite fixed point)
-        grow = G(hi) > 0
+    up = G(q0a) > 0
+    lo, hi = q0a.copy(), q0a.copy()
+    for _ in range(80):  # rising: double hi until F(hi) <= hi, or give up (no finite fixed point)
+        grow = up & (G(hi) > 0)
         if not grow.any():
             break
-        hi = np.where(grow, hi * 2, hi)
-    diverges = G(hi) > 0
-    lo = np.full(sw.shape, 1e-14)
-    has_root = G(lo) > 0
-    for _ in range(200):  # bisection on the sign change of G: G(lo) > 0 >= G(hi)
+        lo, hi = np.where(grow, hi, lo), np.where(grow, hi * 2, hi)
+    diverges = up & (G(hi) > 0)
+    for _ in range(80):  # falling: halve lo until F(lo) >= lo, or give up (the orbit falls to 0)
+        shrink = ~up & (G(lo) < 0)
+        if not shrink.any():
+            break
+        lo, hi = np.where(shrink, lo / 2, lo), np.where(shrink, lo, hi)
+    vanishes = ~up & (G(lo) < 0)
+    for _ in range(200):  # bisection on the sign change of G: G(lo) >= 0 >= G(hi)
         mid = 0.5 * (lo + hi)
         pos = G(mid) > 0
         lo, hi = np.where(pos, mid, lo), np.where(pos, hi, mid)
-    q = np.where(has_root, 0.5 * (lo + hi), 0.0)
+        if np.all(hi - lo <= 2 * np.spacing(hi)):  # the bracket is down to a few ulps
+            break
+    q = np.where(vanishes, 0.0, 0.5 * (lo + hi))
     q = np.where(diverges | (q > q_max), np.inf, q)
     q = np.where(marginal, q0, q)
     return q if q.ndim else float(q)
@@ -171,20 +187,66 @@ def chi1(activation: str, sigma_w2, sigma_b2, *, q: np.ndarray | None = None, q0
     return out if out.ndim else float(out)
 
 
+def _critical(activation: str, sb: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, list[str | None]]:
+    """`critical_sigma_w2` at every ``sigma_b2`` of ``sb``: the values (nan where none) and,
+    for each, None or the sentence saying why there is none."""
+    name = _activation(activation).name
+    a, b = np.full(sb.shape, lo), np.full(sb.shape, hi)
+    ca, cb = np.asarray(chi1(name, a, sb), dtype=float), np.asarray(chi1(name, b, sb), dtype=float)
+    below, above = ca > 1, cb < 1  # chaotic already at lo; ordered still at hi
+    for _ in range(60):  # (hi - lo) / 2^60: below float64's resolution of sigma_w2
+        mid = 0.5 * (a + b)
+        chaotic = chi1(name, mid, sb) > 1
+        a, b = np.where(chaotic, a, mid), np.where(chaotic, mid, b)
+    # chi_1 must pass through 1, not jump over it: at a jump the fixed point itself jumps (GELU,
+    # SiLU at small sigma_b2: the variance falls to a small q* on one side, grows without bound
+    # on the other), and chi_1 = 1 holds nowhere
+    ja, jb = np.asarray(chi1(name, a, sb), dtype=float), np.asarray(chi1(name, b, sb), dtype=float)
+    jump = np.abs(jb - ja) > 1e-6
+    reasons: list[str | None] = []
+    for i in np.ndindex(sb.shape):
+        where = f"no critical sigma_w2 for {name} at sigma_b2 = {float(sb[i]):g}"
+        if above[i]:
+            reasons.append(
+                f"{where}: chi_1 < 1 for every sigma_w2 up to {hi:g} (chi_1 = {float(cb[i]):.3g} there): "
+                "always ordered, gradients vanish with depth at any weight scale"
+            )
+        elif below[i]:
+            reasons.append(f"{where}: chi_1 > 1 already at sigma_w2 = {lo:g} (chi_1 = {float(ca[i]):.3g})")
+        elif jump[i]:
+            # just either side of the jump (at its edge F(1) = 1 exactly: q0 is fixed there)
+            qa = float(fixed_point(name, a[i] * (1 - 1e-6), sb[i]))
+            qb = float(fixed_point(name, b[i] * (1 + 1e-6), sb[i]))
+            reasons.append(
+                f"{where}: chi_1 jumps over 1 (from {float(ja[i]):.3g} to {float(jb[i]):.3g}) at "
+                f"sigma_w2 = {float(a[i]):.4g}, where the fixed point the variance reaches from q = 1 "
+                f"jumps from {qa:.3g} to {qb:.3g}: below, the network is ordered (gradients vanish by "
+                f"chi_1 per layer), above, the variance grows without bound; an edge of chaos "
+                f"needs a larger sigma_b2 (the phase diagram, initlab theory --activation {name} "
+                f"--phase-diagram FILE, draws the critical line where it exists)"
+            )
+        else:
+            reasons.append(None)
+    out = np.where(np.array([r is None for r in reasons]).reshape(sb.shape), 0.5 * (a + b), np.nan)
+    return out, reasons
+
+
 def critical_sigma_w2(activation: str, sigma_b2=0.0, *, lo: float = 1e-3, hi: float = 100.0) -> np.ndarray:
     """The ``sigma_w2`` with ``chi_1 = 1`` for this ``sigma_b2``: the edge of chaos.
 
-    1 for tanh at ``sigma_b2 = 0``, 2 for ReLU (He's initialization).
+    1 for tanh at ``sigma_b2 = 0``, 2 for ReLU (He's initialization). ``chi_1`` is taken at the
+    fixed point reached from ``q = 1`` (`chi1`); it must pass through 1 continuously. Where it
+    does not, an `InitlabError` says why: sigmoid's ``chi_1`` stays below 1 (always ordered);
+    GELU's and SiLU's jump over 1 at small ``sigma_b2``, where the fixed point jumps from a small
+    ``q*`` (ordered) to none (the variance grows without bound): their edge of chaos needs
+    ``sigma_b2`` of at least 0.18 (GELU) or 0.56 (SiLU) (Hayou, Doucet & Rousseau 2019 show the
+    curve exists for ``sigma_b > 0``; docs/theory.md has the numbers).
     """
     sb = _check_sigma_b2(sigma_b2)
-    a, b = np.full(sb.shape, lo), np.full(sb.shape, hi)
-    if np.any(chi1(activation, a, sb) > 1) or np.any(chi1(activation, b, sb) < 1):
-        raise InitlabError(f"no critical sigma_w2 in [{lo}, {hi}] for {activation} at sigma_b2={sigma_b2}")
-    for _ in range(100):
-        mid = 0.5 * (a + b)
-        above = chi1(activation, mid, sb) > 1
-        a, b = np.where(above, a, mid), np.where(above, mid, b)
-    out = 0.5 * (a + b)
+    out, reasons = _critical(activation, sb, lo, hi)
+    for r in reasons:
+        if r is not None:
+            raise InitlabError(r)
     return out if out.ndim else float(out)
 
 
@@ -303,7 +365,8 @@ class PhaseGrid:
     """``chi_1`` over a ``(sigma_w2, sigma_b2)`` grid and the critical line on it.
 
     ``sigma_w2: (n_w,)``, ``sigma_b2: (n_b,)``, ``chi1: (n_b, n_w)`` (row ``i`` at
-    ``sigma_b2[i]``), ``critical: (n_b,)`` the critical ``sigma_w2`` at each ``sigma_b2``.
+    ``sigma_b2[i]``), ``critical: (n_b,)`` the critical ``sigma_w2`` at each ``sigma_b2`` (nan
+    where there is none).
     """
 
     activation: str
@@ -327,12 +390,13 @@ def phase_grid(
 ) -> PhaseGrid:
     """The phase diagram's data: `chi1` at every ``(sigma_w2, sigma_b2)`` of the grid (ordered
     where below 1, chaotic above) and `critical_sigma_w2` at every ``sigma_b2``. Without
-    values, the window `PHASE_SIGMA_W2` x `PHASE_SIGMA_B2`."""
+    values, the window `PHASE_SIGMA_W2` x `PHASE_SIGMA_B2`. ``critical`` is nan at the
+    ``sigma_b2`` where there is none (`critical_sigma_w2` says why)."""
     act = _activation(activation)
     sw = np.asarray(np.linspace(*PHASE_SIGMA_W2) if sigma_w2 is None else sigma_w2, dtype=float).ravel()
     sb = np.asarray(np.linspace(*PHASE_SIGMA_B2) if sigma_b2 is None else sigma_b2, dtype=float).ravel()
     chi = np.asarray(chi1(act.name, sw[None, :], sb[:, None]), dtype=float)
-    crit = np.atleast_1d(np.asarray(critical_sigma_w2(act.name, sb), dtype=float))
+    crit = np.atleast_1d(_critical(act.name, _check_sigma_b2(sb), 1e-3, 100.0)[0])
     return PhaseGrid(act.name, sw, sb, chi, crit)
 
 

@@ -1,10 +1,21 @@
 """Saturation, measured: how much gradient each layer's units can pass back.
 
-For sigmoid and tanh a unit is *saturated* on an example when ``g'(z)`` falls below
-``threshold`` times the activation's largest slope (0.25 for sigmoid at 0, 1 for tanh):
-with the default 0.05 that is ``|z| > 2.18`` for tanh and ``|z| > 4.36`` for sigmoid, where
-the unit passes back less than 5% of what it could. For ReLU a unit is *dead* on a batch when
-``z <= 0`` for every example: it passes back nothing at all.
+One rule, read from the activation's row (`initlab.nn.activations.Activation.weak`): a unit
+passes back *little* on an example when ``|g'(z)|`` falls below ``threshold`` times the
+activation's largest slope (``max_slope``: 0.25 for sigmoid, 1 for tanh and ReLU, 1.129 for GELU,
+lambda alpha = 1.758 for SELU). With the default 0.05 that is ``|z| > 2.18`` for tanh and
+``|z| > 4.36`` for sigmoid. Its row says which measure means something for it:
+
+- *saturated* (rows with ``saturating``: sigmoid, tanh, softplus, ELU, SELU): the fraction of
+  (unit, example) pairs passing little: both flanks of sigmoid and tanh, the left plateau of
+  softplus (``z < -2.94``), ELU and SELU (``z < -3.00``).
+- *dead* (rows with ``dying``: ReLU, GELU, SiLU): the fraction of units passing little on *every*
+  example of the batch. For ReLU that is ``z <= 0`` everywhere (``g' = 0``: nothing passes); for
+  GELU it is ``z < -2.28`` (SiLU: ``z < -3.93``) on every example, where the derivative has decayed
+  to almost 0, or ``z`` in the narrow band around the function's minimum where ``g'`` crosses 0
+  (GELU: -0.90 to -0.63; SiLU: -1.60 to -1.06), at the default threshold.
+
+Leaky ReLU and the identity neither saturate nor die. docs/diagnostics.md has the table.
 """
 
 from __future__ import annotations
@@ -17,9 +28,9 @@ from initlab.diagnose.members import check_member, member_of, plain
 from initlab.errors import InitlabError, check_positive
 from initlab.nn.activations import Activation
 
-#: A unit passing back less than this fraction of its activation's largest slope is saturated.
+#: A unit passing back less than this fraction of its activation's largest slope passes little
+#: (saturated on that example; dead if on every example).
 SATURATION_THRESHOLD = 0.05
-MAX_SLOPE = {"sigmoid": 0.25, "tanh": 1.0}
 
 
 @dataclass(frozen=True)
@@ -105,15 +116,15 @@ def layer_saturation(
 ) -> LayerSaturation:
     """The numbers of one layer from its pre-activations ``Z: (n, m)`` or ``(E, n, m)``."""
     axes = (-2, -1)
-    sat = None
+    sat = dead = None
     if g.grad is not None:
-        slope = np.abs(g.grad(Z))
-        mean_grad = _scalar(slope.mean(axis=axes))
-        if g.name in MAX_SLOPE:
-            sat = _scalar((slope < threshold * MAX_SLOPE[g.name]).mean(axis=axes))
+        mean_grad = _scalar(np.abs(g.grad(Z)).mean(axis=axes))
+        if g.saturating or g.dying:
+            weak = g.weak(Z, threshold)
+            sat = _scalar(weak.mean(axis=axes)) if g.saturating else None
+            dead = _scalar(weak.all(axis=-1).mean(axis=-1)) if g.dying else None
     else:  # softmax: no elementwise derivative
         mean_grad = _scalar(np.full(Z.shape[:-2], np.nan))
-    dead = _scalar((Z <= 0).all(axis=-1).mean(axis=-1)) if g.name == "relu" else None
     norm = None if dW is None else _scalar(np.sqrt((dW**2).sum(axis=axes)))
     return LayerSaturation(l, g.name, sat, mean_grad, dead, _scalar(np.abs(Z).mean(axis=axes)), norm)
 
@@ -139,8 +150,9 @@ def saturation_of(
 def saturation(
     net, X: np.ndarray, Y: np.ndarray | None = None, *, threshold: float = SATURATION_THRESHOLD
 ) -> SaturationReport:
-    """Per layer: saturated fraction of (unit, example) pairs (sigmoid/tanh), mean ``|g'(z)|``,
-    dead-ReLU fraction, mean ``|z|``, and with labels ``Y`` the gradient norm ``||dW[l]||``.
+    """Per layer: saturated fraction of (unit, example) pairs (activations that saturate), mean
+    ``|g'(z)|``, dead fraction of units (activations that can die: ReLU, GELU, SiLU), mean ``|z|``,
+    and with labels ``Y`` the gradient norm ``||dW[l]||``. The rules are the module's.
 
     ``net`` is a `Network` (one or an ensemble: every number is then ``(E,)`` and
     ``report.member(k)`` is network k's report); ``X: (n_x, m)``.

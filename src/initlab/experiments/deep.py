@@ -2,8 +2,12 @@
 
 All initializations train at once as one ensemble (same seed, one member per init). Before
 training, a forward and backward pass measures per-layer signal and gradient second moments
-(`initlab.diagnose.propagation`); after training, each run is called *trains*, *stalls* or
-*diverged* from its measured accuracy and cost.
+(`initlab.diagnose.propagation`), beside the mean-field prediction of the same network
+(`initlab.theory.network_variances`: the signal's ratio from the first hidden layer to the last,
+and ``chi_1``, the factor by which the gradient's second moment changes per layer at the last
+hidden layer's predicted variance); after training, each run is called *trains*, *stalls* or
+*diverged* from its measured accuracy and cost. An initializer that names its biases (a
+``critical:ACT,SIGMA_B2`` spec: ``random:sqrt(SIGMA_B2)``) trains with them; the others with zeros.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from initlab import data as datasets
-from initlab import initializers
+from initlab import initializers, theory
 from initlab.diagnose.propagation import propagation
 from initlab.errors import InitlabError, check_positive
-from initlab.experiments.run import RunConfig, Training
+from initlab.experiments.run import RunConfig, Training, groups
 
 
 @dataclass(frozen=True)
@@ -81,14 +85,21 @@ class DeepResult:
             f"at lr {c.lr} on {self.runs[0]['m_train']} training examples",
             "",
             f"{'init':<24}{'sigma_w2':>9}{'train acc':>11}{'test acc':>10}{'final cost':>12}"
-            f"{'signal L/1':>12}{'grad 1/L':>11}  verdict",
+            f"{'signal L/1':>12}{'theory':>10}{'grad 1/L':>11}{'chi_1':>8}  verdict",
         ]
         for r in self.runs:
             out.append(
                 f"{r['init']:<24}{r['sigma_w2']:>9.3g}{100 * r['train_accuracy']:>10.1f}%"
                 f"{100 * r['test_accuracy']:>9.1f}%{r['final_cost']:>12.4g}"
-                f"{r['signal_ratio']:>12.3g}{r['gradient_ratio']:>11.3g}  {r['verdict']}"
+                f"{r['signal_ratio']:>12.3g}{r['predicted_signal_ratio']:>10.3g}"
+                f"{r['gradient_ratio']:>11.3g}{r['chi1']:>8.3g}  {r['verdict']}"
             )
+        out.append("")
+        out.append(
+            "signal L/1: measured second moment of z at the last hidden layer over the first; theory: "
+            "the mean-field prediction; grad 1/L: the gradient's at the first layer over the last; "
+            "chi_1: the predicted gradient factor per layer at the last hidden layer"
+        )
         out.append("")
         out += [f"{r['init']}: {r['sentence']}" for r in self.runs]
         return out
@@ -119,10 +130,11 @@ def _ratio(a: float, b: float) -> float:
 
 
 def deep(config: DeepConfig, *, progress=None) -> DeepResult:
-    """Train every init of ``config`` as one ensemble (`Training`) and measure propagation at
-    initialization."""
+    """Train every init of ``config`` as one ensemble (`Training`; one per bias spec, when an
+    init names its biases) and measure propagation at initialization."""
     ds = datasets.load(config.data, seed=None)
     layers = (ds.n_x,) + (config.width,) * (config.depth - 1) + (ds.n_y,)
+    samplers = [initializers.get(init) for init in config.inits]
     configs = [
         RunConfig(
             config.data,
@@ -134,30 +146,44 @@ def deep(config: DeepConfig, *, progress=None) -> DeepResult:
             config.iterations,
             config.seed,
             examples=config.train_examples,
+            bias=getattr(sampler, "bias", "zeros"),
         )
-        for init in config.inits
+        for init, sampler in zip(config.inits, samplers, strict=True)
     ]
-    training = Training(configs, data=ds)
-    X = training.data.X_train
+    E, L = len(configs), len(layers) - 1
+    z_q, grad_q = np.empty((E, L)), np.empty((E, L))
+    results: list = [None] * E
     # an exploding init overflows: its verdict says "diverged", NumPy need not warn on every step
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        prop = propagation(training.network, X, seed=config.seed)
-        z_q = np.array([lp.z_q for lp in prop.layers]).T
-        grad_q = np.array([lp.grad_q for lp in prop.layers]).T
-        results = training.run(progress)
+        for idx in groups(configs):  # one ensemble per bias spec (a network draws one kind of bias)
+            training = Training([configs[i] for i in idx], data=ds)
+            X = training.data.X_train
+            prop = propagation(training.network, X, seed=config.seed)  # member k: as if alone
+            z_q[idx] = np.array([lp.z_q for lp in prop.layers]).T
+            grad_q[idx] = np.array([lp.grad_q for lp in prop.layers]).T
+            for i, res in zip(idx, training.run(progress), strict=True):
+                results[i] = res
         runs = []
-        for k, (init, res) in enumerate(zip(config.inits, results, strict=True)):
-            t = initializers.get(init).theory((config.width, config.width))
+        for k, (init, sampler, res) in enumerate(zip(config.inits, samplers, results, strict=True)):
+            t = sampler.theory((config.width, config.width))
+            sigma_w2 = float(np.float64(t["std"]) ** 2 * t["fan_in"])
+            sigma_b2 = float(getattr(sampler, "sigma_b2", 0.0))
+            predicted = theory.network_variances(config.hidden, init, layers, X, sigma_b2)
             r = {
                 "init": init,
-                "sigma_w2": float(np.float64(t["std"]) ** 2 * t["fan_in"]),
+                "sigma_w2": sigma_w2,
+                "sigma_b2": sigma_b2,
+                "bias": configs[k].bias,
                 "m_train": int(X.shape[1]),
                 "train_accuracy": res.train_accuracy,
                 "test_accuracy": res.test_accuracy,
                 "initial_cost": res.initial_cost,
                 "final_cost": res.final_cost,
                 "signal_ratio": _ratio(z_q[k, -2], z_q[k, 0]),
+                "predicted_signal_ratio": _ratio(predicted[-1], predicted[0]),
+                "predicted_z_q": predicted.tolist(),
                 "gradient_ratio": _ratio(grad_q[k, 0], grad_q[k, -1]),
+                "chi1": float(theory.chi1(config.hidden, sigma_w2, sigma_b2, q=predicted[-1])),
             }
             r["verdict"], r["sentence"] = _verdict(r, len(ds.classes))
             runs.append(r)
@@ -212,11 +238,13 @@ DEEP_TEMPLATE = """{% extends "page.html" %}
 descent at learning rate {{ cfg.lr }} on {{ m }} training examples, seed {{ cfg.seed }}. Measured.</p>
 <div class="scroll"><table>
 <tr><th>init</th><th>sigma_w^2</th><th>train acc</th><th>test acc</th><th>final cost</th>
-<th>signal last/first</th><th>gradient first/last</th><th>verdict</th></tr>
+<th>signal last/first</th><th>theory</th><th>gradient first/last</th><th>chi_1</th><th>verdict</th></tr>
 {% for r in runs %}<tr><td>{{ r.init }}</td><td>{{ "%.3g"|format(r.sigma_w2) }}</td>
 <td>{{ "%.1f"|format(100 * r.train_accuracy) }}%</td><td>{{ "%.1f"|format(100 * r.test_accuracy) }}%</td>
 <td>{{ "%.4g"|format(r.final_cost) }}</td><td>{{ "%.3g"|format(r.signal_ratio) }}</td>
-<td>{{ "%.3g"|format(r.gradient_ratio) }}</td><td class="text">{{ r.verdict }}: {{ r.sentence }}</td></tr>
+<td>{{ "%.3g"|format(r.predicted_signal_ratio) }}</td>
+<td>{{ "%.3g"|format(r.gradient_ratio) }}</td><td>{{ "%.3g"|format(r.chi1) }}</td>
+<td class="text">{{ r.verdict }}: {{ r.sentence }}</td></tr>
 {% endfor %}</table></div>
 {% for title, caption, png in figs %}<h2>{{ title }}</h2><p class="note">{{ caption }}</p>
 <img alt="{{ title }}" src="data:image/png;base64,{{ png }}">{% endfor %}

@@ -24,7 +24,8 @@ Math, per example (column ``k``): ``z[l] = W[l] a[l-1] + b[l]``, ``a[l] = g(z[l]
 ``db[l] += d[l]``, ``d[l-1] = (W[l]^T d[l]) * g'(a[l-1])``; after all examples
 ``W -= lr * dW / m``. ``mask`` is 0 on the columns that pad ``m`` to a multiple of ``K``.
 Each activation's ``g`` and ``g'`` come from its row of the activation table
-(`initlab.nn.activations.Kernel`); sigmoid, tanh and softmax use `exp_minus` (below).
+(`initlab.nn.activations.Kernel`), which write them with `exp_minus` and `log1p_unit` (below)
+and ``math`` (GELU's erfc); a row whose ``g'`` is no function of ``g`` keeps it per unit.
 
 The source is written to ``~/.cache/initlab/kernels`` (``INITLAB_CACHE`` overrides; a
 temporary folder when neither is writable) and compiled with numba's on-disk cache, so a
@@ -77,28 +78,32 @@ def tile_size(dims: list[int], acts: list[str]) -> int:
 
 
 def activate(act: str, a: str) -> list[str]:
-    """Statements setting ``a = g(z)`` from the local ``z``, from the activation table."""
-    return [line.format(a=a) for line in ACTIVATIONS[act].kernel.forward]
+    """Statements setting ``a = g(z)`` from the local ``z`` (and ``g'`` beside it, for the rows
+    that keep it: `Kernel.derivative_name`), from the activation table."""
+    return ACTIVATIONS[act].kernel.forward_of(a)
 
 
-_ELEMENTWISE: dict[str, object] = {}
+_ELEMENTWISE: dict[tuple[str, bool], object] = {}
 
 
-def elementwise(act: str):
-    """``g`` over a 1-D float64 array, compiled from the same statements the kernel is generated
-    from (`activate`): what the kernel computes for one unit, to check against the NumPy ``fn``."""
-    if act not in _ELEMENTWISE:
+def elementwise(act: str, derivative: bool = False):
+    """``g`` (or ``g'``) over a 1-D float64 array, compiled from the same statements the kernel is
+    generated from (`activate`, `Kernel.grad_of`): what the kernel computes for one unit, to check
+    against the NumPy ``fn`` (``grad``)."""
+    key = (act, derivative)
+    if key not in _ELEMENTWISE:
         from numba import njit
 
         body = "\n".join("        " + line for line in activate(act, "a"))
+        value = (ACTIVATIONS[act].kernel.grad_of("a") or "1.0") if derivative else "a"
         text = (
             f"def g(zs):\n    out = np.empty_like(zs)\n    for i in range(zs.shape[0]):\n"
-            f"        z = zs[i]\n{body}\n        out[i] = a\n    return out\n"
+            f"        z = zs[i]\n{body}\n        out[i] = {value}\n    return out\n"
         )
-        scope = {"np": np, "exp_minus": exp_minus}
+        scope = {"np": np, "math": math, "exp_minus": exp_minus, "log1p_unit": log1p_unit, "log_pos": log_pos}
         exec(compile(text, f"<initlab kernel row: {act}>", "exec"), scope)  # noqa: S102 - our own table
-        _ELEMENTWISE[act] = njit(fastmath={"contract"}, error_model="numpy")(scope["g"])
-    return _ELEMENTWISE[act]
+        _ELEMENTWISE[key] = njit(fastmath={"contract"}, error_model="numpy")(scope["g"])
+    return _ELEMENTWISE[key]
 
 
 def cost_lines(n_y: int, out: str, loss: str, R: int, K: int) -> list[str]:
@@ -198,8 +203,8 @@ def source(dims: list[int], acts: list[str], loss: str, K: int) -> str:
     for t in range(K):
         for i in range(dims[L]):
             a = f"a{L}_{i}_{t}"
-            grad = ACTIVATIONS[acts[L - 1]].kernel.grad if loss == "mse" else None
-            emit(f"d{L}_{i}_{t} = ({a} - y{i}_{t}) * mk{t}" + (f" * {grad.format(a=a)}" if grad else ""))
+            grad = ACTIVATIONS[acts[L - 1]].kernel.grad_of(a) if loss == "mse" else None
+            emit(f"d{L}_{i}_{t} = ({a} - y{i}_{t}) * mk{t}" + (f" * {grad}" if grad else ""))
     # ---- backward
     for l in range(L - 1, -1, -1):
         n_in, n_out = dims[l], dims[l + 1]
@@ -225,7 +230,7 @@ def source(dims: list[int], acts: list[str], loss: str, K: int) -> str:
         f'loss {loss}; {K} examples per tile, {V} lanes. Do not edit."""\n\n'
         f"# codegen.py {_SELF}: numba's cache does not see the functions this calls, so a\n"
         "# change to codegen.py makes a new file, not a stale kernel\n\n"
-        "import numpy as np\nfrom numba import njit, prange\n\n"
+        "import math\n\nimport numpy as np\nfrom numba import njit, prange\n\n"
         "from initlab.nn.codegen import exp_minus, log1p_unit, log_pos\n\n\n"
         "@njit(cache=True, fastmath={'contract'}, error_model='numpy')\n"
         "def tile(s, X, Y, M, k0):\n"

@@ -21,55 +21,70 @@ import torch
 from torch import nn
 
 from initlab.diagnose import SATURATION_THRESHOLD
-from initlab.diagnose.saturation import MAX_SLOPE
 from initlab.diagnose.symmetry import group_rows
 from initlab.errors import InitlabError
-from initlab.nn.activations import ACTIVATIONS
+from initlab.nn.activations import ACTIVATIONS, Activation, activation_of_module
 from initlab.torch.initialize import SUPPORTED, torch_fans
 from initlab.userfile import describe, user_code
 
-#: Activation modules the audit recognises, by the name initlab's tables use.
-ACTIVATION_MODULES = {
-    nn.ReLU: "relu",
-    nn.LeakyReLU: "leaky_relu",
-    nn.Tanh: "tanh",
-    nn.Sigmoid: "sigmoid",
-    nn.Identity: "identity",
-    nn.GELU: "gelu",
-    nn.SiLU: "silu",
-    nn.ELU: "elu",
-    nn.Softplus: "softplus",
-}
+#: The torch.nn activation classes the audit hooks: those of the activation table's rows
+#: (`Activation.torch`); `activation_of_module` names a module by its class and attributes.
+ACTIVATION_CLASSES = tuple(
+    {getattr(nn, row.torch[0]) for row in ACTIVATIONS.values() if row.torch is not None and hasattr(nn, row.torch[0])}
+)
 NORM_MODULES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm)
-#: The initializer to recommend before each activation (mean-field critical where it applies).
-RECOMMENDED = {
-    "relu": "he_normal",
-    "leaky_relu": "he_normal",
-    "gelu": "he_normal",
-    "silu": "he_normal",
-    "elu": "he_normal",
-    "tanh": "lecun_normal",
-    "sigmoid": "glorot_normal",
-    "identity": "lecun_normal",
-    "softplus": "he_normal",
-    None: "lecun_normal",
-}
-#: Activations the audit judges by their critical sigma_w^2: those whose gradient does not
-#: vanish at large |z| (a saturating activation is judged by its saturated fraction instead).
-JUDGED = ("relu", "leaky_relu", "tanh", "identity")
+
+
+def activation_name(module: nn.Module) -> str:
+    """The table's name for an activation module (``nn.LeakyReLU(0.2)`` -> ``leaky_relu:0.2``,
+    ``nn.GELU(approximate="tanh")`` -> ``gelu_tanh``), or its class with what differs from every
+    row (``ELU(alpha=0.5)``: a layer before it is not judged)."""
+    name = activation_of_module(module)
+    if name is not None:
+        return name
+    rows = [r for r in ACTIVATIONS.values() if r.torch is not None and r.torch[0] == type(module).__name__]
+    attrs = sorted({k for r in rows for k, _ in r.torch[1]})
+    return f"{type(module).__name__}({', '.join(f'{k}={getattr(module, k, None)!r}' for k in attrs)})"
+
+
+def _row(act: str | None) -> Activation | None:
+    """The activation's row, None for no activation or one the table does not have."""
+    return None if act is None else ACTIVATIONS.get(act)
+
+
+def recommended(act: str | None) -> str:
+    """The initializer to recommend before an activation: its row's ``init`` (``he_normal`` for
+    ReLU, GELU, SiLU; ``lecun_normal`` for tanh, SELU and no activation; ``glorot_normal`` for
+    sigmoid)."""
+    row = _row("identity" if act is None else act)
+    return row.init if row is not None else "he_normal"
 
 
 @functools.cache
 def critical(act: str | None) -> float | None:
     """The critical sigma_w^2 (chi_1 = 1 at sigma_b^2 = 0) of the activation after a layer,
-    from `initlab.theory` (never written by hand); None where the audit does not judge it. A
-    layer with no activation after it is judged as the identity."""
-    act = "identity" if act is None else act
-    if act not in JUDGED:
-        return None
-    from initlab import theory
+    from `initlab.theory` (never written by hand), where the audit judges a layer's scale by it:
+    where the theory has one and the activation's usual initializer (its row's ``init``) sits
+    at it (ReLU and He: 2; leaky ReLU; tanh and the identity with LeCun's 1). None elsewhere:
+    sigmoid, GELU and SiLU have no critical point at sigma_b^2 = 0; SELU's is 0.48, at q* = 0,
+    while SELU is used at its self-normalizing point sigma_w^2 = 1 (chaotic, chi_1 = 1.07); ELU's
+    and softplus's critical points are not where He's initialization puts them. A layer with no
+    activation after it is judged as the identity."""
+    from initlab import initializers, theory
 
-    return round(float(theory.critical_sigma_w2(act)), 6)  # 2.0 for ReLU, not 2.0000000000000266
+    act = "identity" if act is None else act
+    row = _row(act)
+    if row is None or row.grad is None:
+        return None
+    try:
+        crit = float(theory.critical_sigma_w2(act))
+    except InitlabError:
+        return None
+    usual = initializers.get(row.init).theory((1, 1))
+    usual_sigma_w2 = usual["std"] ** 2 * usual["fan_in"] if usual.get("mode", "fan_in") == "fan_in" else None
+    if usual_sigma_w2 is None or abs(usual_sigma_w2 / crit - 1) > 0.01:
+        return None
+    return round(crit, 6)  # 2.0 for ReLU, not 2.0000000000000266
 
 
 def _unit_axis(module: nn.Module) -> int:
@@ -251,10 +266,21 @@ class AuditReport:
 
 
 def _saturated(Zu: np.ndarray, act: str | None) -> float | None:
-    if act not in MAX_SLOPE:
+    """The saturated fraction of (unit, example) pairs, by the row's rule (`Activation.weak`),
+    for an activation that saturates; ``Zu: (units, examples)``."""
+    row = _row(act)
+    if row is None or not row.saturating:
         return None
-    slope = np.abs(ACTIVATIONS[act].grad(Zu))
-    return float((slope < SATURATION_THRESHOLD * MAX_SLOPE[act]).mean())
+    return float(row.weak(Zu, SATURATION_THRESHOLD).mean())
+
+
+def _dead(Zu: np.ndarray, act: str | None) -> float | None:
+    """The dead fraction of units (passing little on every example: `Activation.weak`), for an
+    activation that can die (ReLU: ``z <= 0`` everywhere; GELU, SiLU)."""
+    row = _row(act)
+    if row is None or not row.dying:
+        return None
+    return float(row.weak(Zu, SATURATION_THRESHOLD).all(axis=1).mean())
 
 
 def _check_finite_parameters(model: nn.Module) -> None:
@@ -320,14 +346,14 @@ def audit(model: nn.Module, batch, *, target=None, seed: int = 0) -> AuditReport
             if isinstance(mod, SUPPORTED):
                 x = inp[0] if inp else None
                 record[name] = {"in": x.detach() if torch.is_tensor(x) else None, "out": out}
-            elif type(mod) in ACTIVATION_MODULES:
+            elif isinstance(mod, ACTIVATION_CLASSES):
                 record.setdefault("_act", {})[name] = out.detach()
 
         return hook
 
     handles.append(model.register_forward_hook(on_model))
     for name, m in model.named_modules():
-        if isinstance(m, SUPPORTED) or type(m) in ACTIVATION_MODULES or isinstance(m, NORM_MODULES):
+        if isinstance(m, SUPPORTED) or isinstance(m, ACTIVATION_CLASSES) or isinstance(m, NORM_MODULES):
             handles.append(m.register_forward_hook(make_hook(name)))
     modes = {m: m.training for m in model.modules()}
     buffers = {
@@ -388,8 +414,8 @@ def audit(model: nn.Module, batch, *, target=None, seed: int = 0) -> AuditReport
                 break
             if isinstance(nxt, NORM_MODULES):
                 normalized.add(name)
-            if type(nxt) in ACTIVATION_MODULES:
-                following[name] = ACTIVATION_MODULES[type(nxt)]
+            if isinstance(nxt, ACTIVATION_CLASSES):
+                following[name] = activation_name(nxt)
                 act_out[name] = record.get("_act", {}).get(nxt_name)
                 break
 
@@ -446,8 +472,8 @@ def audit(model: nn.Module, batch, *, target=None, seed: int = 0) -> AuditReport
                 groups=[] if groups is None else [gr for gr in groups if len(gr) > 1],
                 rounding_groups=near,
                 rounding_difference=near_diff,
-                dead_fraction=float((Zt <= 0).all(dim=1).double().mean()) if act == "relu" else None,
-                saturated_fraction=_saturated(Zt.double().numpy(), act) if act in MAX_SLOPE else None,
+                dead_fraction=_dead(Zt.double().numpy(), act),
+                saturated_fraction=_saturated(Zt.double().numpy(), act),
                 preactivation_mean=float(Zt.mean()),
                 preactivation_variance=float(Zt.var(unbiased=False)),
                 activation_variance=float(A.var()) if A is not None else float(Zt.var()),
@@ -470,12 +496,17 @@ def audit(model: nn.Module, batch, *, target=None, seed: int = 0) -> AuditReport
     return report
 
 
+def _dead_words(act: str | None) -> str:
+    """What dead means for the activation, in words."""
+    return "z <= 0" if act == "relu" else f"|g'(z)| < {SATURATION_THRESHOLD} of its maximum"
+
+
 def findings(layers: list[LayerAudit]) -> list[dict]:
     """What is wrong, in plain words, each with its fix."""
     out = []
     for i, x in enumerate(layers):
         last = i == len(layers) - 1
-        fix = RECOMMENDED.get(x.activation, "he_normal")
+        fix = recommended(x.activation)
         unit = "channels" if "Conv" in x.type else "units"
         if x.rounding_groups:
             distinct = x.width - sum(len(g) - 1 for g in x.rounding_groups)
@@ -522,9 +553,9 @@ def findings(layers: list[LayerAudit]) -> list[dict]:
                     "layer": x.name,
                     "severity": "warning",
                     "kind": "dead",
-                    "message": f"{x.name}: {100 * x.dead_fraction:.0f}% of its ReLU {unit} are dead on "
-                    f"this batch (z <= 0 everywhere): they pass no gradient back; check the "
-                    f"biases and initialize with {fix}",
+                    "message": f"{x.name}: {100 * x.dead_fraction:.0f}% of its {x.activation} {unit} are "
+                    f"dead on this batch ({_dead_words(x.activation)} on every example): they pass "
+                    f"(almost) no gradient back; check the biases and initialize with {fix}",
                 }
             )
         if x.saturated_fraction is not None and x.saturated_fraction >= 0.3:
