@@ -372,8 +372,15 @@ def _module(name):
     return getattr(nn, cls)(**kw)
 
 
-TORCH_ROWS = ["sigmoid", "tanh", "relu", "leaky_relu", "leaky_relu:0.2", "leaky_relu:-0.2", "identity"]
-TORCH_ROWS += ["gelu", "gelu_tanh", "silu", "selu", "elu", "softplus"]
+def _torch_rows():
+    """Every row of the table that names a PyTorch module, and each family at two more values."""
+    from initlab.nn.activations import ACTIVATIONS
+
+    rows = [n for n, a in ACTIVATIONS.items() if a.torch is not None]
+    return rows + [f"{f}:{v}" for f in ACTIVATIONS.families for v in (0.2, -0.2)]
+
+
+TORCH_ROWS = _torch_rows()
 
 
 @pytest.mark.parametrize("name", TORCH_ROWS)
