@@ -173,10 +173,11 @@ def test_a_run_is_identified_by_its_canonical_spec() -> None:
     rng = np.random.default_rng
     for name in initializers.names():
         entry = initializers.REGISTRY[name]
-        base = f"{name}:0.5" if entry.params and entry.params[0].default is None else name
+        first = "tanh" if name == "critical" else 0.5  # critical's argument names an activation
+        base = f"{name}:{first}" if entry.params and entry.params[0].default is None else name
         written = [base.upper(), f" {base} "]
         if entry.params:  # every argument written out, defaults included
-            args = ",".join(str(p.default if p.default is not None else 0.5) for p in entry.params)
+            args = ",".join(str(p.default if p.default is not None else first) for p in entry.params)
             written.append(f"{name}:{args}")
         forms = {initializers.canonical(w) for w in written}
         assert len(forms) == 1, forms

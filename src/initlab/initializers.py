@@ -429,7 +429,7 @@ def _hidden_activation(text: str) -> str:
     ``leaky_relu``)."""
     from initlab.nn.activations import ACTIVATIONS, HIDDEN
 
-    name = text.strip()
+    name = text.strip().lower()  # specs are case-insensitive (HE is he): CRITICAL:TANH too
     if name not in HIDDEN:
         raise unknown("activation", name, HIDDEN)
     return ACTIVATIONS[name].name

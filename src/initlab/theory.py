@@ -433,7 +433,8 @@ def network_variances(
     sw2 = []
     for l in range(1, len(dims) - 1):
         t = sampler.theory((dims[l], dims[l - 1]))
-        sw2.append(float(t["std"]) ** 2 * t["fan_in"])
+        with np.errstate(over="ignore"):  # random:1e200: sigma_w^2 = inf, said as such
+            sw2.append(float(np.float64(t["std"]) ** 2 * t["fan_in"]))
     q = [sw2[0] * float(np.mean(np.asarray(X, dtype=float) ** 2)) + sigma_b2]
     for w2 in sw2[1:]:
         q.append(float(variance_map(activation, q[-1], w2, sigma_b2)))
