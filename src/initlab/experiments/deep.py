@@ -92,7 +92,7 @@ class DeepResult:
                 f"{r['init']:<24}{r['sigma_w2']:>9.3g}{100 * r['train_accuracy']:>10.1f}%"
                 f"{100 * r['test_accuracy']:>9.1f}%{r['final_cost']:>12.4g}"
                 f"{r['signal_ratio']:>12.3g}{r['predicted_signal_ratio']:>10.3g}"
-                f"{r['gradient_ratio']:>11.3g}{r['chi1']:>8.3g}  {r['verdict']}"
+                f"{r['gradient_ratio']:>11.3g}{'-' if r['chi1'] is None else format(r['chi1'], '.3g'):>8}  {r['verdict']}"
             )
         out.append("")
         out.append(
@@ -246,7 +246,7 @@ descent at learning rate {{ cfg.lr }} on {{ m }} training examples, seed {{ cfg.
 <td>{{ "%.1f"|format(100 * r.train_accuracy) }}%</td><td>{{ "%.1f"|format(100 * r.test_accuracy) }}%</td>
 <td>{{ "%.4g"|format(r.final_cost) }}</td><td>{{ "%.3g"|format(r.signal_ratio) }}</td>
 <td>{{ "%.3g"|format(r.predicted_signal_ratio) }}</td>
-<td>{{ "%.3g"|format(r.gradient_ratio) }}</td><td>{{ "%.3g"|format(r.chi1) }}</td>
+<td>{{ "%.3g"|format(r.gradient_ratio) }}</td><td>{{ "-" if r.chi1 is none else "%.3g"|format(r.chi1) }}</td>
 <td class="text">{{ r.verdict }}: {{ r.sentence }}</td></tr>
 {% endfor %}</table></div>
 {% for title, caption, png in figs %}<h2>{{ title }}</h2><p class="note">{{ caption }}</p>
