@@ -92,7 +92,8 @@ class DeepResult:
                 f"{r['init']:<24}{r['sigma_w2']:>9.3g}{100 * r['train_accuracy']:>10.1f}%"
                 f"{100 * r['test_accuracy']:>9.1f}%{r['final_cost']:>12.4g}"
                 f"{r['signal_ratio']:>12.3g}{r['predicted_signal_ratio']:>10.3g}"
-                f"{r['gradient_ratio']:>11.3g}{'-' if r['chi1'] is None else format(r['chi1'], '.3g'):>8}  {r['verdict']}"
+                f"{r['gradient_ratio']:>11.3g}"
+                f"{'-' if r['chi1'] is None else format(r['chi1'], '.3g'):>8}  {r['verdict']}"
             )
         out.append("")
         out.append(
