@@ -14,6 +14,18 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 #: Statistical checks run at each of these seeds and must hold at all of them.
 SEEDS = (0, 1, 2)
+#: A sweep of two runs that trains in a blink (the commands' tests run it through the CLI).
+TINY_SPEC = """
+[sweep]
+name = "tiny"
+data = "circles"
+layers = [2, 3, 1]
+hidden = "relu"
+inits = ["zeros", "he"]
+lr = 0.01
+iterations = 5
+seeds = 1
+"""
 #: The same seeds for the long checks: the first in `make test`, every one in `make test-all`
 #: (marked slow), so `make test` keeps one run of each check and the several-seed law is kept.
 SEEDS_LONG = (SEEDS[0], *(pytest.param(s, marks=pytest.mark.slow) for s in SEEDS[1:]))

@@ -14,6 +14,7 @@ import pytest
 
 from initlab import initializers, theory
 
+from .conftest import TINY_SPEC as SPEC
 from .conftest import run
 
 
@@ -234,19 +235,6 @@ def test_demo_is_the_course_comparison(monkeypatch, capsys, tmp_path):
 
 
 # ------------------------------------------------------------------------------- sweep
-SPEC = """
-[sweep]
-name = "tiny"
-data = "circles"
-layers = [2, 3, 1]
-hidden = "relu"
-inits = ["zeros", "he"]
-lr = 0.01
-iterations = 5
-seeds = 1
-"""
-
-
 @pytest.fixture
 def spec(tmp_path) -> Path:
     path = tmp_path / "spec.toml"

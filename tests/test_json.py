@@ -9,6 +9,7 @@ import typer
 
 from initlab import cli
 
+from .conftest import TINY_SPEC as SPEC
 from .conftest import run
 
 
@@ -27,18 +28,6 @@ def zero_model():
     nn.init.zeros_(m[2].weight)
     nn.init.zeros_(m[2].bias)
     return m
-"""
-
-SPEC = """
-[sweep]
-name = "tiny"
-data = "circles"
-layers = [2, 3, 1]
-hidden = "relu"
-inits = ["zeros", "he"]
-lr = 0.01
-iterations = 5
-seeds = 1
 """
 
 LEARNER = """
