@@ -153,6 +153,15 @@ def test_trainer_measures_symmetry_and_stops() -> None:
     assert set(out) >= {"config", "costs", "final_cost", "train_accuracy", "test_accuracy"}
     assert out["runs"][1]["config"]["init"] == "he" and out["runs"][1]["final_cost"] == s.costs[-1][1][1]
 
+    # the page's weights are each network's own, units in the user's order, after any chunks
+    from initlab import data
+
+    ds = data.load("circles")
+    for k, init in enumerate(cfg.inits):
+        alone = Network(list(cfg.layers), hidden=cfg.hidden, init=init, seed=cfg.seed)
+        alone.fit(ds.X_train, ds.Y_train, lr=cfg.lr, iterations=300)
+        assert np.array_equal(s.weights[-1][1][k], alone.params["W1"]), init
+
     cfg, _ = parse_config({"iterations": "1000000"})
     t = Trainer(cfg)
     t.start()
@@ -306,7 +315,7 @@ def test_the_memory_estimate_covers_what_a_run_allocates(deep: bool) -> None:
         try:
             t = Trainer(cfg)
             t._measure(0)
-            t.net.fit(t.X, t.Y, lr=cfg.lr, iterations=2, record_every=2)
+            t.training.step(2)  # the trainer's own path: chunks of Training
             t._measure(2)
             peak = tracemalloc.get_traced_memory()[1]
         finally:

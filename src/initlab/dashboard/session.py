@@ -20,7 +20,7 @@ from initlab.diagnose.saturation import saturation
 from initlab.diagnose.symmetry import symmetry
 from initlab.errors import InitlabError, check_layer_dims, check_positive, parse_ints
 from initlab.experiments.run import RunConfig, Training, check_fits
-from initlab.nn import HIDDEN
+from initlab.nn import HIDDEN, Network
 from initlab.report import plots
 
 DATASETS = list(datasets.BUILTIN)
@@ -347,7 +347,6 @@ class Trainer:
         _check_room()
         # the one path a run trains by; its size is held to the dashboard's caps above
         self.training = Training(c.runs(), data=self.ds, check=False)
-        self.net = self.training.network
         self.X, self.Y = self.ds.X_train, self.ds.Y_train
         self.costs: list[tuple[int, list[float]]] = []
         self.widths_seen: list[tuple[int, list[list[int]]]] = []
@@ -364,6 +363,13 @@ class Trainer:
         self.measure_seconds = 0.0  # how long the last whole measurement took
         self.trained = 0  # iterations trained (the snapshot may be a little behind)
         self.measuring = False  # a measurement is under way (Stop interrupts it)
+
+    @property
+    def net(self) -> Network:
+        """The ensemble as the page shows it, hidden units in the user's order (`Training`
+        trains them in one fixed order between chunks: a snapshot read its parameters in that
+        order, so the unit-weight picture swapped colours after the first step)."""
+        return self.training.network
 
     @property
     def running(self) -> bool:
