@@ -167,12 +167,14 @@ def test_identity_normal_form_and_first_version_ids() -> None:
         ({"examples": 0}, "examples must be a positive number"),
         ({"output": "relu"}, "has no default loss"),
         ({"output": "softmax"}, "softmax output needs at least 2 units"),
+        ({"loss": "cross_entropy"}, "loss 'cross_entropy' does not go with output 'sigmoid'"),
     ],
 )
 def test_a_bad_config_is_refused_when_made_naming_the_field(kwargs: dict, words: str) -> None:
+    """Refused by `RunConfig` itself, before any training (the output/loss rule is the
+    network's, `nn.losses.output_and_loss`)."""
     with pytest.raises(InitlabError, match=words):
-        r = RunConfig(**kwargs)
-        train(r)  # (a loss that does not fit the output is the network's rule)
+        RunConfig(**kwargs)
 
 
 def test_layers_that_do_not_fit_the_data_one_message_everywhere() -> None:
@@ -252,7 +254,7 @@ def test_compare_reads_a_spec_with_a_comma_as_one_init(capsys) -> None:
         ({"track": None}, "track must be a name or a list of names"),
         ({"output": 3}, "output must be a string, got 3"),
         ({"data": None}, "data must be a string"),
-        ({"data_seed": -1}, "data_seed must be a non-negative integer or None"),
+        ({"data_seed": -1}, "data seed must be a non-negative integer, got -1"),
         ({"examples": 1.5}, "examples must be a non-negative integer or None"),
         ({"lr": True}, "lr must be a number, got True"),
     ],

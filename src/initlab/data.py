@@ -89,13 +89,21 @@ def encode_labels(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return np.eye(n_classes)[:, labels]
 
 
-def _seeds(seed: int | None, course: tuple[int, int]) -> tuple[int, int]:
-    """(train seed, test seed): the course's pair for None, else two derived from ``seed``."""
+def check_seed(seed: object) -> int | None:
+    """A data seed: None (the course's fixed sets) or a non-negative integer, as an int."""
     if seed is None:
-        return course
+        return None
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InitlabError(f"data seed must be a non-negative integer, got {seed!r}")
-    a, b = np.random.SeedSequence(int(seed)).generate_state(2)
+    return int(seed)
+
+
+def _seeds(seed: int | None, course: tuple[int, int]) -> tuple[int, int]:
+    """(train seed, test seed): the course's pair for None, else two derived from ``seed``."""
+    seed = check_seed(seed)
+    if seed is None:
+        return course
+    a, b = np.random.SeedSequence(seed).generate_state(2)
     return int(a), int(b)
 
 

@@ -100,8 +100,9 @@ class CompareResult:
         return list(range(i * S, (i + 1) * S))
 
     def member(self, init: str, seed: int | None = None) -> int:
+        """The index of ``init``'s run at ``seed`` (default: the first seed)."""
         seed = self.config.seeds[0] if seed is None else seed
-        return self.config.inits.index(init) * len(self.config.seeds) + self.config.seeds.index(seed)
+        return self.of(init)[self.config.seeds.index(seed)]
 
     def summary(self) -> list[dict]:
         """One row per init: means and spreads over the seeds."""

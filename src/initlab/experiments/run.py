@@ -32,8 +32,8 @@ from initlab import data as datasets
 from initlab import initializers, limits
 from initlab.diagnose.tracking import TRACKABLE
 from initlab.errors import InitlabError, check_layer_dims, check_positive, unknown
-from initlab.nn.activations import ACTIVATIONS, HIDDEN
-from initlab.nn.losses import DEFAULT_LOSS, LOSSES
+from initlab.nn.activations import HIDDEN
+from initlab.nn.losses import DEFAULT_LOSS, output_and_loss
 from initlab.nn.network import Network
 from initlab.nn.units import canonical_order, permute_units
 from initlab.rng import MAX_SEED
@@ -101,11 +101,11 @@ class RunConfig:
             v = getattr(self, name)
             if not isinstance(v, str) and not (isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v)):
                 raise InitlabError(f"{name} must be a name or a list of names, got {v!r}")
-        for name in ("data_seed", "examples"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0):
-                raise InitlabError(f"{name} must be a non-negative integer or None, got {v!r}")
-            put(self, name, None if v is None else int(v))
+        put(self, "data_seed", datasets.check_seed(self.data_seed))  # the data module's own check
+        v = self.examples
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0):
+            raise InitlabError(f"examples must be a non-negative integer or None, got {v!r}")
+        put(self, "examples", None if v is None else int(v))
         if isinstance(self.lr, (bool, str)):
             raise InitlabError(f"lr must be a number, got {self.lr!r}")
         put(self, "layers", tuple(int(n) for n in check_layer_dims(self.layers)))
@@ -118,16 +118,9 @@ class RunConfig:
                 raise unknown("hidden activation", h, HIDDEN)
         if not isinstance(self.hidden, str):
             put(self, "hidden", hidden if len(set(hidden)) > 1 else hidden[0])
-        output = self.output or ("sigmoid" if self.layers[-1] == 1 else "softmax")
-        if output not in ACTIVATIONS:
-            raise unknown("output activation", output, list(ACTIVATIONS))
+        output, loss = output_and_loss(self.output, self.loss, self.layers[-1])  # the network's own rule
         put(self, "output", output)
-        loss = self.loss or DEFAULT_LOSS.get(output)
-        if loss is None:
-            raise InitlabError(f"output {output!r} has no default loss: name one of {list(LOSSES)}")
-        if loss not in LOSSES:
-            raise unknown("loss", loss, list(LOSSES))
-        put(self, "loss", loss)
+        put(self, "loss", loss.name)
         initializers.canonical(self.init)  # validated; kept as written, identified canonically
         initializers.get(self.bias)
         put(self, "lr", check_positive("lr", self.lr))
@@ -474,7 +467,7 @@ class Training:
                     what=f"training {E:,} network(s) of layers {','.join(map(str, first.layers))}" if E > 1 else None,
                 )
             )
-        self.network_ = Network(
+        self._net = Network(
             list(first.layers),
             hidden=first.hidden if isinstance(first.hidden, str) else list(first.hidden),
             output=first.output,
@@ -484,14 +477,12 @@ class Training:
             seed=[c.seed for c in configs],
         )
         if engine == "auto":
-            engine = "fast" if fast.pays(self.network_) else "reference"
+            engine = "fast" if fast.pays(self._net) else "reference"
         self.engine = engine
         # One order of hidden units for every chunk (`Network.fit(order=...)`): the canonical
         # order of the parameters as drawn (after lsuv's data step), so chunks are the arithmetic
         # of one call. The network is in that order while it trains and back in the user's
         # order whenever it is read (`network`).
-        self._net = self.network_
-        del self.network_
         self._net._apply_lsuv(np.ascontiguousarray(ds.X_train))
         self._order = canonical_order(self._net.params)
         self._ordered = False

@@ -39,6 +39,7 @@ from initlab.diagnose.tracking import TRACKABLE
 from initlab.errors import InitlabError, check_layer_dims, suggest
 from initlab.experiments.run import RunConfig, Training, check_fits, groups
 from initlab.nn.activations import ACTIVATIONS, HIDDEN
+from initlab.nn.losses import output_and_loss
 from initlab.rng import MAX_SEED
 
 try:
@@ -250,11 +251,9 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
     output = t.get("output")
     if output is not None and output not in ACTIVATIONS:
         raise c.expect("output", output)
-    if output is not None:  # the network's own rule (an output fits its loss), on a 1-unit proxy
-        from initlab.nn import Network
-
+    if output is not None:  # the network's own rule: the output fits its loss and its units
         try:
-            Network([ds.n_x, 1, ds.n_y], hidden=hidden[0], output=output, init="zeros")
+            output_and_loss(output, None, ds.n_y)
         except InitlabError as exc:
             raise c.error("output", str(exc)) from None
 

@@ -88,3 +88,28 @@ LOSSES: dict[str, Loss] = {
 
 #: The loss an output activation gets when none is named.
 DEFAULT_LOSS = {"sigmoid": "binary_cross_entropy", "softmax": "cross_entropy", "identity": "mse"}
+
+
+def output_and_loss(output: str | None, loss: str | None, n_out: int) -> tuple[str, Loss]:
+    """The one rule for a network's output and loss, from ``n_out`` output units: ``output``
+    defaults to sigmoid for one unit and softmax for more; ``loss`` to the output's
+    (`DEFAULT_LOSS`); the loss must accept the output, and a softmax needs 2 units or more.
+    `Network` and `initlab.experiments.run.RunConfig` both ask it."""
+    from initlab.errors import InitlabError, unknown
+    from initlab.nn.activations import ACTIVATIONS
+
+    if output is None:
+        output = "sigmoid" if n_out == 1 else "softmax"
+    if output not in ACTIVATIONS:
+        raise unknown("output activation", output, list(ACTIVATIONS))
+    name = loss or DEFAULT_LOSS.get(output)
+    if name is None:
+        raise InitlabError(f"output {output!r} has no default loss: name one of {list(LOSSES)}")
+    if name not in LOSSES:
+        raise unknown("loss", name, list(LOSSES))
+    if output not in LOSSES[name].outputs:
+        use = " or ".join(LOSSES[name].outputs)
+        raise InitlabError(f"loss {name!r} does not go with output {output!r}: use output {use}")
+    if output == "softmax" and n_out < 2:
+        raise InitlabError("a softmax output needs at least 2 units; use sigmoid for 1")
+    return output, LOSSES[name]

@@ -31,7 +31,7 @@ from initlab.errors import (
 )
 from initlab.initializers import SpecLike, get, initialize_parameters_deep
 from initlab.nn.activations import ACTIVATIONS, HIDDEN, Activation
-from initlab.nn.losses import DEFAULT_LOSS, LOSSES, Loss
+from initlab.nn.losses import Loss, output_and_loss
 from initlab.nn.units import canonical_order, num_layers, permute_cache_rows, permute_units
 from initlab.rng import Seed, spawn
 
@@ -362,22 +362,7 @@ class Network:
         for name in hidden_names:
             if name not in HIDDEN:
                 raise unknown("hidden activation", name, HIDDEN)
-        if output is None:  # the one rule (the CLI's too): sigmoid for one unit, softmax for more
-            output = "sigmoid" if self.layer_dims[-1] == 1 else "softmax"
-        if output not in ACTIVATIONS:
-            raise unknown("output activation", output, list(ACTIVATIONS))
-        loss_name = loss or DEFAULT_LOSS.get(output)
-        if loss_name is None:
-            raise InitlabError(f"output {output!r} has no default loss: name one of {list(LOSSES)}")
-        if loss_name not in LOSSES:
-            raise unknown("loss", loss_name, list(LOSSES))
-        self.loss = LOSSES[loss_name]
-        if output not in self.loss.outputs:
-            raise InitlabError(
-                f"loss {loss_name!r} does not go with output {output!r}: use output {' or '.join(self.loss.outputs)}"
-            )
-        if output == "softmax" and self.layer_dims[-1] < 2:
-            raise InitlabError("a softmax output needs at least 2 units; use sigmoid for 1")
+        output, self.loss = output_and_loss(output, loss, self.layer_dims[-1])  # the one rule
         self.hidden = hidden_names
         self.output = output
         self.activations = [ACTIVATIONS[n] for n in hidden_names] + [ACTIVATIONS[output]]
