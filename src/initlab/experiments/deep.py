@@ -184,9 +184,9 @@ def deep(config: DeepConfig, *, progress=None) -> DeepResult:
                 "predicted_signal_ratio": _ratio(predicted[-1], predicted[0]),
                 "predicted_z_q": predicted.tolist(),
                 "gradient_ratio": _ratio(grad_q[k, 0], grad_q[k, -1]),
-                # no theory for an init whose sigma_w^2 overflowed (random:1e200): its verdict says why
+                # no theory where sigma_w^2 is 0 (zeros) or overflowed (random:1e200): the verdict says why
                 "chi1": float(theory.chi1(config.hidden, sigma_w2, sigma_b2, q=predicted[-1]))
-                if np.isfinite(sigma_w2) and np.isfinite(predicted[-1])
+                if 0 < sigma_w2 < np.inf and np.isfinite(predicted[-1])
                 else None,
             }
             r["verdict"], r["sentence"] = _verdict(r, len(ds.classes))
