@@ -969,6 +969,52 @@ def course_check(
         raise typer.Exit(1)
 
 
+@app.command("coord-check")
+def coord_check_cmd(
+    target: Annotated[str, typer.Argument(help="FILE.py:FACTORY, a function width -> torch.nn.Module")],
+    widths: Annotated[str, typer.Option(help="widths to build, e.g. 64,128,256,512,1024")] = "64,128,256,512,1024",
+    input_shape: Annotated[str, typer.Option(help="batch shape, e.g. 32,64 or 4,16 (tokens)")] = ...,
+    input_dtype: Annotated[str, typer.Option(help="float (N(0, 1) inputs) or long (token ids)")] = "float",
+    vocab: Annotated[int | None, typer.Option(help="token ids in [0, VOCAB) for --input-dtype long")] = None,
+    optimizer: Annotated[str, typer.Option(help="sgd, adam or adamw")] = "sgd",
+    lr: Annotated[float | None, typer.Option(help="learning rate (default: mup's, 0.1 for sgd, 1e-3 else)")] = None,
+    steps: Annotated[int, typer.Option(help="steps recorded, the first at initialization")] = 3,
+    seeds: Annotated[int, typer.Option(help="models per width (seeds --seed, --seed+1, ...); l1 averaged")] = 1,
+    exempt: Annotated[
+        str | None, typer.Option(help="modules muP lets shrink at init, comma-separated globs, e.g. '*.scores'")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="first seed of the models; the seed of the random batch")] = 0,
+    report: Annotated[str | None, typer.Option(help="folder for report.html (the plot) and results.json")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Do activations keep their size as the model gets wider? muP's coordinate check.
+
+    Exit code 0 when every module passes, 1 when a module is flagged, 2 on bad input."""
+    try:
+        from initlab.torch.coord import coord_check, random_batch, write_coord_report
+    except ImportError:
+        raise InitlabError("coord-check needs PyTorch: pip install -e '.[torch]' (torch==2.13.0)") from None
+    from initlab.userfile import load_function
+
+    ws = parse_ints(widths, "--widths")
+    shape = parse_ints(input_shape, "--input-shape")
+    batch = random_batch(shape, dtype=input_dtype, vocab=vocab, seed=seed)
+    patterns = [p.strip() for p in exempt.split(",") if p.strip()] if exempt else []
+    if report:
+        output_folder(report)
+    factory, _ = load_function(target)
+    result = coord_check(
+        factory, ws, batch, steps=steps, optimizer=optimizer, lr=lr, seeds=seeds, seed=seed, exempt=patterns
+    )
+    with writing(report, "--report"):
+        paths = write_coord_report(result, report, title=target) if report else {}
+    _print_story(result, as_json)
+    for path in paths.values():
+        print(f"wrote {path}", file=sys.stderr if as_json else sys.stdout)
+    if result.flagged:
+        raise typer.Exit(1)  # a check that fails, as mup's own test does: usable in CI
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``initlab`` script: errors become one line and exit code 2."""
     from typer._click.exceptions import ClickException  # typer vendors click

@@ -104,3 +104,18 @@ def import_file(path: str | Path, *, quiet: bool = True) -> ModuleType:
         with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
             spec.loader.exec_module(module)
     return module
+
+
+def load_function(target: str) -> tuple[object, str]:
+    """``path/file.py:name`` -> (the callable ``name`` of that file, its path): the factory of
+    ``initlab coord-check FILE:FACTORY``. A target without ``:``, or a name the file lacks, is an
+    `InitlabError` listing what the file defines."""
+    path, sep, name = target.rpartition(":")
+    if not sep or not path or not name:
+        raise InitlabError(f"expected FILE.py:FACTORY (e.g. models.py:make_model), got {target!r}")
+    module = import_file(path)
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        names = [n for n in dir(module) if callable(getattr(module, n)) and not n.startswith("_")]
+        raise InitlabError(f"{path} has no function {name!r}; it defines: {', '.join(names) or 'nothing callable'}")
+    return fn, path
