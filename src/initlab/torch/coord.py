@@ -199,7 +199,7 @@ class CoordCheck:
         seeds = f"{len(self.seeds)} seed{'s' if len(self.seeds) > 1 else ''}"
         out = [
             f"coordinate check: widths {', '.join(map(str, self.widths))}; {self.optimizer} lr {self.lr:g}"
-            + (f" (times the model's lr_scales for {len(self.lr_scaled)} tensors)" if self.lr_scaled else "")
+            + (f" (the model's lr_scales change it for {_tensors(len(self.lr_scaled))})" if self.lr_scaled else "")
             + f"; {self.steps} steps (step 0 = init); {seeds}",
             f"l1 = mean |output| per module; growth = change of l1 per 4x of width; flagged outside "
             f"({1 / t:.3g}, {t:g}) (mup's test criterion)",
@@ -215,7 +215,7 @@ class CoordCheck:
             out.append(f"{m[:name_w]:<{name_w}}{cells}  {self.verdict(m)}")
         out.append("")
         if self.exempt:
-            out.append("* not judged at init: " + "; ".join(f"{m}: {why}" for m, why in self.exempt.items()))
+            out.append("* not judged at init: " + "; ".join(f"{m} ({why})" for m, why in self.exempt.items()))
         if self.flagged:
             out.append(
                 f"FAIL: {len(self.flagged)} of {len(self.modules)} modules change with width: "
@@ -251,6 +251,10 @@ class CoordCheck:
             "passed": self.passed,
             "records": self.records,
         }
+
+
+def _tensors(n: int) -> str:
+    return f"{n} tensor{'s' if n != 1 else ''}"
 
 
 def _fmt_growth(g: float) -> str:
@@ -462,9 +466,9 @@ def coord_check(
     exempt_why: dict[str, str] = {}
     for m in order:
         if m in readouts:
-            exempt_why[m] = "the readout: muP's network output may shrink like 1/sqrt(width) at init"
+            exempt_why[m] = "the model's output, which muP lets shrink like 1/sqrt(width) at init"
         elif any(fnmatch.fnmatchcase(m, p) for p in patterns):
-            exempt_why[m] = "named exempt: muP's attention logits may shrink like 1/sqrt(width) at init"
+            exempt_why[m] = "named exempt, as attention logits, which muP lets shrink like 1/sqrt(width) at init"
     unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(m, p) for m in order)]
     if unmatched:
         raise InitlabError(
@@ -540,7 +544,10 @@ def plot_coord_check(result: CoordCheck, *, title: str | None = None):
 
     from initlab.report.html import figure
 
-    fig, axes = figure(result.steps, width=3.3, height=3.0)
+    below = len(result.modules) > 10  # a long legend goes under the panels, four columns
+    fig, axes = figure(
+        result.steps, width=3.3, height=3.0 + (0.11 * math.ceil(len(result.modules) / 4) if below else 0)
+    )
     colours = colormaps["tab10"]
     styles = ["-", "--", ":", "-."]
     by: dict[tuple[str, int], list[tuple[int, float]]] = {}
@@ -578,13 +585,14 @@ def plot_coord_check(result: CoordCheck, *, title: str | None = None):
         worst = max((result.growth[m][s] for s in bad), key=lambda g: abs(math.log(g)) if 0 < g < math.inf else 1e9)
         return f"{m}: {_fmt_growth(worst)} per 4x"
 
+    names = [m for m in result.modules if m in handles]  # forward order
     fig.legend(
-        list(handles.values()),
-        [label(m) for m in handles],
-        loc="outside right upper",
+        [handles[m] for m in names],
+        [label(m) for m in names],
+        loc="outside lower center" if below else "outside right upper",
         fontsize=6,
         frameon=False,
-        ncols=1 if len(handles) <= 24 else 2,
+        ncols=4 if below else 1,
     )
     verdict = "pass" if result.passed else f"FAIL, {len(result.flagged)} of {len(result.modules)} modules flagged"
     fig.suptitle(
@@ -612,7 +620,7 @@ COORD_TEMPLATE = """{% extends "page.html" %}
 <p class="note">muP's coordinate check (Microsoft mup's get_coord_data / plot_coord_data): the mean |output|
 (l1) of every module at widths {{ r.widths|join(", ") }}, in the forward pass of the first {{ r.steps }} steps
 (step 0 at initialization), {{ r.optimizer }} at learning rate {{ "%g"|format(r.lr) }}{% if r.lr_scaled %}
-(scaled per parameter by the model's lr_scales for {{ r.lr_scaled|length }} tensors){% endif %}, one fixed batch,
+(changed by the model's lr_scales for {{ r.lr_scaled|length }} tensors){% endif %}, one fixed batch,
 dropout off, mean over seeds {{ r.seeds|join(", ") }}. Growth: the change of l1 per 4x of width (4<sup>b</sup>,
 b the slope of log l1 against log width); a module is flagged outside ({{ "%.3g"|format(1 / r.threshold) }},
 {{ r.threshold }}) at any step, mup's own test criterion.</p>
@@ -629,7 +637,8 @@ b the slope of log l1 against log width); a module is flagged outside ({{ "%.3g"
 {% for m, why in r.exempt.items() %}{{ m }} ({{ why }}){% if not loop.last %}; {% endif %}{% endfor %}.</p>{% endif %}
 <h2>l1 against width, one panel per step (log-log, base 2)</h2>
 <p class="note">Flat lines pass. A module is drawn thick at the steps where it is flagged, and the legend gives its
-worst growth per 4x of width.</p>
+worst growth per 4x of width. A module whose l1 is 0 (a zero-initialized readout or query) has no point on the
+log scale.</p>
 <img alt="coordinate check plot" src="data:image/png;base64,{{ png }}">
 {% endblock %}
 """
