@@ -285,11 +285,34 @@ def test_cli_json_passes_on_mup_with_tokens(capsys):
         (["{m}:mlp_sp", "--input-shape", "8,64", "--input-dtype", "int8"], "unknown --input-dtype 'int8'"),
         (["{m}:mlp_sp", "--input-shape", "8,64", "--optimizer", "lion"], "unknown optimizer 'lion'"),
         (["{m}:mlp_sp", "--input-shape", "8,0"], "positive sizes"),
+        (["{m}:exits", "--widths", "32,64", "--input-shape", "8,64"], "factory(32) called sys.exit(0)"),
+        (["{m}:returns_dict", "--widths", "32,64", "--input-shape", "8,64"], "returned a dict"),
+        (["{m}:mlp_sp", "--input-shape", "8,64", "--exempt", "*.scores"], "exempt pattern '*.scores' matches no"),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2(capsys, tmp_path, args, words):
     models = tmp_path / "models.py"
-    models.write_text(MODELS.read_text() + "\n\ndef fixed(width):\n    return MLP(64)\n")
+    extra = """
+
+def fixed(width):
+    return MLP(64)
+
+
+def exits(width):
+    import sys
+
+    sys.exit(0)
+
+
+class Dict(MLP):
+    def forward(self, x):
+        return {"logits": super().forward(x)}
+
+
+def returns_dict(width):
+    return Dict(width)
+"""
+    models.write_text(MODELS.read_text() + extra)
     code, out, err = run(["coord-check"] + [a.format(m=models) for a in args], capsys)
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and words in err, err
     assert "Traceback" not in err

@@ -28,6 +28,9 @@ def zero_model():
     nn.init.zeros_(m[2].weight)
     nn.init.zeros_(m[2].bias)
     return m
+
+def wide(width):
+    return nn.Sequential(nn.Linear(6, width), nn.ReLU(), nn.Linear(width, 3))
 """
 
 LEARNER = """
@@ -62,6 +65,7 @@ CASES = [
     ),
     ("reproduce", ["course-planar"], None),
     ("audit", ["{d}/models.py:zero_model", "--input-shape", "16,6"], "torch"),  # condition = inf
+    ("coord-check", ["{d}/models.py:wide", "--widths", "8,32", "--input-shape", "4,6", "--steps", "2"], "torch"),
     ("sweep run", ["{d}/spec.toml", "--store", "{d}/runs.duckdb", "--workers", "1"], None),
     ("sweep status", ["--store", "{d}/runs.duckdb"], None),
     ("sweep query", ["SELECT 1.0 / 0.0 AS x", "--store", "{d}/runs.duckdb"], None),

@@ -253,6 +253,16 @@ class CoordCheck:
         }
 
 
+def _check_patterns(patterns: list[str], modules: list[str]) -> None:
+    """Every ``exempt`` pattern matches a recorded module (a typo would exempt nothing, silently)."""
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(m, p) for m in modules)]
+    if unmatched:
+        raise InitlabError(
+            f"exempt pattern {unmatched[0]!r} matches no recorded module; modules: {', '.join(modules[:8])}"
+            f"{', ...' if len(modules) > 8 else ''}"
+        )
+
+
 def _tensors(n: int) -> str:
     return f"{n} tensor{'s' if n != 1 else ''}"
 
@@ -431,6 +441,8 @@ def coord_check(
                     for k, _ in seen:
                         if k not in order:
                             order.append(k)
+                    if i == 0 and w == ws[0] and step == 0:
+                        _check_patterns(patterns, order)  # before any training: fail fast
                     if w not in out_shape:
                         out_shape[w] = tuple(y.shape)
                         first = out_shape[ws[0]] if ws[0] in out_shape else tuple(y.shape)
@@ -469,12 +481,6 @@ def coord_check(
             exempt_why[m] = "the model's output, which muP lets shrink like 1/sqrt(width) at init"
         elif any(fnmatch.fnmatchcase(m, p) for p in patterns):
             exempt_why[m] = "named exempt, as attention logits, which muP lets shrink like 1/sqrt(width) at init"
-    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(m, p) for m in order)]
-    if unmatched:
-        raise InitlabError(
-            f"exempt pattern {unmatched[0]!r} matches no recorded module; modules: {', '.join(order[:8])}"
-            f"{', ...' if len(order) > 8 else ''}"
-        )
     result = CoordCheck(
         widths=ws,
         steps=steps,
