@@ -127,6 +127,22 @@ def test_standard_mlp_under_adam_is_flagged_and_mup_is_not(seed):
     assert mup.lr_scaled == ["fc2.weight"]  # Adam: the hidden matrix only, lr * 64/width
 
 
+@pytest.mark.parametrize("seed", [0, 7])
+def test_mup_without_its_adam_learning_rates_is_flagged(seed):
+    """muP is an init and learning rates: the same MLP with Adam's lr / m for its hidden matrix
+    left out grows after the hidden layer's second update (the zero readout stops every gradient
+    at step 0, so the body first moves at step 2)."""
+
+    class NoLr(cm.MLP):
+        def lr_scales(self, optimizer):
+            return {}
+
+    wrong = coord_check(lambda w: NoLr(w, mup=True), WIDTHS, features(), optimizer="adam", seeds=2, seed=seed, steps=4)
+    right = coord_check(cm.mlp_mup, WIDTHS, features(), optimizer="adam", seeds=2, seed=seed, steps=4)
+    assert "act2" in wrong.flagged and wrong.growth["act2"][3] > 1.2 and wrong.bad_steps("act2")[-1] == 3
+    assert right.passed, right
+
+
 def test_records_are_the_mean_over_seeds_and_muP_equals_SP_at_the_base_width():
     r = coord_check(cm.mlp_sp, [32, 64], features(8), optimizer="sgd", seeds=2, steps=2)
     one = [coord_check(cm.mlp_sp, [32, 64], features(8), optimizer="sgd", seeds=1, seed=s, steps=2) for s in (0, 1)]
