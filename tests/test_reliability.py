@@ -52,7 +52,7 @@ class Dict(nn.Module):
         self.fc = nn.Linear(4, 3)
 
     def forward(self, x):
-        return {"logits": self.fc(x)}
+        return {"hidden": self.fc(x)}  # a dict without logits: the audit needs --output-key
 
 def returns_dict():
     return Dict()

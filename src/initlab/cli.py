@@ -705,7 +705,17 @@ def deep_cmd(
 @app.command("audit")
 def audit_cmd(
     target: Annotated[str, typer.Argument(help="FILE.py:FACTORY, a function returning the torch.nn.Module")],
-    input_shape: Annotated[str, typer.Option(help="batch shape, e.g. 32,3,32,32")] = ...,
+    input_shape: Annotated[str | None, typer.Option(help="batch shape, e.g. 32,3,32,32 or 2,64 (tokens)")] = None,
+    input_dtype: Annotated[str, typer.Option(help="float, float64, long or int: long draws token ids")] = "float",
+    vocab: Annotated[
+        int | None, typer.Option(help="token ids' range for --input-dtype long (default: the first Embedding's)")
+    ] = None,
+    input: Annotated[
+        str | None, typer.Option("--input", help="a batch: .pt (weights_only=True) or .npz; instead of --input-shape")
+    ] = None,
+    output_key: Annotated[
+        str | None, typer.Option(help="the output to audit when the model returns a dict (default: logits)")
+    ] = None,
     init: Annotated[str | None, typer.Option(help="initialize with this spec before auditing")] = None,
     checkpoint: Annotated[str | None, typer.Option(help="a state dict (torch.load weights_only=True)")] = None,
     seed: Annotated[int, typer.Option(help="seed of the batch, the error signal and --init")] = 0,
@@ -717,22 +727,32 @@ def audit_cmd(
         import torch
 
         from initlab.torch import audit, initialize
-        from initlab.torch.audit import load_model, write_audit_report
+        from initlab.torch.audit import load_batch, load_model, make_batch, write_audit_report
     except ImportError:
         raise InitlabError("audit needs PyTorch: pip install -e '.[torch]' (torch==2.13.0)") from None
     from initlab.userfile import user_code
 
-    shape = parse_ints(input_shape, "--input-shape")
-    if any(n < 1 for n in shape):
+    if (input_shape is None) == (input is None):
+        raise InitlabError(
+            "give the batch as --input-shape 32,3,32,32 (random) or --input FILE (.pt, .npz), one of them"
+        )
+    shape = parse_ints(input_shape, "--input-shape") if input_shape is not None else None
+    if shape is not None and any(n < 1 for n in shape):
         raise InitlabError(f"--input-shape needs positive sizes, got {shape}")
     if report:
         output_folder(report)
     model = load_model(target, checkpoint=checkpoint)
-    batch = torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+    if input is not None:
+        batch = load_batch(input)
+    else:
+        batch = make_batch(model, shape, dtype=input_dtype, vocab=vocab, seed=seed)
     if init:
+        if not torch.is_tensor(batch) and "lsuv" in init:
+            raise InitlabError("--init lsuv needs a single-tensor batch")
         with user_code("the model's forward (for --init)", exceptions=False):
-            initialize(model, init, seed=seed, batch=batch)  # the batch is used by lsuv only
-    result = audit(model, batch, seed=seed)
+            initialize(model, init, seed=seed, batch=batch if torch.is_tensor(batch) else None)  # lsuv only
+    extra = {"output_key": output_key} if output_key is not None else {}
+    result = audit(model, batch, seed=seed, **extra)
     with writing(report, "--report"):
         paths = write_audit_report(result, report) if report else {}
     _print_story(result, as_json)

@@ -1,0 +1,399 @@
+"""The audit on real architectures built from their code (HF GPT-2, BERT, Llama from small
+configs; nanoGPT-, ResNet-, U-Net-style, an LSTM classifier, nn.TransformerEncoder written in
+`audit_zoo`): their published init passes, planted bugs are found at the right layers with advice
+that fixes them; coverage, determinism, the op-level recording and the CLI's entry points."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from torch import nn  # noqa: E402
+
+from initlab.torch import audit, looks_like  # noqa: E402
+from initlab.torch.audit import spectrum  # noqa: E402
+
+from . import audit_zoo as zoo  # noqa: E402
+from .conftest import run  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small models on a shared machine: one thread is faster, and restores what it found."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def serious(rep):
+    return [f for f in rep.findings if f["severity"] != "info"]
+
+
+# ----------------------------------------------------------------------------- published inits
+@pytest.mark.parametrize("name", list(zoo.ZOO))
+def test_published_init_passes_with_every_parameter_audited(name):
+    model, x = zoo.ZOO[name]()
+    rep = audit(model, x)
+    c = rep.coverage
+    assert c["audited_parameters"] == c["total_parameters"] == sum(p.numel() for p in model.parameters())
+    assert c["not_audited"] == []
+    assert serious(rep) == [], [f["message"] for f in serious(rep)]
+    assert rep.passes == {"forward": 1, "backward": 1}
+
+
+def test_the_architecture_is_seen():
+    """GPT-2's Conv1D q/k/v split and GELU (NewGELUActivation, found by what it computes), its
+    pre-LN residual stream, the tied head; BERT's post-LN; Llama's RMSNorm (its own class) and
+    grouped-query attention; nn.TransformerEncoderLayer's F.gelu and MultiheadAttention's packed
+    in_proj_weight; the LSTM per gate."""
+    rep = audit(*zoo.gpt2())
+    names = [x.name for x in rep.layers]
+    assert "transformer.h.0.attn.c_attn[q]" in names and "transformer.h.1.mlp.c_proj" in names
+    fc = next(x for x in rep.layers if x.name == "transformer.h.0.mlp.c_fc")
+    assert fc.activation == "gelu_tanh" and fc.fan_in == 64 and fc.width == 256
+    assert [r["pre_norm"] for r in rep.residual] == [True] * 4
+    assert rep.residual[0]["branch_end"] == "transformer.h.0.attn.c_proj"
+    assert next(x for x in rep.layers if x.name == "transformer.h.1.attn.c_proj").looks_like == "random:0.02/sqrt(2*2)"
+    assert rep.output["logits"] and rep.output["initial_loss"] == pytest.approx(math.log(100), abs=0.05)
+    rep = audit(*zoo.bert())
+    assert [r["post_norm"] for r in rep.residual] == [True] * 4 and not any(r["pre_norm"] for r in rep.residual)
+    assert next(x for x in rep.layers if x.name.endswith("0.intermediate.dense")).activation == "gelu"
+    rep = audit(*zoo.llama())
+    assert [r["pre_norm"] for r in rep.residual] == [True] * 4  # LlamaRMSNorm, by what it computes
+    assert next(x for x in rep.layers if x.name.endswith("0.mlp.gate_proj")).activation == "silu"
+    assert len(rep.attention) == 2 and rep.attention[0]["entropy_ratio"] > 0.99
+    rep = audit(*zoo.encoder())
+    assert next(x for x in rep.layers if x.name.endswith("layers.0.linear1")).activation == "gelu"  # F.gelu
+    assert {"encoder.layers.1.self_attn.in_proj_weight[k]", "encoder.layers.1.self_attn.out_proj"} <= {
+        x.name for x in rep.layers
+    }
+    assert [r["branch_end"] for r in rep.residual[:2]] == [
+        "encoder.layers.0.self_attn.out_proj",
+        "encoder.layers.0.linear2",
+    ]
+    rep = audit(*zoo.lstm())
+    gates = [x for x in rep.layers if x.type == "LSTM"]
+    assert [x.name for x in gates[:4]] == [f"lstm.l0[{g}]" for g in "ifgo"]
+    assert [x.activation for x in gates[:4]] == ["sigmoid", "sigmoid", "tanh", "sigmoid"]
+
+
+def test_conventions_are_named():
+    rep = audit(*zoo.resnet())
+    convs = [x for x in rep.layers if x.type == "Conv2d"]
+    assert {x.looks_like for x in convs} == {"variance_scaling:2,fan_out,normal"}  # one rule
+    rep = audit(*zoo.unet())
+    up = next(x for x in rep.layers if x.name == "up2")
+    assert up.fan_in == 32 and up.looks_like == "lecun_normal"  # k=2, s=2: one tap per output pixel
+    assert up.sigma_w2 == pytest.approx(1.0, rel=0.1)
+
+
+# ----------------------------------------------------------------------------- planted bugs
+def _by_kind(rep, kind):
+    return [f for f in rep.findings if f["kind"] == kind and f["severity"] != "info"]
+
+
+@pytest.mark.parametrize("name", ["gpt2", "bert", "llama", "nanogpt", "encoder"])
+def test_all_linear_standard_normal_is_found_and_the_advice_fixes_it(name):
+    model, x = zoo.ZOO[name]()
+    zoo.all_linear_normal(model)
+    rep = audit(model, x)
+    attn = _by_kind(rep, "attention")
+    assert attn and "nearly one-hot" in attn[0]["message"] and "random:1" in attn[0]["message"]
+    res = _by_kind(rep, "residual")
+    assert res and "dwarf" in res[0]["message"] and "normal std 0.02" in res[0]["message"]
+    if name != "bert":
+        assert _by_kind(rep, "logits")
+    # the advice: normal std 0.02, the branches' last projections 0.02/sqrt(2 n_layer)
+    with torch.no_grad():
+        n_layer = len(rep.residual) // 2
+        for mod_name, w in zoo.linear_like(model):
+            end = re.search(r"(c_proj|o_proj|down_proj|out_proj|output\.dense|linear2)$", mod_name)
+            w.normal_(0.0, 0.02 / math.sqrt(2 * n_layer) if end else 0.02)
+    assert serious(audit(model, x)) == []
+
+
+@pytest.mark.parametrize("name", ["gpt2", "bert", "llama", "nanogpt", "encoder"])
+def test_zeroed_attention_is_found_at_every_block_and_the_advice_fixes_it(name):
+    model, x = zoo.ZOO[name]()
+    zoo.attention_zeroed(model)
+    rep = audit(model, x)
+    errors = [f for f in rep.findings if f["severity"] == "error"]
+    assert len(errors) == 4 and {f["kind"] for f in errors} == {"attention"}
+    blocks = sorted({f["message"].split(":")[0] for f in errors})
+    assert len(blocks) == 2 and all(re.search(r"\.(attn|attention|self_attn)$", b) for b in blocks)
+    assert sum("stays uniform" in f["message"] for f in errors) == 2
+    # the advice: q, k, v back at normal std 0.02, the output projection may stay zero
+    with torch.no_grad():
+        for layer in rep.layers:
+            if layer.role in ("q", "k", "v"):
+                w = dict(model.named_parameters())[layer.param.split("[")[0]]
+                if "[" in layer.param:
+                    d = w.shape[0] // 3 if w.shape[0] % 3 == 0 and w.shape[0] == 3 * w.shape[1] else w.shape[1] // 3
+                    j = "qkv".index(layer.param[-2])
+                    view = w[j * d : (j + 1) * d] if w.shape[0] == 3 * w.shape[1] else w[:, j * d : (j + 1) * d]
+                    view.normal_(0, 0.02)
+                else:
+                    w.normal_(0, 0.02)
+    rep = audit(model, x)
+    assert serious(rep) == []
+    fixup = [f for f in rep.findings if f["kind"] == "convention"]
+    assert len(fixup) == 2 and all("SkipInit/Fixup" in f["message"] for f in fixup)
+
+
+def test_gpt2_residual_scaling_removed_at_24_layers():
+    model, x = zoo.gpt2_unscaled(24)
+    rep = audit(model, x)
+    res = _by_kind(rep, "residual")
+    assert len(serious(rep)) == 1 and len(res) == 1
+    msg = res[0]["message"]
+    assert "grows with depth" in msg and "transformer.h.N.mlp.c_proj" in msg and "transformer.h.N.attn.c_proj" in msg
+    assert "1/sqrt(N)" in msg and f"{0.02 / math.sqrt(48):.3g}" in msg
+    # the advice: GPT-2's own scaling, 0.02/sqrt(2 n_layer)
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if pname.endswith("c_proj.weight"):
+                p.normal_(0.0, 0.02 / math.sqrt(48))
+    rep = audit(model, x)
+    assert serious(rep) == []
+    assert {x.looks_like for x in rep.layers if x.name.endswith("c_proj")} == {"random:0.02/sqrt(2*24)"}
+
+
+def test_batchnorm_biases_at_minus_5_kill_every_channel_after_bn():
+    model, x = zoo.resnet()
+    zoo.bn_bias(model)
+    rep = audit(model, x)
+    dead = _by_kind(rep, "dead")
+    first_convs = {x.name for x in rep.layers if x.type == "Conv2d" and "downsample" not in x.name}
+    assert {f["layer"] for f in dead} == first_convs
+    assert all("biases of mean -5" in f["message"] and "set its biases to 0" in f["message"] for f in dead)
+    conv1 = next(x for x in rep.layers if x.name == "layers.0.conv1")
+    assert conv1.dead_fraction == 1.0 and conv1.norm == "layers.0.bn1"
+    zoo.bn_bias(model, 0.0)
+    assert serious(audit(model, x)) == []
+
+
+def test_lstm_with_constant_weights():
+    model, x = zoo.lstm()
+    zoo.lstm_constant(model)
+    rep = audit(model, x)
+    sym = _by_kind(rep, "symmetry")
+    assert {f["layer"] for f in sym} == {f"lstm.l{k}[{g}]" for k in (0, 1) for g in "ifgo"}
+    assert all("1 of 64 units distinct" in f["message"] and "reset_parameters()" in f["message"] for f in sym)
+    model.lstm.reset_parameters()
+    assert serious(audit(model, x)) == []
+
+
+def test_zero_branch_ends_are_the_fixup_convention_not_errors():
+    model, x = zoo.nanogpt()
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if pname.endswith("c_proj.weight"):
+                p.zero_()
+    rep = audit(model, x)
+    assert serious(rep) == []
+    assert len([f for f in rep.findings if f["kind"] == "convention"]) == 4
+
+
+# ----------------------------------------------------------------------------- determinism, state
+def test_two_audits_agree_with_dropout_everywhere_and_the_model_is_left_alone():
+    model, x = zoo.encoder()  # Dropout modules, MultiheadAttention's dropout, F.dropout
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    a, b = audit(model, x).to_dict(), audit(model, x).to_dict()
+    assert json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+    assert model.training and all(m.training for m in model.modules())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_shared_activation_module_is_measured_per_call_site():
+    """torchvision's BasicBlock calls one nn.ReLU twice; each call site has its own statistics,
+    taken after BatchNorm."""
+    model, x = zoo.resnet()
+    with torch.no_grad():
+        model.layers[0].bn1.bias.fill_(-5.0)  # only the first call site of layers.0.relu dies
+    rep = audit(model, x)
+    by = {x.name: x for x in rep.layers}
+    assert by["layers.0.conv1"].dead_fraction == 1.0
+    assert by["layers.0.conv2"].dead_fraction == 0.0  # bn2 + identity: what the second call receives
+    assert [f["layer"] for f in rep.findings if f["kind"] == "dead"] == ["layers.0.conv1"]
+
+
+# ----------------------------------------------------------------------------- laws
+class Scalar(nn.Module):
+    """A learned gain (ReZero-like): a parameter the audit does not judge, used by a mul."""
+
+    def __init__(self):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.ones(()))
+
+    def forward(self, x):
+        return self.alpha * x
+
+
+PIECES = {
+    "linear": lambda d: nn.Linear(d, d),
+    "linear_nobias": lambda d: nn.Linear(d, d, bias=False),
+    "relu": lambda d: nn.ReLU(),
+    "tanh": lambda d: nn.Tanh(),
+    "layernorm": lambda d: nn.LayerNorm(d),
+    "rmsnorm": lambda d: nn.RMSNorm(d),
+    "scalar": lambda d: Scalar(),
+}
+
+
+class Generated(nn.Module):
+    def __init__(self, pieces, d, unused):
+        super().__init__()
+        self.body = nn.Sequential(*(PIECES[p](d) for p in pieces), nn.Linear(d, 3))
+        self.unused = nn.Linear(d, d) if unused else None
+
+    def forward(self, x):
+        return self.body(x)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    st.lists(st.sampled_from(list(PIECES)), min_size=1, max_size=6),
+    st.integers(2, 9),
+    st.booleans(),
+)
+def test_coverage_counts_every_parameter_once(pieces, d, unused):
+    """audited + not audited = total, for any model; what is not audited is named with why."""
+    torch.manual_seed(0)
+    model = Generated(pieces, d, unused)
+    rep = audit(model, torch.randn(8, d))
+    c = rep.coverage
+    assert c["audited_parameters"] + sum(x["parameters"] for x in c["not_audited"]) == c["total_parameters"]
+    assert c["total_parameters"] == sum(p.numel() for p in model.parameters())
+    expected = sum(1 for p in pieces if p == "scalar") + (d * d + d if unused else 0)
+    assert sum(x["parameters"] for x in c["not_audited"]) == expected
+    for x in c["not_audited"]:
+        assert x["why"] == "not used by this forward pass" if x["name"] == "unused" else "only" in x["why"]
+
+
+@pytest.mark.parametrize("shape", [(300, 200), (200, 300), (513, 129)])
+def test_fast_spectrum_bounds_the_exact_one(shape):
+    """A few Lanczos steps: sv_max within 2%; sv_min an upper bound; exact for an orthogonal
+    matrix; 0 for a rank-deficient one."""
+    g = torch.Generator().manual_seed(0)
+    M = torch.randn(*shape, generator=g)
+    sv = torch.linalg.svdvals(M.double())
+    hi, lo = spectrum(M, "fast")
+    assert hi == pytest.approx(float(sv[0]), rel=0.02) and lo >= float(sv[-1]) * 0.999
+    Q = torch.linalg.qr(torch.randn(shape[0], shape[0], generator=g))[0][:, : min(shape)]
+    hi, lo = spectrum(Q * 3, "fast")
+    assert hi == pytest.approx(3, rel=1e-4) and lo == pytest.approx(3, rel=1e-4)
+    k = min(shape) // 2
+    low_rank = M[:, :k] @ torch.randn(k, shape[1], generator=g)  # rank k: a null space of half the side
+    assert spectrum(low_rank, "fast")[1] < 1e-3 * spectrum(low_rank, "fast")[0]
+
+
+def test_looks_like_names_the_conventions():
+    g = torch.Generator().manual_seed(0)
+    w = torch.empty(64, 128, 3, 3)
+    nn.init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu", generator=g)
+    assert looks_like(w, 128 * 9, 64 * 9)[0] == "variance_scaling:2,fan_out,normal"
+    w = torch.empty(512, 256)
+    assert looks_like(nn.init.normal_(w, 0, 0.02, generator=g), 256, 512)[0] == "random:0.02"
+    # timm's trunc_normal_(std=.02) cuts at +-2, 100 std away: a plain normal
+    assert looks_like(nn.init.trunc_normal_(w, std=0.02, generator=g), 256, 512)[0] == "random:0.02"
+    tn = nn.init.trunc_normal_(w, std=1.0, a=-2, b=2, generator=g) * 0.02 / 0.8796
+    assert looks_like(tn, 256, 512)[0] == "trunc_normal:0.02"
+    res = nn.init.normal_(w, 0, 0.02 / math.sqrt(2 * 12), generator=g)
+    assert looks_like(res, 256, 512, n_residual=24, base_std=0.02)[0] == "random:0.02/sqrt(2*12)"
+    assert looks_like(nn.Linear(256, 512).weight, 256, 512)[0] == "pytorch_default"
+    assert looks_like(nn.Embedding(300, 64).weight, 1, 300, embedding=True)[0] == "pytorch_default"
+    assert looks_like(torch.zeros(4, 5), 5, 4)[0] == "zeros"
+
+
+# ----------------------------------------------------------------------------- the CLI
+FACTORY = """
+import torch
+from torch import nn
+from tiny_layers import Body   # a sibling module: the factory's folder is on sys.path
+
+
+class TokenModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(5000, 16)
+        self.body = Body()
+        self.head = nn.Linear(16, 7)
+
+    def forward(self, input_ids, attention_mask=None):
+        h = self.body(self.emb(input_ids))
+        if attention_mask is not None:
+            h = h * attention_mask[..., None]
+        return {"hidden": h, "logits": self.head(h)}
+
+
+def make():
+    torch.manual_seed(0)
+    return TokenModel()
+"""
+LAYERS = """
+from torch import nn
+
+class Body(nn.Sequential):
+    def __init__(self):
+        super().__init__(nn.LayerNorm(16), nn.Linear(16, 16), nn.ReLU())
+"""
+
+
+@pytest.fixture
+def factory(tmp_path):
+    (tmp_path / "tiny_layers.py").write_text(LAYERS)
+    (tmp_path / "tokens.py").write_text(FACTORY)
+    return f"{tmp_path}/tokens.py:make"
+
+
+def test_cli_audits_a_token_model_from_shape_and_from_files(factory, tmp_path, capsys):
+    code, out, err = run(
+        ["audit", factory, "--input-shape", "2,64", "--input-dtype", "long", "--vocab", "5000"], capsys
+    )
+    assert code == 0, err
+    assert "coverage: 80,423 of 80,423 parameters audited (100.0%)" in out
+    code, out, _ = run(["audit", factory, "--input-shape", "2,64", "--input-dtype", "long", "--json"], capsys)
+    r = json.loads(out)
+    assert code == 0 and r["output"]["shape"] == [2, 64, 7] and r["output"]["logits"]
+    ids = torch.randint(0, 5000, (2, 10))
+    torch.save({"input_ids": ids, "attention_mask": torch.ones(2, 10)}, tmp_path / "batch.pt")
+    np.savez(tmp_path / "batch.npz", input_ids=ids.numpy())
+    for f in ("batch.pt", "batch.npz"):
+        code, out, err = run(["audit", factory, "--input", str(tmp_path / f), "--json"], capsys)
+        assert code == 0, err
+        assert json.loads(out)["input_shape"] == [2, 10]
+    code, out, _ = run(
+        ["audit", factory, "--input", str(tmp_path / "batch.pt"), "--output-key", "hidden", "--json"], capsys
+    )
+    assert code == 0 and json.loads(out)["output"]["shape"] == [2, 10, 16]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--input-shape", "2,8", "--input-dtype", "bytes"], "--input-dtype must be one of"),
+        (["--input-shape", "2,8", "--input-dtype", "long", "--output-key", "nope"], "has no 'nope'"),
+        (["--input", "{d}/missing.pt"], "does not exist"),
+        (["--input", "{d}/bad.pt"], "weights_only=True"),
+        (["--input", "{d}/junk.txt"], "expected a .pt or .npz file"),
+        ([], "one of them"),
+        (["--input-shape", "2,8", "--input-dtype", "long", "--vocab", "9000"], "rejects an input of shape (2, 8)"),
+    ],
+)
+def test_cli_audit_failures_are_one_line(factory, tmp_path, capsys, args, words):
+    torch.save(nn.Linear(2, 2), tmp_path / "bad.pt")
+    (tmp_path / "junk.txt").write_text("x")
+    code, _, err = run(["audit", factory] + [a.format(d=tmp_path) for a in args], capsys)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and words in err, err
