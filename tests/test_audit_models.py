@@ -290,13 +290,13 @@ def test_fast_spectrum_bounds_the_exact_one(shape):
     M = torch.randn(*shape, generator=g)
     sv = torch.linalg.svdvals(M.double())
     hi, lo = spectrum(M, "fast")
-    assert hi == pytest.approx(float(sv[0]), rel=0.02) and lo >= float(sv[-1]) * 0.999
+    assert hi == pytest.approx(float(sv[0]), rel=0.01) and float(sv[-1]) * 0.999 <= lo <= 1.5 * float(sv[-1])
     Q = torch.linalg.qr(torch.randn(shape[0], shape[0], generator=g))[0][:, : min(shape)]
     hi, lo = spectrum(Q * 3, "fast")
     assert hi == pytest.approx(3, rel=1e-4) and lo == pytest.approx(3, rel=1e-4)
     k = min(shape) // 2
     low_rank = M[:, :k] @ torch.randn(k, shape[1], generator=g)  # rank k: a null space of half the side
-    assert spectrum(low_rank, "fast")[1] < 1e-3 * spectrum(low_rank, "fast")[0]
+    assert spectrum(low_rank, "fast")[1] < 2e-2 * spectrum(low_rank, "fast")[0]  # full rank: about 0.1
 
 
 def test_looks_like_names_the_conventions():
@@ -397,3 +397,33 @@ def test_cli_audit_failures_are_one_line(factory, tmp_path, capsys, args, words)
     (tmp_path / "junk.txt").write_text("x")
     code, _, err = run(["audit", factory] + [a.format(d=tmp_path) for a in args], capsys)
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and words in err, err
+
+
+def test_gru_per_gate_and_the_opt_outs_agree():
+    """A GRU is audited per gate (r, z: sigmoid; n: tanh), the gates' pre-activations recomputed
+    from the recorded input; the fast statistics and the exact ones give the same findings."""
+
+    class GRUNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(8, 16, batch_first=True, bidirectional=True)
+            self.fc = nn.Linear(32, 2)
+
+        def forward(self, x):
+            return self.fc(self.gru(x)[0][:, -1])
+
+    torch.manual_seed(0)
+    model, x = GRUNet(), torch.randn(4, 5, 8)
+    fast = audit(model, x)
+    names = [layer.name for layer in fast.layers if layer.type == "GRU"]
+    assert names == [f"gru.l0{d}[{g}]" for d in ("", "_reverse") for g in "rzn"]
+    assert fast.coverage["audited_parameters"] == fast.coverage["total_parameters"]
+    exact = audit(model, x, singular_values="exact", fingerprints=False)
+    off = audit(model, x, singular_values="off")
+    assert fast.findings == exact.findings == off.findings
+    assert [a.effective_width for a in fast.layers] == [a.effective_width for a in exact.layers]
+    with torch.no_grad():
+        model.gru.weight_hh_l0.fill_(0.3)
+        model.gru.weight_ih_l0.fill_(0.3)
+    rep = audit(model, x)
+    assert {f["layer"] for f in rep.findings if f["kind"] == "symmetry"} == {"gru.l0[r]", "gru.l0[z]", "gru.l0[n]"}
