@@ -427,3 +427,20 @@ def test_gru_per_gate_and_the_opt_outs_agree():
         model.gru.weight_ih_l0.fill_(0.3)
     rep = audit(model, x)
     assert {f["layer"] for f in rep.findings if f["kind"] == "symmetry"} == {"gru.l0[r]", "gru.l0[z]", "gru.l0[n]"}
+
+
+@pytest.mark.parametrize("scale", [1.0, None])
+def test_attention_logits_scaled_wrongly(scale):
+    """q and k at LeCun's scale (unit-variance q and k from a normalized input) with the scale 1
+    instead of 1/sqrt(d_head): logits of std about sqrt(d_head) = 4, attention nearly one-hot."""
+    model, x = zoo.nanogpt()
+    with torch.no_grad():
+        for block in model.h:
+            block.attn.scale = scale
+            nn.init.normal_(block.attn.c_attn.weight, 0.0, 1 / math.sqrt(64))
+    rep = audit(model, x)
+    found = [f for f in rep.findings if f["kind"] == "attention"]
+    if scale is None:
+        assert found == [] and all(a["entropy_ratio"] > 0.7 for a in rep.attention)
+    else:
+        assert len(found) == 1 and "not 1/sqrt(d_head) = 0.25: scale q.k by 1/sqrt(d_head)" in found[0]["message"]

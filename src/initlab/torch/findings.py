@@ -1,0 +1,397 @@
+"""The audit's findings: what is wrong with a model's initialization, in plain words, each with
+its fix, and never advice that undoes a known convention (GPT-2's residual scaling, the zero
+branch ends of SkipInit/Fixup). Reads an `AuditReport`; the thresholds below say where they come
+from.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from initlab.diagnose import SATURATION_THRESHOLD
+from initlab.errors import InitlabError
+from initlab.nn.activations import ACTIVATIONS, Activation
+from initlab.torch.weights import _round_std
+
+if TYPE_CHECKING:
+    from initlab.torch.audit import AuditReport, LayerAudit
+
+#: A branch whose RMS exceeds its stream's by this factor drowns the block's input: the block
+#: no longer starts near the identity, which is what makes deep residual nets trainable (He et
+#: al. 2016; Fixup, Zhang et al. 2019, sec. 2).
+DWARF_RATIO = 10.0
+#: The stream's RMS growth over the blocks that counts as "grows with depth": x4 is the growth
+#: of 16 equal unscaled branches (RMS grows like sqrt(number of branches)).
+GROWTH_RATIO = 4.0
+#: The output logits are judged too large when a cross-entropy loss on them starts this many
+#: nats above ln(classes), the loss of a uniform guess.
+LOGIT_EXCESS_NATS = 1.0
+#: Attention is judged too sharp at init when its rows' entropy is below this fraction of the
+#: uniform attention's ln(keys) (rows with at least 8 keys).
+ATTENTION_ENTROPY = 0.5
+
+
+def _row(act: str | None) -> Activation | None:
+    """The activation's row, None for no activation or one the table does not have."""
+    if act is None:
+        return None
+    try:
+        return ACTIVATIONS[act]
+    except KeyError:
+        return None
+
+
+def recommended(act: str | None) -> str:
+    """The initializer to recommend before an activation: its row's ``init`` (``he_normal`` for
+    ReLU, GELU, SiLU; ``lecun_normal`` for tanh, SELU and no activation; ``glorot_normal`` for
+    sigmoid)."""
+    row = _row("identity" if act is None else act)
+    return row.init if row is not None else "he_normal"
+
+
+@functools.cache
+def critical(act: str | None) -> float | None:
+    """The critical sigma_w^2 (chi_1 = 1 at sigma_b^2 = 0) of the activation after a layer,
+    from `initlab.theory` (never written by hand), where the audit judges a layer's scale by it:
+    where the theory has one and the activation's usual initializer (its row's ``init``) sits
+    at it (ReLU and He: 2; leaky ReLU; tanh and the identity with LeCun's 1). None elsewhere:
+    sigmoid, GELU and SiLU have no critical point at sigma_b^2 = 0; SELU's is 0.48, at q* = 0,
+    while SELU is used at its self-normalizing point sigma_w^2 = 1 (chaotic, chi_1 = 1.07); ELU's
+    and softplus's critical points are not where He's initialization puts them. A layer with no
+    activation after it is judged as the identity."""
+    from initlab import initializers, theory
+
+    act = "identity" if act is None else act
+    row = _row(act)
+    if row is None or row.grad is None:
+        return None
+    try:
+        crit = float(theory.critical_sigma_w2(act))
+    except InitlabError:
+        return None
+    usual = initializers.get(row.init).theory((1, 1))
+    usual_sigma_w2 = usual["std"] ** 2 * usual["fan_in"] if usual.get("mode", "fan_in") == "fan_in" else None
+    if usual_sigma_w2 is None or abs(usual_sigma_w2 / crit - 1) > 0.01:
+        return None
+    return round(crit, 6)  # 2.0 for ReLU, not 2.0000000000000266
+
+
+def _dead_words(act: str | None) -> str:
+    """What dead means for the activation, in words."""
+    return "z <= 0" if act == "relu" else f"|g'(z)| < {SATURATION_THRESHOLD} of its maximum"
+
+
+def _finding(layer, severity, kind, message) -> dict:
+    return {"layer": layer, "severity": severity, "kind": kind, "message": message}
+
+
+def _convention_fix(report: AuditReport, x: LayerAudit | None = None) -> str:
+    """The advice for transformer-style layers: the model's own convention where it has one."""
+    return (
+        "initialize it as GPT-2/BERT/Llama do: normal std 0.02 (initializer_range), "
+        "the branches' last projections 0.02/sqrt(2 n_layer)"
+    )
+
+
+def findings(report: AuditReport | list[LayerAudit]) -> list[dict]:
+    """What is wrong, in plain words, each with its fix (and ``info`` for conventions seen)."""
+    if isinstance(report, list):
+        from initlab.torch.audit import AuditReport
+
+        report = AuditReport(report)
+    layers = report.layers
+    out: list[dict] = []
+
+    def zero(x: LayerAudit) -> bool:
+        return x.looks_like == "zeros"
+
+    # attention projections zeroed in pairs: each one's gradient is proportional to the other
+    paired: set[str] = set()
+    groups: dict[str, dict[str, LayerAudit]] = {}
+    for x in layers:
+        if x.role in ("q", "k", "v", "o"):
+            groups.setdefault(_attention_block(x.name), {})[x.role] = x
+    for block, roles in groups.items():
+        for a, b, why in (
+            (
+                "q",
+                "k",
+                "the attention logits q.k are 0 for every pair, and dL/dW_q is proportional to W_k "
+                "(and dL/dW_k to W_q): neither ever moves, so the attention stays uniform",
+            ),
+            (
+                "v",
+                "o",
+                "the branch's output is 0, and dL/dW_o is proportional to W_v's output (and dL/dW_v "
+                "to W_o): neither ever moves, so the attention branch stays off",
+            ),
+        ):
+            if a in roles and b in roles and zero(roles[a]) and zero(roles[b]):
+                paired.update({roles[a].name, roles[b].name})
+                out.append(
+                    _finding(
+                        roles[a].name,
+                        "error",
+                        "attention",
+                        f"{block}: {roles[a].name} and {roles[b].name} are both zero: {why}; "
+                        f"initialize them with normal std 0.02 (GPT-2/BERT/Llama's initializer_range), "
+                        f"keeping at most the output projection at zero",
+                    )
+                )
+    for i, x in enumerate(layers):
+        last = i == len(layers) - 1
+        fix = recommended(x.activation)
+        unit = "channels" if "Conv" in x.type or x.role in ("conv", "conv_transpose") else "units"
+        constant = x.looks_like == "zeros" or x.looks_like.startswith("constant")
+        if x.name in paired:
+            pass
+        elif x.branch_end and zero(x):
+            out.append(
+                _finding(
+                    x.name,
+                    "info",
+                    "convention",
+                    f"{x.name}: zero, and it ends a residual branch: the block starts as the identity "
+                    f"(the SkipInit/Fixup/ReZero convention; De & Smith 2020, Zhang et al. 2019); its "
+                    f"gradient is not zero, so it learns",
+                )
+            )
+        elif x.rounding_groups:
+            distinct = x.width - sum(len(g) - 1 for g in x.rounding_groups)
+            out.append(
+                _finding(
+                    x.name,
+                    "error",
+                    "symmetry",
+                    f"{x.name}: {distinct} of {x.width} {unit} distinct up to rounding "
+                    f"(largest difference {x.rounding_difference:.3g}): they compute the same "
+                    f"function but for float rounding, so they started identical; initialize with {fix}",
+                )
+            )
+        elif x.effective_width is not None and x.effective_width < x.width:
+            why = "weights are constant" if constant else "some rows are identical"
+            rfix = (
+                "reset_parameters() (PyTorch's default U(+-1/sqrt(hidden))), or orthogonal W_hh and glorot_uniform W_ih"
+                if x.role.startswith(("lstm", "gru"))
+                else fix
+            )
+            out.append(
+                _finding(
+                    x.name,
+                    "error",
+                    "symmetry",
+                    f"{x.name}: {x.effective_width} of {x.width} {unit} distinct: {why}; initialize with {rfix}",
+                )
+            )
+        elif constant and x.role != "embedding":
+            out.append(
+                _finding(
+                    x.name,
+                    "error",
+                    "symmetry",
+                    f"{x.name}: weights are constant ({x.looks_like}): only the biases tell its "
+                    f"{x.width} {unit} apart, and every weight row gets the same update up to them; "
+                    f"initialize with {fix}",
+                )
+            )
+        if x.dead_fraction is not None and x.dead_fraction >= 0.5:
+            cause = f"check the biases and initialize with {fix}"
+            if x.norm is not None and x.norm_bias_mean is not None and x.norm_bias_mean < -1:
+                cause = (
+                    f"the normalization between ({x.norm}) has biases of mean {x.norm_bias_mean:.3g}, so "
+                    f"z = gamma * x_hat + beta sits below 0: set its biases to 0 (nn.init.zeros_, "
+                    f"PyTorch's default)"
+                )
+            out.append(
+                _finding(
+                    x.name,
+                    "warning",
+                    "dead",
+                    f"{x.name}: {100 * x.dead_fraction:.0f}% of its {x.activation} {unit} are dead on this "
+                    f"batch ({_dead_words(x.activation)} on every example, measured on what the "
+                    f"activation receives): they pass (almost) no gradient back; {cause}",
+                )
+            )
+        if x.saturated_fraction is not None and x.saturated_fraction >= 0.3:
+            out.append(
+                _finding(
+                    x.name,
+                    "warning",
+                    "saturated",
+                    f"{x.name}: {100 * x.saturated_fraction:.0f}% of its {x.activation} {unit} are "
+                    f"saturated (g'(z) < {SATURATION_THRESHOLD} of its maximum): the weights are too "
+                    f"large ({x.looks_like}); initialize with "
+                    + (
+                        "reset_parameters() (PyTorch's default U(+-1/sqrt(hidden)))"
+                        if x.role.startswith(("lstm", "gru"))
+                        else fix
+                    ),
+                )
+            )
+        if x.critical_sigma_w2 is not None and not x.suits.startswith("suits") and not constant and not last:
+            out.append(
+                _finding(
+                    x.name,
+                    "warning",
+                    "scale",
+                    f"{x.name}: init {x.suits} for {x.activation or 'no activation'}; "
+                    f"weights look like {x.looks_like}: initialize with {fix}",
+                )
+            )
+    out += _residual_findings(report)
+    out += _attention_findings(report)
+    o = report.output
+    if o.get("logits") and o["initial_loss"] - o["uniform_loss"] > LOGIT_EXCESS_NATS:
+        head = next((x for x in reversed(layers) if x.role in ("linear", "linear_t")), None)
+        hname = head.name if head else "the output layer"
+        out.append(
+            _finding(
+                hname,
+                "warning",
+                "logits",
+                f"the output logits have std {o['std']:.3g} at init: a cross-entropy loss starts at "
+                f"{o['initial_loss']:.3g} nats against ln({o['shape'][-1]}) = {o['uniform_loss']:.3g} for a "
+                f"uniform guess, and the first steps go to shrinking them; {hname} looks like "
+                f"{head.looks_like if head else '?'}: initialize it small (normal std 0.02, or zeros as "
+                f"in muP's readout)",
+            )
+        )
+    if not report.residual:
+        chain = [x for x in layers if x.role not in ("embedding",) and not x.role.startswith(("lstm", "gru"))]
+        signal = [x.measured_q for x in chain if x.measured_q > 0]
+        if len(signal) >= 3:
+            r = signal[-1] / signal[0]
+            if r < 1e-2 or r > 1e2:
+                out.append(
+                    _finding(
+                        None,
+                        "warning",
+                        "propagation",
+                        f"the signal's second moment changes by a factor {r:.2g} from the first "
+                        f"layer to the last: it {'vanishes' if r < 1 else 'explodes'} with depth",
+                    )
+                )
+        grads = [x.gradient_energy for x in chain if x.gradient_energy > 0]
+        if len(grads) >= 3:
+            r = grads[0] / grads[-1]
+            if r < 1e-2 or r > 1e2:
+                out.append(
+                    _finding(
+                        None,
+                        "warning",
+                        "propagation",
+                        f"the gradient reaching the first layer carries {r:.2g} times the energy "
+                        f"(sum of squares per example) of the gradient at the last: gradients "
+                        f"{'vanish' if r < 1 else 'explode'} on the way back",
+                    )
+                )
+    return out
+
+
+def _attention_block(name: str) -> str:
+    """The attention block a projection belongs to: its name up to the attention module
+    (``h.0.attn.c_attn[q]`` -> ``h.0.attn``; ``encoder.layer.0.attention.self.query`` ->
+    ``encoder.layer.0.attention``)."""
+    name = re.sub(r"\[[qkv]\]$", "", name)
+    m = re.match(r"(.*?\.(attn|attention|self_attn|self_attention|mha))(\.|$)", name)
+    if m:
+        return m.group(1)
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def _residual_findings(report: AuditReport) -> list[dict]:
+    """A branch that dwarfs its stream; a pre-LN stream that grows with depth while its branch
+    ends are not scaled for depth (GPT-2's convention)."""
+    out = []
+    res = report.residual
+    if not res:
+        return out
+    by_name = {x.name: x for x in report.layers}
+    dwarfs = [r for r in res if r["stream_rms"] > 0 and r["ratio"] > DWARF_RATIO]
+    if dwarfs:
+        worst = max(dwarfs, key=lambda r: r["ratio"])
+        layers = [by_name[n] for n in worst["branch_layers"] if n in by_name]
+        looks = ", ".join(sorted({x.looks_like for x in layers})) or "?"
+        out.append(
+            _finding(
+                worst["branch_end"] or worst["block"],
+                "warning",
+                "residual",
+                f"{len(dwarfs)} of {len(res)} residual branches dwarf the stream they are added to "
+                f"(worst: {worst['block']}, branch RMS {worst['branch_rms']:.3g} on a stream of RMS "
+                f"{worst['stream_rms']:.3g}, x{worst['ratio']:.3g}): the blocks do not start near the "
+                f"identity, so the signal and its gradient are remade at every block; the branch's "
+                f"layers look like {looks}: {_convention_fix(report)}",
+            )
+        )
+    pre = [r for r in res if r["pre_norm"]]
+    if len(pre) >= 4:
+        growth = pre[-1]["out_rms"] / max(pre[0]["out_rms"], 1e-300)
+        ends = [by_name[r["branch_end"]] for r in pre if r["branch_end"] in by_name]
+        others = [x.std for x in report.layers if x.branch is not None and not x.branch_end and x.std > 0]
+        base = float(np.median(others)) if others else None
+        scaled = bool(ends and base and np.median([x.std for x in ends]) < 0.75 * base)
+        if growth > GROWTH_RATIO and not scaled and not dwarfs:
+            n = len(pre)
+            b = _round_std(base) or base if base else 0.02
+            out.append(
+                _finding(
+                    ends[-1].name if ends else pre[-1]["block"],
+                    "warning",
+                    "residual",
+                    f"the residual stream grows with depth: its RMS goes from {pre[0]['out_rms']:.3g} after the "
+                    f"first branch to {pre[-1]['out_rms']:.3g} after the last (x{growth:.3g} over {n} "
+                    f"branches): every branch adds about the same variance, so the stream grows like "
+                    f"sqrt(branches) and each later block's update is a smaller share of it. GPT-2 "
+                    f"(Radford et al. 2019, sec. 2.3) scales the last projection of every residual branch "
+                    f"({', '.join(sorted({re.sub(r'[0-9]+', 'N', x.name) for x in ends}))}) by 1/sqrt(N) for "
+                    f"N = {n} residual layers: std {b:.3g}/sqrt({n}) = {b / math.sqrt(n):.3g} here, so that "
+                    f"the sum of all branches has the variance of one",
+                )
+            )
+    return out
+
+
+def _attention_findings(report: AuditReport) -> list[dict]:
+    """Attention rows far from uniform at init (one-hot softmax: little gradient to the keys)."""
+    sharp = [a for a in report.attention if a["entropy_ratio"] < ATTENTION_ENTROPY]
+    if not sharp:
+        return []
+    worst = min(sharp, key=lambda a: a["entropy_ratio"])
+    scale_words = ""
+    if worst["scale"] is not None and worst["head_dim"]:
+        usual = 1 / math.sqrt(worst["head_dim"])
+        scale_words = (
+            f" The scale is {worst['scale']:.3g}"
+            + (
+                f", not 1/sqrt(d_head) = {usual:.3g}: scale q.k by 1/sqrt(d_head)"
+                if abs(worst["scale"] / usual - 1) > 0.01
+                else " = 1/sqrt(d_head), so q and k themselves are too large"
+            )
+            + "."
+        )
+    qk = [
+        x
+        for x in report.layers
+        if x.role in ("q", "k") and _attention_block(x.name) == _attention_block(worst["scope"] + ".q")
+    ]
+    looks = ", ".join(sorted({x.looks_like for x in qk})) if qk else None
+    return [
+        _finding(
+            worst["scope"],
+            "warning",
+            "attention",
+            f"{len(sharp)} of {len(report.attention)} attention calls are nearly one-hot at init "
+            f"(worst {worst['scope']}: logits std {worst['logits_std']:.3g}, "
+            f"entropy {100 * worst['entropy_ratio']:.0f}% of uniform's, max probability "
+            f"{worst['max_prob']:.2f}): softmax passes little gradient "
+            f"to the keys it ignores.{scale_words}"
+            + (f" q and k look like {looks}: " if looks else " ")
+            + "initialize q and k with normal std 0.02 (initializer_range) or smaller",
+        )
+    ]
