@@ -741,10 +741,14 @@ def _rnn_layers(e: Event, g, sv_mode: str, fingerprints: bool) -> list[LayerAudi
             W_hh = kinds[f"weight_hh_l{layer}{sfx}"].detach()
             b_ih = kinds.get(f"bias_ih_l{layer}{sfx}")
             b_hh = kinds.get(f"bias_hh_l{layer}{sfx}")
-            b_ih = b_ih.detach() if b_ih is not None else torch.zeros(W_ih.shape[0])
-            b_hh = b_hh.detach() if b_hh is not None else torch.zeros(W_hh.shape[0])
-            h = torch.zeros(B, H, dtype=x.dtype)
-            c = torch.zeros(B, H, dtype=x.dtype)
+            b_ih = (
+                b_ih.detach() if b_ih is not None else torch.zeros(W_ih.shape[0], dtype=W_ih.dtype, device=W_ih.device)
+            )
+            b_hh = (
+                b_hh.detach() if b_hh is not None else torch.zeros(W_hh.shape[0], dtype=W_hh.dtype, device=W_hh.device)
+            )
+            h = torch.zeros(B, H, dtype=x.dtype, device=x.device)
+            c = torch.zeros(B, H, dtype=x.dtype, device=x.device)
             if hx is not None:
                 h0 = hx[0] if isinstance(hx, tuple) else hx
                 h = h0.detach()[layer * (2 if bidir else 1) + d].reshape(B, H)
@@ -783,7 +787,7 @@ def _rnn_layers(e: Event, g, sv_mode: str, fingerprints: bool) -> list[LayerAudi
                 sv_max, sv_min = spectrum(Mg, sv_mode)
                 like, evidence = looks_like(Mg, Mg.shape[1], H, (sv_max, sv_min) if sv_mode != "off" else None)
                 Zt = P[..., sl].reshape(-1, H).T
-                Zn = Zt.double().numpy()
+                Zn = Zt.double().cpu().numpy()
                 fan_in = Mg.shape[1]
                 sigma_w2 = fan_in * float(Mg.double().pow(2).mean())
                 out.append(
@@ -841,11 +845,17 @@ def _attention(e: Event) -> dict | None:
         valid = torch.ones_like(S, dtype=torch.bool)
         if e.info["causal"]:
             Lq, Lk = S.shape[-2], S.shape[-1]
-            valid = valid & torch.ones(Lq, Lk, dtype=torch.bool).tril(Lk - Lq - 0 if Lk >= Lq else 0)[:Lq]
+            # PyTorch's is_causal is top-left aligned: query i sees keys 0..i (the first 64 kept)
+            valid = valid & torch.ones(Lq, Lk, dtype=torch.bool, device=S.device).tril(0)
         mask = e.info["mask"]
         if torch.is_tensor(mask):
-            m = mask[:2, ..., :64, :] if mask.dim() >= 2 else mask
-            m = m.expand(*S.shape) if m.dim() == S.dim() else m.broadcast_to(S.shape)
+            m = mask[..., :64, :] if mask.dim() >= 2 else mask
+            if m.dim() == 4 and m.shape[0] > 2:
+                m = m[:2]
+            try:
+                m = m.broadcast_to(S.shape)
+            except RuntimeError:
+                return None  # a mask laid out otherwise: no statistics rather than wrong ones
             if m.dtype == torch.bool:
                 valid = valid & m
             else:

@@ -55,7 +55,7 @@ def symmetry(rows: torch.Tensor, *, fingerprints: bool = True) -> tuple[list[lis
         cols = rows.shape[1]
         pick = torch.randperm(cols, generator=g)[:256].sort().values if cols > 256 else slice(None)
         R = rows.detach()[:, pick].double()
-        r = torch.randn(R.shape[1], generator=g, dtype=torch.float64)
+        r = torch.randn(R.shape[1], generator=g, dtype=torch.float64).to(R.device)
         p = R @ r
         atol = 64 * float(torch.finfo(rows.dtype).eps) * float(rows.detach().abs().max())
         slack = atol * float(r.abs().sum()) * (1 + 1e-9) + 1e-12 * float(R.abs().max() * r.abs().sum())
@@ -108,7 +108,7 @@ def spectrum(M: torch.Tensor, mode: str = "fast", steps: int = 12) -> tuple[floa
         sv = torch.linalg.svdvals(M).double()
         return float(sv[0]), float(sv[-1])
     g = torch.Generator(device="cpu").manual_seed(0)
-    v = torch.randn(n, generator=g, dtype=torch.float64).to(M.dtype)
+    v = torch.randn(n, generator=g, dtype=torch.float64).to(M.device, M.dtype)
     v = v / v.norm()
     V = [v]
     alphas, betas = [], []
