@@ -14,6 +14,8 @@ from initlab.experiments.demos import saturation_story, symmetry_story, walkthro
 from initlab.experiments.reproduce import PUBLISHED_PLANAR, reproduce
 from initlab.report.html import write_report
 
+from .test_json import strict
+
 
 @pytest.fixture(scope="module")
 def circles():
@@ -201,7 +203,9 @@ def test_reproduce_course_initialization(capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["reproduce", "course-initialization", "--json"])
     assert e.value.code == 0
-    rows = {r["initialization"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    rows = {r["initialization"]: r for r in strict(out)["rows"]}
     for r in rows.values():
         assert r["measured_train_accuracy"] == pytest.approx(r["published_train_accuracy"], abs=1e-9)
         assert r["measured_test_accuracy"] == pytest.approx(r["published_test_accuracy"], abs=1e-9)

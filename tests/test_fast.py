@@ -32,8 +32,14 @@ def max_param_diff(a, b):
     return max(float(np.abs(a.params[k] - b.params[k]).max()) for k in a.params)
 
 
-@pytest.mark.parametrize("E", [1, 3, 64])
-@pytest.mark.parametrize("hidden", HIDDEN)
+#: Every activation at 1 and 3 networks; 64 networks (the kernel's wide blocks) for ReLU and
+#: tanh in `make test`, for every activation in `make test-all` (a few seconds each).
+FAST_CASES = [(h, E) for h in HIDDEN for E in (1, 3)] + [
+    (h, 64) if h in ("relu", "tanh") else pytest.param(h, 64, marks=pytest.mark.slow) for h in HIDDEN
+]
+
+
+@pytest.mark.parametrize("hidden, E", FAST_CASES)
 def test_fast_equals_reference(circles, hidden, E):
     a, b, ha, hb = fit_both(
         [2, 10, 5, 1],
@@ -224,10 +230,7 @@ def test_generated_kernel_is_cached_on_disk(tmp_path, monkeypatch):
     assert codegen.load([2, 3, 1], relu[:1] + [sig], bce) is module  # once per process
 
 
-def test_a_kernel_cached_by_one_process_loads_in_another(tmp_path):
-    """The second process loads both kernels from the disk cache, in the other order (numba's
-    cache records the generated module's name, so that name must not depend on the order)."""
-    code = """
+_TWO_KERNELS = """
 import sys, numpy as np
 from initlab.nn import Network, fast
 shapes = [[2, 3, 1], [2, 4, 1]] if sys.argv[1] == "a" else [[2, 4, 1], [2, 3, 1]]
@@ -237,6 +240,12 @@ for dims in shapes:
     e.run(2)
     print(e.kernel.__name__)
 """
+
+
+def test_a_kernel_cached_by_one_process_loads_in_another(tmp_path):
+    """The second process loads both kernels from the disk cache, in the other order (numba's
+    cache records the generated module's name, so that name must not depend on the order)."""
+    code = _TWO_KERNELS
     env = {**os.environ, "INITLAB_CACHE": str(tmp_path)}
     names = []
     for order in "ab":
@@ -245,11 +254,19 @@ for dims in shapes:
         names.append(p.stdout.split())
     assert names[0] == names[1][::-1]
     assert len(list((tmp_path / "kernels").glob("k_*.py"))) == 2
-    # three processes at once on a fresh cache: one compiles under the lock, the others load it
-    env["INITLAB_CACHE"] = str(tmp_path / "together")
+
+
+@pytest.mark.slow  # three processes compiling two kernels: a minute on 2 cores
+def test_three_processes_on_a_fresh_cache_compile_once(tmp_path):
+    """Three processes at once on a fresh cache: one compiles under the lock, the others load it."""
+    env = {**os.environ, "INITLAB_CACHE": str(tmp_path / "together")}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", code, "a"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [sys.executable, "-c", _TWO_KERNELS, "a"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for _ in range(3)
     ]

@@ -91,7 +91,13 @@ def test_every_json_command_is_covered():
     assert json_commands() <= {c[0] for c in CASES}
 
 
-@pytest.mark.parametrize("command, args, needs", CASES, ids=[" ".join([c[0], *c[1][:1]]) for c in CASES])
+# reproduce trains the course's networks for a minute: its --json is checked strictly, on the
+# same command, by test_experiments.test_reproduce_course_initialization; here it runs as slow
+@pytest.mark.parametrize(
+    "command, args, needs",
+    [pytest.param(*c, marks=pytest.mark.slow) if c[0] == "reproduce" else c for c in CASES],
+    ids=[" ".join([c[0], *c[1][:1]]) for c in CASES],
+)
 def test_json_output_is_strict(command, args, needs, tmp_path, capsys):
     if needs:
         pytest.importorskip(needs)

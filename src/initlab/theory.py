@@ -119,36 +119,49 @@ def fixed_point(activation: str, sigma_w2, sigma_b2, *, q0: float = 1.0, q_max: 
     is fixed (ReLU at ``sigma_w2 = 2``, ``sigma_b2 = 0``: the variance keeps its input's value).
     """
     sw, sb = _check(sigma_w2, sigma_b2)
+    shape, sw, sb = sw.shape, sw.ravel(), sb.ravel()
 
-    def G(q):
-        return variance_map(activation, q, sw, sb) - q
+    def G(q, at=slice(None)):
+        """``F(q) - q`` at the entries ``at`` (each step evaluates only the entries still moving)."""
+        with np.errstate(over="ignore"):  # F(q) = inf (sigma_w2 = 1e300): growing, as it says
+            return variance_map(activation, q, sw[at], sb[at]) - q
 
     q0a = np.full(sw.shape, float(q0))
+    g0 = G(q0a)
     # a line of fixed points (ReLU at sigma_w2 = 2, sigma_b2 = 0): every q keeps its value
-    marginal = (np.abs(G(q0a)) <= 1e-12 * max(1.0, q0)) & (np.abs(G(2 * q0a)) <= 2e-12 * max(1.0, q0))
-    up = G(q0a) > 0
+    marginal = (np.abs(g0) <= 1e-12 * max(1.0, q0)) & (np.abs(G(2 * q0a)) <= 2e-12 * max(1.0, q0))
+    up = g0 > 0
     lo, hi = q0a.copy(), q0a.copy()
-    for _ in range(80):  # rising: double hi until F(hi) <= hi, or give up (no finite fixed point)
-        grow = up & (G(hi) > 0)
+    moving = up.copy()  # rising: double hi until F(hi) <= hi, or give up (no finite fixed point)
+    for _ in range(80):
+        at = np.flatnonzero(moving)
+        grow = G(hi[at], at) > 0
+        moving[at[~grow]] = False
         if not grow.any():
             break
-        lo, hi = np.where(grow, hi, lo), np.where(grow, hi * 2, hi)
-    diverges = up & (G(hi) > 0)
-    for _ in range(80):  # falling: halve lo until F(lo) >= lo, or give up (the orbit falls to 0)
-        shrink = ~up & (G(lo) < 0)
+        lo[at[grow]], hi[at[grow]] = hi[at[grow]], hi[at[grow]] * 2
+    diverges = moving
+    moving = ~up  # falling: halve lo until F(lo) >= lo, or give up (the orbit falls to 0)
+    for _ in range(80):
+        at = np.flatnonzero(moving)
+        shrink = G(lo[at], at) < 0
+        moving[at[~shrink]] = False
         if not shrink.any():
             break
-        lo, hi = np.where(shrink, lo / 2, lo), np.where(shrink, lo, hi)
-    vanishes = ~up & (G(lo) < 0)
+        hi[at[shrink]], lo[at[shrink]] = lo[at[shrink]], lo[at[shrink]] / 2
+    vanishes = moving
+    moving = ~(diverges | vanishes)
     for _ in range(200):  # bisection on the sign change of G: G(lo) >= 0 >= G(hi)
-        mid = 0.5 * (lo + hi)
-        pos = G(mid) > 0
-        lo, hi = np.where(pos, mid, lo), np.where(pos, hi, mid)
-        if np.all(hi - lo <= 2 * np.spacing(hi)):  # the bracket is down to a few ulps
+        moving &= hi - lo > 2 * np.spacing(hi)  # until the bracket is down to a few ulps
+        at = np.flatnonzero(moving)
+        if not at.size:
             break
+        mid = 0.5 * (lo[at] + hi[at])
+        pos = G(mid, at) > 0
+        lo[at[pos]], hi[at[~pos]] = mid[pos], mid[~pos]
     q = np.where(vanishes, 0.0, 0.5 * (lo + hi))
     q = np.where(diverges | (q > q_max), np.inf, q)
-    q = np.where(marginal, q0, q)
+    q = np.where(marginal, q0, q).reshape(shape)
     return q if q.ndim else float(q)
 
 
