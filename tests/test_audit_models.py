@@ -282,6 +282,18 @@ def test_coverage_counts_every_parameter_once(pieces, d, unused):
         assert x["why"] == "not used by this forward pass" if x["name"] == "unused" else "only" in x["why"]
 
 
+def test_the_coverage_line_names_what_was_not_audited():
+    torch.manual_seed(0)
+    rep = audit(Generated(["linear", "scalar", "relu"], 4, True), torch.randn(8, 4))
+    line = rep.coverage_line()
+    assert line.startswith(
+        "coverage: 35 of 56 parameters audited (62.5%); not audited: unused (20: not used by this forward pass); "
+        "body.1 (1: used by "
+    )
+    assert line.endswith("only: not a layer the audit judges)") and "mul" in line
+    assert line in rep.lines()
+
+
 @pytest.mark.parametrize("shape", [(300, 200), (200, 300), (513, 129)])
 def test_fast_spectrum_bounds_the_exact_one(shape):
     """A few Lanczos steps: sv_max within 2%; sv_min an upper bound; exact for an orthogonal

@@ -90,12 +90,11 @@ def _finding(layer, severity, kind, message) -> dict:
     return {"layer": layer, "severity": severity, "kind": kind, "message": message}
 
 
-def _convention_fix(report: AuditReport, x: LayerAudit | None = None) -> str:
-    """The advice for transformer-style layers: the model's own convention where it has one."""
-    return (
-        "initialize it as GPT-2/BERT/Llama do: normal std 0.02 (initializer_range), "
-        "the branches' last projections 0.02/sqrt(2 n_layer)"
-    )
+#: The advice for the layers of a transformer's residual branches: its own convention.
+CONVENTION_FIX = (
+    "initialize it as GPT-2/BERT/Llama do: normal std 0.02 (initializer_range), "
+    "the branches' last projections 0.02/sqrt(2 n_layer)"
+)
 
 
 def findings(report: AuditReport | list[LayerAudit]) -> list[dict]:
@@ -326,7 +325,7 @@ def _residual_findings(report: AuditReport) -> list[dict]:
                 f"(worst: {worst['block']}, branch RMS {worst['branch_rms']:.3g} on a stream of RMS "
                 f"{worst['stream_rms']:.3g}, x{worst['ratio']:.3g}): the blocks do not start near the "
                 f"identity, so the signal and its gradient are remade at every block; the branch's "
-                f"layers look like {looks}: {_convention_fix(report)}",
+                f"layers look like {looks}: {CONVENTION_FIX}",
             )
         )
     pre = [r for r in res if r["pre_norm"]]
