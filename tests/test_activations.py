@@ -7,6 +7,7 @@ a negative slope, the case where ``g'`` cannot be read from ``g``).
 """
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -203,8 +204,9 @@ def test_a_family_is_named_and_parsed_once_by_the_table():
     np.testing.assert_array_equal(row.fn(z), [-0.4, 3.0])
     np.testing.assert_array_equal(row.grad(z), [0.2, 1.0])
     for bad, why in (("leaky_relu:steep", "must be a number"), ("leaky_relu:nan", "must be finite")):
+        assert bad not in HIDDEN and bad not in ACTIVATIONS  # `in` answers; canonical says why
         with pytest.raises(InitlabError, match=why):
-            _ = bad in HIDDEN
+            HIDDEN.canonical(bad)
     assert HIDDEN.usage().startswith("sigmoid, tanh, relu, leaky_relu[:SLOPE]")
 
 
@@ -220,6 +222,81 @@ def test_a_parametrized_activation_reaches_every_face():
     assert initializers.canonical("critical:leaky_relu:0.010") == "critical:leaky_relu"
     with pytest.raises(InitlabError, match="SLOPE must be a number"):
         Network([2, 3, 1], hidden="leaky_relu:x")
+
+
+# ------------------------------------------------ one name per activation, however written
+def test_a_name_is_read_as_every_spec_is_in_one_canonical_form():
+    """``GELU`` is ``gelu`` (as ``HE`` is ``he`` and ``CRITICAL:GELU`` was already): the table reads
+    names case-insensitively and `HIDDEN.canonical` gives the row's one name."""
+    assert ACTIVATIONS["GELU"] is ACTIVATIONS["gelu"]
+    assert ACTIVATIONS[" Leaky_ReLU:0.20 "] is ACTIVATIONS["leaky_relu:0.2"]
+    assert "SiLU" in HIDDEN and "SOFTMAX" not in HIDDEN
+    for written, name in (("SELU", "selu"), (" gelu_tanh", "gelu_tanh"), ("leaky_relu:1e-2", "leaky_relu")):
+        assert HIDDEN.canonical(written) == name
+    with pytest.raises(InitlabError, match=r"unknown hidden activation 'relux' \(did you mean relu"):
+        HIDDEN.canonical("relux")
+    with pytest.raises(InitlabError, match=r"unknown activation 'softmax'; choose from: .*leaky_relu\[:SLOPE\]"):
+        HIDDEN.canonical("softmax", "activation")
+
+
+def test_one_network_has_one_identity_however_its_activations_are_written(capsys):
+    """A run's id, its ensemble group and the store's ``hidden`` column use the canonical names:
+    ``leaky_relu:0.20`` and ``leaky_relu:0.2`` (or ``GELU`` and ``gelu``) in a sweep were two runs
+    of one network, each trained and stored."""
+    from initlab.experiments.run import RunConfig
+    from initlab.experiments.sweep import parse_spec
+
+    for a, b in (("GELU", "gelu"), ("leaky_relu:0.20", "leaky_relu:0.2"), ("leaky_relu:0.01", "leaky_relu")):
+        ca, cb = RunConfig("xor", (2, 3, 3, 1), a), RunConfig("xor", (2, 3, 3, 1), b)
+        assert ca.id == cb.id and ca.group == cb.group and ca.hidden == b
+    assert RunConfig("xor", (2, 3, 3, 1), ("Relu", "SELU")).hidden == ("relu", "selu")
+    assert Network([2, 3, 3, 1], hidden=["GELU", "Leaky_ReLU:0.010"]).hidden == ["gelu", "leaky_relu"]
+    assert Network([2, 3, 1], output="SIGMOID").output == "sigmoid"  # was: no default loss for 'SIGMOID'
+    spec = parse_spec(
+        "[sweep]\nname = 'a'\ndata = 'xor'\nlayers = [2, 3, 1]\n"
+        "hidden = ['gelu', 'GELU', 'leaky_relu:0.2', 'leaky_relu:0.20']\ninits = ['he']\nlr = 0.1\n"
+        "iterations = 5\nseeds = 1\n"
+    )
+    assert sorted({r.hidden for r in spec.runs()}) == ["gelu", "leaky_relu:0.2"]
+    assert len({r.id for r in spec.runs()}) == 2
+    code, out, _ = run(["theory", "--activation", "GELU", "--sigma-w2", "2", "--json"], capsys)
+    assert code == 0 and json.loads(out)["activation"] == "gelu"
+
+
+def test_a_bad_slope_in_a_sweep_file_names_the_line_and_key():
+    """It was the table's bare message, without the file, line and key every other key's has."""
+    from initlab.experiments.sweep import parse_spec
+
+    text = (
+        "[sweep]\nname = 'a'\ndata = 'xor'\nlayers = [2, 3, 1]\nhidden = ['relu', 'leaky_relu:abc']\n"
+        "inits = ['he']\nlr = 0.1\niterations = 5\nseeds = 1\n"
+    )
+    with pytest.raises(InitlabError, match=r"^a\.toml, line 5: key 'hidden' .*SLOPE must be a number"):
+        parse_spec(text, "a.toml")
+
+
+def test_the_docs_point_at_the_table_instead_of_listing_activations():
+    """README's "Networks" row and docs/networks.md listed the five activations before issue 20
+    by hand, and went stale when six were added: they point at docs/activations.md."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for doc in ("README.md", "docs/networks.md"):
+        text = (root / doc).read_text()
+        assert "sigmoid, tanh, relu, leaky_relu, identity" not in text, doc
+        assert "`sigmoid`, `tanh`, `relu`, `leaky_relu`" not in text, doc
+        assert "activations.md" in text, doc
+
+
+def test_theory_at_a_huge_sigma_w2_has_no_overflow_warning():
+    """sigma_w2 = 1e300 printed numpy's overflow and inf / inf warnings on stderr (from the
+    correlation slope at q* = inf) and xi_q = -0.0 for ReLU-like rows; its slopes are finite."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name in ("gelu", "relu", "selu", "softplus"):
+            mf = theory.depth_scales(name, 1e300, 0.0)
+            assert mf.q_star == np.inf and mf.phase == "chaotic"
+            assert mf.xi_q == pytest.approx(-1 / np.log(mf.chi1), rel=1e-3)  # q grows by chi_q = chi_1
 
 
 # ------------------------------------------------------------- saturated and dead, per row

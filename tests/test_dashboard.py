@@ -66,6 +66,27 @@ def test_config_checks_name_each_bad_field() -> None:
     assert "1 to 4" in parse_config({"inits": "zeros,he,xavier,random:1,lecun_normal"})[1]["inits"]
 
 
+def test_activation_names_from_a_field_or_url_are_read_by_the_table() -> None:
+    """``?hidden=leaky_relu:abc`` raised from the page's constructor (``in HIDDEN`` raised the
+    table's SLOPE error), ``?hidden=GELU`` fell back to relu, and ``?hidden=leaky_relu:0.2`` set a
+    value the menu lacks. The initializer menu offered bare ``critical`` (also ``constant``,
+    ``sparse``): each an error when picked, as they need an argument."""
+    from initlab.dashboard.app import Dashboard, menu_names
+
+    assert "SLOPE must be a number" in parse_config({"hidden": "leaky_relu:abc"})[1]["hidden"]
+    assert parse_config({"hidden": "GELU"})[0].hidden == "gelu"
+    page = Dashboard({"hidden": "leaky_relu:abc"})
+    assert "SLOPE must be a number" in page.errors["hidden"].object
+    for written, name in (("GELU", "gelu"), ("leaky_relu:0.20", "leaky_relu:0.2")):
+        page = Dashboard({"hidden": written})
+        assert page.hidden.value == name and name in page.hidden.options and page.errors["hidden"].object == ""
+    names = menu_names()
+    assert "critical" not in names and "constant" not in names and "sparse" not in names
+    assert {"zeros", "random", "he", "lsuv", "variance_scaling"} <= set(names)
+    for name in names:  # every name offered is a spec as it stands
+        assert parse_config({"inits": name})[1] == {}, name
+
+
 def test_inits_split_on_registry_names_only() -> None:
     assert split_inits("zeros, random:0.01,variance_scaling:2,fan_out,he") == [
         "zeros",

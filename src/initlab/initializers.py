@@ -427,12 +427,10 @@ def _vs(scale: float, mode: str, distribution: str) -> Callable[[str], VarianceS
 def _hidden_activation(text: str) -> str:
     """A hidden activation of the table, in its canonical name (``leaky_relu:0.010`` ->
     ``leaky_relu``)."""
-    from initlab.nn.activations import ACTIVATIONS, HIDDEN
+    from initlab.nn.activations import HIDDEN
 
-    name = text.strip().lower()  # specs are case-insensitive (HE is he): CRITICAL:TANH too
-    if name not in HIDDEN:
-        raise unknown("activation", name, HIDDEN)
-    return ACTIVATIONS[name].name
+    # specs are case-insensitive (HE is he): CRITICAL:TANH too, as the table reads every name
+    return HIDDEN.canonical(text.strip().lower(), "activation")
 
 
 def _non_negative(text: str) -> float:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from initlab.errors import InitlabError, unknown
+from initlab.errors import InitlabError
 from initlab.nn.activations import ACTIVATIONS, HIDDEN, Activation
 
 NODES_1D = 200  # even: no node at z = 0
@@ -50,9 +50,7 @@ _Z2, _W2 = _gauss_hermite(NODES_2D)
 def _activation(activation: str | Activation) -> Activation:
     if isinstance(activation, Activation):
         return activation
-    if activation not in HIDDEN:
-        raise unknown("activation", activation, HIDDEN)
-    return ACTIVATIONS[activation]
+    return ACTIVATIONS[HIDDEN.canonical(activation, "activation")]
 
 
 #: Gauss-Legendre nodes and weights on [0, 1], for the panels of `_expect`.
@@ -253,7 +251,7 @@ def critical_sigma_w2(activation: str, sigma_b2=0.0, *, lo: float = 1e-3, hi: fl
     GELU's and SiLU's jump over 1 at small ``sigma_b2``, where the fixed point jumps from a small
     ``q*`` (ordered) to none (the variance grows without bound): their edge of chaos needs
     ``sigma_b2`` of at least 0.18 (GELU) or 0.56 (SiLU) (Hayou, Doucet & Rousseau 2019 show the
-    curve exists for ``sigma_b > 0``; docs/theory.md has the numbers).
+    curve exists for ``sigma_b > 0``; docs/activations.md has the numbers).
     """
     sb = _check_sigma_b2(sigma_b2)
     out, reasons = _critical(activation, sb, lo, hi)
@@ -335,8 +333,8 @@ def depth_scales(activation: str, sigma_w2: float, sigma_b2: float, *, q0: float
     x1 = float(chi1(activation, sigma_w2, sigma_b2, q0=q0))
     degenerate = q == 0.0 or not np.isfinite(q)
     qe = float(_limit_q(q))
-    with np.errstate(over="ignore"):
-        chi_q = float(sigma_w2 * _expect(lambda u: phi(u) * dphi(u) * u, np.array(qe)) / qe)
+    with np.errstate(over="ignore"):  # divided by q first: sigma_w2 = 1e300 is a finite slope
+        chi_q = float(sigma_w2 * (_expect(lambda u: phi(u) * dphi(u) * u, np.array(qe)) / qe))
 
     def inv_log(x: float) -> float:
         """``-1 / log(x)``: 0 for ``x = 0``, infinite for ``x = 1``."""
@@ -348,9 +346,11 @@ def depth_scales(activation: str, sigma_w2: float, sigma_b2: float, *, q0: float
     xi_q = inv_log(chi_q) if (chi_q < 1 or degenerate) else np.inf
     c_star = 1.0
     if degenerate:
+        # sigma_w2 q E[phi'^2] / F(q) with sigma_w2 divided out: no overflow (and no inf / inf)
+        # where sigma_w2 E[phi^2] at the huge stand-in q overflows (sigma_w2 = 1e300)
         with np.errstate(over="ignore"):
-            F = float(variance_map(activation, qe, sigma_w2, sigma_b2))
-            chi_c = float(sigma_w2 * qe * _expect(lambda u: dphi(u) ** 2, np.array(qe)) / F)
+            m2 = float(_expect(lambda u: phi(u) ** 2, np.array(qe)))
+            chi_c = float(qe * _expect(lambda u: dphi(u) ** 2, np.array(qe)) / (m2 + sigma_b2 / sigma_w2))
     else:
         if x1 > 1 + 1e-9:
             # chaotic: c = 1 is unstable; find the stable c* < 1 of the correlation map by bisection

@@ -74,6 +74,13 @@ def _fmt_fracs(vals: list) -> str:
     return ", ".join("-" if v is None else f"{100 * v:.0f}%" for v in vals)
 
 
+def menu_names() -> list[str]:
+    """The initializer menu: the registry's names that are a spec alone (``he``, ``random``).
+    Names whose first argument has no default (``constant:C``, ``sparse:SPARSITY``,
+    ``critical:ACTIVATION[,SIGMA_B2]``) are typed with it: offered bare, they were an error."""
+    return [n for n in initializers.names() if all(p.default is not None for p in initializers.entry_of(n).params[:1])]
+
+
 class Dashboard:
     """One tab's page."""
 
@@ -85,7 +92,7 @@ class Dashboard:
         self.trainer: Trainer | None = None
         self.seen_version = -1
         self.update_times: list[float] = []
-        names = initializers.names()
+        names = menu_names()
 
         # ------------------------------------------------------------- controls
         self.data = pn.widgets.Select(
@@ -334,7 +341,10 @@ class Dashboard:
         if v["data"] in DATASETS:
             self.data.value = v["data"]
         if v["hidden"] in HIDDEN:
-            self.hidden.value = v["hidden"]
+            name = HIDDEN.canonical(v["hidden"])  # GELU is gelu; leaky_relu:0.20 is leaky_relu:0.2
+            if name not in self.hidden.options:  # a family's value (leaky_relu:0.2): shown, not lost
+                self.hidden.options = [*self.hidden.options, name]
+            self.hidden.value = name
         self.layers.value, self.lr.value = v["layers"], v["lr"]
         self.iterations.value, self.seed.value = v["iterations"], v["seed"]
         specs = split_inits(v["inits"])[:MAX_INITS]

@@ -228,8 +228,11 @@ def parse_config(values: dict[str, str]) -> tuple[Config | None, dict[str, str]]
             check_fits(layers, ds)  # the one check every face makes
         except InitlabError as exc:
             errors["layers"] = str(exc)
-    if "hidden" not in errors and v["hidden"] not in HIDDEN:
-        errors["hidden"] = f"unknown activation {v['hidden']!r}; choose from {', '.join(HIDDEN)}"
+    if "hidden" not in errors:
+        try:  # unknown, or a family's bad value (leaky_relu:abc): the table's own message
+            v = {**v, "hidden": HIDDEN.canonical(v["hidden"], "activation")}
+        except InitlabError as exc:
+            errors["hidden"] = str(exc)
     inits = split_inits(v["inits"]) if "inits" not in errors else []
     if "inits" not in errors and not 1 <= len(inits) <= MAX_INITS:
         errors["inits"] = f"give 1 to {MAX_INITS} initializers, got {len(inits)}"

@@ -218,8 +218,7 @@ def measure_ensemble(
     """
     from initlab import theory
 
-    if activation not in HIDDEN:
-        raise InitlabError(f"unknown activation {activation!r}; choose from {', '.join(HIDDEN)}")
+    activation = HIDDEN.canonical(activation, "activation")
     n_in = n_in or width
     check_layer_dims([n_in] + [width] * depth)
     if networks < 2:

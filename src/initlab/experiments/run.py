@@ -31,7 +31,7 @@ import numpy as np
 from initlab import data as datasets
 from initlab import initializers, limits
 from initlab.diagnose.tracking import TRACKABLE
-from initlab.errors import InitlabError, check_layer_dims, check_positive, unknown
+from initlab.errors import InitlabError, check_layer_dims, check_positive
 from initlab.nn.activations import HIDDEN
 from initlab.nn.losses import DEFAULT_LOSS, output_and_loss
 from initlab.nn.network import Network
@@ -113,11 +113,10 @@ class RunConfig:
         hidden = (self.hidden,) if isinstance(self.hidden, str) else tuple(self.hidden)
         if len(hidden) not in (1, L - 1) or (L == 1 and hidden != (self.hidden,)):
             raise InitlabError(f"got {len(hidden)} hidden activations for {L - 1} hidden layers ({self.layers})")
-        for h in hidden:
-            if h not in HIDDEN:
-                raise unknown("hidden activation", h, HIDDEN)
-        if not isinstance(self.hidden, str):
-            put(self, "hidden", hidden if len(set(hidden)) > 1 else hidden[0])
+        # one identity however a network's activations are written: GELU is gelu,
+        # leaky_relu:0.01 is leaky_relu (the table's canonical names)
+        hidden = tuple(HIDDEN.canonical(h) for h in hidden)
+        put(self, "hidden", hidden if len(set(hidden)) > 1 else hidden[0])
         output, loss = output_and_loss(self.output, self.loss, self.layers[-1])  # the network's own rule
         put(self, "output", output)
         put(self, "loss", loss.name)

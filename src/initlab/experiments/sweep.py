@@ -244,10 +244,10 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
 
     hidden = c.items("hidden", str)
     for h in hidden:
-        if h not in HIDDEN:
-            raise c.error(
-                "hidden", f"names an unknown activation {h!r}{suggest(h, HIDDEN)}; choose from {', '.join(HIDDEN)}"
-            )
+        try:
+            HIDDEN.canonical(h)
+        except InitlabError as exc:  # unknown, or a family's bad value (leaky_relu:abc)
+            raise c.error("hidden", f"has a bad activation: {exc}") from None
     output = t.get("output")
     if output is not None and output not in ACTIVATIONS:
         raise c.expect("output", output)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from initlab.errors import InitlabError
+from initlab.errors import InitlabError, suggest
 
 LEAKY_SLOPE = 0.01  # leaky ReLU's slope for z < 0 (PyTorch's and the course's default)
 
@@ -347,7 +347,13 @@ class Table(Mapping):
             row = self._rows.get(name)
             if row is not None:
                 return row
-            base, colon, arg = name.partition(":")
+            # names are read as every spec is: case and surrounding spaces do not matter
+            # (``GELU``, `` gelu``, ``LEAKY_RELU:0.2``); the row keeps its one canonical name
+            key = name.strip().lower()
+            row = self._rows.get(key)
+            if row is not None:
+                return row
+            base, colon, arg = key.partition(":")
             family = self.families.get(base.strip())
             if family is not None and colon:
                 value = family.parse(name, arg)
@@ -360,9 +366,11 @@ class Table(Mapping):
         raise KeyError(name)
 
     def __contains__(self, name: object) -> bool:
+        """Whether ``name`` reads as a row; a family's name with a bad value is not one (``in``
+        answers, it does not raise: ``HIDDEN.canonical`` says what is wrong)."""
         try:
             self[name]  # type: ignore[index]
-        except KeyError:
+        except (KeyError, InitlabError):
             return False
         return True
 
@@ -391,7 +399,7 @@ class Names(tuple):
             return True
         try:
             row = self._table[name]  # type: ignore[index]
-        except KeyError:
+        except (KeyError, InitlabError):
             return False
         return self._keep(row)
 
@@ -401,6 +409,21 @@ class Names(tuple):
     def usage(self) -> str:
         """The names as help shows them: ``sigmoid, tanh, relu, leaky_relu[:SLOPE], ...``."""
         return ", ".join(self._table.usage(n) for n in self)
+
+    def canonical(self, name: object, kind: str = "hidden activation") -> str:
+        """The row's one name for ``name`` (``GELU`` -> ``gelu``, ``leaky_relu:0.01`` and
+        ``leaky_relu:1e-2`` -> ``leaky_relu``, ``leaky_relu:0.20`` -> ``leaky_relu:0.2``), which
+        every face stores and hashes, so one network has one identity however it is written.
+        An unknown name is an `InitlabError` suggesting close ones; a family's bad value is the
+        family's own error (``SLOPE must be a number``)."""
+        try:
+            row = self._table[name]  # type: ignore[index]
+        except KeyError:
+            row = None
+        if row is None or not self._keep(row):
+            text = name.strip().lower() if isinstance(name, str) else str(name)
+            raise InitlabError(f"unknown {kind} {name!r}{suggest(text, self)}; choose from: {self.usage()}")
+        return row.name
 
 
 _SIGMOID_U = "u = exp_minus(-abs(z), 0.0)"  # u = exp(-|z|)

@@ -102,6 +102,7 @@ def output_and_loss(output: str | None, loss: str | None, n_out: int) -> tuple[s
         output = "sigmoid" if n_out == 1 else "softmax"
     if output not in ACTIVATIONS:
         raise unknown("output activation", output, list(ACTIVATIONS))
+    output = ACTIVATIONS[output].name  # the table's one name: SIGMOID is sigmoid
     name = loss or DEFAULT_LOSS.get(output)
     if name is None:
         raise InitlabError(f"output {output!r} has no default loss: name one of {list(LOSSES)}")

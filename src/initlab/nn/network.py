@@ -27,7 +27,6 @@ from initlab.errors import (
     check_layer_dims,
     check_pair,
     check_positive,
-    unknown,
 )
 from initlab.initializers import SpecLike, get, initialize_parameters_deep
 from initlab.nn.activations import ACTIVATIONS, HIDDEN, Activation
@@ -359,9 +358,7 @@ class Network:
             raise InitlabError(
                 f"got {len(hidden_names)} hidden activations for {L - 1} hidden layers (layers {self.layer_dims})"
             )
-        for name in hidden_names:
-            if name not in HIDDEN:
-                raise unknown("hidden activation", name, HIDDEN)
+        hidden_names = [HIDDEN.canonical(name) for name in hidden_names]  # GELU is gelu
         output, self.loss = output_and_loss(output, loss, self.layer_dims[-1])  # the one rule
         self.hidden = hidden_names
         self.output = output
