@@ -67,6 +67,8 @@ def test_the_architecture_is_seen():
     assert rep.output["logits"] and rep.output["initial_loss"] == pytest.approx(math.log(100), abs=0.05)
     rep = audit(*zoo.bert())
     assert [r["post_norm"] for r in rep.residual] == [True] * 4 and not any(r["pre_norm"] for r in rep.residual)
+    assert rep.residual[1]["branch_layers"] == ["encoder.layer.0.intermediate.dense", "encoder.layer.0.output.dense"]
+    assert rep.residual[2]["branch_layers"][0] == "encoder.layer.1.attention.self.query"  # after the norm
     assert next(x for x in rep.layers if x.name.endswith("0.intermediate.dense")).activation == "gelu"
     rep = audit(*zoo.llama())
     assert [r["pre_norm"] for r in rep.residual] == [True] * 4  # LlamaRMSNorm, by what it computes
@@ -111,6 +113,9 @@ def test_all_linear_standard_normal_is_found_and_the_advice_fixes_it(name):
     assert attn and "nearly one-hot" in attn[0]["message"] and "random:1" in attn[0]["message"]
     res = _by_kind(rep, "residual")
     assert res and "dwarf" in res[0]["message"] and "normal std 0.02" in res[0]["message"]
+    scale = [f for f in _by_kind(rep, "scale") if "residual branches are far too large" in f["message"]]
+    every = {"gpt2": 12, "bert": 12, "llama": 14, "nanogpt": 12, "encoder": 12}[name]  # q, k, v, o, MLP x 2
+    assert len(scale) == 1 and scale[0]["message"].startswith(f"{every} layers of the residual branches")
     if name != "bert":
         assert _by_kind(rep, "logits")
     # the advice: normal std 0.02, the branches' last projections 0.02/sqrt(2 n_layer)

@@ -31,6 +31,11 @@ GROWTH_RATIO = 4.0
 #: The output logits are judged too large when a cross-entropy loss on them starts this many
 #: nats above ln(classes), the loss of a uniform guess.
 LOGIT_EXCESS_NATS = 1.0
+#: A layer inside a residual branch or attention is judged too large when its
+#: ``sigma_w^2 = fan_in * mean(W^2)`` exceeds this: its outputs' RMS is more than 5.7x its
+#: inputs'. The 0.02 convention stays far below it (hidden 768: 0.31; a 28672-wide down-projection,
+#: Llama-70B's: 11.5); N(0, 1) weights reach fan_in.
+BRANCH_SIGMA_W2 = 32.0
 #: Attention is judged too sharp at init when its rows' entropy is below this fraction of the
 #: uniform attention's ln(keys) (rows with at least 8 keys).
 ATTENTION_ENTROPY = 0.5
@@ -311,6 +316,24 @@ def _residual_findings(report: AuditReport) -> list[dict]:
     if not res:
         return out
     by_name = {x.name: x for x in report.layers}
+    big = [
+        x
+        for x in report.layers
+        if (x.branch is not None or x.role in ("q", "k", "v", "o")) and x.sigma_w2 > BRANCH_SIGMA_W2
+    ]
+    if big:
+        names = ", ".join(x.name for x in big[:6]) + (f" and {len(big) - 6} more" if len(big) > 6 else "")
+        out.append(
+            _finding(
+                big[0].name,
+                "warning",
+                "scale",
+                f"{len(big)} layers of the residual branches are far too large: sigma_w^2 = fan_in * mean(W^2) "
+                f"from {min(x.sigma_w2 for x in big):.3g} to {max(x.sigma_w2 for x in big):.3g} (above "
+                f"{BRANCH_SIGMA_W2:g}: each multiplies its input's RMS by more than 5.7): {names}; they look "
+                f"like {', '.join(sorted({x.looks_like for x in big}))}: {CONVENTION_FIX}",
+            )
+        )
     dwarfs = [r for r in res if r["stream_rms"] > 0 and r["ratio"] > DWARF_RATIO]
     if dwarfs:
         worst = max(dwarfs, key=lambda r: r["ratio"])

@@ -270,7 +270,7 @@ class Recorder(TorchFunctionMode):
             if self.streams[id(x)] >= 0 and any(
                 e.kind == "add" and e.info.get("residual") and e.output is x for e in self.events[-3:]
             ):
-                self.streams[id(out)] = len(self.events)
+                self.streams[id(out)] = len(self.events) - 1  # the norm event: layers after it are the branch
                 self.keep.append(out)
 
     def _is_stream(self, t) -> int | None:
