@@ -186,7 +186,6 @@ class Recorder(TorchFunctionMode):
         self.keep: list = []  # tensors kept alive
         self.opaque = 0
         self.last_weight = -1
-        self.last_weight_kind = "linear"
         self.handles: list = []
         self.custom_act: dict[int, str] = {}
         for m in model.modules():
@@ -354,9 +353,7 @@ class Recorder(TorchFunctionMode):
         pos, kind = spec
         w = args[pos] if len(args) > pos else kwargs.get("weight")
         if not isinstance(w, nn.Parameter) or w.dim() < 2:
-            if kind == "linear_t" and func is not torch.addmm and len(args) > 1 and isinstance(args[0], nn.Parameter):
-                return  # W @ x: not a layer's form the audit knows
-            return
+            return  # not a parameter (a view of one, W @ x): listed by the coverage, not a layer
         x = args[0] if func is not torch.addmm else args[1]
         bias = None
         if func is torch.addmm:
@@ -365,12 +362,9 @@ class Recorder(TorchFunctionMode):
             b = args[2] if len(args) > 2 else kwargs.get("bias")
             bias = b if isinstance(b, nn.Parameter) else None
         info = {"kind": kind}
-        if kind == "conv_transpose":
-            stride = args[3] if len(args) > 3 else kwargs.get("stride", 1)
-            info["stride"] = stride
-        if kind == "conv":
-            info["groups"] = args[6] if len(args) > 6 else kwargs.get("groups", 1)
-        elif kind == "conv_transpose":
+        if kind == "conv_transpose":  # F.conv_transpose*(input, weight, bias, stride, padding, output_padding, groups)
+            info["stride"] = args[3] if len(args) > 3 else kwargs.get("stride", 1)
+        if kind in ("conv", "conv_transpose"):  # F.conv*(input, weight, bias, stride, padding, dilation, groups)
             info["groups"] = args[6] if len(args) > 6 else kwargs.get("groups", 1)
         params = [(self.param_names.get(id(w), "?"), w)]
         if bias is not None:
@@ -378,7 +372,6 @@ class Recorder(TorchFunctionMode):
         e = self._event("weight", self._scope(), op=kind, inputs=(x,), output=out, params=tuple(params), info=info)
         e.info["module"] = self.stack[-1][1] if self.stack else None
         self.last_weight = e.index
-        self.last_weight_kind = kind
 
     def _add(self, func, args, kwargs):
         a, b = (args[1], args[0]) if func is Tensor.__radd__ else (args[0], args[1])
