@@ -30,6 +30,8 @@ from initlab.experiments.run import (
 )
 from initlab.nn import HIDDEN
 
+from .conftest import SEEDS
+
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 #: Generated shapes run on the reference engine: the compiled one builds a kernel per shape
 #: (seconds each); `test_a_run_is_the_network_trained_alone` and tests/test_laws.py hold the
@@ -295,3 +297,30 @@ def test_compare_refuses_the_same_run_twice_and_html_is_escaped() -> None:
     (r,) = train(RunConfig("blobs", (2, 2, 1), iterations=1))
     page = RunResult(**{**r.__dict__, "config": RunConfig("<b>x", (2, 2, 1), iterations=1)})._repr_html_()
     assert "<b>x" not in page and "&lt;b&gt;x" in page
+
+
+# ------------------------------------------------------- a critical point's biases come with it
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_critical_init_draws_its_own_biases_unless_told(seed):
+    """``critical:gelu,0.3`` is the pair (sigma_w^2*, sigma_b^2 = 0.3): its biases are drawn from
+    N(0, 0.3) by default (they were zeros outside `initlab deep`: the ordered phase for GELU)."""
+    net = Network([4, 200, 200, 1], hidden="gelu", init="critical:gelu,0.3", seed=seed, ensemble=8)
+    b = net.params["b1"].ravel()  # 1600 draws: Var's standard error is 0.3 * sqrt(2 / 1600)
+    assert abs(b.var() - 0.3) < 4 * 0.3 * np.sqrt(2 / b.size)
+    assert not net.params["b3"].any() or net.params["b3"].var() > 0  # the output layer too
+    told = Network([4, 200, 1], hidden="gelu", init="critical:gelu,0.3", bias="zeros", seed=seed)
+    assert not told.params["b1"].any()
+    mixed = Network([4, 50, 1], hidden="gelu", init=["he", "critical:gelu,0.3"], seed=[seed, seed])
+    assert not mixed.member(0).params["b1"].any() and mixed.member(1).params["b1"].any()
+
+
+def test_run_config_bias_defaults_to_the_inits_own_and_ids_say_so():
+    crit = RunConfig("circles", (2, 5, 1), "gelu", None, "critical:gelu,0.3")
+    assert crit.bias == "random:0.5477225575051661"
+    zeros = RunConfig("circles", (2, 5, 1), "gelu", None, "critical:gelu,0.3", bias="zeros")
+    assert crit.id != zeros.id and crit.group != zeros.group
+    he = RunConfig("circles", (2, 5, 1), "relu", None, "he")
+    assert he.bias == "zeros" and "bias" not in he.identity()  # the first store's ids stay
+    assert he.id == RunConfig("circles", (2, 5, 1), "relu", None, "he", bias="zeros").id
+    (r,) = train([RunConfig("circles", (2, 5, 1), "gelu", None, "critical:gelu,0.3", iterations=2)])
+    assert r.config.bias == crit.bias

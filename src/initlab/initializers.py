@@ -807,6 +807,13 @@ def get(spec: str | Sampler) -> Sampler:
     return p.entry.build(spec.strip(), *p.values)
 
 
+def bias_of(init: SpecLike) -> str:
+    """The bias spec that goes with ``init`` where none is named: the init's own (a critical
+    point ``critical:ACT,SIGMA_B2`` is a pair, ``random:sqrt(SIGMA_B2)`` biases with its
+    weights), else ``zeros``."""
+    return getattr(get(init), "bias", "zeros")
+
+
 def canonical(spec: str) -> str:
     """A spec's one written form: the registry name, its first argument always (default filled
     in), later ones only where they differ from their defaults; numbers in their shortest exact

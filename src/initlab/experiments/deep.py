@@ -147,9 +147,8 @@ def deep(config: DeepConfig, *, progress=None) -> DeepResult:
             config.iterations,
             config.seed,
             examples=config.train_examples,
-            bias=getattr(sampler, "bias", "zeros"),
-        )
-        for init, sampler in zip(config.inits, samplers, strict=True)
+        )  # a critical init's biases come with it (RunConfig's default: initializers.bias_of)
+        for init in config.inits
     ]
     E, L = len(configs), len(layers) - 1
     z_q, grad_q = np.empty((E, L)), np.empty((E, L))

@@ -88,14 +88,14 @@ class RunConfig:
     track_every: int | None = None
     data_seed: int | None = None
     loss: str | None = None
-    bias: str = "zeros"
+    bias: str | None = None  # None: the init's own (`initializers.bias_of`: a critical point's, else zeros)
     examples: int | None = None
 
     def __post_init__(self) -> None:
         put = object.__setattr__  # frozen: the normal forms are set once, here
         for name in ("data", "output", "loss", "init", "bias"):
             v = getattr(self, name)
-            if v is not None and not isinstance(v, str) or (name in ("data", "init", "bias") and v is None):
+            if v is not None and not isinstance(v, str) or (name in ("data", "init") and v is None):
                 raise InitlabError(f"{name} must be a string, got {v!r}")
         for name in ("hidden", "track"):
             v = getattr(self, name)
@@ -121,6 +121,7 @@ class RunConfig:
         put(self, "output", output)
         put(self, "loss", loss.name)
         initializers.canonical(self.init)  # validated; kept as written, identified canonically
+        put(self, "bias", initializers.bias_of(self.init) if self.bias is None else self.bias)
         initializers.get(self.bias)
         put(self, "lr", check_positive("lr", self.lr))
         for name, what in (("iterations", "a non-negative integer"), ("seed", "an integer from 0 to 2**63 - 1")):

@@ -28,7 +28,7 @@ from initlab.errors import (
     check_pair,
     check_positive,
 )
-from initlab.initializers import SpecLike, get, initialize_parameters_deep
+from initlab.initializers import SpecLike, bias_of, get, initialize_parameters_deep
 from initlab.nn.activations import ACTIVATIONS, HIDDEN, Activation
 from initlab.nn.losses import Loss, output_and_loss
 from initlab.nn.units import canonical_order, num_layers, permute_cache_rows, permute_units
@@ -330,7 +330,9 @@ class Network:
     course's planar network. ``hidden`` is one activation for every hidden layer or one per
     hidden layer. ``output`` defaults to sigmoid for one output unit and softmax for more (pass
     ``output="sigmoid"`` for independent multi-label outputs). ``loss`` defaults by output:
-    sigmoid -> binary cross-entropy, softmax -> cross-entropy, identity -> MSE.
+    sigmoid -> binary cross-entropy, softmax -> cross-entropy, identity -> MSE. ``bias`` is
+    the biases' spec; by default the init's own (`initializers.bias_of`: ``critical:gelu,0.3``
+    draws its biases from ``N(0, 0.3)``, the other half of its critical point), else zeros.
 
     Ensembles: ``ensemble=E`` holds E networks, each initialized from its own stream of the seed
     (``SeedSequence(seed).spawn(E)``); ``init`` and ``seed`` may also be lists, one per member,
@@ -346,7 +348,7 @@ class Network:
         output: str | None = None,
         loss: str | None = None,
         init: SpecLike | Sequence[SpecLike] = "random:0.01",
-        bias: SpecLike = "zeros",
+        bias: SpecLike | None = None,
         seed: Seed | Sequence[Seed] = None,
         ensemble: int | None = None,
         params: Params | None = None,
@@ -380,14 +382,18 @@ class Network:
         if self.ensemble is None:
             get(init)  # validate before drawing
             self.init = init
-            self.params = initialize_parameters_deep(self.layer_dims, init=init, bias=bias, seed=seed)
+            self.params = initialize_parameters_deep(
+                self.layer_dims, init=init, bias=bias_of(init) if bias is None else bias, seed=seed
+            )
         else:
             inits = _as_list(init, self.ensemble, "initializers")
             for spec in inits:
                 get(spec)
             rngs = spawn(seed, self.ensemble)
             members = [
-                initialize_parameters_deep(self.layer_dims, init=spec, bias=bias, seed=rng)
+                initialize_parameters_deep(
+                    self.layer_dims, init=spec, bias=bias_of(spec) if bias is None else bias, seed=rng
+                )
                 for spec, rng in zip(inits, rngs, strict=True)
             ]
             self.init = inits
