@@ -464,3 +464,21 @@ def test_the_laws_hold_for_every_row(name, law, data):
     check, inits = LAWS[law]
     case = data.draw(laws.cases().map(lambda c: {**c, "hidden": name}), label="case")
     check.hypothesis.inner_test(case=case, init=data.draw(st.sampled_from(inits), label="init"))
+
+
+def test_leaky_relu_of_slope_zero_dies_as_relu_does():
+    """leaky_relu:0 is ReLU: its dead units are counted (it said nothing of them)."""
+    from initlab.diagnose import saturation
+
+    zero, relu = ACTIVATIONS["leaky_relu:0"], ACTIVATIONS["relu"]
+    assert zero.dying and relu.dying and not ACTIVATIONS["leaky_relu:0.2"].dying
+    X = np.abs(np.random.default_rng(0).standard_normal((2, 40)))
+    reports = []
+    for hidden in ("leaky_relu:0", "relu"):
+        net = Network([2, 6, 1], hidden=hidden, init="he", seed=0)
+        net.params["b1"][:3] = -100.0  # three units below zero on every example: dead
+        reports.append(saturation(net, X))
+    layers = [r.to_dict()["layers"][0] for r in reports]
+    assert layers[0]["activation"] == "leaky_relu:0" and layers[1]["activation"] == "relu"
+    assert {**layers[0], "activation": "relu"} == layers[1]
+    assert layers[0]["dead_fraction"] >= 0.5  # the three pushed below zero, at least

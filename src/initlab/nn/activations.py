@@ -442,6 +442,7 @@ def _leaky_relu_row(name: str, slope: float) -> Activation:
         # g' kept per unit (from z, not from a: a negative slope makes a > 0 for z < 0)
         kernel=Kernel((f"{{a}} = z if z > 0 else {s!r} * z", f"{{p}} = 1.0 if z > 0 else {s!r}"), "{p}"),
         torch=("LeakyReLU", ()),
+        dying=s == 0,  # leaky_relu:0 is ReLU: its units die as ReLU's do
         init="he_normal" if s == LEAKY_SLOPE else f"variance_scaling:{2.0 / (1.0 + s * s)!r}",
     )
 
