@@ -474,10 +474,10 @@ def test_train_that_diverges_says_so_and_exits_nonzero():
     assert "RuntimeWarning" not in p.stderr
 
 
-def test_compare_with_a_diverging_run_says_so_and_exits_nonzero():
-    """A NaN in the table read as success (exit 0, nothing on stderr); found by a new-user trial."""
+def test_compare_with_a_diverging_run_says_so_and_exits_nonzero(capsys):
+    """A NaN in the table read as success (exit 0, nothing on stderr); found by a new-user trial.
+    In process (the CLI's own main; test_real_ctrl_c_is_130 and others start real processes)."""
     argv = [
-        *CLI,
         "compare",
         "--data",
         "circles",
@@ -493,10 +493,10 @@ def test_compare_with_a_diverging_run_says_so_and_exits_nonzero():
         "1",
     ]
     for extra in ([], ["--json"]):
-        p = subprocess.run([*argv, *extra], capture_output=True, text=True, timeout=120)
-        assert p.returncode == 1, p.stderr
-        assert p.stderr.count("\n") == 1 and "diverged: 1 of 2 runs" in p.stderr
-        assert "random:1e150 seed 0 at iteration" in p.stderr and "Traceback" not in p.stderr
+        code, out, err = run([*argv, *extra], capsys)
+        assert code == 1, err
+        assert err.count("\n") == 1 and "diverged: 1 of 2 runs" in err
+        assert "random:1e150 seed 0 at iteration" in err and "Traceback" not in err
 
 
 # ---------------------------------------------------------------------------- data files

@@ -237,6 +237,7 @@ def die_once(task):
     return run_task(task)
 
 
+@pytest.mark.slow  # three sweeps of 24 runs (make test keeps the SIGKILL-and-resume law)
 def test_a_raising_task_is_retried_then_recorded_failed_and_a_rerun_completes(tmp_path: Path, reference) -> None:
     spec_path, ref = reference
     spec = load_spec(spec_path)
@@ -258,6 +259,7 @@ def test_a_raising_task_is_retried_then_recorded_failed_and_a_rerun_completes(tm
     assert contents(store.path) == ref
 
 
+@pytest.mark.slow  # a worker dies and is replaced: 20 s on 2 cores (make test keeps the SIGKILL-and-resume law)
 def test_a_worker_killed_mid_task_is_retried_and_stored_once(tmp_path: Path, reference, monkeypatch) -> None:
     spec_path, ref = reference
     monkeypatch.setenv("INITLAB_TEST_MARKERS", str(tmp_path))
@@ -281,6 +283,7 @@ def slow_or_die_once(task: str) -> dict:
     return {"task": task}
 
 
+@pytest.mark.slow  # workers die and are replaced (make test keeps the SIGKILL-and-resume law)
 def test_a_task_beside_dying_workers_is_not_failed_for_their_deaths(tmp_path: Path, monkeypatch) -> None:
     """Three workers die, each the first time its task runs, while a slow task runs beside them;
     the pool cannot say whose worker died, so only a death while running alone counts against
@@ -370,6 +373,7 @@ def test_sigkill_mid_sweep_then_resume_equals_an_uninterrupted_sweep(tmp_path: P
     assert contents(store) == ref
 
 
+@pytest.mark.slow  # a CLI sweep interrupted, then resumed: 25 s on 2 cores (make test keeps the SIGKILL-and-resume law)
 def test_ctrl_c_stops_cleanly_keeping_what_finished(tmp_path: Path, reference) -> None:
     spec_path, ref = reference
     store = tmp_path / "runs.duckdb"
@@ -501,6 +505,7 @@ def test_dask_cluster_gives_the_local_executors_numbers(tmp_path: Path, referenc
     assert rows == [("dask",)]
 
 
+@pytest.mark.slow  # a Dask worker dies and is replaced (make test keeps the SIGKILL-and-resume law)
 def test_dask_worker_killed_mid_task_is_retried_and_stored_once(tmp_path: Path, reference, dask_cluster) -> None:
     from distributed import Client
 
