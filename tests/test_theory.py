@@ -74,7 +74,7 @@ def test_relu_he_ensemble_mean_within_4_se(seed):
         assert abs(row["mean_q"] - row["predicted_q"]) < 4 * row["sem_q"], row
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEEDS_LONG)
 def test_relu_xavier_halves_per_layer(seed):
     m = measure_ensemble(depth=11, width=512, init="xavier", networks=64, seed=seed, backward=False)
     q = m.z_q.mean(axis=0)
