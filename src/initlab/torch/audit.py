@@ -608,9 +608,9 @@ def _layer(
         if bias is not None:
             rows = torch.cat([rows, bias.reshape(-1, 1).to(rows.dtype)], 1)
     if rows is not None:
-        exact, near, near_diff = symmetry(rows, fingerprints=fingerprints)
+        distinct, groups, near, near_diff = symmetry(rows, fingerprints=fingerprints)
     else:
-        exact, near, near_diff = None, [], None
+        distinct, groups, near, near_diff = None, [], [], None
     sv_max, sv_min = spectrum(M.reshape(M.shape[0], -1), sv_mode)
     like, evidence = looks_like(
         M,
@@ -671,8 +671,8 @@ def _layer(
         fan_in=int(fan_in),
         fan_out=int(fan_out),
         activation=act,
-        effective_width=None if exact is None else len(exact),
-        groups=[] if exact is None else [gr for gr in exact if len(gr) > 1],
+        effective_width=distinct,
+        groups=groups,
         rounding_groups=near,
         rounding_difference=near_diff,
         dead_fraction=_dead(Zn, act),
@@ -782,7 +782,7 @@ def _rnn_layers(e: Event, g, sv_mode: str, fingerprints: bool) -> list[LayerAudi
                 sl = slice(j * H, (j + 1) * H)
                 act = "tanh" if gate in ("g", "n") else "sigmoid"
                 rows = torch.cat([W_ih[sl], W_hh[sl], (b_ih[sl] + b_hh[sl]).reshape(-1, 1)], 1)
-                exact, near, near_diff = symmetry(rows, fingerprints=fingerprints)
+                distinct, groups, near, near_diff = symmetry(rows, fingerprints=fingerprints)
                 Mg = torch.cat([W_ih[sl], W_hh[sl]], 1)
                 sv_max, sv_min = spectrum(Mg, sv_mode)
                 like, evidence = looks_like(Mg, Mg.shape[1], H, (sv_max, sv_min) if sv_mode != "off" else None)
@@ -799,8 +799,8 @@ def _rnn_layers(e: Event, g, sv_mode: str, fingerprints: bool) -> list[LayerAudi
                         fan_in=fan_in,
                         fan_out=H,
                         activation=act,
-                        effective_width=len(exact),
-                        groups=[gr for gr in exact if len(gr) > 1],
+                        effective_width=distinct,
+                        groups=groups,
                         rounding_groups=near,
                         rounding_difference=near_diff,
                         dead_fraction=None,

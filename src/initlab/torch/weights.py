@@ -35,56 +35,60 @@ def _rounding_groups(
     return near, diff
 
 
-def symmetry(rows: torch.Tensor, *, fingerprints: bool = True) -> tuple[list[list[int]], list[list[int]], float | None]:
-    """Exact groups of identical rows, groups equal up to rounding, and the largest difference in
-    those; ``rows: (units, weights + bias)``.
+def symmetry(
+    rows: torch.Tensor, *, fingerprints: bool = True
+) -> tuple[int, list[list[int]], list[list[int]], float | None]:
+    """How many distinct rows, the groups of identical rows (of 2 or more), groups equal up to
+    rounding, and the largest difference in those; ``rows: (units, weights + bias)``.
 
-    With ``fingerprints``, a screen first: each row is projected on a fixed random vector ``r``
-    (in float64, over at most 256 of its entries, chosen with a fixed seed: rows within ``atol``
-    everywhere are within it there too). Rows within ``atol`` (64 ulps of the largest entry, `_rounding_groups`'s
-    tolerance) of each other project within ``atol * ||r||_1``, so in the sorted projections they
-    sit in one run of neighbours that close. Only the rows of such runs are compared, pairwise;
-    when no two are within ``atol`` every unit is distinct, and the full float64 grouping (which
-    compares each row with every group) is skipped. A run longer than 64 rows, or any near pair,
-    sends the whole matrix to the full grouping."""
+    With ``fingerprints``, a screen first. Each row is projected on four fixed random vectors
+    ``r_j`` (in float64, over at most 256 of its entries chosen with a fixed seed: rows within
+    ``atol`` everywhere are within it there too). Rows within ``atol`` (64 ulps of the largest
+    entry, `_rounding_groups`'s tolerance) of each other project within ``atol * ||r_j||_1`` on
+    every ``r_j``. With the rows sorted by the first projection, every pair that close on it is
+    at most 31 places apart (else the screen gives up): those pairs are kept if they are that close
+    on the other three projections too, and compared entry by entry, all at once. When none is
+    within ``atol`` every unit is distinct, and the full float64 grouping (which compares each row
+    with every group) is skipped; a near pair sends the whole matrix to it."""
     n = rows.shape[0]
     if n < 2:
-        return [[0]] if n else [], [], None
+        return n, [], [], None
     if fingerprints and rows.is_floating_point():
+        W = rows.detach()
         g = torch.Generator(device="cpu").manual_seed(0)
-        cols = rows.shape[1]
+        cols = W.shape[1]
         pick = torch.randperm(cols, generator=g)[:256].sort().values if cols > 256 else slice(None)
-        R = rows.detach()[:, pick].double()
-        r = torch.randn(R.shape[1], generator=g, dtype=torch.float64).to(R.device)
-        p = R @ r
-        atol = 64 * float(torch.finfo(rows.dtype).eps) * float(rows.detach().abs().max())
-        slack = atol * float(r.abs().sum()) * (1 + 1e-9) + 1e-12 * float(R.abs().max() * r.abs().sum())
-        order = torch.argsort(p)
-        close = (p[order].diff() <= slack).tolist()
+        R = W[:, pick].double()
+        r = torch.randn(R.shape[1], 4, generator=g, dtype=torch.float64).to(R.device)
+        P = R @ r
+        atol = 64 * float(torch.finfo(W.dtype).eps) * float(W.abs().max())
+        l1 = r.abs().sum(0)
+        slack = atol * l1 * (1 + 1e-9) + 1e-12 * float(R.abs().max()) * l1
+        order = torch.argsort(P[:, 0])
+        Ps = P[order]
+        pairs = []
         suspicious = False
-        k = 0
-        while k < len(close) and not suspicious:
-            if not close[k]:
-                k += 1
-                continue
-            j = k
-            while j < len(close) and close[j]:
-                j += 1
-            run = order[k : j + 1]
-            if len(run) > 64:
-                suspicious = True
+        for d in range(1, 33):  # sorted: if no pair d apart is close on r_1, none further is
+            k = torch.nonzero(Ps[d:, 0] - Ps[:-d, 0] <= slack[0]).flatten()
+            if len(k) == 0:
                 break
-            block = rows.detach()[run].double()
-            diff = (block[:, None, :] - block[None, :, :]).abs().amax(-1)
-            diff.fill_diagonal_(math.inf)
-            suspicious = bool((diff <= atol).any())
-            k = j + 1
+            if d == 32:
+                suspicious = True  # 33 rows that close on r_1: compare everything
+                break
+            both = ((Ps[k + d, 1:] - Ps[k, 1:]).abs() <= slack[1:]).all(1)
+            k = k[both]
+            pairs.append(torch.stack([order[k], order[k + d]], 1))
+        if pairs and not suspicious:
+            ij = torch.cat(pairs)
+            if len(ij):
+                diff = (W[ij[:, 0]].double() - W[ij[:, 1]].double()).abs().amax(-1)
+                suspicious = bool((diff <= atol).any())
         if not suspicious:
-            return [[i] for i in range(n)], [], None
+            return n, [], [], None
     R = rows.detach().double().cpu().numpy()
     exact = group_rows(R)
     near, diff = _rounding_groups(R, rows.dtype, exact)
-    return exact, near, diff
+    return len(exact), [gr for gr in exact if len(gr) > 1], near, diff
 
 
 def spectrum(M: torch.Tensor, mode: str = "fast", steps: int = 12) -> tuple[float, float]:
