@@ -461,3 +461,25 @@ def test_attention_logits_scaled_wrongly(scale):
         assert found == [] and all(a["entropy_ratio"] > 0.7 for a in rep.attention)
     else:
         assert len(found) == 1 and "not 1/sqrt(d_head) = 0.25: scale q.k by 1/sqrt(d_head)" in found[0]["message"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(2, 300),
+    st.integers(1, 40),
+    st.lists(st.tuples(st.integers(0, 299), st.integers(0, 299), st.sampled_from([0.0, 1.0, 1e6])), max_size=4),
+    st.integers(0, 2**16),
+)
+def test_the_fingerprint_screen_never_changes_the_groups(n, m, copies, seed):
+    """Law: the screen skips the exact grouping only when it would find every row distinct:
+    rows copied exactly, or within a few ulps (``scale`` ulps of the largest entry: 1 is rounding,
+    1e6 is a distinct unit), give the same groups with and without it."""
+    from initlab.torch.weights import symmetry
+
+    W = torch.randn(n, m, generator=torch.Generator().manual_seed(seed))
+    eps = torch.finfo(W.dtype).eps * float(W.abs().max())
+    for i, j, ulps in copies:
+        if i < n and j < n and i != j:
+            W[j] = W[i]
+            W[j, 0] += ulps * eps
+    assert symmetry(W) == symmetry(W, fingerprints=False)
