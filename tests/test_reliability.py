@@ -236,6 +236,9 @@ BAD = [
     (["audit", "{d}/models.py:make", "--input-shape", "0,4"], "positive sizes"),
     (["audit", "{d}/models.py:make", "--input-shape", "2,4", "--report", "{d}/a_file"], "is a file"),
     (["audit", "{d}/exits.py:make", "--input-shape", "2,4"], "sys.exit(0)"),
+    # coord-check (PyTorch)
+    (["coord-check", "{d}/models.py:make", "--widths", "64,x", "--input-shape", "2,4"], "--widths"),
+    (["coord-check", "{d}/models.py:nothing", "--input-shape", "2,4"], "has no function 'nothing'"),
     # demo, its stories, reproduce, the top level
     (["demo", "--seeds", "0"], "at least 1"),
     (["demo", "--iterations", "-1"], "iterations must be"),
