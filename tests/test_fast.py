@@ -305,3 +305,35 @@ def test_benchmark_peers_really_train(circles):
     for name, c in costs.items():
         assert 0.3 < c < 0.72, (name, c)
     assert max(costs.values()) / min(costs.values()) < 2.0, costs
+
+
+@pytest.mark.parametrize("E", [1, 5, 40])
+def test_a_long_run_is_several_kernel_calls_with_the_same_numbers(circles, E, monkeypatch):
+    """Python handles Ctrl-C only between kernel calls: a run is cut into calls of at most
+    `Engine.work_per_call` multiply-adds (1e8 iterations were one call, deaf to Ctrl-C), and the
+    cut changes no bit of the costs recorded or the parameters."""
+    from initlab.nn import fast
+
+    class Counting:
+        """The kernel, counting the steps of each call."""
+
+        def __init__(self, kernel):
+            self.kernel, self.K, self.calls = kernel, kernel.K, []
+
+        def train(self, *args):
+            self.calls.append(args[6])
+            return self.kernel.train(*args)
+
+    results = []
+    for work in (10**15, 10**5):
+        monkeypatch.setattr(fast.Engine, "work_per_call", work)
+        net = Network([2, 10, 5, 1], hidden="tanh", init="he", seed=list(range(E)))
+        e = fast.Engine(net, circles.X_train, circles.Y_train, 0.05)
+        e.kernel = Counting(e.kernel)
+        calls = e.kernel.calls
+        C = e.run(301, record=[0, 1, 2, 150, 299, 300])
+        e.store()
+        results.append((C, {k: v.copy() for k, v in net.params.items()}, calls))
+    (C1, p1, calls1), (C2, p2, calls2) = results
+    assert calls1 == [301] and len(calls2) > 3 and sum(calls2) == 301
+    assert np.array_equal(C1, C2) and all(np.array_equal(p1[k], p2[k]) for k in p1)

@@ -74,6 +74,11 @@ class Engine:
 
     #: events one `step` records: one kernel call sums the cost at all of them as it trains
     per_call = RECORDS_PER_CALL
+    #: Multiply-adds one kernel call may do (a tenth of a second or so on one core): a longer
+    #: `run` is several calls, so a Ctrl-C (Python runs its signal handler between calls, never
+    #: inside compiled code) stops `initlab train --iterations 100000000` at once, where it went
+    #: on for the whole run. The steps are the same steps: the numbers do not change.
+    work_per_call = 10**8
 
     def __init__(self, net, X: np.ndarray, Y: np.ndarray, lr) -> None:
         dims = np.array(net.layer_dims, dtype=np.int64)
@@ -100,7 +105,7 @@ class Engine:
         self.B = self.S[:, P * self.EB : (P + Q) * self.EB].reshape(self.nblk, Q, self.EB)
         self.woff = np.concatenate([[0], np.cumsum(sizes_w)[:-1]]).astype(np.int64)
         self.boff = np.concatenate([[0], np.cumsum(dims[1:])[:-1]]).astype(np.int64)
-        self.dims = dims
+        self.dims, self.P = dims, P
         lr_e = np.broadcast_to(np.asarray(lr, dtype=np.float64).ravel(), (self.E,))
         self.LR = self._blocked(lr_e[:, None])[:, 0, :]
         self.L = L
@@ -181,7 +186,15 @@ class Engine:
             return None
         rec = np.asarray(record, dtype=np.int64) if len(record) else self._NO_RECORDS
         C = np.zeros((self.nblk, len(rec), self.EB))
-        self.kernel.train(self.X, self.Y, self.M, self.m, self.S, self.LR, int(iterations), C, rec)
+        # forward and backward: about 3 multiply-adds per weight, example and network of a block
+        per_step = 3 * self.nblk * self.EB * self.X.shape[1] * self.P
+        steps = max(1, self.work_per_call // per_step)
+        for start in range(0, int(iterations), steps):
+            n = min(steps, int(iterations) - start)
+            here = (rec >= start) & (rec < start + n)
+            part = np.zeros((self.nblk, int(here.sum()), self.EB))
+            self.kernel.train(self.X, self.Y, self.M, self.m, self.S, self.LR, n, part, rec[here] - start)
+            C[:, here, :] = part
         return self._unblocked(C).copy() if len(rec) else None
 
 
