@@ -301,6 +301,48 @@ def encoder(seed: int = 0, norm_first: bool = False):
     return EncoderClassifier(norm_first=norm_first), tokens()
 
 
+def bert_classifier(seed: int = 0):
+    """BertForSequenceClassification: a tanh pooler and a classifier head after the encoder, both
+    at the 0.02 convention (a new-user trial: 'init too small, initialize with lecun_normal')."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(seed)
+    cfg = BertConfig(
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=256, vocab_size=VOCAB
+    )
+    return BertForSequenceClassification(cfg), tokens()
+
+
+def distilbert_classifier(seed: int = 0):
+    """DistilBertForSequenceClassification: a ReLU pre_classifier at the 0.02 convention."""
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification
+
+    torch.manual_seed(seed)
+    cfg = DistilBertConfig(dim=64, n_layers=2, n_heads=4, hidden_dim=256, vocab_size=VOCAB)
+    return DistilBertForSequenceClassification(cfg), tokens()
+
+
+def opt(seed: int = 0):
+    """OPTForCausalLM: its MLP residual add runs on reshaped tensors (the search misses it), so
+    fc1 is read as a plain chain."""
+    from transformers import OPTConfig, OPTForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = OPTConfig(
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        ffn_dim=256,
+        vocab_size=VOCAB,
+        word_embed_proj_dim=64,
+        max_position_embeddings=64,
+    )
+    return OPTForCausalLM(cfg), tokens()
+
+
+#: Published inits only (no planted-bug test): the heads and layouts a new user met first.
+PUBLISHED_ONLY = {"bert_classifier": bert_classifier, "distilbert_classifier": distilbert_classifier, "opt": opt}
+
 ZOO = {
     "gpt2": gpt2,
     "bert": bert,

@@ -40,9 +40,9 @@ def serious(rep):
 
 
 # ----------------------------------------------------------------------------- published inits
-@pytest.mark.parametrize("name", list(zoo.ZOO))
+@pytest.mark.parametrize("name", [*zoo.ZOO, *zoo.PUBLISHED_ONLY])
 def test_published_init_passes_with_every_parameter_audited(name):
-    model, x = zoo.ZOO[name]()
+    model, x = {**zoo.ZOO, **zoo.PUBLISHED_ONLY}[name]()
     rep = audit(model, x)
     c = rep.coverage
     assert c["audited_parameters"] == c["total_parameters"] == sum(p.numel() for p in model.parameters())
@@ -483,3 +483,22 @@ def test_the_fingerprint_screen_never_changes_the_groups(n, m, copies, seed):
             W[j] = W[i]
             W[j, 0] += ulps * eps
     assert symmetry(W) == symmetry(W, fingerprints=False)
+
+
+@pytest.mark.parametrize("act, bias", [(nn.Tanh, 10.0), (nn.Sigmoid, 10.0), (nn.Tanh, -8.0)])
+def test_saturation_from_a_shifted_bias_blames_the_bias_not_the_weights(act, bias):
+    """A bias of +10 before tanh saturates every unit: the weights are fine (Xavier), so the
+    advice names the biases; the weights' advice changed nothing (a new-user trial)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), act(), nn.Linear(32, 32), act(), nn.Linear(32, 4))
+    for m in model:
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_normal_(m.weight)
+            nn.init.zeros_(m.bias)
+    nn.init.constant_(model[2].bias, bias)
+    x = torch.randn(64, 16, generator=torch.Generator().manual_seed(0))
+    sat = [f for f in audit(model, x).findings if f["kind"] == "saturated"]
+    assert [f["layer"] for f in sat] == ["2"], sat
+    assert "check the biases" in sat[0]["message"] and "too large" not in sat[0]["message"]
+    nn.init.zeros_(model[2].bias)  # the advice
+    assert not [f for f in audit(model, x).findings if f["kind"] == "saturated"]

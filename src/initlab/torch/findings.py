@@ -222,22 +222,41 @@ def findings(report: AuditReport | list[LayerAudit]) -> list[dict]:
                 )
             )
         if x.saturated_fraction is not None and x.saturated_fraction >= 0.3:
+            if x.preactivation_mean**2 > x.preactivation_variance:  # mean^2 > variance: a shift, not a spread
+                cause = (
+                    f"its pre-activations sit off centre (mean {x.preactivation_mean:.3g} against a "
+                    f"spread of {math.sqrt(x.preactivation_variance):.3g}): check the biases (zeros, "
+                    f"PyTorch's default scale) and the inputs' mean"
+                )
+            elif x.role.startswith(("lstm", "gru")):
+                cause = (
+                    f"the weights are too large ({x.looks_like}); initialize with reset_parameters() "
+                    f"(PyTorch's default U(+-1/sqrt(hidden)))"
+                )
+            else:
+                cause = f"the weights are too large ({x.looks_like}); initialize with {fix}"
             out.append(
                 _finding(
                     x.name,
                     "warning",
                     "saturated",
                     f"{x.name}: {100 * x.saturated_fraction:.0f}% of its {x.activation} {unit} are "
-                    f"saturated (g'(z) < {SATURATION_THRESHOLD} of its maximum): the weights are too "
-                    f"large ({x.looks_like}); initialize with "
-                    + (
-                        "reset_parameters() (PyTorch's default U(+-1/sqrt(hidden)))"
-                        if x.role.startswith(("lstm", "gru"))
-                        else fix
-                    ),
+                    f"saturated (g'(z) < {SATURATION_THRESHOLD} of its maximum): {cause}",
                 )
             )
-        if x.critical_sigma_w2 is not None and not x.suits.startswith("suits") and not constant and not last:
+        convention = bool(report.residual) and x.looks_like in ("random:0.02", "trunc_normal:0.02")
+        if convention and x.critical_sigma_w2 is not None and not x.suits.startswith("suits") and not last:
+            out.append(  # a transformer's head or an MLP layer its residual search missed (OPT)
+                _finding(
+                    x.name,
+                    "info",
+                    "convention",
+                    f"{x.name}: normal std 0.02 (the model's initializer_range, GPT/BERT/Llama's "
+                    f"convention), sigma_w^2 = {x.sigma_w2:.3g} ({x.suits} for {x.activation or 'no activation'} "
+                    f"in a plain chain); kept: its input is normalized by the stream's norms",
+                )
+            )
+        elif x.critical_sigma_w2 is not None and not x.suits.startswith("suits") and not constant and not last:
             out.append(
                 _finding(
                     x.name,
