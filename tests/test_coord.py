@@ -63,11 +63,20 @@ def tokens(b=2, t=8, seed=0):
         ([64, 128, 256], [0.0, 0.0, 0.0], 1.0),  # a zero readout at init: flat
         ([64, 128, 256], [0.0, 0.0, 1e-3], math.inf),
         ([64, 128, 256], [1e-3, 1e-4, 0.0], 0.0),
-        ([64, 128, 256], [1.0, 1.0, float("nan")], math.inf),
     ],
 )
 def test_growth_per_4x_by_hand(widths, l1, growth):
     assert growth_per_4x(widths, l1) == pytest.approx(growth, rel=1e-9)
+
+
+@pytest.mark.parametrize("l1", [[1.0, 1.0, float("nan")], [float("nan")] * 3, [float("inf"), 1.0, 1.0]])
+def test_a_diverged_run_is_not_a_growth(l1):
+    """A run whose l1 is NaN (lr 1e30) read as 'grows x inf' (a new-user trial): it is NaN, and
+    the verdict says diverged."""
+    assert math.isnan(growth_per_4x([64, 128, 256], l1))
+    flagged, r = hand_made({"fc": [1.0, math.nan, 1.5]})
+    assert flagged == ["fc"] and r.verdict("fc").startswith("diverged at step 1 (l1 is NaN or inf")
+    assert "grows at step 2" in r.verdict("fc")
 
 
 def test_growth_is_the_least_squares_slope_not_the_end_points():

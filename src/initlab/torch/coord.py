@@ -110,8 +110,9 @@ def growth_per_4x(widths: Sequence[float], l1: Sequence[float]) -> float:
 
     ``widths``, ``l1``: ``(k,)``, ``k >= 2`` distinct widths. 1.0 means flat; for widths ``w`` and
     ``4w`` it is ``l1[1] / l1[0]``. ``l1`` zero at every width (a zero-initialized readout at
-    init) is flat, 1.0; zero at some widths only, or non-finite anywhere (a diverged run), is
-    ``inf`` where it is largest at the widest model and ``0.0`` otherwise.
+    init) is flat, 1.0; zero at some widths only is ``inf`` where it is largest at the widest
+    model and ``0.0`` otherwise. Non-finite anywhere (a run that diverged to NaN or inf) is
+    ``nan``: not a growth, and flagged as *diverged*.
     """
     w = np.asarray(widths, dtype=np.float64)
     y = np.asarray(l1, dtype=np.float64)
@@ -119,9 +120,10 @@ def growth_per_4x(widths: Sequence[float], l1: Sequence[float]) -> float:
         raise InitlabError(f"growth needs l1 at two or more distinct widths, got widths {list(w)} and l1 {list(y)}")
     if np.all(y == 0):
         return 1.0
-    if not np.all(np.isfinite(y)) or np.any(y <= 0):
-        last = y[np.argmax(w)]
-        return math.inf if (not np.isfinite(last) or last > 0) else 0.0
+    if not np.all(np.isfinite(y)):
+        return math.nan
+    if np.any(y <= 0):
+        return math.inf if y[np.argmax(w)] > 0 else 0.0
     b = np.polyfit(np.log(w), np.log(y), 1)[0]
     return float(np.exp(b * np.log(4.0)))
 
@@ -186,7 +188,10 @@ class CoordCheck:
         else:
             grows = [s for s in bad if self.growth[module][s] > 1]
             shrinks = [s for s in bad if self.growth[module][s] < 1]
+            diverged = [s for s in bad if math.isnan(self.growth[module][s])]
             parts = []
+            if diverged:
+                parts.append("diverged at step " + ", ".join(map(str, diverged)) + " (l1 is NaN or inf: lower the lr)")
             if grows:
                 parts.append("grows at step " + ", ".join(map(str, grows)))
             if shrinks:
