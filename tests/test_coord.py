@@ -311,7 +311,7 @@ def test_cli_json_passes_on_mup_with_tokens(capsys):
         (["{m}:mlp_sp", "--input-shape", "8,64", "--optimizer", "lion"], "unknown optimizer 'lion'"),
         (["{m}:mlp_sp", "--input-shape", "8,0"], "positive sizes"),
         (["{m}:exits", "--widths", "32,64", "--input-shape", "8,64"], "factory(32) called sys.exit(0)"),
-        (["{m}:returns_dict", "--widths", "32,64", "--input-shape", "8,64"], "returned a dict"),
+        (["{m}:returns_dict", "--widths", "32,64", "--input-shape", "8,64"], "without 'logits'"),
         (["{m}:mlp_sp", "--input-shape", "8,64", "--exempt", "*.scores"], "exempt pattern '*.scores' matches no"),
     ],
 )
@@ -331,7 +331,7 @@ def exits(width):
 
 class Dict(MLP):
     def forward(self, x):
-        return {"logits": super().forward(x)}
+        return {"out": super().forward(x)}  # a dict with logits is read as the audit reads it
 
 
 def returns_dict(width):
@@ -362,3 +362,27 @@ def test_transformer_standard_vs_mup(optimizer):
         assert sp.passed, sp
         assert set(mup.flagged) == {f"blocks.{i}.attn.{n}" for i in (0, 1) for n in ("q", "scores")}
         assert all(mup.bad_steps(m) == [2] and mup.growth[m][2] < 1 for m in mup.flagged)
+
+
+def test_a_dict_output_is_read_as_the_audit_reads_it():
+    """{"logits": ...} was refused by coord_check and accepted by the audit (a new-user trial):
+    one rule (`audit._output_tensor`) for both; a dict without logits is one line."""
+    import torch
+    from torch import nn
+
+    from initlab.torch import coord_check
+
+    class Dict(nn.Module):
+        def __init__(self, width, key="logits"):
+            super().__init__()
+            self.a, self.b, self.key = nn.Linear(16, width), nn.Linear(width, 4), key
+
+        def forward(self, x):
+            return {self.key: self.b(torch.relu(self.a(x))), "aux": x}
+
+    x = torch.randn(8, 16, generator=torch.Generator().manual_seed(0))
+    plain = coord_check(lambda w: nn.Sequential(nn.Linear(16, w), nn.ReLU(), nn.Linear(w, 4)), [32, 128], x, steps=2)
+    wrapped = coord_check(Dict, [32, 128], x, steps=2)
+    assert wrapped.growth["b"] == pytest.approx(plain.growth["2"], rel=1e-12)
+    with pytest.raises(InitlabError, match="without 'logits'"):
+        coord_check(lambda w: Dict(w, key="out"), [32, 128], x, steps=2)

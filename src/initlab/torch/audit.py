@@ -283,7 +283,7 @@ def _output_tensor(output: object, key: str | None = None) -> torch.Tensor:
     if isinstance(output, (tuple, list)) and output and torch.is_tensor(output[0]):
         return output[0]
     raise InitlabError(
-        f"the model's forward returned a {type(output).__name__}: audit needs a tensor, a dict or "
+        f"the model's forward returned a {type(output).__name__}: initlab needs a tensor, a dict or "
         f"ModelOutput with 'logits', or a tuple whose first item is a tensor"
     )
 

@@ -56,6 +56,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from initlab.errors import InitlabError, check_positive, unknown
+from initlab.torch.audit import _output_tensor  # one rule for which tensor a model's output means
 from initlab.userfile import user_code
 
 #: optimizer name -> (class, mup's default learning rate: ``get_coord_data``'s ``lr=None``)
@@ -273,23 +274,7 @@ def _tensors(n: int) -> str:
 
 
 def _fmt_growth(g: float) -> str:
-    return "inf" if g == math.inf else f"{g:.3g}x"
-
-
-def _output_tensor(output: object) -> torch.Tensor:
-    """The tensor the loss reads: the output, its ``logits`` (a Hugging Face ``ModelOutput``), or
-    the first item of a tuple or list."""
-    if torch.is_tensor(output):
-        return output
-    logits = getattr(output, "logits", None)
-    if torch.is_tensor(logits):
-        return logits
-    if isinstance(output, (tuple, list)) and output and torch.is_tensor(output[0]):
-        return output[0]
-    raise InitlabError(
-        f"the model's forward returned a {type(output).__name__}: coord_check needs a tensor of "
-        f"logits (or a tuple whose first item is one)"
-    )
+    return "diverged" if math.isnan(g) else "inf" if g == math.inf else f"{g:.3g}x"
 
 
 class _Recorder:
