@@ -502,3 +502,24 @@ def test_saturation_from_a_shifted_bias_blames_the_bias_not_the_weights(act, bia
     assert "check the biases" in sat[0]["message"] and "too large" not in sat[0]["message"]
     nn.init.zeros_(model[2].bias)  # the advice
     assert not [f for f in audit(model, x).findings if f["kind"] == "saturated"]
+
+
+def test_initialize_draws_hf_conv1d_as_the_linear_it_is():
+    """GPT-2's Conv1D matrices (weights stored (in, out)) were skipped by initialize() without a
+    word, so `audit --init` and the audit's own advice could not reach them (a new-user trial)."""
+    from initlab.torch import initialize
+
+    model, _ = zoo.gpt2()
+    conv1d = [n for n, m in model.named_modules() if type(m).__name__ == "Conv1D"]
+    assert len(conv1d) == 8
+    done = initialize(model, "he_normal", seed=0)
+    assert set(conv1d) <= set(done)
+    for n in conv1d:
+        w = model.get_submodule(n).weight
+        assert done[n]["fan_in"] == w.shape[0] and done[n]["shape"] == list(w.shape)
+        # one std of 64 x 64 .. 64 x 256 draws: within 5 standard errors of sqrt(2 / fan_in)
+        std = math.sqrt(2 / w.shape[0])
+        assert abs(w.std().item() / std - 1) < 5 / math.sqrt(2 * w.numel())
+    initialize(model, "orthogonal", include=["transformer.h.0.attn.c_proj"], seed=1)
+    w = model.transformer.h[0].attn.c_proj.weight.detach().double()
+    torch.testing.assert_close(w.T @ w, torch.eye(w.shape[1], dtype=torch.float64), atol=1e-5, rtol=0)

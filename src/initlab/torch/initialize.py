@@ -44,8 +44,21 @@ def torch_fans(weight: torch.Tensor) -> tuple[int, int]:
     return int(weight.shape[1]) * receptive, int(weight.shape[0]) * receptive
 
 
+def transposed_linear(module: nn.Module) -> bool:
+    """Hugging Face's ``Conv1D`` (GPT-2's attention and MLP matrices): a Linear whose weight is
+    stored ``(in, out)`` (``y = x @ W + b``), known by its class name and ``nf`` (out) attribute
+    (transformers is not imported for it)."""
+    w = getattr(module, "weight", None)
+    return (
+        type(module).__name__ == "Conv1D"
+        and isinstance(w, torch.Tensor)
+        and w.dim() == 2
+        and getattr(module, "nf", None) == w.shape[1]
+    )
+
+
 def _selected(name: str, module: nn.Module, include: Sequence[str | type] | None) -> bool:
-    if not isinstance(module, SUPPORTED):
+    if not isinstance(module, SUPPORTED) and not transposed_linear(module):
         return False
     if include is None:
         return True
@@ -112,12 +125,13 @@ def initialize(
     for name, module in model.named_modules():
         if not _selected(name, module, include):
             continue
-        w = module.weight
+        # a Conv1D's (in, out) weight is drawn as the Linear it is, (out, in), then stored transposed
+        w = module.weight.T if transposed_linear(module) else module.weight
         fan_in, fan_out = torch_fans(w)
         w.copy_(sample_like(w, spec, rng))
         info = {
             "type": type(module).__name__,
-            "shape": list(w.shape),
+            "shape": list(module.weight.shape),
             "fan_in": fan_in,
             "fan_out": fan_out,
             "init": spec,
@@ -133,7 +147,7 @@ def initialize(
             info["bias"] = bias
         done[name] = info
     if not done:
-        kinds = ", ".join(t.__name__ for t in SUPPORTED)
+        kinds = ", ".join([t.__name__ for t in SUPPORTED] + ["Hugging Face Conv1D"])
         raise InitlabError(
             f"no module was initialized: none of the model's modules is a {kinds}"
             + ("" if include is None else f" matching include={list(include)}")
