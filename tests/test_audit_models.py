@@ -407,6 +407,8 @@ def test_cli_audits_a_token_model_from_shape_and_from_files(factory, tmp_path, c
         (["--input", "{d}/junk.txt"], "expected a .pt or .npz file"),
         ([], "one of them"),
         (["--input-shape", "2,8", "--input-dtype", "long", "--vocab", "9000"], "rejects an input of shape (2, 8)"),
+        # "index out of range in self" said nothing of which index (a new-user trial)
+        (["--input-shape", "2,8", "--input-dtype", "long", "--vocab", "9000"], "rows: lower --vocab"),
     ],
 )
 def test_cli_audit_failures_are_one_line(factory, tmp_path, capsys, args, words):
@@ -523,3 +525,12 @@ def test_initialize_draws_hf_conv1d_as_the_linear_it_is():
     initialize(model, "orthogonal", include=["transformer.h.0.attn.c_proj"], seed=1)
     w = model.transformer.h[0].attn.c_proj.weight.detach().double()
     torch.testing.assert_close(w.T @ w, torch.eye(w.shape[1], dtype=torch.float64), atol=1e-5, rtol=0)
+
+
+def test_a_sequence_longer_than_the_positions_is_named():
+    from initlab.errors import InitlabError
+
+    model, _ = zoo.gpt2()
+    n = model.config.n_positions
+    with pytest.raises(InitlabError, match=rf"a sequence of {n + 1}, but transformer.wpe has {n} rows"):
+        audit(model, zoo.tokens(seq=n + 1))

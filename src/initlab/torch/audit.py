@@ -288,6 +288,24 @@ def _output_tensor(output: object, key: str | None = None) -> torch.Tensor:
     )
 
 
+def _index_hint(model: nn.Module, inputs: list) -> str:
+    """Why an embedding lookup failed ("index out of range in self" says nothing): the largest
+    token id against the embeddings' rows, or a sequence longer than the smallest embedding
+    (a table of positions)."""
+    ids = [a for a in inputs if torch.is_tensor(a) and not a.is_floating_point() and a.numel()]
+    tables = {n: m.num_embeddings for n, m in model.named_modules() if isinstance(m, nn.Embedding)}
+    if not ids or not tables:
+        return ""
+    top, longest = max(int(a.max()) for a in ids), max(int(a.shape[-1]) for a in ids)
+    name, rows = min(tables.items(), key=lambda kv: kv[1])
+    largest = max(tables.values())
+    if top >= largest:
+        return f" (token ids up to {top}, but the largest embedding has {largest} rows: lower --vocab)"
+    if longest > rows:
+        return f" (a sequence of {longest}, but {name} has {rows} rows: positions? shorten the input)"
+    return f" (token ids up to {top}; embedding rows: {', '.join(f'{n} {r}' for n, r in tables.items())})"
+
+
 # ----------------------------------------------------------------------------- the audit
 def audit(
     model: nn.Module,
@@ -349,6 +367,8 @@ def audit(
                 raise
             except Exception as e:  # the user's model: say what it rejected, in one line
                 msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                if isinstance(e, IndexError) and "index out of range" in msg:
+                    msg += _index_hint(model, list(args) + list(kwargs.values()))
                 raise InitlabError(f"the model rejects an input of shape {shapes}: {msg}") from None
             passes["forward"] += 1
             out = _output_tensor(output, output_key)
