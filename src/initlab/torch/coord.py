@@ -57,6 +57,7 @@ from torch.overrides import TorchFunctionMode
 
 from initlab.errors import InitlabError, check_positive, unknown
 from initlab.torch.audit import _output_tensor  # one rule for which tensor a model's output means
+from initlab.torch.trace import DROPOUT, dropout_off
 from initlab.userfile import user_code
 
 #: optimizer name -> (class, mup's default learning rate: ``get_coord_data``'s ``lr=None``)
@@ -72,36 +73,16 @@ THRESHOLD = 1.2
 #: module name)
 OUTPUT = "(output)"
 
-_DROPOUTS = {
-    F.dropout,
-    F.dropout1d,
-    F.dropout2d,
-    F.dropout3d,
-    F.alpha_dropout,
-    F.feature_alpha_dropout,
-    torch.dropout,
-    torch.alpha_dropout,
-    torch.feature_dropout,
-    torch.feature_alpha_dropout,
-}
-#: functions that take an attention ``dropout_p``, and its position among their arguments
-_DROPOUT_P = {F.scaled_dot_product_attention: 4, F.multi_head_attention_forward: 10}
-
 
 class _NoDropout(TorchFunctionMode):
     """Dropout off everywhere in the block, functional calls and attention's ``dropout_p`` included
     (``model.eval()`` would also change BatchNorm, which the check runs in training mode)."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = dict(kwargs or {})
-        if func in _DROPOUTS:
+        kwargs = kwargs or {}
+        if func in DROPOUT:
             return args[0] if args else kwargs["input"]
-        if func in _DROPOUT_P:
-            i = _DROPOUT_P[func]
-            if "dropout_p" in kwargs:
-                kwargs["dropout_p"] = 0.0
-            elif len(args) > i:
-                args = (*args[:i], 0.0, *args[i + 1 :])
+        args, kwargs = dropout_off(func, args, kwargs)
         return func(*args, **kwargs)
 
 

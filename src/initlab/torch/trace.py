@@ -57,6 +57,23 @@ DROPOUT = {
     torch.feature_dropout,
     torch.feature_alpha_dropout,
 }
+#: functions that take an attention ``dropout_p``, and its position among their arguments
+DROPOUT_P = {F.scaled_dot_product_attention: 4, F.multi_head_attention_forward: 10}
+
+
+def dropout_off(func, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """``func``'s arguments with attention's ``dropout_p`` set to 0 (by keyword or position);
+    the arguments as they are for every other function. With `DROPOUT` (the identity), the one
+    rule by which the audit and the coordinate check switch dropout off."""
+    i = DROPOUT_P.get(func)
+    if i is not None:
+        if "dropout_p" in kwargs:
+            kwargs = {**kwargs, "dropout_p": 0.0}
+        elif len(args) > i:
+            args = (*args[:i], 0.0, *args[i + 1 :])
+    return args, kwargs
+
+
 ADD = {torch.add, Tensor.add, Tensor.__add__, Tensor.__radd__, Tensor.__iadd__, Tensor.add_}
 NORMS = {F.layer_norm, F.rms_norm, F.batch_norm, F.group_norm, F.instance_norm}
 #: weight operations: the function, where its weight is, and the layer's kind
@@ -285,11 +302,8 @@ class Recorder(TorchFunctionMode):
         kwargs = kwargs or {}
         if func in DROPOUT:
             return args[0] if args else kwargs["input"]
-        if func is F.scaled_dot_product_attention:
-            if len(args) > 4:
-                args = args[:4] + (0.0,) + args[5:]
-            kwargs = {**kwargs, "dropout_p": 0.0} if len(args) <= 4 else kwargs
-        elif func is F.multi_head_attention_forward and not self.opaque:
+        args, kwargs = dropout_off(func, args, kwargs)
+        if func is F.multi_head_attention_forward and not self.opaque:
             return self._mha(func, args, {**kwargs, "training": False})
         for a in args:
             if isinstance(a, nn.Parameter):
