@@ -74,11 +74,12 @@ class Engine:
 
     #: events one `step` records: one kernel call sums the cost at all of them as it trains
     per_call = RECORDS_PER_CALL
-    #: Multiply-adds one kernel call may do (a tenth of a second or so on one core): a longer
-    #: `run` is several calls, so a Ctrl-C (Python runs its signal handler between calls, never
-    #: inside compiled code) stops `initlab train --iterations 100000000` at once, where it went
-    #: on for the whole run. The steps are the same steps: the numbers do not change.
-    work_per_call = 10**8
+    #: Multiply-adds (as counted in `run`) one kernel call may do: a longer `run` is several
+    #: calls, so a Ctrl-C (Python runs its signal handler between calls, never inside compiled
+    #: code) stops `initlab train --iterations 100000000` within a fraction of a second, where it
+    #: went on for the whole run. The steps are the same steps: the numbers do not change. 1e9 is
+    #: about 0.1-0.3 s per call for the demo's network; 1e8 cost up to 1.3x on its 15000 steps.
+    work_per_call = 10**9
 
     def __init__(self, net, X: np.ndarray, Y: np.ndarray, lr) -> None:
         dims = np.array(net.layer_dims, dtype=np.int64)
