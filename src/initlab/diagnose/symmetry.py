@@ -119,13 +119,13 @@ class SymmetryReport:
         return "SymmetryReport(" + "; ".join(head + [s.sentence() for s in self.layers]) + ")"
 
 
-def _one(params: dict, atol: float) -> SymmetryReport:
+def _one(params: dict, atol: float, layout=None) -> SymmetryReport:
     L = sum(1 for k in params if k.startswith("W"))
     layers = []
     for l in range(1, L):
         W, b = params[f"W{l}"], params[f"b{l}"]
         incoming = np.concatenate([W, b], axis=1)
-        groups = group_rows(signatures(params, l), atol)
+        groups = group_rows(signatures(params, l, layout), atol)
         spread = float(np.max(incoming.max(axis=0) - incoming.min(axis=0)))
         layers.append(LayerSymmetry(l, W.shape[0], groups, len(groups), spread))
     return SymmetryReport(layers, atol)
@@ -192,7 +192,7 @@ def _check_params(params: object) -> dict[str, np.ndarray]:
     return out
 
 
-def symmetry(params: dict, *, atol: float = 0.0) -> SymmetryReport:
+def symmetry(params: dict, *, atol: float = 0.0, layout=None) -> SymmetryReport:
     """Per hidden layer: ``width``, ``groups``, ``effective_width`` and the row ``spread``.
 
     ``params`` is the course's dict (``W[l]: (n[l], n[l-1])``, ``b[l]: (n[l], 1)``), an
@@ -200,9 +200,19 @@ def symmetry(params: dict, *, atol: float = 0.0) -> SymmetryReport:
     ``report.member(k)`` is network k's report), or a `Network` (its ``params``). Exact by
     default; ``atol`` counts units as identical when every entry of their signatures differs by
     at most atol.
+
+    A residual network (a `Network` with ``residual=``, or ``layout=`` its
+    `initlab.nn.residual.Layout`): the stream's units are grouped by everything that writes or
+    reads them (`initlab.nn.units.signatures`), so every stream layer reports the same groups.
     """
     atol = check_positive("atol", atol, allow_zero=True)
+    if layout is None:
+        layout = getattr(params, "layout", None)
+    full = getattr(params, "params", params)
     params = _check_params(params)
+    if layout is not None:  # the gates and norms too: the stream's signatures read them
+        params.update({k: np.asarray(v, dtype=np.float64) for k, v in full.items() if k.startswith("norm_")})
     if params["W1"].ndim == 2:
-        return _one(params, atol)
-    return _stack([_one({k: v[e] for k, v in params.items()}, atol) for e in range(params["W1"].shape[0])], atol)
+        return _one(params, atol, layout)
+    members = [{k: v[e] for k, v in params.items()} for e in range(params["W1"].shape[0])]
+    return _stack([_one(p, atol, layout) for p in members], atol)

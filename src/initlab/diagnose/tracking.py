@@ -60,20 +60,23 @@ class Tracked:
 class Tracker:
     """Records the chosen diagnostics; ``net`` gives the activations and the ensemble size."""
 
-    def __init__(self, track: tuple[str, ...], activations: list, hidden_layers: int) -> None:
+    def __init__(self, track: tuple[str, ...], activations: list, hidden_layers: int, layout=None) -> None:
         for name in track:
             if name not in TRACKABLE:
                 raise InitlabError(f"cannot track {name!r}: choose from {', '.join(TRACKABLE)}")
         self.track = set(track)
         self.activations = activations
         self.hidden_layers = hidden_layers
+        self.layout = layout  # a residual network's (its stream's units are grouped as one)
         self.result = Tracked()
 
     def record(self, i: int, params: dict, cache: list) -> None:
         r = self.result
         r.iterations.append(i)
         if "symmetry" in self.track:
-            rep = symmetry(params)  # one network's lists, or (E, ...) arrays: as plain lists either way
+            rep = symmetry(
+                params, layout=self.layout
+            )  # one network's lists, or (E, ...) arrays: as plain lists either way
             r.effective_width.append(np.asarray(rep.effective_widths, dtype=int).tolist())
             r.symmetric.append(np.asarray(rep.symmetric).tolist())
         if "saturation" in self.track:

@@ -40,6 +40,8 @@ LOSSES = ("binary_cross_entropy", "cross_entropy", "mse")
 def supported(net) -> bool:
     """Whether the engine runs this network: numba installed, float64, every activation with a
     kernel row in the activation table, a loss it writes, and a shape that fits (`unrolls`)."""
+    if getattr(net, "layout", None) is not None:
+        return False  # residual networks train on the NumPy path (initlab.nn.residual)
     return AVAILABLE and all(a.kernel is not None for a in net.activations) and net.loss.name in LOSSES and unrolls(net)
 
 
@@ -203,6 +205,8 @@ def refusal(net) -> str:
     """Why ``engine="fast"`` cannot run this network (for the error message)."""
     if not AVAILABLE:
         return "the fast engine needs numba: pip install -e '.[fast]'"
+    if getattr(net, "layout", None) is not None:
+        return "the fast engine runs plain networks; a residual network trains with engine='auto' or 'reference'"
     missing = [a.name for a in net.activations if a.kernel is None]
     if missing:
         return f"the fast engine has no kernel for {', '.join(missing)}; use engine='auto' or 'reference'"

@@ -31,8 +31,12 @@ from initlab.errors import (
 from initlab.initializers import SpecLike, bias_of, get, initialize_parameters_deep
 from initlab.nn.activations import ACTIVATIONS, HIDDEN, Activation
 from initlab.nn.losses import Loss, output_and_loss
+from initlab.nn.residual import Layout
+from initlab.nn.residual import backward as residual_backward
+from initlab.nn.residual import forward as residual_forward
+from initlab.nn.residual import initialize as residual_initialize
 from initlab.nn.units import canonical_order, num_layers, permute_cache_rows, permute_units
-from initlab.rng import Seed, spawn
+from initlab.rng import Seed, resolve, spawn
 
 Params = dict[str, np.ndarray]
 #: Events the compiled engine records per call (`initlab.nn.fast.Engine.per_call`): the kernel
@@ -99,13 +103,13 @@ def backward(
 
 
 def update(params: Params, grads: dict[str, np.ndarray], lr: float | np.ndarray) -> Params:
-    """Gradient descent in place: ``W := W - lr * dW``, ``b := b - lr * db``; returns ``params``.
+    """Gradient descent in place: ``W := W - lr * dW``, ``b := b - lr * db`` (and every other
+    parameter ``p := p - lr * dp``: a residual network's gates and norms); returns ``params``.
 
     ``lr`` is a number, or ``(E, 1, 1)`` for one learning rate per ensemble member.
     """
-    for l in range(1, num_layers(params) + 1):
-        params[f"W{l}"] -= lr * grads[f"dW{l}"]
-        params[f"b{l}"] -= lr * grads[f"db{l}"]
+    for key in params:
+        params[key] -= lr * grads[f"d{key}"]
     return params
 
 
@@ -283,13 +287,13 @@ class ReferenceEngine:
 
     def __init__(self, net: Network, X: np.ndarray, Y: np.ndarray, lr: float | np.ndarray) -> None:
         self.params, self.activations, self.loss = net.params, net.activations, net.loss
-        self.X, self.Y, self.lr = X, Y, lr
+        self.net, self.X, self.Y, self.lr = net, X, Y, lr
         self._now: tuple[np.ndarray, Cache] | None = None  # the forward pass at the current parameters
 
     def forward(self) -> tuple[np.ndarray, Cache]:
         """``(A[L], cache)`` at the current parameters, kept for the next step's update."""
         if self._now is None:
-            self._now = forward(self.params, self.X, self.activations)
+            self._now = self.net._forward(self.params, self.X)
         return self._now
 
     def cost(self) -> float | np.ndarray:
@@ -305,7 +309,7 @@ class ReferenceEngine:
             if k in record:
                 costs.append(self.cost())
             AL, cache = self.forward()
-            update(self.params, backward(self.params, cache, AL, self.Y, self.activations, self.loss), self.lr)
+            update(self.params, self.net._backward(self.params, cache, AL, self.Y), self.lr)
             self._now = None
         if n in record:
             costs.append(self.cost())
@@ -338,6 +342,13 @@ class Network:
     (``SeedSequence(seed).spawn(E)``); ``init`` and ``seed`` may also be lists, one per member,
     and then member k is initialized exactly as ``Network(..., init=init[k], seed=seed[k])``.
     E networks trained at once equal the same E trained one by one (``member(k)``).
+
+    Residual networks (`initlab.nn.residual`): ``residual=m`` makes the hidden layers, all of
+    one width, an input projection and blocks ``S := S + gate * branch(N(S))`` of ``m`` weight
+    layers each (``[2, 16, 16, 16, 1]`` with ``residual=1``: two blocks). ``gate``: None (no
+    gates), True (a learned scalar per block, starting where the init puts it: 1, or 0 for
+    ``rezero``) or a number (every gate's starting value). ``norm="layernorm"`` normalizes every
+    read of the stream. A recipe (``fixup``, ``rezero``, ...) draws each layer by its role.
     """
 
     def __init__(
@@ -352,6 +363,9 @@ class Network:
         seed: Seed | Sequence[Seed] = None,
         ensemble: int | None = None,
         params: Params | None = None,
+        residual: int | None = None,
+        gate: bool | float | None = None,
+        norm: str | None = None,
     ) -> None:
         self.layer_dims = check_layer_dims(layer_dims)
         L = len(self.layer_dims) - 1
@@ -374,46 +388,91 @@ class Network:
             raise InitlabError(f"ensemble must be a positive number of networks, got {ensemble}")
         self.ensemble = None if ensemble is None else int(ensemble)
 
+        inits = _as_list(init, self.ensemble or 1, "initializers")
+        samplers = [get(spec) for spec in inits]  # validate before drawing
+        self.layout = self._layout(residual, gate, norm, samplers)
+        self.gate = gate if isinstance(gate, bool) or gate is None else float(gate)
+
         if params is not None:
             self.params = self._check_params(params)
             self.init = list(init) if isinstance(init, (list, tuple)) else init
             return
         limits.check(limits.network(self.layer_dims, ensemble=self.ensemble))  # before drawing
+        rngs = [seed] if self.ensemble is None else spawn(seed, self.ensemble)
+        members = [
+            self._draw(spec, bias_of(spec) if bias is None else bias, rng)
+            for spec, rng in zip(inits, rngs, strict=True)
+        ]
+        self.init = init if self.ensemble is None else inits
         if self.ensemble is None:
-            get(init)  # validate before drawing
-            self.init = init
-            self.params = initialize_parameters_deep(
-                self.layer_dims, init=init, bias=bias_of(init) if bias is None else bias, seed=seed
-            )
+            self.params = members[0]
         else:
-            inits = _as_list(init, self.ensemble, "initializers")
-            for spec in inits:
-                get(spec)
-            rngs = spawn(seed, self.ensemble)
-            members = [
-                initialize_parameters_deep(
-                    self.layer_dims, init=spec, bias=bias_of(spec) if bias is None else bias, seed=rng
-                )
-                for spec, rng in zip(inits, rngs, strict=True)
-            ]
-            self.init = inits
             self.params = {k: np.stack([p[k] for p in members]) for k in members[0]}
 
     # ------------------------------------------------------------------ construction helpers
+    def _layout(self, residual: object, gate: object, norm: object, samplers: list) -> Layout | None:
+        """The residual layout (None for a plain network); a recipe that sets gates
+        (``rezero``) gets them without ``gate=``. A gate or norm without ``residual`` is refused."""
+        if residual is None or residual is False:
+            if gate not in (None, False) or norm is not None:
+                raise InitlabError(
+                    "gate and norm belong to residual networks: pass residual=m (weight layers per branch)"
+                )
+            return None
+        if gate is not None and not isinstance(gate, bool):
+            try:
+                gate = float(gate)
+            except (TypeError, ValueError):
+                raise InitlabError(f"gate must be None, True or a starting value (a number), got {gate!r}") from None
+            if not np.isfinite(gate):
+                raise InitlabError(f"gate must be a finite number, got {gate}")
+        gated = gate is not None and gate is not False or any(getattr(s, "needs_gate", False) for s in samplers)
+        return Layout.build(self.layer_dims, residual, gated, norm)
+
+    def _draw(self, spec: SpecLike, bias: SpecLike, seed: Seed) -> Params:
+        """One network's parameters: the plain draw (`initialize_parameters_deep`) or the
+        residual one (`initlab.nn.residual.initialize`, recipes by role)."""
+        if self.layout is None:
+            return initialize_parameters_deep(self.layer_dims, init=spec, bias=bias, seed=seed)
+        gate = None if isinstance(self.gate, bool) else self.gate
+        return residual_initialize(self.layout, spec, bias, resolve(seed), gate=gate)
+
+    def _forward(self, params: Params, X: np.ndarray) -> tuple[np.ndarray, Cache]:
+        """`forward` (plain) or `initlab.nn.residual.forward` on checked data."""
+        if self.layout is None:
+            return forward(params, X, self.activations)
+        return residual_forward(params, X, self.activations, self.layout)
+
+    def _backward(self, params: Params, cache: Cache, AL: np.ndarray, Y: np.ndarray) -> dict[str, np.ndarray]:
+        if self.layout is None:
+            return backward(params, cache, AL, Y, self.activations, self.loss)
+        return residual_backward(params, cache, AL, Y, self.activations, self.loss, self.layout)
+
+    def _shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every parameter's shape for one network, in draw order."""
+        out: dict[str, tuple[int, ...]] = {}
+        for l in range(1, len(self.layer_dims)):
+            out[f"W{l}"] = (self.layer_dims[l], self.layer_dims[l - 1])
+            out[f"b{l}"] = (self.layer_dims[l], 1)
+        if self.layout is not None:
+            out.update(self.layout.extra_shapes())
+        return out
+
     def _check_params(self, params: Params) -> Params:
         out = {}
         lead = () if self.ensemble is None else (self.ensemble,)
-        for l in range(1, len(self.layer_dims)):
-            for key, shape in (
-                (f"W{l}", (self.layer_dims[l], self.layer_dims[l - 1])),
-                (f"b{l}", (self.layer_dims[l], 1)),
-            ):
-                if key not in params:
-                    raise InitlabError(f"parameters lack {key} (layers {self.layer_dims})")
-                arr = np.array(params[key], dtype=np.float64)
-                if arr.shape != lead + shape:
-                    raise InitlabError(f"{key} has shape {arr.shape} but layers {self.layer_dims} need {lead + shape}")
-                out[key] = arr
+        # a gate or norm the network does not have would be dropped without a word
+        extra = sorted(k for k in set(params) - set(self._shapes()) if str(k).startswith(("gate", "norm_")))
+        if extra:
+            what = "a plain network" if self.layout is None else self.layout.describe()
+            raise InitlabError(f"parameters {extra} do not belong to layers {self.layer_dims} ({what})")
+        for key, shape in self._shapes().items():
+            if key not in params:
+                raise InitlabError(f"parameters lack {key} (layers {self.layer_dims})")
+            arr = np.array(params[key], dtype=np.float64)
+            if arr.shape != lead + shape:
+                raise InitlabError(f"{key} has shape {arr.shape} but layers {self.layer_dims} need {lead + shape}")
+            out[key] = arr
         return out
 
     @classmethod
@@ -439,7 +498,15 @@ class Network:
             loss=self.loss.name,
             init=init,
             params={key: v[k].copy() for key, v in self.params.items()},
+            **self.structure(),
         )
+
+    def structure(self) -> dict:
+        """The residual keywords that rebuild this network's shape: ``{}`` for a plain network,
+        else ``{"residual": m, "gate": True | None, "norm": ...}``."""
+        if self.layout is None:
+            return {}
+        return {"residual": self.layout.m, "gate": True if self.layout.gate else None, "norm": self.layout.norm}
 
     # ------------------------------------------------------------------------- checks
     def _check_X(self, X: object) -> np.ndarray:
@@ -475,13 +542,13 @@ class Network:
     # ------------------------------------------------------------------------- the math
     def forward(self, X: np.ndarray) -> tuple[np.ndarray, Cache]:
         """``(A[L], cache)`` on ``X: (n_x, m)``."""
-        return forward(self.params, self._check_X(X), self.activations)
+        return self._forward(self.params, self._check_X(X))
 
     def cost(self, X: np.ndarray, Y: np.ndarray) -> float | np.ndarray:
         """The mean cost on ``(X, Y)``: a float, or ``(E,)`` for an ensemble."""
         X = self._check_X(X)
         Y = self._check_Y(X, Y)
-        AL, cache = forward(self.params, X, self.activations)
+        AL, cache = self._forward(self.params, X)
         c = self.loss.cost(cache[-1][1], AL, Y)
         return float(c) if np.ndim(c) == 0 else c
 
@@ -489,8 +556,8 @@ class Network:
         """Backpropagated gradients ``{"dW1", "db1", ...}`` on ``(X, Y)`` (no update)."""
         X = self._check_X(X)
         Y = self._check_Y(X, Y)
-        AL, cache = forward(self.params, X, self.activations)
-        return backward(self.params, cache, AL, Y, self.activations, self.loss)
+        AL, cache = self._forward(self.params, X)
+        return self._backward(self.params, cache, AL, Y)
 
     def fit(
         self,
@@ -569,7 +636,11 @@ class Network:
         # Train with the hidden units in a canonical order (undone in `finally`), so a
         # permutation of them permutes the result bit for bit (initlab.nn.units).
         given = order is not None
-        perms = canonical_order(self.params) if order is None else order
+        # a residual network's stream is one set of units across many layers: it trains in the
+        # order it has (the permutation law is the plain network's)
+        perms = canonical_order(self.params) if order is None and self.layout is None else order
+        if perms is None:
+            perms = []
         if all((p == np.arange(p.shape[-1])).all() for p in perms):
             perms = None  # already in that order
         elif not given:
@@ -607,7 +678,7 @@ class Network:
             raise InitlabError(f"track_every must be a positive integer, got {track_every!r}")
         from initlab.diagnose.tracking import Tracker  # diagnose sits above nn: imported when asked for
 
-        return Tracker(track, self.activations, len(self.layer_dims) - 2)
+        return Tracker(track, self.activations, len(self.layer_dims) - 2, layout=self.layout)
 
     def _engine_type(self, engine: str, iterations: int) -> type[Engine]:
         """`initlab.nn.fast.Engine` where ``engine`` picks the compiled engine for this network,
@@ -633,6 +704,8 @@ class Network:
             return
         from initlab.nn.lsuv import lsuv
 
+        if self.layout is not None:
+            raise InitlabError("lsuv rescales a plain network layer by layer; a residual network needs a recipe")
         first = samplers[int(np.argmax(mask))]
         self.lsuv_result = lsuv(
             self, X, tol=first.tol, max_iter=first.max_iter, members=mask if self.ensemble else None
@@ -664,7 +737,8 @@ class Network:
 
     def __repr__(self) -> str:
         ens = f", ensemble={self.ensemble}" if self.ensemble else ""
-        return f"Network({self.layer_dims}, hidden={self.hidden}, output={self.output!r}, init={self.init!r}{ens})"
+        res = "".join(f", {k}={v!r}" for k, v in self.structure().items() if v is not None)
+        return f"Network({self.layer_dims}, hidden={self.hidden}, output={self.output!r}, init={self.init!r}{res}{ens})"
 
 
 def _user_order(params: Params, cache: Cache, perms: list[np.ndarray] | None) -> tuple[Params, Cache]:

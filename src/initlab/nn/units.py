@@ -28,12 +28,27 @@ def num_layers(params: Params) -> int:
     return sum(1 for k in params if k.startswith("W"))
 
 
-def signatures(params: Params, l: int) -> np.ndarray:
+def signatures(params: Params, l: int, layout=None) -> np.ndarray:
     """Each hidden unit's signature in layer ``l``: ``[W[l][i, :], b[l][i], W[l+1][:, i]]``.
 
     Shape ``(n[l], n[l-1] + 1 + n[l+1])``, or ``(E, n[l], ...)`` for an ensemble. ``-0.0`` is
     turned into ``0.0`` (they compute the same function).
+
+    In a residual network (``layout``, `initlab.nn.residual.Layout`) the stream's units are one
+    set of units across the input projection and every block's last layer: a stream unit's
+    signature is everything that writes or reads it, ``[W[1][i, :], b[1][i]]``, then per block
+    ``[W[last][i, :], b[last][i], W[first][:, i]]``, its norm gains and biases, and
+    ``W[L][:, i]``; every stream layer has those signatures. A unit inside a branch has the plain one.
     """
+    if layout is not None and l in layout.stream_layers():
+        parts = [params["W1"], params["b1"]]
+        for b in range(1, layout.blocks + 1):
+            first, last = 2 + (b - 1) * layout.m, 1 + b * layout.m
+            parts += [params[f"W{last}"], params[f"b{last}"], params[f"W{first}"].swapaxes(-1, -2)]
+        if layout.norm:
+            parts += [params[f"norm_{p}{k}"] for k in range(1, layout.blocks + 2) for p in ("gain", "bias")]
+        parts.append(params[f"W{layout.L}"].swapaxes(-1, -2))
+        return np.concatenate(parts, axis=-1) + 0.0
     W, b, W_next = params[f"W{l}"], params[f"b{l}"], params[f"W{l + 1}"]
     return np.concatenate([W, b, W_next.swapaxes(-1, -2)], axis=-1) + 0.0
 
