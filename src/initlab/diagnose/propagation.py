@@ -15,7 +15,7 @@ from initlab import initializers
 from initlab.diagnose.members import check_member, member_of, pick, plain
 from initlab.diagnose.saturation import _scalar, check_network
 from initlab.errors import InitlabError, check_layer_dims
-from initlab.nn import linear_backward, linear_forward
+from initlab.nn import linear_forward
 from initlab.nn.activations import ACTIVATIONS, HIDDEN
 
 
@@ -108,7 +108,9 @@ def _moments(layer: int, Z, A, dZ, dW) -> LayerPropagation:
 
 def propagation(net, X: np.ndarray, Y: np.ndarray | None = None, *, seed: int = 0) -> PropagationReport:
     """Per layer: mean and variance of ``Z[l]`` and ``A[l]`` on the forward pass, and the second
-    moment of the gradients ``dZ[l]``, ``dW[l]`` on the backward pass.
+    moment of the gradients ``dZ[l]``, ``dW[l]`` on the backward pass. In a residual network
+    (`initlab.nn.residual`) the input projection's and each block's last layer's ``Z`` is the
+    stream ``S[b]`` after it, and its ``dZ`` the gradient reaching the stream there.
 
     With labels ``Y`` the backward pass starts from the loss; without, from a unit-variance
     Gaussian error signal at the output (seeded), which isolates how the network itself scales
@@ -123,15 +125,19 @@ def propagation(net, X: np.ndarray, Y: np.ndarray | None = None, *, seed: int = 
     else:
         Y = net._check_Y(net._check_X(X), Y)
         dZ = net.loss.grad(cache[-1][1], AL, Y, net.activations[-1])
+    grads = net._backward(net.params, cache, AL, Y, dZ_out=dZ)
+    layout = getattr(net, "layout", None)
+    stream = {} if layout is None else {l: b for b, l in enumerate(layout.stream_layers())}
     L = len(cache)
     layers = [None] * L
     for l in range(L, 0, -1):
-        A_prev, Z = cache[l - 1]
+        Z = cache[l - 1][1]
         A = net.activations[l - 1].fn(Z)
-        dA_prev, dW, _ = linear_backward(dZ, A_prev, net.params[f"W{l}"])
-        layers[l - 1] = _moments(l, Z, A, dZ, dW)
-        if l > 1:
-            dZ = dA_prev * net.activations[l - 2].grad(cache[l - 2][1])
+        if l < L:
+            dZ = grads[f"dA{l}"] * net.activations[l - 1].grad(Z)
+        if l in stream:  # a residual network's stream: its own size and the gradient reaching it
+            Z, dZ = cache.streams[stream[l]], grads[f"dS{stream[l]}"]
+        layers[l - 1] = _moments(l, Z, A, dZ, grads[f"dW{l}"])
     with np.errstate(divide="ignore", invalid="ignore"):  # a zero network's ratios are nan, said plainly
         forward = _scalar(np.divide(layers[-1].z_q, layers[0].z_q))
         backward = _scalar(np.divide(layers[-1].grad_q, layers[0].grad_q))

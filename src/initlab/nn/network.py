@@ -86,14 +86,16 @@ def backward(
     Y: np.ndarray,
     activations: Sequence[Activation],
     loss: Loss,
+    dZ_out: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Gradients ``{"dW1", "db1", ..., "dA0", ...}`` of the mean cost; shapes as the parameters.
 
-    ``dA{l}`` is the gradient with respect to ``A[l]`` (``dA0`` with respect to X).
+    ``dA{l}`` is the gradient with respect to ``A[l]`` (``dA0`` with respect to X). ``dZ_out``
+    replaces the loss's ``dZ[L]`` (an error signal of one's own, `initlab.diagnose.propagation`).
     """
     L = len(cache)
     grads: dict[str, np.ndarray] = {}
-    dZ = loss.grad(cache[-1][1], AL, Y, activations[-1])
+    dZ = loss.grad(cache[-1][1], AL, Y, activations[-1]) if dZ_out is None else dZ_out
     for l in range(L, 0, -1):
         A_prev, Z = cache[l - 1]
         if l < L:
@@ -443,10 +445,13 @@ class Network:
             return forward(params, X, self.activations)
         return residual_forward(params, X, self.activations, self.layout)
 
-    def _backward(self, params: Params, cache: Cache, AL: np.ndarray, Y: np.ndarray) -> dict[str, np.ndarray]:
+    def _backward(
+        self, params: Params, cache: Cache, AL: np.ndarray, Y: np.ndarray | None, dZ_out: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """`backward` (plain) or `initlab.nn.residual.backward`; ``dZ_out`` as there."""
         if self.layout is None:
-            return backward(params, cache, AL, Y, self.activations, self.loss)
-        return residual_backward(params, cache, AL, Y, self.activations, self.loss, self.layout)
+            return backward(params, cache, AL, Y, self.activations, self.loss, dZ_out)
+        return residual_backward(params, cache, AL, Y, self.activations, self.loss, self.layout, dZ_out)
 
     def _shapes(self) -> dict[str, tuple[int, ...]]:
         """Every parameter's shape for one network, in draw order."""

@@ -256,9 +256,12 @@ def backward(
     activations: Sequence,
     loss,
     layout: Layout,
+    dZ_out: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Gradients ``{"dW1", "db1", ..., "dgate1", ..., "dnorm_gain1", ...}`` of the mean cost, and
-    ``dA{l-1}`` (with respect to each layer's input), shapes as the parameters.
+    ``dA{l-1}`` (with respect to each layer's input), shapes as the parameters, and ``dS{b}``,
+    the gradient reaching the stream ``S[b]`` (b = 0..B: the skip path and the branch's).
+    ``dZ_out`` replaces the loss's ``dZ[L]``.
 
     Through a block (``S[b] = S[b-1] + gate * Z``): ``dZ = gate * dS[b]``,
     ``dgate = sum(dS[b] * Z) / m``, and ``dS[b-1] = dS[b] + N'(dA_branch_input * g'(P))``.
@@ -278,10 +281,11 @@ def backward(
         )
         return dS
 
-    dZ = loss.grad(cache[-1][1], AL, Y, activations[-1])
+    dZ = loss.grad(cache[-1][1], AL, Y, activations[-1]) if dZ_out is None else dZ_out
     grads[f"dA{L - 1}"], grads[f"dW{L}"], grads[f"db{L}"] = linear_backward(dZ, cache[L - 1][0], params[f"W{L}"])
     dS = unread(grads[f"dA{L - 1}"] * activations[L - 2].grad(cache[L - 2][1]), layout.blocks + 1)
     for b in range(layout.blocks, 0, -1):
+        grads[f"dS{b}"] = dS
         last = 1 + b * layout.m
         if layout.gate:
             Zb = cache.branch_out[b - 1]
@@ -295,6 +299,7 @@ def backward(
             dZ = grads[f"dA{l - 1}"] * activations[l - 2].grad(cache[l - 2][1])  # through g at P[l-1]
         # dZ is now the gradient at P of the stream read that fed this block: N[b](S[b-1])
         dS = dS + unread(dZ, b)
+    grads["dS0"] = dS
     grads["dA0"], grads["dW1"], grads["db1"] = linear_backward(dS, cache[0][0], params["W1"])
     return grads
 
