@@ -482,3 +482,15 @@ def test_leaky_relu_of_slope_zero_dies_as_relu_does():
     assert layers[0]["activation"] == "leaky_relu:0" and layers[1]["activation"] == "relu"
     assert {**layers[0], "activation": "relu"} == layers[1]
     assert layers[0]["dead_fraction"] >= 0.5  # the three pushed below zero, at least
+
+
+@pytest.mark.parametrize("face", ["network", "critical"])
+def test_softmax_as_a_hidden_activation_says_it_is_output_only(face):
+    """The error said 'unknown hidden activation' for a name the table has (trial, issue 20)."""
+    from initlab import Network, initializers
+
+    with pytest.raises(InitlabError, match="output activation only"):
+        if face == "network":
+            Network([2, 3, 1], hidden="SoftMax")
+        else:
+            initializers.get("critical:softmax")

@@ -422,6 +422,11 @@ class Names(tuple):
             row = None
         if row is None or not self._keep(row):
             text = name.strip().lower() if isinstance(name, str) else str(name)
+            if row is not None:  # in the table, not of this kind: softmax as a hidden activation
+                raise InitlabError(
+                    f"{row.name} is an output activation only (it couples the units of its layer); "
+                    f"choose a hidden one from: {self.usage()}"
+                )
             raise InitlabError(f"unknown {kind} {name!r}{suggest(text, self)}; choose from: {self.usage()}")
         return row.name
 
