@@ -534,3 +534,47 @@ def test_a_sequence_longer_than_the_positions_is_named():
     n = model.config.n_positions
     with pytest.raises(InitlabError, match=rf"a sequence of {n + 1}, but transformer.wpe has {n} rows"):
         audit(model, zoo.tokens(seq=n + 1))
+
+
+# ----------------------------------------------------------------------------- cost
+def _critical_by_the_theorys_search(act):
+    """`critical` as it was: the theory's bisection over [1e-3, 100], then the 1% rule."""
+    from initlab import initializers, theory
+    from initlab.errors import InitlabError
+    from initlab.torch.findings import _row
+
+    row = _row(act)
+    if row is None or row.grad is None:
+        return None
+    usual = initializers.get(row.init).theory((1, 1))
+    if usual.get("mode", "fan_in") != "fan_in":
+        return None
+    try:
+        crit = float(theory.critical_sigma_w2(act))
+    except InitlabError:
+        return None
+    return round(crit, 6) if abs(usual["std"] ** 2 * usual["fan_in"] / crit - 1) <= 0.01 else None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("act", [*__import__("initlab").nn.activations.ACTIVATIONS, "leaky_relu:0.2", "leaky_relu:0.3"])
+def test_critical_is_the_theorys_answer(act):
+    """The audit's first call paid the theory's bisection for every activation it met (about 1 s
+    each); `critical` now looks near the usual init first: the same answer for every row."""
+    from initlab.torch.findings import critical
+
+    critical.cache_clear()
+    assert critical(act) == _critical_by_the_theorys_search(act)
+
+
+def test_the_first_audit_does_not_search_for_critical_points_it_does_not_use(monkeypatch):
+    """GPT-2's GELU layers sit in residual branches, judged against the stream: no critical
+    point is asked for them (the first audit of a process paid a second for it)."""
+    from initlab.torch import findings as fnd
+
+    asked = []
+    real = fnd.critical.__wrapped__
+    module = __import__("importlib").import_module("initlab.torch.audit")
+    monkeypatch.setattr(module, "critical", lambda act: asked.append(act) or real(act))
+    audit(*zoo.gpt2())
+    assert set(asked) == {None}  # lm_head only: the identity, a few chi_1 calls

@@ -650,20 +650,16 @@ def _layer(
     if torch.is_tensor(x) and x.is_floating_point() and not constant and not embedding and kind != "conv_transpose":
         predicted = sigma_w2 * float(x.detach().float().pow(2).mean()) + mean_b2
     role = _role(name, kind)
-    crit = critical(act)
+    crit = None  # found only for the layers judged by it (`critical`: a search, once per activation)
     if embedding:
-        crit = None
         suits = f"an embedding: its output's second moment is mean(W^2) = {mean_w2:.3g}; no fan-in to judge by"
     elif norm_e is not None:
-        crit = None
         suits = "not judged: a normalization layer follows, so its scale does not propagate"
     elif add is not None:
-        crit = None
         suits = "judged with its residual branch, against the stream it is added to"
     elif role in ("q", "k", "v", "o"):
-        crit = None
         suits = "judged by the attention logits it makes"
-    elif crit is None:
+    elif (crit := critical(act)) is None:
         suits = "not judged for this activation (see the saturated fraction)"
     else:
         r = sigma_w2 / crit

@@ -68,22 +68,69 @@ def critical(act: str | None) -> float | None:
     sigmoid, GELU and SiLU have no critical point at sigma_b^2 = 0; SELU's is 0.48, at q* = 0,
     while SELU is used at its self-normalizing point sigma_w^2 = 1 (chaotic, chi_1 = 1.07); ELU's
     and softplus's critical points are not where He's initialization puts them. A layer with no
-    activation after it is judged as the identity."""
+    activation after it is judged as the identity.
+
+    The theory's answer within 1% of the usual ``sigma_w^2 = u``, found where it can be: `_near`
+    looks only in ``[0.99 u, 1.01 u]`` (a few `theory.chi1` calls, not the bisection over
+    ``[1e-3, 100]`` that cost the first audit of a process half a second to a second per
+    activation); where that is not conclusive, the theory's own search decides."""
     from initlab import initializers, theory
 
     act = "identity" if act is None else act
     row = _row(act)
     if row is None or row.grad is None:
         return None
-    try:
-        crit = float(theory.critical_sigma_w2(act))
-    except InitlabError:
-        return None
     usual = initializers.get(row.init).theory((1, 1))
-    usual_sigma_w2 = usual["std"] ** 2 * usual["fan_in"] if usual.get("mode", "fan_in") == "fan_in" else None
-    if usual_sigma_w2 is None or abs(usual_sigma_w2 / crit - 1) > 0.01:
+    if usual.get("mode", "fan_in") != "fan_in":
         return None
-    return round(crit, 6)  # 2.0 for ReLU, not 2.0000000000000266
+    usual_sigma_w2 = usual["std"] ** 2 * usual["fan_in"]
+    near = _near(act, usual_sigma_w2)
+    if near is False:
+        return None
+    if near is None:  # not conclusive: the theory's search over [1e-3, 100]
+        try:
+            near = float(theory.critical_sigma_w2(act))
+        except InitlabError:
+            return None
+        if abs(usual_sigma_w2 / near - 1) > 0.01:
+            return None
+    return round(near, 6)  # 2.0 for ReLU, not 2.0000000000000266
+
+
+def _near(act: str, u: float, rel: float = 1e-7) -> float | bool | None:
+    """Where ``chi_1`` crosses 1 within ``[0.99 u, 1.01 u]``, to ``rel`` (the audit keeps 6
+    digits); False when it does not there (no sign change of ``chi_1 - 1``); None when a few
+    secant steps do not settle it, or ``chi_1`` rises by more than 1e-6 across the final bracket
+    (a jump over 1, or a steep rise, as softplus's at 2: the theory's own search decides). ``chi_1`` at ``sigma_b^2 = 0`` increases with
+    ``sigma_w^2`` where the theory finds a critical point (it bisects on ``chi_1 > 1``), so a
+    crossing in the bracket is the one it finds. Usually the crossing is ``u`` itself (ReLU and
+    He, tanh and LeCun): the first call, at ``0.99 u, u (1 -+ rel), 1.01 u``, finds it; each
+    further step is one call at two points."""
+    from initlab import theory
+
+    def f(*x):
+        return (np.asarray(theory.chi1(act, np.array(x), 0.0), dtype=float) - 1).tolist()
+
+    a, lo, hi, b = 0.99 * u, u * (1 - rel), u * (1 + rel), 1.01 * u
+    fa, flo, fhi, fb = f(a, lo, hi, b)
+    if not (fa < 0 < fb):
+        return False
+    if flo < 0 <= fhi:  # a steep rise (softplus) or a jump over 1 (no critical point): the theory decides
+        return None if fhi - flo > 1e-6 else u
+    a, fa, b, fb = (a, fa, lo, flo) if flo >= 0 else (hi, fhi, b, fb)
+    for _ in range(8):
+        r = a - fa * (b - a) / (fb - fa)  # the secant's root, inside (a, b)
+        lo, hi = r * (1 - rel), r * (1 + rel)
+        flo, fhi = f(lo, hi)
+        if flo < 0 <= fhi:
+            return None if fhi - flo > 1e-6 else r
+        if fhi < 0:
+            a, fa = hi, fhi
+        else:
+            b, fb = lo, flo
+        if not (fa < 0 <= fb) or a >= b:
+            return None
+    return None
 
 
 def _dead_words(act: str | None) -> str:
