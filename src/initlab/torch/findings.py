@@ -101,11 +101,11 @@ def _near(act: str, u: float, rel: float = 1e-7) -> float | bool | None:
     """Where ``chi_1`` crosses 1 within ``[0.99 u, 1.01 u]``, to ``rel`` (the audit keeps 6
     digits); False when it does not there (no sign change of ``chi_1 - 1``); None when a few
     secant steps do not settle it, or ``chi_1`` rises by more than 1e-6 across the final bracket
-    (a jump over 1, or a steep rise, as softplus's at 2: the theory's own search decides). ``chi_1`` at ``sigma_b^2 = 0`` increases with
-    ``sigma_w^2`` where the theory finds a critical point (it bisects on ``chi_1 > 1``), so a
-    crossing in the bracket is the one it finds. Usually the crossing is ``u`` itself (ReLU and
-    He, tanh and LeCun): the first call, at ``0.99 u, u (1 -+ rel), 1.01 u``, finds it; each
-    further step is one call at two points."""
+    (a jump over 1, or a steep rise, as softplus's at 2: the theory's own search decides).
+    ``chi_1`` at ``sigma_b^2 = 0`` increases with ``sigma_w^2`` where the theory finds a critical
+    point (it bisects on ``chi_1 > 1``), so a crossing in the bracket is the one it finds. Usually
+    the crossing is ``u`` itself (ReLU and He, tanh and LeCun): the first call, at ``0.99 u,
+    u (1 -+ rel), 1.01 u``, finds it; each further step is one call at two points."""
     from initlab import theory
 
     def f(*x):
