@@ -486,3 +486,252 @@ def reliability(spread: float) -> str:
         f"a typical network's squared output length is off from the prediction by a factor "
         f"{factor:.1f} (one standard deviation of its log); use wider layers or fewer of them"
     )
+
+
+# ------------------------------------------------------------------------ residual networks
+#: Examples whose stream variance is followed one by one, at most: more are pooled into this many
+#: groups of neighbouring input second moments (`residual_variances`).
+STREAM_GROUPS = 32
+
+
+def _per_layer(value, L: int, name: str) -> np.ndarray:
+    """A number or ``L`` numbers (layers 1..L) as an array of ``L``."""
+    v = np.asarray(value, dtype=float)
+    if v.ndim == 0:
+        v = np.full(L, float(v))
+    if v.shape != (L,):
+        raise InitlabError(f"{name} takes one number or one per weight layer ({L}), got {v.size}")
+    if np.any(v < 0) or not np.isfinite(v).all():
+        raise InitlabError(f"{name} must be finite and non-negative, got {value}")
+    return v
+
+
+def residual_variances(
+    activation: str,
+    layer_dims: Sequence[int],
+    X: np.ndarray,
+    *,
+    residual: int,
+    sigma_w2,
+    sigma_b2=0.0,
+    gate=None,
+    norm: str | None = None,
+    gain: float = 1.0,
+) -> np.ndarray:
+    """Predicted second moment of a residual network's stream, ``q_S[b] = mean(S[b]^2)`` over
+    units and examples, for ``b = 0..B``, at initialization (infinite width). Shape ``(B+1,)``.
+
+    The network is `initlab.nn.residual`'s: ``S[0] = W[1] X + b[1]`` and pre-activation blocks
+    ``S[b] = S[b-1] + gate[b] * Z_m`` whose branch of ``m = residual`` layers reads ``g(N(S[b-1]))``.
+    With ``W[l]_ij ~ (0, sigma_w2[l] / fan_in)`` and ``b[l]_i ~ (0, sigma_b2[l])`` (a number, or
+    one per layer 1..L), the mean-field argument of the plain network (`variance_map` ``F_l``)
+    gives, per example::
+
+        q_S[0] = sigma_w2[1] * mean_i(x_i^2) + sigma_b2[1]
+        q_in   = q_S[b-1]                           (no norm)
+               = gain^2 * q_S[b-1] / (q_S[b-1] + eps)  (layernorm: the read has unit variance per unit)
+        q_Z    = F_{l+m-1}( ... F_{l+1}(F_l(q_in)))   the branch: the plain network's map, m times
+        q_S[b] = q_S[b-1] + gate[b]^2 * q_Z         the branch's last weights are independent of
+                                                     the stream and centred: no cross term
+
+    and the prediction is the mean over examples. ReLU with He weights (``F(q) = q``) and no gate
+    doubles ``q_S`` every block, ``(1 + g^2)`` with a gate ``g``; a zero last layer (Fixup, ZerO)
+    or a zero gate (ReZero) keeps ``q_S[0]``. With a layernorm every branch adds the same
+    ``q_Z = F^m(gain^2)``: ``q_S`` grows linearly in ``b``, not geometrically.
+
+    ``X: (n_x, m)``: examples whose ``q_S[0]`` differ follow their own maps (they matter for a
+    saturating activation); beyond `STREAM_GROUPS` examples, neighbouring ``q_S[0]`` are pooled
+    into that many groups at their mean (exact for ReLU, whose map is linear). ``gate``: None
+    (no gates: 1), a number, or one per block. ``gain``: the layernorm's gain (1 at init).
+    """
+    from initlab.nn.residual import NORM_EPS, Layout
+
+    layout = Layout.build(layer_dims, residual, gate is not None, norm)
+    L, B, m = layout.L, layout.blocks, layout.m
+    sw = _per_layer(sigma_w2, L, "sigma_w2")
+    sb = _per_layer(sigma_b2, L, "sigma_b2")
+    g = np.ones(B) if gate is None else np.asarray(gate, dtype=float)
+    if g.ndim == 0:
+        g = np.full(B, float(g))
+    if g.shape != (B,) or not np.isfinite(g).all():
+        raise InitlabError(f"gate takes one finite number or one per block ({B}), got {gate}")
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[0] != layout.dims[0]:
+        raise InitlabError(f"X must be (n_x, m) = ({layout.dims[0]}, m), got shape {X.shape}")
+    q0 = np.sort(sw[0] * np.mean(X**2, axis=0) + sb[0])
+    parts = np.array_split(q0, min(STREAM_GROUPS, q0.size))  # neighbours pooled: (groups,)
+    q = np.array([p.mean() for p in parts])
+    weight = np.array([p.size for p in parts]) / q0.size
+    out = [float(weight @ q)]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for b in range(1, B + 1):
+            qz = gain**2 * q / (q + NORM_EPS) if norm else q
+            for l in range(2 + (b - 1) * m, 2 + b * m):  # the branch's layers, 1-based
+                qz = variance_map(activation, qz, sw[l - 1], sb[l - 1])
+            q = q + g[b - 1] ** 2 * qz
+            out.append(float(weight @ q))
+    return np.array(out)
+
+
+def layer_scales(init: str, layout, *, gate=None, draws: int = 8, seed: int = 0) -> dict:
+    """What `residual_variances` needs of an init on a residual ``layout``: ``sigma_w2`` and
+    ``sigma_b2`` per weight layer (``fan_in * Var(W[l])`` and ``E[b[l]^2]``) and the ``gate``
+    per block (None without gates).
+
+    A sampler draws every layer alike: its own theory (``std``) at each layer's shape, its biases
+    from its bias spec (`initializers.bias_of`). A recipe draws by role (`initlab.initializers`):
+    the scales are read off ``draws`` draws of it (exact for a deterministic recipe such as ZerO
+    or for an exactly zero layer, within about ``sqrt(2 / (draws * fan_in * fan_out))`` otherwise).
+    ``gate``: as `initlab.nn.network.Network`'s (True or None: the init's own, a number: that).
+    """
+    from initlab import initializers
+    from initlab.nn.residual import initialize
+
+    sampler = initializers.get(init)
+    L, B = layout.L, layout.blocks
+    value = None if gate is None or isinstance(gate, bool) else float(gate)
+    if getattr(sampler, "residual", None) is None:
+        sw, sb = np.empty(L), np.empty(L)
+        bias = initializers.get(initializers.bias_of(init))
+        for l in range(1, L + 1):
+            t = sampler.theory((layout.dims[l], layout.dims[l - 1]))
+            sw[l - 1] = float(np.float64(t["std"]) ** 2 * t["fan_in"])
+            tb = bias.theory((layout.dims[l], 1))
+            sb[l - 1] = float(tb["std"]) ** 2 + float(tb.get("value", 0.0)) ** 2
+        gates = None if not layout.gate else np.full(B, 1.0 if value is None else value)
+        return {"sigma_w2": sw, "sigma_b2": sb, "gate": gates}
+    params = [
+        initialize(layout, init, initializers.bias_of(init), np.random.default_rng([seed, k]), gate=value)
+        for k in range(draws)
+    ]
+    sw = np.array([np.mean([p[f"W{l}"] ** 2 for p in params]) * layout.dims[l - 1] for l in range(1, L + 1)])
+    sb = np.array([np.mean([p[f"b{l}"] ** 2 for p in params]) for l in range(1, L + 1)])
+    gates = None
+    if "gate1" in params[0]:
+        gates = np.array([float(params[0][f"gate{b}"].ravel()[0]) for b in range(1, B + 1)])
+    return {"sigma_w2": sw, "sigma_b2": sb, "gate": gates}
+
+
+def residual_network_variances(
+    activation: str,
+    init: str,
+    layer_dims: Sequence[int],
+    X: np.ndarray,
+    *,
+    residual: int,
+    gate=None,
+    norm: str | None = None,
+) -> np.ndarray:
+    """`residual_variances` of the network ``Network(layer_dims, init=init, residual=residual,
+    gate=gate, norm=norm)`` just drawn: each layer's scale as the init draws it (`layer_scales`),
+    gates as it sets them. Shape ``(B+1,)``: ``q_S[0]`` (the input projection) then block 1..B."""
+    from initlab import initializers
+    from initlab.nn.residual import Layout
+
+    needs_gate = getattr(initializers.get(init), "needs_gate", False)
+    gated = (gate is not None and gate is not False) or needs_gate  # gate=0.0 is a gate (ReZero)
+    layout = Layout.build(layer_dims, residual, gated, norm)
+    s = layer_scales(init, layout, gate=gate)
+    return residual_variances(
+        activation,
+        layer_dims,
+        X,
+        residual=residual,
+        sigma_w2=s["sigma_w2"],
+        sigma_b2=s["sigma_b2"],
+        gate=s["gate"],
+        norm=norm,
+    )
+
+
+def stream_second_moments(network, X: np.ndarray) -> np.ndarray:
+    """Measured ``mean(S[b]^2)`` over units and examples for ``b = 0..B`` of a residual
+    `initlab.nn.network.Network` on ``X``: ``(B+1,)``, or ``(E, B+1)`` for an ensemble."""
+    if getattr(network, "layout", None) is None:
+        raise InitlabError("the stream's second moment needs a residual network (Network(..., residual=m))")
+    with np.errstate(over="ignore", invalid="ignore"):
+        _, cache = network.forward(X)
+        return np.stack([(S * S).mean(axis=(-2, -1)) for S in cache.streams], axis=-1)
+
+
+@dataclass(frozen=True)
+class StreamMeasurement:
+    """A residual ensemble's stream at initialization beside `residual_variances`: ``measured``
+    ``(E, B+1)`` (each network's ``mean(S[b]^2)``, block 0 the input projection) and
+    ``predicted`` ``(B+1,)``."""
+
+    activation: str
+    init: str
+    width: int
+    residual: int
+    gate: object
+    norm: str | None
+    measured: np.ndarray
+    predicted: np.ndarray
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.measured.mean(axis=0)
+
+    @property
+    def sem(self) -> np.ndarray:
+        """The standard error of ``mean``: the networks' standard deviation over ``sqrt(E)``."""
+        return self.measured.std(axis=0, ddof=1) / np.sqrt(self.measured.shape[0])
+
+    def table(self) -> list[dict]:
+        return [
+            {"block": b, "predicted_q": float(p), "mean_q": float(mu), "sem_q": float(se)}
+            for b, (p, mu, se) in enumerate(zip(self.predicted, self.mean, self.sem, strict=True))
+        ]
+
+    def to_dict(self) -> dict:
+        return {
+            "activation": self.activation,
+            "init": self.init,
+            "width": self.width,
+            "residual": self.residual,
+            "gate": self.gate,
+            "norm": self.norm,
+            "networks": int(self.measured.shape[0]),
+            "blocks": self.table(),
+        }
+
+
+def measure_stream(
+    *,
+    blocks: int,
+    width: int,
+    residual: int = 1,
+    activation: str = "relu",
+    init: str = "he",
+    gate=None,
+    norm: str | None = None,
+    networks: int = 64,
+    batch: int = 8,
+    n_in: int | None = None,
+    seed: int = 0,
+) -> StreamMeasurement:
+    """``networks`` residual MLPs (one ensemble, member k from stream k of ``seed``) of ``blocks``
+    blocks of ``residual`` layers at ``width``, on ``batch`` Gaussian inputs of ``n_in`` features
+    (default ``width``): the stream's second moment per block, measured beside predicted
+    (`residual_network_variances`). Trains nothing."""
+    from initlab.nn.network import Network
+
+    if networks < 2:
+        raise InitlabError(f"an ensemble needs at least 2 networks, got {networks}")
+    n_in = n_in or width
+    X = np.random.default_rng([seed, 10**6]).standard_normal((n_in, batch))
+    dims = [n_in] + [width] * (1 + blocks * residual) + [1]
+    net = Network(
+        dims,
+        hidden=activation,
+        output="identity",
+        init=init,
+        seed=seed,
+        ensemble=networks,
+        residual=residual,
+        gate=gate,
+        norm=norm,
+    )
+    predicted = residual_network_variances(activation, init, dims, X, residual=residual, gate=gate, norm=norm)
+    return StreamMeasurement(net.hidden[0], init, width, residual, gate, norm, stream_second_moments(net, X), predicted)

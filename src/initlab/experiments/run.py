@@ -90,6 +90,9 @@ class RunConfig:
     loss: str | None = None
     bias: str | None = None  # None: the init's own (`initializers.bias_of`: a critical point's, else zeros)
     examples: int | None = None
+    residual: int | None = None
+    gate: bool | float | None = None
+    norm: str | None = None
 
     def __post_init__(self) -> None:
         put = object.__setattr__  # frozen: the normal forms are set once, here
@@ -144,6 +147,29 @@ class RunConfig:
             isinstance(self.examples, bool) or not isinstance(self.examples, (int, np.integer)) or self.examples < 1
         ):
             raise InitlabError(f"examples must be a positive number of training examples, got {self.examples!r}")
+        self._check_structure()
+
+    def _check_structure(self) -> None:
+        """``residual``, ``gate``, ``norm`` in their normal forms (an int, None/True/a float, a
+        name), checked against the layers by the network's own rule (`Layout.build`)."""
+        from initlab.nn.residual import Layout
+
+        put = object.__setattr__
+        r, gate, norm = self.residual, self.gate, self.norm
+        if r is None:
+            if gate not in (None, False) or norm is not None:
+                raise InitlabError("gate and norm belong to residual networks: set residual (weight layers per branch)")
+            put(self, "gate", None)
+            return
+        if gate is False:
+            gate = None
+        elif gate is not None and gate is not True:
+            if isinstance(gate, str) or not np.isfinite(np.float64(gate)):
+                raise InitlabError(f"gate must be None, True or a finite starting value, got {gate!r}")
+            gate = float(gate)
+        put(self, "gate", gate)
+        layout = Layout.build(self.layers, r, gate is not None, norm)
+        put(self, "residual", layout.m)
 
     def to_dict(self) -> dict:
         """Every field as JSON (lists for tuples), resolved: ``output``, ``loss`` and ``init``
@@ -156,7 +182,7 @@ class RunConfig:
 
     #: Fields added after the store's first version, with the value that version always used:
     #: in the identity only where they differ from it, so the first store's ids stay.
-    _LATER = {"bias": "zeros", "examples": None}
+    _LATER = {"bias": "zeros", "examples": None, "residual": None, "gate": None, "norm": None}
 
     def identity(self) -> dict:
         """What `id` hashes: `to_dict` with the init in canonical form, without the later fields
@@ -187,7 +213,17 @@ class RunConfig:
             self.iterations,
             self.track,
             self.track_every,
+            self.residual,
+            (type(self.gate).__name__, self.gate),  # gate True (the init's own) is not gate 1.0
+            self.norm,
         )
+
+    @property
+    def structure(self) -> dict:
+        """The residual keywords of `initlab.nn.network.Network` (empty for a plain MLP)."""
+        if self.residual is None:
+            return {}
+        return {"residual": self.residual, "gate": self.gate, "norm": self.norm}
 
     @property
     def init_name(self) -> str:
@@ -215,6 +251,9 @@ class RunConfig:
             "iterations": self.iterations,
             "seed": self.seed,
             "track": ",".join(self.track),
+            "residual": self.residual,
+            "gate": None if self.gate is None else float(self.gate),
+            "norm": self.norm,
         }
 
 
@@ -234,6 +273,9 @@ CONFIG_COLUMNS = {
     "iterations": "INTEGER",
     "seed": "UBIGINT",
     "track": "VARCHAR",
+    "residual": "INTEGER",
+    "gate": "DOUBLE",  # 1.0 for True (a learned gate at the init's own start): the config's JSON tells them apart
+    "norm": "VARCHAR",
 }
 
 
@@ -475,6 +517,7 @@ class Training:
             init=[c.init for c in configs],
             bias=first.bias,
             seed=[c.seed for c in configs],
+            **first.structure,
         )
         if engine == "auto":
             engine = "fast" if fast.pays(self._net) else "reference"
@@ -484,7 +527,9 @@ class Training:
         # of one call. The network is in that order while it trains and back in the user's
         # order whenever it is read (`network`).
         self._net._apply_lsuv(np.ascontiguousarray(ds.X_train))
-        self._order = canonical_order(self._net.params)
+        # a residual network's stream is one set of units across its layers: it trains in the
+        # order it has (`Network.fit` does the same); [] is "no permutation"
+        self._order = canonical_order(self._net.params) if self._net.layout is None else []
         self._ordered = False
         self.done = 0  # iterations trained
         self.seconds = 0.0
