@@ -183,13 +183,32 @@ class ResidualCache(list):
     norms: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None]
 
 
+def _rows_sum_loop(x: np.ndarray, out: np.ndarray) -> None:
+    """``out[e, 0, j] = x[e, 0, j] + x[e, 1, j] + ...``, added in index order."""
+    E, d, m = x.shape
+    for e in range(E):
+        for j in range(m):
+            out[e, 0, j] = x[e, 0, j]
+        for i in range(1, d):
+            for j in range(m):
+                out[e, 0, j] = out[e, 0, j] + x[e, i, j]
+
+
+try:
+    from numba import njit
+
+    _rows_sum = njit(cache=True, nogil=True)(_rows_sum_loop)
+except ImportError:  # pragma: no cover - numba is a dependency; the loop is the same order
+    _rows_sum = _rows_sum_loop
+
+
 def _rows_mean(x: np.ndarray) -> np.ndarray:
-    """Mean over the units axis (-2), the rows added in index order: the same bits for a row
-    alone or inside an ensemble."""
-    s = x[..., 0:1, :].copy()
-    for i in range(1, x.shape[-2]):
-        s += x[..., i : i + 1, :]
-    return s / x.shape[-2]
+    """Mean over the units axis (-2), ``([E,] d, m) -> ([E,] 1, m)``, the rows added in index
+    order whatever the shape: the same bits for a network alone or inside an ensemble."""
+    x3 = np.ascontiguousarray(x.reshape((-1, *x.shape[-2:])), dtype=np.float64)
+    out = np.empty((x3.shape[0], 1, x3.shape[2]))
+    _rows_sum(x3, out)
+    return out.reshape((*x.shape[:-2], 1, x.shape[-1])) / x.shape[-2]
 
 
 def norm_forward(S: np.ndarray, gain: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, tuple]:
