@@ -41,6 +41,9 @@ def test_sample_matches_formula(name, seed):
     if theory["distribution"] == "identity":
         assert np.array_equal(W, theory["gain"] * np.eye(*shape))
         return
+    if theory["distribution"] == "zero":  # ZerO on a square weight: the identity (tests/test_recipes.py)
+        assert np.array_equal(W, np.eye(*shape)) and theory["std"] == pytest.approx(np.sqrt(np.mean(W**2)))
+        return
     assert abs(W.mean()) < 5 * theory["std"] / 1000  # 5 standard errors of the mean
     assert W.std() == pytest.approx(theory["std"], rel=0.02)
     if theory["distribution"] == "uniform":
@@ -305,6 +308,7 @@ def test_catalog_explain_and_sample_summary():
         "usage": "random[:SCALE]",
         "help": initializers.REGISTRY["random"].help,
         "formula": "W = randn * SCALE",
+        "kind": "sampler",
     }
     info = initializers.explain(" HE_NORMAL")
     assert info["name"] == "he_normal" and "kaiming_normal_" in info["equivalents"]["pytorch"]

@@ -14,6 +14,10 @@ The core (JAX's ``variance_scaling``, Keras's ``VarianceScaling``)::
     truncated_normal:  W = std / .87962566103423978 * N(0, 1) truncated to (-2, 2)
     uniform:           W ~ U(-bound, bound), bound = sqrt(3 * variance)
 
+*Recipes* (`RECIPES`: ``fixup``, ``rezero``, ``skipinit``, ``zero``, ``gpt2``, ``t_fixup``) are
+registry rows too, but draw each layer of a residual network by its role (`Recipe.residual`,
+called by `initlab.nn.residual.initialize`); ``delta_orthogonal`` draws convolution kernels.
+
 Named initializers are one-line configurations of it. Beware the trap the frameworks set:
 JAX's and Keras's ``he_normal``/``glorot_normal``/``lecun_normal`` are *truncated*; PyTorch's
 ``kaiming_normal_``/``xavier_normal_`` are not. Here ``he_normal``, ``glorot_normal`` and
@@ -472,6 +476,314 @@ def _critical(spec: str, activation: str, sigma_b2: float) -> Critical:
     return Critical(_critical_sigma_w2(activation, sigma_b2), "fan_in", "normal", spec, activation, sigma_b2)
 
 
+# ------------------------------------------------------------------ convolutions: delta-orthogonal
+@dataclass(frozen=True)
+class DeltaOrthogonal:
+    """Delta-orthogonal (Xiao et al. 2018, "Dynamical isometry and a mean field theory of CNNs",
+    Algorithm 2) for a convolution weight ``(out, in, k1[, k2, ...])`` in PyTorch's layout:
+    zeros everywhere but the kernel's centre ``W[:, :, k1 // 2, k2 // 2, ...] = GAIN * Q``, with
+    ``Q`` a random (semi-)orthogonal ``(out, in)`` matrix drawn as `Orthogonal` draws one. The
+    convolution then starts as a 1x1 orthogonal map of the channels at each position: an isometry
+    when ``out >= in`` (the paper's case, ``Q^T Q = I``); when ``out < in`` the rows are orthonormal
+    (``Q Q^T = I``). A 2-D shape ``(out, in)`` gets plain `Orthogonal`.
+
+    Unlike the other samplers the axes after the first two are the *kernel*, not a batch: pass
+    the convolution's real shape, not its ``(out, in * k * k)`` flattening (``kernel_shaped``).
+    """
+
+    gain: float = 1.0
+    spec: str = "delta_orthogonal"
+    kernel_shaped: bool = True
+
+    def _shape(self, shape: Sequence[int]) -> tuple[int, ...]:
+        shape = tuple(shape)
+        _fans(shape[:2] if len(shape) >= 2 else shape)  # positive integers, at least (out, in)
+        if any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0 for n in shape):
+            raise InitlabError(f"every axis of a weight shape must be a positive integer, got {shape}")
+        return tuple(int(n) for n in shape)
+
+    def __call__(self, shape: Sequence[int], rng: RNG, *, fans: tuple[int, int] | None = None) -> np.ndarray:
+        shape = self._shape(shape)
+        out, cin = shape[:2]
+        Q = Orthogonal(self.gain)((out, cin), rng)
+        W = np.zeros(shape)
+        W[(slice(None), slice(None), *(k // 2 for k in shape[2:]))] = Q
+        return W
+
+    def theory(self, shape: Sequence[int], *, fans: tuple[int, int] | None = None) -> dict:
+        shape = self._shape(shape)
+        out, cin = shape[:2]
+        taps = int(np.prod(shape[2:], dtype=np.int64))
+        # Q's rows (wide) or columns (tall) have norm gain, the other taps are 0: the mean square
+        # over the whole kernel is gain^2 / (max(out, in) * taps)
+        return {
+            "distribution": "orthogonal" if taps == 1 and len(shape) == 2 else "delta orthogonal",
+            "std": float(self.gain / np.sqrt(max(out, cin) * taps)),
+            "gain": self.gain,
+            "fan_in": cin * taps,
+            "fan_out": out * taps,
+        }
+
+
+# ------------------------------------------------------------- recipes: a weight by its role
+def sylvester_hadamard(p: int) -> np.ndarray:
+    """The ``p x p`` Hadamard matrix of Sylvester's construction, ``p`` a power of 2:
+    ``H_0 = [1]``, ``H_k = [[H_(k-1), H_(k-1)], [H_(k-1), -H_(k-1)]]`` (ZerO's Definition 2;
+    ``scipy.linalg.hadamard``): entries +-1, ``H H^T = p I``, rows differ in sign pattern."""
+    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 1 or p & (p - 1):
+        raise InitlabError(f"a Hadamard matrix here has a power-of-2 size, got {p!r}")
+    H = np.ones((1, 1))
+    while H.shape[0] < p:
+        H = np.block([[H, H], [H, -H]])
+    return H
+
+
+def zero_matrix(fan_out: int, fan_in: int) -> np.ndarray:
+    """ZerO's Algorithm 1 (Zhao, Schaefer & Anandkumar 2022) for one ``W: (P, Q) = (fan_out, fan_in)``:
+
+    - ``P = Q``: ``I``; ``P < Q``: the partial identity ``I*`` (the first P inputs pass through);
+    - ``P > Q`` (the layer widens): ``c I* H_m I*``, ``m = ceil(log2 P)``, ``c = 2^(-(m-1)/2)``,
+      ``H_m`` the ``2^m x 2^m`` Hadamard matrix: ``W = c * H_m[:P, :Q]``.
+
+    ``c`` is the paper's (TMLR 2022, Algorithm 1); the authors' MNIST notebook divides by
+    ``2^(m/2)`` instead (``H_m`` made orthonormal), sqrt(2) smaller. Entries take 2 magnitudes at
+    most: 0 and 1, or c alone.
+    """
+    P, Q = int(fan_out), int(fan_in)
+    if P <= Q:
+        return np.eye(P, Q)
+    m = (P - 1).bit_length()  # ceil(log2 P), exact in integers
+    return 2.0 ** (-(m - 1) / 2) * sylvester_hadamard(2**m)[:P, :Q]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """An initialization that draws each weight of a residual network by its role
+    (`initlab.nn.residual.Role`: the input projection, layer j of m in a branch, the readout) and
+    sets the gates: ``residual(layout, rng, b_init)`` returns the parameters (`W{l}`, `b{l}` in
+    the plain order, ``gate{b}`` where the layout has gates; norms are left to their defaults,
+    gain 1 and bias 0). Biases are drawn by ``b_init`` (zeros by default: every paper here).
+
+    Called as a sampler, ``(shape, rng)``, a recipe draws a weight as it draws a layer outside the
+    branches (``BASE``); on a plain network (`initialize_parameters_deep`) it draws every layer so,
+    unless the paper has no plain form: then ``plain_refusal`` says why and what to pass.
+    """
+
+    spec: str
+    base: str = "he"
+    #: each block's gate at the start (where the layout has gates)
+    gate_start = 1.0
+    needs_gate = False
+
+    @property
+    def sampler(self) -> Sampler:
+        return get(self.base)
+
+    def __call__(self, shape: Sequence[int], rng: RNG, *, fans: tuple[int, int] | None = None) -> np.ndarray:
+        return self.sampler(shape, rng, fans=fans)
+
+    def theory(self, shape: Sequence[int], *, fans: tuple[int, int] | None = None) -> dict:
+        return {**self.sampler.theory(shape, fans=fans), "recipe": self.spec, "base": self.base}
+
+    @property
+    def plain_refusal(self) -> str | None:
+        """Why this recipe has no plain-network form (None: it has one)."""
+        return None
+
+    def check(self, layout) -> None:
+        """Refuse a layout the recipe has no rule for (the error names it)."""
+        if self.needs_gate and not layout.gate:
+            raise InitlabError(
+                f"{self.spec!r} starts each block's gate at {self.gate_start:g}, but the layout has no gates "
+                f"({layout.describe()}): build it with gate=True (Network does so for {self.spec!r})"
+            )
+
+    def weight(self, role, layout, rng: RNG) -> np.ndarray:
+        """``W[l]`` for weight layer ``role.layer``: the base draw unless a recipe says otherwise."""
+        return self.sampler(_layer_shape(layout, role.layer), rng)
+
+    def residual(self, layout, rng: RNG, b_init: Sampler) -> dict[str, np.ndarray]:
+        self.check(layout)
+        params: dict[str, np.ndarray] = {}
+        for role in layout.roles():
+            l = role.layer
+            params[f"W{l}"] = self.weight(role, layout, rng)
+            params[f"b{l}"] = b_init((layout.dims[l], 1), rng)
+        if layout.gate:
+            params.update({f"gate{b}": np.full((1, 1), self.gate_start) for b in range(1, layout.blocks + 1)})
+        return params
+
+
+def _layer_shape(layout, l: int) -> tuple[int, int]:
+    return layout.dims[l], layout.dims[l - 1]
+
+
+def _needs_residual(spec: str, why: str) -> str:
+    return f"{spec!r} {why}; a plain network has none: pass residual=m (--residual M, weight layers per branch)"
+
+
+@dataclass(frozen=True)
+class Fixup(Recipe):
+    """Fixup (Zhang, Dauphin & Ma 2019, "Fixup initialization: residual learning without
+    normalization", Section 3): (1) the readout and every branch's last layer exactly 0; (2) the
+    other layers by a standard method (``BASE``, He by default), and the weight layers inside a
+    branch scaled by ``L^(-1/(2m-2))``, L the number of branches (blocks), m the layers per branch;
+    (3) a scalar multiplier (1) per branch and scalar biases (0): here each block's ``gate`` (1,
+    where the network has gates) and the biases ``b[l]`` (zeros; per unit where Fixup has one per
+    layer; Fixup's bias before a linear layer is absorbed in the next one's ``b``).
+
+    With m = 1 a branch is its last layer: rule (1) zeroes it and rule (2) has nothing left to
+    scale (``-1/(2m-2)`` is never used), which is what the paper implies.
+    """
+
+    def branch_scale(self, layout) -> float:
+        """``L^(-1/(2m-2))`` for the branch layers before the last (1 where there are none)."""
+        if layout.m == 1 or layout.blocks == 0:
+            return 1.0
+        return float(layout.blocks ** (-1.0 / (2 * layout.m - 2)))
+
+    def weight(self, role, layout, rng: RNG) -> np.ndarray:
+        shape = _layer_shape(layout, role.layer)
+        if role.kind == "readout" or role.last:
+            return np.zeros(shape)
+        W = self.sampler(shape, rng)
+        return W * self.branch_scale(layout) if role.kind == "branch" else W
+
+    @property
+    def plain_refusal(self) -> str:
+        return _needs_residual(
+            self.spec, "zeroes the last layer of each residual branch and scales the others by the number of branches"
+        )
+
+
+@dataclass(frozen=True)
+class ReZero(Recipe):
+    """ReZero (Bachlechner et al. 2020, "ReZero is all you need") and SkipInit (De & Smith 2020,
+    "Batch normalization biases residual blocks towards the identity function"): a learned scalar
+    gate on each branch, starting at 0, so that every block is the identity at init; all weights
+    by ``BASE`` (He by default; the ReZero paper's Transformers use Xavier-uniform:
+    ``rezero:glorot_uniform``). In a pre-activation residual MLP the two papers' blocks are the
+    same map, ``S + gate * branch(S)``: the names differ in what they replace (LayerNorm, BatchNorm).
+    The network at init is the input projection followed by the readout."""
+
+    gate_start = 0.0
+    needs_gate = True
+
+    @property
+    def plain_refusal(self) -> str:
+        return _needs_residual(self.spec, "puts a gate, starting at 0, on each residual branch")
+
+
+@dataclass(frozen=True)
+class ZerO(Recipe):
+    """ZerO (Zhao, Schaefer & Anandkumar 2022, "ZerO initialization: initializing neural networks
+    with only zeros and ones", Algorithm 1, `zero_matrix`): deterministic, no draw at all. Every
+    weight is the identity, a partial identity, or ``c * H_m[:P, :Q]`` where the layer widens; in a
+    residual network every branch's last layer is 0 (the authors' ResNet zeroes the layers inside
+    its branches) so each block starts as the identity. The other branch layers are square: the
+    identity. Biases 0, gates 1. On a plain network, Algorithm 1 on every layer (the paper's MLPs).
+    The readout follows Algorithm 1 too (the authors' ResNet code zeroes its classifier instead)."""
+
+    base: str = "zero"
+
+    def __call__(self, shape: Sequence[int], rng: RNG, *, fans: tuple[int, int] | None = None) -> np.ndarray:
+        fan_in, fan_out = _fans(shape)  # the matrix itself, as identity and orthogonal
+        return np.broadcast_to(zero_matrix(fan_out, fan_in), tuple(shape)).copy()
+
+    def theory(self, shape: Sequence[int], *, fans: tuple[int, int] | None = None) -> dict:
+        fan_in, fan_out = _fans(shape)
+        W = zero_matrix(fan_out, fan_in)
+        value = float(np.abs(W).max())
+        return {
+            "distribution": "zero",
+            "rule": "identity" if fan_out <= fan_in else "hadamard",
+            "value": value,  # the one non-zero magnitude
+            "std": float(np.sqrt(np.mean(W * W))),  # the root mean square, as identity's
+            "fan_in": fan_in,
+            "fan_out": fan_out,
+            "recipe": self.spec,
+        }
+
+    def weight(self, role, layout, rng: RNG) -> np.ndarray:
+        P, Q = _layer_shape(layout, role.layer)
+        return np.zeros((P, Q)) if role.last else zero_matrix(P, Q)
+
+
+#: GPT-2's initializer_range (Radford et al. 2019; Hugging Face's GPT2Config default).
+GPT2_STD = 0.02
+
+
+@dataclass(frozen=True)
+class GPT2(Recipe):
+    """GPT-2 (Radford et al. 2019, Section 2.3: "we scale the weights of residual layers at
+    initialization by a factor of 1/sqrt(N) where N is the number of residual layers"): every
+    weight ``N(0, 0.02^2)``, biases 0, and the last layer of each branch ``N(0, (0.02/sqrt(N))^2)``.
+    N counts the residual adds: Hugging Face writes ``0.02 / sqrt(2 * n_layer)`` for ``c_proj``
+    because a GPT-2 layer adds twice (attention, MLP); a residual MLP adds once per block, so
+    N = blocks (a GPT-2 of n_layer layers has as many adds as 2 * n_layer of our blocks). On a
+    plain network: ``N(0, 0.02^2)`` everywhere."""
+
+    base: str = "random:0.02"
+
+    def last_std(self, layout) -> float:
+        return GPT2_STD / np.sqrt(layout.blocks) if layout.blocks else GPT2_STD
+
+    def weight(self, role, layout, rng: RNG) -> np.ndarray:
+        W = self.sampler(_layer_shape(layout, role.layer), rng)
+        return W * (self.last_std(layout) / GPT2_STD) if role.last else W
+
+
+#: T-Fixup's encoder factor (Huang et al. 2020): weights of each encoder MLP block times 0.67 N^(-1/4).
+T_FIXUP_ENCODER = 0.67
+
+
+@dataclass(frozen=True)
+class TFixup(Recipe):
+    """T-Fixup (Huang, Perez, Ba & Volkovs 2020, "Improving Transformer optimization through
+    better initialization", Section 3.3): Xavier for every weight, then "weight matrices in each
+    encoder MLP block" times ``0.67 N^(-1/4)``, N the encoder's layers (the authors' code:
+    ``linear1``, ``linear2`` times ``0.67 * en_layers ** (-1/4)``). A residual MLP with 2 layers per
+    branch is that encoder without attention: each block is one encoder layer's MLP block, N =
+    blocks, both branch layers times ``0.67 N^(-1/4)``; the input projection and the readout stay
+    Xavier (T-Fixup's ``(9N)^(-1/4)`` belongs to embedding tables and the decoder, which a
+    residual MLP lacks). Xavier is Glorot-uniform, as fairseq's ``nn.Linear``s. Branches of 1 or 3
+    layers have no T-Fixup rule: refused (``fixup`` has one for every m)."""
+
+    base: str = "glorot_uniform"
+
+    def branch_scale(self, layout) -> float:
+        return T_FIXUP_ENCODER * layout.blocks**-0.25 if layout.blocks else 1.0
+
+    def check(self, layout) -> None:
+        if layout.m != 2:
+            raise InitlabError(
+                f"{self.spec!r} scales the two weight matrices of each Transformer MLP block (linear1, linear2) by "
+                f"0.67 N^(-1/4); a branch of {layout.m} weight layer(s) has no T-Fixup rule: use residual=2, "
+                f"or fixup (defined for any m)"
+            )
+
+    def weight(self, role, layout, rng: RNG) -> np.ndarray:
+        W = self.sampler(_layer_shape(layout, role.layer), rng)
+        return W * self.branch_scale(layout) if role.kind == "branch" else W
+
+    @property
+    def plain_refusal(self) -> str:
+        return _needs_residual(
+            self.spec, "scales the weights of each residual MLP block (a Transformer's, 2 layers each) by depth"
+        )
+
+
+def _base(text: str) -> str:
+    """A recipe's BASE: a sampler's spec in canonical form, one without commas (``he``,
+    ``glorot_uniform``, ``orthogonal:relu``); not a recipe, not a data-dependent init."""
+    spec = canonical(text)
+    s = get(spec)
+    if hasattr(s, "residual") or getattr(s, "data_dependent", False) or getattr(s, "kernel_shaped", False):
+        plain = [n for n, e in REGISTRY.items() if n not in RECIPES and n not in ("lsuv", "delta_orthogonal")]
+        raise InitlabError(f"BASE must be a plain sampler ({', '.join(plain)}), got {text!r}")
+    return spec
+
+
 _PT = "torch.nn.init"
 REGISTRY: dict[str, Entry] = {
     e.name: e
@@ -625,6 +937,19 @@ REGISTRY: dict[str, Entry] = {
             {"pytorch": f"{_PT}.orthogonal_(w, gain)", "keras": "Orthogonal(gain)", "jax": "orthogonal(scale=gain)"},
         ),
         Entry(
+            "delta_orthogonal",
+            lambda spec, gain: DeltaOrthogonal(gain, spec),
+            "Xiao et al. 2018: a convolution weight (out, in, k...) zero but at the kernel's centre, an "
+            "orthogonal (out, in) matrix times GAIN; a 2-D weight is plain orthogonal",
+            "W[:, :, k//2, ...] = GAIN * Q (Q orthogonal), 0 elsewhere",
+            (Param("GAIN", _gain, 1.0),),
+            {
+                "paper": "Xiao et al., Dynamical isometry and a mean field theory of CNNs, ICML 2018, Algorithm 2",
+                "tensorflow": "tf.keras.initializers.ConvolutionDeltaOrthogonal(gain)",
+                "pytorch": "none built in: initlab.torch must pass the conv weight's own shape (kernel_shaped)",
+            },
+        ),
+        Entry(
             "identity",
             lambda spec, gain: Identity(gain, spec),
             "GAIN times the identity (rectangular: ones on the diagonal)",
@@ -674,8 +999,82 @@ REGISTRY: dict[str, Entry] = {
             ),
             {"keras": "VarianceScaling", "jax": "variance_scaling"},
         ),
+        # ------------------------------------------------ recipes: each layer of a residual network by its role
+        Entry(
+            "fixup",
+            lambda spec, base: Fixup(spec, base),
+            "recipe (residual networks), Zhang et al. 2019: readout and each branch's last layer 0, the other "
+            "branch layers BASE (he) times L^(-1/(2m-2)), L blocks of m layers; input projection BASE; gates 1",
+            "W_last = 0, W_readout = 0, W_branch = BASE * L^(-1/(2m-2)), W_input = BASE",
+            (Param("BASE", _base, "he"),),
+            {
+                "paper": "Zhang, Dauphin & Ma, Fixup initialization, ICLR 2019, Section 3",
+                "pytorch": "by hand: zeros_ on each branch's last layer and the classifier; "
+                "kaiming_normal_ * L**(-1/(2m-2)) on the other branch layers",
+            },
+        ),
+        Entry(
+            "rezero",
+            lambda spec, base: ReZero(spec, base),
+            "recipe (residual networks), Bachlechner et al. 2020: each block's gate starts at 0 (the network "
+            "starts as input projection + readout); every weight BASE (he)",
+            "gate[b] = 0, W = BASE",
+            (Param("BASE", _base, "he"),),
+            {
+                "paper": "Bachlechner et al., ReZero is all you need, 2020",
+                "pytorch": "alpha = nn.Parameter(torch.zeros(1)); x = x + alpha * branch(x)",
+            },
+        ),
+        Entry(
+            "skipinit",
+            lambda spec, base: ReZero(spec, base),
+            "recipe (residual networks), De & Smith 2020: a scalar at the end of each branch starting at 0 "
+            "(here the gate, as rezero); every weight BASE (he)",
+            "gate[b] = 0, W = BASE",
+            (Param("BASE", _base, "he"),),
+            {
+                "paper": "De & Smith, Batch normalization biases residual blocks towards the identity, NeurIPS 2020",
+                "same as": "rezero (the same block in a pre-activation residual MLP)",
+            },
+        ),
+        Entry(
+            "zero",
+            lambda spec: ZerO(spec),
+            "recipe, Zhao et al. 2022 (ZerO): deterministic; identity, partial identity, or a scaled Hadamard "
+            "block where a layer widens; each branch's last layer 0. Plain networks: every layer so",
+            "P<=Q: W = I*; P>Q: W = 2^(-(m-1)/2) H_m[:P, :Q], m = ceil(log2 P); W_last = 0",
+            equivalents={
+                "paper": "Zhao, Schaefer & Anandkumar, ZerO initialization, TMLR 2022, Algorithm 1",
+                "code": "github.com/jiaweizzhao/ZerO-initialization (its notebook scales H by 2^(-m/2))",
+            },
+        ),
+        Entry(
+            "gpt2",
+            lambda spec: GPT2(spec),
+            "recipe, Radford et al. 2019 (GPT-2): every weight N(0, 0.02^2), each branch's last layer "
+            "N(0, (0.02/sqrt(N))^2), N = blocks (residual adds); biases 0. Plain networks: N(0, 0.02^2)",
+            "W = N(0, 0.02^2), W_last = N(0, 0.02^2 / blocks)",
+            equivalents={
+                "paper": "Radford et al., Language models are unsupervised multitask learners, 2019, Section 2.3",
+                "huggingface": "GPT2PreTrainedModel._init_weights: c_proj std initializer_range / sqrt(2 * n_layer)",
+            },
+        ),
+        Entry(
+            "t_fixup",
+            lambda spec: TFixup(spec),
+            "recipe (residual networks, 2 layers per branch), Huang et al. 2020 (T-Fixup): Xavier-uniform, "
+            "both branch layers times 0.67 N^(-1/4), N = blocks (an encoder's MLP blocks)",
+            "W = glorot_uniform, W_branch *= 0.67 * blocks^(-1/4)",
+            equivalents={
+                "paper": "Huang et al., Improving Transformer optimization through better initialization, ICML 2020",
+                "code": "github.com/layer6ai-labs/T-Fixup: linear1, linear2 *= 0.67 * en_layers ** (-1/4)",
+            },
+        ),
     ]
 }
+
+#: The registry's recipes: initializations that draw each layer of a residual network by its role.
+RECIPES = ("fixup", "rezero", "skipinit", "zero", "gpt2", "t_fixup")
 
 
 def names() -> list[str]:
@@ -851,9 +1250,19 @@ def _is_number(text: str) -> bool:
 
 
 def catalog() -> list[dict]:
-    """Every registry row as ``{"name", "usage", "help", "formula"}``, in registry order
-    (``initlab init --list``)."""
-    return [{"name": n, "usage": usage(n), "help": e.help, "formula": e.formula} for n, e in REGISTRY.items()]
+    """Every registry row as ``{"name", "usage", "help", "formula", "kind"}``, in registry order
+    (``initlab init --list``); ``kind`` is ``"recipe"`` for the `RECIPES` (each layer of a residual
+    network by its role), else ``"sampler"``."""
+    return [
+        {
+            "name": n,
+            "usage": usage(n),
+            "help": e.help,
+            "formula": e.formula,
+            "kind": "recipe" if n in RECIPES else "sampler",
+        }
+        for n, e in REGISTRY.items()
+    ]
 
 
 def explain(spec: str) -> dict:
@@ -902,12 +1311,17 @@ def initialize_parameters_deep(
     """``{"W1", "b1", ..., "WL", "bL"}`` for layers ``[n_x, n_1, ..., n_L]``.
 
     ``W[l]: (n[l], n[l-1])`` drawn by the initializer ``init``; ``b[l]: (n[l], 1)`` by ``bias``
-    (zeros by default). Draws go W1, (b1), W2, (b2), ... from one generator. With no seed they
+    (zeros by default). Draws go W1, (b1), W2, (b2), ... from one generator. A recipe with no
+    plain form (``fixup``, ``rezero``, ``skipinit``, ``t_fixup``) is refused with its reason; ``zero``
+    and ``gpt2`` draw every layer as their papers draw a plain network. With no seed they
     come from NumPy's global generator, so ``np.random.seed(3)`` first gives the course's
     numbers; ``seed=`` (int or Generator) uses a ``numpy.random.Generator``.
     """
     dims = check_layer_dims(layer_dims)
     w_init, b_init = get(init), get(bias)
+    refusal = getattr(w_init, "plain_refusal", None)
+    if refusal:
+        raise InitlabError(refusal)
     rng = resolve(seed)
     params: dict[str, np.ndarray] = {}
     for l in range(1, len(dims)):
