@@ -120,6 +120,10 @@ BAD_SPECS = [
     ("seed = 3", "seed", "did you mean seeds"),
     ('scales = [0.1]\ninits = ["he"]', "scales", "no init takes a SCALE"),
     ('data = "circls"', "data", "circles"),
+    ("residual = 2", "residual", "one width, got hidden widths [10, 5]"),
+    ('norm = "layernorm"', "norm", "belongs to residual networks"),
+    ('residual = 1\nnorm = "batchnorm"', "norm", "layernorm"),
+    ('residual = 1\ngate = "yes"', "gate", "true, false or a gate's starting value"),
 ]
 
 
@@ -184,6 +188,32 @@ def test_grid_crosses_scales_seeds_and_architectures() -> None:
     tasks = make_tasks(runs, chunk=7)
     assert sum(len(t.runs) for t in tasks) == len(runs) and max(len(t.runs) for t in tasks) <= 7
     assert all(len({r.group for r in t.runs}) == 1 for t in tasks)
+
+
+def test_residual_keys_are_grid_axes_and_a_run_is_the_network_trained_alone() -> None:
+    spec = parse_spec(
+        "[sweep]\nname = 'r'\ndata = 'circles'\nlayers = [2, 6, 6, 6, 1]\nhidden = 'relu'\n"
+        "inits = ['he', 'xavier']\nlr = 0.1\niterations = 20\nseeds = [1]\n"
+        "residual = [0, 1, 2]\ngate = [false, 0.5]\nnorm = ['none', 'layernorm']\n"
+    )
+    runs = spec.runs()
+    assert spec.size == len(runs) == 2 * (1 + 2 * 2 * 2)  # plain once; m = 1 and 2 by gate and norm
+    assert len({r.id for r in runs}) == len(runs)
+    plain = [r for r in runs if r.residual is None]
+    assert len(plain) == 2 and all(r.gate is None and r.norm is None for r in plain)
+    # a plain run keeps the id it has in a sweep without the keys
+    before = parse_spec(
+        "[sweep]\nname = 'p'\ndata = 'circles'\nlayers = [2, 6, 6, 6, 1]\nhidden = 'relu'\n"
+        "inits = ['he', 'xavier']\nlr = 0.1\niterations = 20\nseeds = [1]\n"
+    ).runs()
+    assert {r.id for r in before} == {r.id for r in plain}
+    ds = datasets.load("circles")
+    chosen = [r for r in runs if r.residual == 2 and r.gate == 0.5 and r.norm == "layernorm"]
+    result = run_task(make_tasks(chosen, chunk=8)[0])
+    for r, res in zip(chosen, result["results"], strict=True):
+        net = Network(list(r.layers), hidden="relu", init=r.init, seed=1, residual=2, gate=0.5, norm="layernorm")
+        h = net.fit(ds.X_train, ds.Y_train, lr=0.1, iterations=20)
+        assert res.final_cost == h.final_cost  # the same engine: the same bits
 
 
 def test_a_task_equals_the_networks_trained_alone() -> None:

@@ -25,6 +25,8 @@ engine computes member by member), so a resumed sweep equals an uninterrupted on
 from __future__ import annotations
 
 import hashlib
+import itertools
+import json
 import re
 import time
 from collections.abc import Sequence
@@ -70,6 +72,12 @@ class SweepSpec:
     data_seed: int | None = None
     chunk: int = 256
     retries: int = 2
+    #: residual networks (`initlab.nn.residual`): weight layers per branch (None: plain), whether
+    #: each block has a gate (False, True or a starting value), the norm (None or "layernorm");
+    #: each a grid axis
+    residual: tuple[int | None, ...] = (None,)
+    gate: tuple[bool | float, ...] = (False,)
+    norm: tuple[str | None, ...] = (None,)
 
     def init_specs(self) -> list[str]:
         """``inits`` crossed with ``scales``, in canonical form, each once: an init that takes a
@@ -93,7 +101,14 @@ class SweepSpec:
             * len(self.init_specs())
             * len(self.lr)
             * len(self.seeds)
+            * len(self.structures())
         )
+
+    def structures(self) -> list[dict]:
+        """The networks' residual keywords, each once: a plain network (``residual`` 0) has no
+        gate or norm, so it is one point however many gates and norms the grid crosses."""
+        points = itertools.product(self.residual, self.gate, self.norm)
+        return list({json.dumps(k, sort_keys=True): k for k in (_structure(*p) for p in points)}.values())
 
     def check_size(self, max_runs: int = MAX_RUNS) -> None:
         """Refuse a grid of more than ``max_runs`` runs before anything is made."""
@@ -110,27 +125,32 @@ class SweepSpec:
         ds = datasets.load(self.data, seed=self.data_seed)
         output = self.output or ds.output
         out = []
-        for layers in self.layers:
-            for hidden in self.hidden:
-                for iterations in self.iterations:
-                    for init in self.init_specs():
-                        for lr in self.lr:
-                            for seed in self.seeds:
-                                out.append(
-                                    RunConfig(
-                                        self.data,
-                                        layers,
-                                        hidden,
-                                        output,
-                                        init,
-                                        lr,
-                                        iterations,
-                                        seed,
-                                        self.track,
-                                        self.track_every,
-                                        self.data_seed,
-                                    )
-                                )
+        grid = itertools.product(
+            self.layers,
+            self.structures(),
+            self.hidden,
+            self.iterations,
+            self.init_specs(),
+            self.lr,
+            self.seeds,
+        )
+        for layers, structure, hidden, iterations, init, lr, seed in grid:
+            out.append(
+                RunConfig(
+                    data=self.data,
+                    layers=layers,
+                    hidden=hidden,
+                    output=output,
+                    init=init,
+                    lr=lr,
+                    iterations=iterations,
+                    seed=seed,
+                    track=self.track,
+                    track_every=self.track_every,
+                    data_seed=self.data_seed,
+                    **structure,
+                )
+            )
         return out
 
 
@@ -150,6 +170,9 @@ SPEC_KEYS: dict[str, tuple[bool, str]] = {
     "track": (False, f"a list drawn from {list(SWEEP_TRACKABLE)}"),
     "track_every": (False, "a positive integer (default: about 100 records a run)"),
     "data_seed": (False, "a non-negative integer (default: the course's fixed data)"),
+    "residual": (False, "weight layers per residual branch, a positive integer or a list of them (0: plain)"),
+    "gate": (False, "true, false or a gate's starting value (a number), or a list of them; needs residual"),
+    "norm": (False, '"layernorm" or "none", or a list of them; needs residual'),
     "chunk": (False, "a positive integer: most networks in one ensemble task (default 256)"),
     "retries": (False, "a non-negative integer: attempts after the first (default 2)"),
 }
@@ -301,6 +324,7 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
                 "track", f"names {name_!r}{suggest(name_, SWEEP_TRACKABLE)}; choose from {list(SWEEP_TRACKABLE)}"
             )
     track_every = _positive_int(c, "track_every") if "track_every" in t else None
+    residual, gate, norm = _residual_keys(c, layers)
     chunk = _positive_int(c, "chunk") if "chunk" in t else 256
     retries = _nonneg(c, "retries") if "retries" in t else 2
     return SweepSpec(
@@ -319,7 +343,49 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
         data_seed=data_seed,
         chunk=chunk,
         retries=retries,
+        residual=residual,
+        gate=gate,
+        norm=norm,
     )
+
+
+def _residual_keys(c: _Checker, layers: list[tuple[int, ...]]) -> tuple[tuple, tuple, tuple]:
+    """``residual``, ``gate`` and ``norm`` as grid axes, checked against every ``layers`` entry
+    (a residual network's hidden layers are one width, ``1 + m * blocks`` of them)."""
+    from initlab.nn.residual import NORMS, Layout
+
+    t = c.table
+    residual = tuple(None if m == 0 else m for m in c.items("residual", int, (0,)))
+    if any(m is not None and m < 0 for m in residual):
+        raise c.expect("residual", t["residual"])
+    gate_v = t.get("gate", False)
+    gates = gate_v if isinstance(gate_v, list) and gate_v else [gate_v]
+    if not all(isinstance(g, (bool, int, float)) for g in gates) or any(
+        not isinstance(g, bool) and not np.isfinite(g) for g in gates
+    ):
+        raise c.expect("gate", gate_v)
+    gate = tuple(g if isinstance(g, bool) else float(g) for g in gates)
+    norm = tuple(None if n == "none" else n for n in c.items("norm", str, ("none",)))
+    if any(n is not None and n not in NORMS for n in norm):
+        raise c.expect("norm", t["norm"])
+    if residual == (None,) and ("gate" in t and gate != (False,) or "norm" in t and norm != (None,)):
+        raise c.error("gate" if "gate" in t else "norm", "belongs to residual networks: set residual = M too")
+    for m in residual:
+        for dims in layers:
+            if m is not None:
+                try:
+                    Layout.build(dims, m)
+                except InitlabError as exc:
+                    raise c.error("residual", f"= {m} does not fit layers {list(dims)}: {exc}") from None
+    return residual, gate, norm
+
+
+def _structure(residual: int | None, gate: bool | float, norm: str | None) -> dict:
+    """RunConfig's residual keywords for one point of the grid (none for a plain network, so
+    a plain sweep's runs keep their ids)."""
+    if residual is None:
+        return {}
+    return {"residual": residual, "gate": None if gate is False else gate, "norm": norm}
 
 
 def _scale_unnamed(spec: str) -> bool:
