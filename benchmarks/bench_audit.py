@@ -83,6 +83,7 @@ BUGS = {
     "unet": [("every conv N(0,1)", None)],
     "lstm": [("LSTM weights constant", zoo.lstm_constant)],
     "encoder": [LINEAR, ZEROED],
+    "gn_resnet": [("every conv N(0,1)", None)],
 }
 
 

@@ -259,6 +259,48 @@ def unet(seed: int = 0):
     return UNet(), torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(seed))
 
 
+class GroupNormBlock(nn.Module):
+    """A diffusion-style residual block's branch (GroupNorm, SiLU, conv, twice); the residual add
+    is the caller's: ``x + block(x)``."""
+
+    def __init__(self, c: int, groups: int = 4) -> None:
+        super().__init__()
+        self.norm1, self.conv1 = nn.GroupNorm(groups, c), nn.Conv2d(c, c, 3, padding=1)
+        self.norm2, self.conv2 = nn.GroupNorm(groups, c), nn.Conv2d(c, c, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv2(F.silu(self.norm2(self.conv1(F.silu(self.norm1(x))))))
+
+
+class GroupNormResNet(nn.Module):
+    """A GroupNorm CNN whose residual adds are written in its own forward (``x = x + block(x)``,
+    as diffusion U-Nets and many research codes do), and whose stages change width through a
+    projection shortcut (a 1x1 conv on the skip path); PyTorch's default init."""
+
+    def __init__(self, c: int = 16, blocks: int = 2, classes: int = 10) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, c, 3, padding=1)
+        self.stage1 = nn.ModuleList([GroupNormBlock(c) for _ in range(blocks)])
+        self.widen = nn.Sequential(nn.GroupNorm(4, c), nn.SiLU(), nn.Conv2d(c, 2 * c, 3, stride=2, padding=1))
+        self.skip = nn.Conv2d(c, 2 * c, 1, stride=2)  # the projection shortcut
+        self.stage2 = nn.ModuleList([GroupNormBlock(2 * c) for _ in range(blocks)])
+        self.head = nn.Linear(2 * c, classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        for block in self.stage1:
+            x = x + block(x)
+        x = self.skip(x) + self.widen(x)
+        for block in self.stage2:
+            x = x + block(x)
+        return self.head(x.mean((2, 3)))
+
+
+def gn_resnet(seed: int = 0):
+    torch.manual_seed(seed)
+    return GroupNormResNet(), torch.randn(8, 3, 16, 16, generator=torch.Generator().manual_seed(seed))
+
+
 # ----------------------------------------------------------------------------- sequences
 class LSTMClassifier(nn.Module):
     """Embedding -> 2-layer LSTM -> the last hidden state -> Linear; PyTorch's default init."""
@@ -352,6 +394,7 @@ ZOO = {
     "unet": unet,
     "lstm": lstm,
     "encoder": encoder,
+    "gn_resnet": gn_resnet,
 }
 
 

@@ -99,6 +99,22 @@ def test_conventions_are_named():
     assert up.sigma_w2 == pytest.approx(1.0, rel=0.1)
 
 
+def test_residuals_written_in_the_parents_forward_and_projection_shortcuts_are_seen():
+    """A GroupNorm CNN whose adds are ``x = x + block(x)`` in its own forward, and a projection
+    shortcut (a 1x1 conv on the skip path) in it and in the ResNet (torchvision's downsample):
+    every add is a residual, named by its block, the shortcut's conv outside the branch."""
+    rep = audit(*zoo.gn_resnet())
+    assert [r["block"] for r in rep.residual] == ["stage1.0", "stage1.1", "widen", "stage2.0", "stage2.1"]
+    assert rep.residual[0]["branch_layers"] == ["stage1.0.conv1", "stage1.0.conv2"]
+    assert rep.residual[2]["branch_layers"] == ["widen.2"]  # not the shortcut's skip
+    assert all(r["pre_norm"] for k, r in enumerate(rep.residual) if k != 2)
+    assert serious(rep) == []
+    rep = audit(*zoo.resnet())
+    assert [r["block"] for r in rep.residual] == [f"layers.{k}" for k in range(4)]
+    assert rep.residual[2]["branch_layers"] == ["layers.2.conv1", "layers.2.conv2"]  # downsample.0: the skip
+    assert rep.residual[2]["stream_rms"] == pytest.approx(1.0, rel=0.05)  # after downsample's BatchNorm
+
+
 # ----------------------------------------------------------------------------- planted bugs
 def _by_kind(rep, kind):
     return [f for f in rep.findings if f["kind"] == kind and f["severity"] != "info"]

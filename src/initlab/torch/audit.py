@@ -487,7 +487,7 @@ def _judge(model, rec: Recorder, grad_of: dict, out: torch.Tensor, sv_mode: str,
     branch_of: dict[int, Event] = {}
     end_of: dict[int, Event] = {}
     for a in adds:
-        inside = [w for w in weights if a.info["since"] < w.index < a.index]
+        inside = [w for w in weights if a.info["since"] < w.index < a.index and w.index != a.info.get("shortcut")]
         for w in inside:
             branch_of.setdefault(w.index, a)
         if inside:

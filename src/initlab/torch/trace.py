@@ -201,8 +201,16 @@ class Recorder(TorchFunctionMode):
         self.stack: list[tuple[str, nn.Module, set[int], int]] = []  # name, module, inputs, first event
         self.streams: dict[int, int] = {}  # tensor id -> the event index when it became a stream
         self.keep: list = []  # tensors kept alive
+        #: tensor id -> the event index before the first module call that received it (a block's
+        #: input even after the block returned: ``x + block(x)`` written in the parent's forward)
+        self.received: dict[int, int] = {}
+        self.receivers: dict[int, list[str]] = {}  # tensor id -> the modules that received it
+        #: tensor id -> (the stream's event index, the weight event, the projected tensor's id) of a
+        #: projection shortcut's output
+        self.shortcuts: dict[int, tuple[int, int]] = {}
         self.opaque = 0
         self.last_weight = -1
+        self.weight_events: list[int] = []
         self.handles: list = []
         self.custom_act: dict[int, str] = {}
         for m in model.modules():
@@ -221,6 +229,8 @@ class Recorder(TorchFunctionMode):
             if torch.is_tensor(a) and a.is_floating_point():
                 ids.add(id(a))
                 self.keep.append(a)
+                self.received.setdefault(id(a), len(self.events) - 1)
+                self.receivers.setdefault(id(a), []).append(name)
         self.stack.append((name, module, ids, len(self.events)))
         if self.opaque == 0 and isinstance(module, (nn.LSTM, nn.GRU)):
             x = args[0] if args else kwargs.get("input")
@@ -248,7 +258,25 @@ class Recorder(TorchFunctionMode):
                 x = args[0]
                 self._event("norm", name, op=type(module).__name__, inputs=(x,), output=output, params=module)
                 self._after_norm(x, output)
+        elif self.opaque == 0:
+            self._shortcut(module, args, output, first)
         return None
+
+    def _shortcut(self, module, args, output, first: int) -> None:
+        """A module that projects a stream to another shape with one weight operation (and at most
+        a norm): ResNet's ``downsample`` (a 1x1 conv and BatchNorm on the skip path). Its output is
+        the stream a residual add continues, and its weight is not part of the branch."""
+        x = args[0] if args else None
+        if not (torch.is_tensor(x) and torch.is_tensor(output)) or x.shape == output.shape or x.dim() < 2:
+            return
+        inside = self.events[first:]
+        weights = [e for e in inside if e.kind == "weight"]
+        if len(weights) != 1 or any(e.kind not in ("weight", "norm") for e in inside):
+            return
+        since = self._is_stream(x)
+        if since is not None:
+            self.shortcuts[id(output)] = (since, weights[0].index, id(x), self.module_names.get(id(module), ""))
+            self.keep.append(output)
 
     def __enter__(self):
         self.depth = getattr(self, "depth", 0) + 1
@@ -296,6 +324,38 @@ class Recorder(TorchFunctionMode):
         for _, _, ids, first in self.stack:  # the outermost module that received it: its block
             if id(t) in ids:
                 return first - 1
+        return None
+
+    def _shortcut_of(self, t) -> tuple[int | None, int | None]:
+        """``(since, weight event)`` when ``t`` is a projection shortcut's output whose input a
+        module outside the shortcut also received (the branch: a stem projects the model's input,
+        which nothing else reads)."""
+        if id(t) not in self.shortcuts:
+            return None, None
+        since, w, x, name = self.shortcuts[id(t)]
+        others = [
+            r
+            for r in self.receivers.get(x, [])
+            if not (r == name or r.startswith(name + ".") or name.startswith(r + ".") or r == "")
+        ]
+        return (since, w) if others else (None, None)
+
+    def _stream_of(self, a, b) -> tuple | None:
+        """``(stream, branch, since, shortcut weight event or None)`` when exactly one of ``a``,
+        ``b`` is a stream: by `_is_stream`; else a projection shortcut's output (`_shortcut`); else
+        a tensor a module received earlier (``x + block(x)`` in the parent's forward)."""
+        for rule in (
+            lambda t: (self._is_stream(t), None),
+            self._shortcut_of,
+            lambda t: (self.received.get(id(t)), None),
+        ):
+            (sa, wa), (sb, wb) = rule(a), rule(b)
+            if sa is not None and sb is not None:
+                return None
+            if sa is not None:
+                return a, b, sa, wa
+            if sb is not None:
+                return b, a, sb, wb
         return None
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -386,18 +446,17 @@ class Recorder(TorchFunctionMode):
         e = self._event("weight", self._scope(), op=kind, inputs=(x,), output=out, params=tuple(params), info=info)
         e.info["module"] = self.stack[-1][1] if self.stack else None
         self.last_weight = e.index
+        self.weight_events.append(e.index)
 
     def _add(self, func, args, kwargs):
         a, b = (args[1], args[0]) if func is Tensor.__radd__ else (args[0], args[1])
         same = a.shape == b.shape and a.is_floating_point() and b.is_floating_point() and a.dim() >= 2
-        sa = self._is_stream(a) if same else None
-        sb = self._is_stream(b) if same else None
-        residual = same and (sa is None) != (sb is None)
-        if residual:
-            stream, branch, since = (a, b, sa) if sa is not None else (b, a, sb)
-            residual = self.last_weight > since
-        if not residual:
+        found = self._stream_of(a, b) if same else None
+        if found is None:
             return func(*args, **kwargs)
+        stream, branch, since, shortcut = found
+        if not any(i > since and i != shortcut for i in self.weight_events[::-1][:8]):
+            return func(*args, **kwargs)  # no weight operation on the branch
         s = stream.detach().float()
         br = branch.detach().float()
         info = {
@@ -405,6 +464,7 @@ class Recorder(TorchFunctionMode):
             "stream_ms": float(s.pow(2).mean()),
             "branch_ms": float(br.pow(2).mean()),
             "since": since,
+            "shortcut": shortcut,
             "stream_normed": any(
                 e.kind == "norm" and e.index > since and e.inputs and e.inputs[0] is stream
                 for e in self.events[since + 1 if since >= 0 else 0 :]
@@ -412,7 +472,22 @@ class Recorder(TorchFunctionMode):
         }
         out = func(*args, **kwargs)
         info["out_ms"] = float(out.detach().float().pow(2).mean())
-        self._event("add", self._scope(), op="add", inputs=(stream, branch), output=out, info=info)
+        scope = self._scope()
+        origin = self.shortcuts[id(stream)][2] if shortcut is not None else id(stream)
+        if origin in self.receivers:
+            # ``x + block(x)`` in the parent's forward: the block is the innermost module that
+            # received the stream (or what the shortcut projected) and holds every weight of the branch
+            parts = [self.events[i].scope.split(".") for i in self.weight_events if i > since and i != shortcut]
+            common = []
+            for names in zip(*parts, strict=False):
+                if len(set(names)) > 1:
+                    break
+                common.append(names[0])
+            while common and ".".join(common) not in self.receivers[origin]:
+                common.pop()
+            if len(".".join(common)) > len(scope):
+                scope = ".".join(common)
+        self._event("add", scope, op="add", inputs=(stream, branch), output=out, info=info)
         self.streams[id(out)] = len(self.events) - 1
         self.keep.append(out)
         return out
