@@ -510,13 +510,26 @@ def compare(
 
 @app.command()
 def reproduce(
-    name: Annotated[str, typer.Argument(help="course-initialization or course-planar")],
+    name: Annotated[str, typer.Argument(help="course-initialization, course-planar or fixup-2019")],
+    seed: Annotated[int | None, typer.Option(help="seed of the initialization (fixup-2019; default 0)")] = None,
+    depths: Annotated[
+        str | None, typer.Option(help="fixup-2019: residual blocks, comma-separated (default 10,100,1000)")
+    ] = None,
+    width: Annotated[int | None, typer.Option(help="fixup-2019: units per layer (default 16)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """Follow a publication's procedure exactly; print its figures beside the measured ones."""
+    """Follow a publication's procedure exactly; print its figures beside the measured ones.
+    fixup-2019 runs the Fixup paper's claim at this machine's scale (He vs Fixup vs ReZero)."""
     from initlab.experiments.reproduce import reproduce as run
 
-    _print_story(run(name), as_json)
+    options: dict = {}
+    if seed is not None:
+        options["seed"] = seed
+    if depths is not None:
+        options["depths"] = tuple(parse_ints(depths, "--depths"))
+    if width is not None:
+        options["width"] = width
+    _print_story(run(name, **options), as_json)
 
 
 @app.command("theory")
@@ -661,24 +674,93 @@ def _theory_measure(*, activation, depth, width, init, sigma_b2, networks, batch
         print(f"wrote {plot}")
 
 
+#: `initlab deep`'s defaults for plain MLPs, and for residual ones (--residual): sized so that
+#: `initlab deep --residual 2 --blocks 100` runs in a few minutes on 2 cores (docs/deep.md).
+PLAIN_DEEP = {
+    "width": 64,
+    "inits": "he,xavier,variance_scaling:0.5",
+    "lr": 0.01,
+    "iterations": 800,
+    "train_examples": 600,
+}
+RESIDUAL_DEEP = {
+    "width": 16,
+    "inits": "he,fixup,rezero,zero,gpt2",
+    "lr": 0.05,
+    "iterations": 300,
+    "train_examples": 500,
+}
+GateOption = Annotated[
+    bool,
+    typer.Option(
+        "--gate",
+        help="residual: a learned scalar gate per block, starting where the init puts it (1, or 0 for rezero)",
+    ),
+]
+GateValueOption = Annotated[
+    float | None,
+    typer.Option("--gate-value", help="residual: gates (as --gate) starting at this value (0: ReZero's start)"),
+]
+NormOption = Annotated[str | None, typer.Option(help="residual: normalize every read of the stream (layernorm)")]
+
+
+def parse_gate(gate: bool, gate_value: float | None) -> bool | float | None:
+    """``--gate`` and ``--gate-value`` as `initlab.nn.network.Network`'s ``gate``: None (no
+    gates), True (the init's own start) or the starting value."""
+    if gate_value is not None:
+        return float(gate_value)
+    return True if gate else None
+
+
 @app.command("deep")
 def deep_cmd(
-    depth: Annotated[int, typer.Option(help="weight layers")] = 30,
-    width: Annotated[int, typer.Option(help="units per hidden layer")] = 64,
+    depth: Annotated[int, typer.Option(help="weight layers (plain MLPs)")] = 30,
+    width: Annotated[
+        int | None, typer.Option(help=f"units per hidden layer (default: 64; residual: {RESIDUAL_DEEP['width']})")
+    ] = None,
     hidden: Annotated[str, typer.Option(help=HIDDEN_HELP)] = "relu",
-    inits: Annotated[str, typer.Option(help="comma-separated initializer specs")] = "he,xavier,variance_scaling:0.5",
-    lr: Annotated[float, typer.Option(help="learning rate")] = 0.01,
-    iterations: Annotated[int, typer.Option(help="gradient-descent steps")] = 800,
-    train_examples: Annotated[int, typer.Option(help="training examples of digits used (0: all)")] = 600,
+    inits: Annotated[
+        str | None,
+        typer.Option(
+            help=f"comma-separated initializer specs (default: he,xavier,variance_scaling:0.5; "
+            f"residual: {RESIDUAL_DEEP['inits']})"
+        ),
+    ] = None,
+    lr: Annotated[
+        float | None, typer.Option(help=f"learning rate (default: 0.01; residual: {RESIDUAL_DEEP['lr']})")
+    ] = None,
+    iterations: Annotated[
+        int | None, typer.Option(help=f"gradient-descent steps (default: 800; residual: {RESIDUAL_DEEP['iterations']})")
+    ] = None,
+    train_examples: Annotated[
+        int | None,
+        typer.Option(
+            help=f"training examples of digits used (0: all; default: 600; residual: {RESIDUAL_DEEP['train_examples']})"
+        ),
+    ] = None,
+    residual: Annotated[
+        int | None, typer.Option(help="residual MLP: weight layers per branch (blocks S += gate * branch(N(S)))")
+    ] = None,
+    blocks: Annotated[int, typer.Option(help="residual blocks (with --residual)")] = 100,
+    gate: GateOption = False,
+    gate_value: GateValueOption = None,
+    norm: NormOption = None,
     seed: Annotated[int, typer.Option(help="seed of the initialization")] = 0,
     report: Annotated[str | None, typer.Option(help="folder for report.html and results.json")] = None,
     max_memory: MaxMemory = None,
     max_work: MaxWork = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """Train deep MLPs on digits with several initializations: which train, which stall, and why."""
+    """Train deep MLPs on digits with several initializations: which train, which stall, and why.
+    With --residual M: residual MLPs of --blocks blocks, and the stream's variance by block."""
     from initlab.experiments.deep import DeepConfig, deep, write_deep_report
 
+    defaults = RESIDUAL_DEEP if residual is not None else PLAIN_DEEP
+    width = defaults["width"] if width is None else width
+    inits = defaults["inits"] if inits is None else inits
+    lr = defaults["lr"] if lr is None else lr
+    iterations = defaults["iterations"] if iterations is None else iterations
+    train_examples = defaults["train_examples"] if train_examples is None else train_examples
     if train_examples < 0:
         raise InitlabError(f"--train-examples must be a positive number of examples (0: all), got {train_examples}")
     config = DeepConfig(
@@ -690,6 +772,10 @@ def deep_cmd(
         iterations=iterations,
         train_examples=train_examples or None,
         seed=seed,
+        residual=residual,
+        blocks=blocks,
+        gate=parse_gate(gate, gate_value),
+        norm=norm,
     )
     if report:
         output_folder(report)

@@ -216,6 +216,9 @@ class RunConfig:
             self.residual,
             (type(self.gate).__name__, self.gate),  # gate True (the init's own) is not gate 1.0
             self.norm,
+            # a recipe that sets gates (rezero) gives its whole ensemble gates: it trains apart from
+            # ungated inits, so He stays the plain residual network it is alone
+            self.residual is not None and bool(getattr(initializers.get(self.init), "needs_gate", False)),
         )
 
     @property
