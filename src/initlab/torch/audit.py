@@ -236,6 +236,52 @@ def _units(Z: torch.Tensor, axis: int, sample: int = 8192) -> torch.Tensor:
     return Zt
 
 
+def _stats(Zt: torch.Tensor, act: str | None, g, n_ex: int, *, Zin: torch.Tensor | None = None, A=None) -> dict:
+    """The statistics every layer reports, LayerAudit's fields by name, from its pre-activations
+    ``Zt: (units, examples)``, what its activation receives (``Zin``, after a norm; else ``Zt``)
+    and gives (``A``; else ``act(Zt)`` for a function of torch's, else ``Zt``), and the gradient at
+    its output ``g`` over ``n_ex`` examples. One helper for the weight layers and the RNN gates."""
+    Zn = (Zt if Zin is None else Zin).double().cpu().numpy()
+    if A is None:
+        A = getattr(torch, act)(Zt) if act in ("tanh", "sigmoid") else Zt
+    return {
+        "dead_fraction": _dead(Zn, act),
+        "saturated_fraction": _saturated(Zn, act),
+        "preactivation_mean": float(Zt.double().mean()),
+        "preactivation_variance": float(Zt.double().var(unbiased=False)),
+        "activation_variance": float(A.detach().double().var()),
+        "gradient_variance": float(g.double().var()) if g is not None else 0.0,
+        "gradient_energy": float(g.double().pow(2).sum()) / max(1, n_ex) if g is not None else 0.0,
+        "measured_q": float(Zt.double().pow(2).mean()),
+    }
+
+
+def _weight_fields(rows, M: torch.Tensor, fan_in: int, fan_out: int, sv_mode: str, fingerprints: bool, **like) -> dict:
+    """What a weight says of itself, LayerAudit's fields by name: identical rows (``rows``: the
+    units' weights and bias; None for an embedding), the extreme singular values of ``M`` and
+    which known initializer it looks like (``like``: `looks_like`'s keywords)."""
+    distinct, groups, near, near_diff = (
+        symmetry(rows, fingerprints=fingerprints) if rows is not None else (None, [], [], None)
+    )
+    sv_max, sv_min = spectrum(M.reshape(M.shape[0], -1), sv_mode)
+    label, evidence = looks_like(M, fan_in, fan_out, (sv_max, sv_min) if sv_mode != "off" else None, **like)
+    return {
+        "fan_in": int(fan_in),
+        "fan_out": int(fan_out),
+        "effective_width": distinct,
+        "groups": groups,
+        "rounding_groups": near,
+        "rounding_difference": near_diff,
+        "sv_max": sv_max,
+        "sv_min": sv_min,
+        "condition": sv_max / sv_min if sv_min > 0 else float("inf"),
+        "looks_like": label,
+        "evidence": evidence,
+        "sigma_w2": fan_in * float(torch.linalg.vector_norm(M.float())) ** 2 / max(1, M.numel()),
+        "std": float(M.double().std()) if M.numel() > 1 else 0.0,
+    }
+
+
 def _check_finite_parameters(model: nn.Module) -> None:
     """NaN or inf weights make every figure meaningless (and the SVD fails): say which."""
     for name, p in model.named_parameters():
@@ -627,22 +673,12 @@ def _layer(
         rows = M.reshape(M.shape[0], -1)
         if bias is not None:
             rows = torch.cat([rows, bias.reshape(-1, 1).to(rows.dtype)], 1)
-    if rows is not None:
-        distinct, groups, near, near_diff = symmetry(rows, fingerprints=fingerprints)
-    else:
-        distinct, groups, near, near_diff = None, [], [], None
-    sv_max, sv_min = spectrum(M.reshape(M.shape[0], -1), sv_mode)
-    like, evidence = looks_like(
-        M,
-        fan_in,
-        fan_out,
-        (sv_max, sv_min) if sv_mode != "off" else None,
-        n_residual=n_residual,
-        base_std=base_std,
-        embedding=embedding,
+    w = _weight_fields(
+        rows, M, fan_in, fan_out, sv_mode, fingerprints, n_residual=n_residual, base_std=base_std, embedding=embedding
     )
-    mean_w2 = float(torch.linalg.vector_norm(M.float())) ** 2 / max(1, M.numel())  # no temporary
-    sigma_w2 = fan_in * mean_w2
+    like = w["looks_like"]
+    sigma_w2 = w["sigma_w2"]
+    mean_w2 = sigma_w2 / fan_in
     x = e.inputs[0] if e.inputs else None
     mean_b2 = float(bias.double().pow(2).mean()) if bias is not None else 0.0
     constant = like == "zeros" or like.startswith("constant")
@@ -671,8 +707,7 @@ def _layer(
             else f"too large: sigma_w^2 = {sigma_w2:.3g}, critical {crit:.3g} (x{r:.2g} per layer)"
         )
     Zt = _units(Z, axis)
-    Zin = _units(act_e.inputs[0], axis) if act_e is not None and torch.is_tensor(act_e.inputs[0]) else Zt
-    Zn = Zin.double().cpu().numpy()
+    Zin = _units(act_e.inputs[0], axis) if act_e is not None and torch.is_tensor(act_e.inputs[0]) else None
     A = act_e.output if act_e is not None and torch.is_tensor(act_e.output) else None
     norm_bias = None
     if norm_e is not None:
@@ -684,33 +719,14 @@ def _layer(
         type=type(e.info.get("module")).__name__ if e.info.get("module") is not None else kind,
         shape=list(e.params[0][1].shape),
         width=int(Zt.shape[0]),
-        fan_in=int(fan_in),
-        fan_out=int(fan_out),
         activation=act,
-        effective_width=distinct,
-        groups=groups,
-        rounding_groups=near,
-        rounding_difference=near_diff,
-        dead_fraction=_dead(Zn, act),
-        saturated_fraction=_saturated(Zn, act),
-        preactivation_mean=float(Zt.double().mean()),
-        preactivation_variance=float(Zt.double().var(unbiased=False)),
-        activation_variance=float(A.detach().double().var()) if A is not None else float(Zt.double().var()),
-        gradient_variance=float(g.double().var()) if g is not None else 0.0,
-        gradient_energy=float(g.double().pow(2).sum()) / max(1, n_ex) if g is not None else 0.0,
-        measured_q=float(Zt.double().pow(2).mean()),
+        **w,
+        **_stats(Zt, act, g, n_ex, Zin=Zin, A=A if A is not None else Zt),
         predicted_q=predicted,
-        sv_max=sv_max,
-        sv_min=sv_min,
-        condition=sv_max / sv_min if sv_min > 0 else float("inf"),
-        looks_like=like,
-        evidence=evidence,
-        sigma_w2=sigma_w2,
         critical_sigma_w2=crit,
         suits=suits,
         param=pname,
         role=role,
-        std=float(M.float().std()) if M.numel() > 1 else 0.0,
         branch=_block_key(add) if add is not None else None,
         branch_end=is_end,
         norm=norm_e.scope or norm_e.op if norm_e is not None else None,
@@ -798,47 +814,22 @@ def _rnn_layers(e: Event, g, sv_mode: str, fingerprints: bool) -> list[LayerAudi
                 sl = slice(j * H, (j + 1) * H)
                 act = "tanh" if gate in ("g", "n") else "sigmoid"
                 rows = torch.cat([W_ih[sl], W_hh[sl], (b_ih[sl] + b_hh[sl]).reshape(-1, 1)], 1)
-                distinct, groups, near, near_diff = symmetry(rows, fingerprints=fingerprints)
                 Mg = torch.cat([W_ih[sl], W_hh[sl]], 1)
-                sv_max, sv_min = spectrum(Mg, sv_mode)
-                like, evidence = looks_like(Mg, Mg.shape[1], H, (sv_max, sv_min) if sv_mode != "off" else None)
                 Zt = P[..., sl].reshape(-1, H).T
-                Zn = Zt.double().cpu().numpy()
-                fan_in = Mg.shape[1]
-                sigma_w2 = fan_in * float(Mg.double().pow(2).mean())
                 out.append(
                     LayerAudit(
                         name=f"{name}.l{layer}{sfx}[{gate}]",
                         type=rnn_type,
                         shape=list(Mg.shape),
                         width=H,
-                        fan_in=fan_in,
-                        fan_out=H,
                         activation=act,
-                        effective_width=distinct,
-                        groups=groups,
-                        rounding_groups=near,
-                        rounding_difference=near_diff,
-                        dead_fraction=None,
-                        saturated_fraction=_saturated(Zn, act),
-                        preactivation_mean=float(Zt.mean()),
-                        preactivation_variance=float(Zt.var(unbiased=False)),
-                        activation_variance=float(getattr(torch, act)(Zt).var()),
-                        gradient_variance=float(g.double().var()) if g is not None else 0.0,
-                        gradient_energy=float(g.double().pow(2).sum()) / max(1, B) if g is not None else 0.0,
-                        measured_q=float(Zt.double().pow(2).mean()),
+                        **_weight_fields(rows, Mg, Mg.shape[1], H, sv_mode, fingerprints),
+                        **_stats(Zt, act, g, B),
                         predicted_q=None,
-                        sv_max=sv_max,
-                        sv_min=sv_min,
-                        condition=sv_max / sv_min if sv_min > 0 else float("inf"),
-                        looks_like=like,
-                        evidence=evidence,
-                        sigma_w2=sigma_w2,
                         critical_sigma_w2=None,
                         suits="not judged by a critical point: a recurrent gate (see the saturated fraction)",
                         param=f"{name}.weight_ih_l{layer}{sfx}, weight_hh_l{layer}{sfx} [{gate}]",
                         role=f"{rnn_type.lower()}:{gate}",
-                        std=float(Mg.double().std()),
                     )
                 )
         inp = torch.cat(outs, -1)
