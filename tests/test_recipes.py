@@ -191,7 +191,8 @@ def test_rezero_network_at_init_is_input_projection_then_readout(
         else:  # glorot_uniform
             b = np.sqrt(6 / (fan_in + fan_out))
             expected = rng.uniform(-b, b, (fan_out, fan_in))
-        np.testing.assert_allclose(p[f"W{l}"], expected, rtol=1e-13, atol=0)
+        # a bound written sqrt(6/(fi+fo)) here, sqrt(3)*sqrt(1/fan_avg) there: 1 ulp of the bound apart
+        np.testing.assert_allclose(p[f"W{l}"], expected, rtol=1e-13, atol=1e-15)
 
 
 def test_a_gate_value_overrides_the_recipes_start_and_a_gateless_layout_is_refused():
@@ -284,7 +285,7 @@ def test_t_fixup_scales_both_branch_layers_of_xavier_uniform(blocks, width, gate
         expected = rng.uniform(-b, b, (fan_out, fan_in))
         if 1 < l < len(dims) - 1:
             expected = expected * 0.67 * blocks**-0.25
-        np.testing.assert_allclose(p[f"W{l}"], expected, rtol=1e-13, atol=0)
+        np.testing.assert_allclose(p[f"W{l}"], expected, rtol=1e-13, atol=1e-15)  # the bound, to 1 ulp
 
 
 @pytest.mark.parametrize("m", [1, 3])
