@@ -114,3 +114,18 @@ def test_cli_reproduce_fixup_json(capsys):
     assert got["name"] == "fixup-2019" and {r["init"] for r in got["rows"]} == {"he", "fixup", "rezero"}
     code, out, err = run(["reproduce", "course-planar", "--seed", "3"], capsys)
     assert code == 2 and "course's own sizes and seeds" in err
+
+
+def test_cli_train_residual_is_the_network_alone(capsys):
+    argv = ["train", "--data", "digits", "--layers", "64,6,6,6,10", "--residual", "1", "--init", "rezero"]
+    code, out, err = run(
+        [*argv, "--norm", "layernorm", "--lr", "0.05", "--iterations", "5", "--seed", "2", "--json"], capsys
+    )
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["config"]["residual"] == 1 and got["config"]["norm"] == "layernorm"
+    ds = data.load("digits")
+    net = Network([64, 6, 6, 6, 10], hidden="tanh", init="rezero", seed=2, residual=1, norm="layernorm")
+    assert got["final_cost"] == net.fit(ds.X_train, ds.Y_train, lr=0.05, iterations=5).final_cost
+    code, out, err = run(["train", "--layers", "2,4,4,1", "--gate", "--iterations", "1"], capsys)
+    assert code == 2 and "gate and norm belong to residual networks" in err

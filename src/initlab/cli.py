@@ -153,6 +153,9 @@ def train_run(
     seed: int | None,
     data_seed: int | None,
     progress: bool = False,
+    residual: int | None = None,
+    gate: bool | float | None = None,
+    norm: str | None = None,
 ) -> dict:
     """One `RunConfig` from the options, trained by `initlab.experiments.run.train`; the
     ``train --json`` object (`RunResult.to_dict`).
@@ -171,6 +174,9 @@ def train_run(
         iterations,
         secrets.randbits(32) if seed is None else seed,
         data_seed=data_seed,
+        residual=residual,
+        gate=gate,
+        norm=norm,
     )
     with progress_bar(iterations, show=progress, cost=True) as callback:
         (result,) = train(config, progress=callback)
@@ -190,6 +196,34 @@ def diverged_line(result: dict, lr_flag: str = "--lr") -> str | None:
     )
 
 
+ResidualOption = Annotated[
+    int | None,
+    typer.Option(
+        help="a residual MLP: weight layers per branch (blocks S += gate * branch(N(S)); hidden layers 1 + M * blocks)"
+    ),
+]
+GateOption = Annotated[
+    bool,
+    typer.Option(
+        "--gate",
+        help="residual: a learned scalar gate per block, starting where the init puts it (1, or 0 for rezero)",
+    ),
+]
+GateValueOption = Annotated[
+    float | None,
+    typer.Option("--gate-value", help="residual: gates (as --gate) starting at this value (0: ReZero's start)"),
+]
+NormOption = Annotated[str | None, typer.Option(help="residual: normalize every read of the stream (layernorm)")]
+
+
+def parse_gate(gate: bool, gate_value: float | None) -> bool | float | None:
+    """``--gate`` and ``--gate-value`` as `initlab.nn.network.Network`'s ``gate``: None (no
+    gates), True (the init's own start) or the starting value."""
+    if gate_value is not None:
+        return float(gate_value)
+    return True if gate else None
+
+
 # ---------------------------------------------------------------------------- commands
 DATA_HELP = f"built-in set ({', '.join(datasets.names())}) or a .csv/.npz file"
 OUTPUT_HELP = "output activation (default: sigmoid for one output unit, softmax for more)"
@@ -206,6 +240,10 @@ def train(
     iterations: Annotated[int, typer.Option(help="gradient-descent steps")] = 10000,
     seed: Annotated[int | None, typer.Option(help="seed of the initialization (default: drawn and printed)")] = None,
     data_seed: Annotated[int | None, typer.Option(help="seed of the data draw (default: the course's sets)")] = None,
+    residual: ResidualOption = None,
+    gate: GateOption = False,
+    gate_value: GateValueOption = None,
+    norm: NormOption = None,
     max_memory: MaxMemory = None,
     max_work: MaxWork = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
@@ -224,6 +262,9 @@ def train(
             seed=seed,
             data_seed=data_seed,
             progress=not as_json,
+            residual=residual,
+            gate=parse_gate(gate, gate_value),
+            norm=norm,
         )
     diverged = diverged_line(result)
     if as_json:
@@ -690,26 +731,6 @@ RESIDUAL_DEEP = {
     "iterations": 300,
     "train_examples": 500,
 }
-GateOption = Annotated[
-    bool,
-    typer.Option(
-        "--gate",
-        help="residual: a learned scalar gate per block, starting where the init puts it (1, or 0 for rezero)",
-    ),
-]
-GateValueOption = Annotated[
-    float | None,
-    typer.Option("--gate-value", help="residual: gates (as --gate) starting at this value (0: ReZero's start)"),
-]
-NormOption = Annotated[str | None, typer.Option(help="residual: normalize every read of the stream (layernorm)")]
-
-
-def parse_gate(gate: bool, gate_value: float | None) -> bool | float | None:
-    """``--gate`` and ``--gate-value`` as `initlab.nn.network.Network`'s ``gate``: None (no
-    gates), True (the init's own start) or the starting value."""
-    if gate_value is not None:
-        return float(gate_value)
-    return True if gate else None
 
 
 @app.command("deep")
@@ -738,9 +759,7 @@ def deep_cmd(
             help=f"training examples of digits used (0: all; default: 600; residual: {RESIDUAL_DEEP['train_examples']})"
         ),
     ] = None,
-    residual: Annotated[
-        int | None, typer.Option(help="residual MLP: weight layers per branch (blocks S += gate * branch(N(S)))")
-    ] = None,
+    residual: ResidualOption = None,
     blocks: Annotated[int, typer.Option(help="residual blocks (with --residual)")] = 100,
     gate: GateOption = False,
     gate_value: GateValueOption = None,
