@@ -196,6 +196,56 @@ def test_trainer_measures_symmetry_and_stops() -> None:
     assert t.snapshot.stopped and 0 < t.snapshot.iteration < 1_000_000
 
 
+@pytest.mark.parametrize(
+    "values, field, words",
+    [
+        ({"layers": "2,8,8,8,8,1", "residual": "2"}, "residual", "1 + 2 * blocks"),
+        ({"layers": "2,10,5,1", "residual": "1"}, "residual", "one width"),
+        ({"norm": "layernorm"}, "norm", "residual"),
+        ({"gate": "learned"}, "gate", "residual"),
+        ({"layers": "2,8,8,1", "residual": "1", "gate": "maybe"}, "gate", "none, learned or a starting value"),
+        ({"layers": "2,8,8,1", "residual": "1", "norm": "batchnorm"}, "norm", "layernorm"),
+        ({"residual": "-1"}, "residual", "residual"),
+        ({"inits": "he,fixup"}, "inits", "residual"),  # a recipe with no plain form, before drawing
+        ({"layers": "2,8,8,1", "residual": "1", "inits": "t_fixup"}, "inits", "t_fixup"),
+    ],
+)
+def test_residual_fields_name_their_own_problem(values, field, words) -> None:
+    cfg, errors = parse_config(values)
+    assert cfg is None and set(errors) == {field} and words in errors[field], errors
+
+
+def test_a_residual_network_trains_in_the_dashboard_as_alone() -> None:
+    """The page's residual network is the one `Network(..., residual=...)` draws and trains; its
+    stream's units are grouped as one set (zeros: one distinct unit in every stream layer)."""
+    cfg, errors = parse_config(
+        {
+            "layers": "2,8,8,8,1",
+            "residual": "1",
+            "gate": "0.5",
+            "norm": "layernorm",
+            "inits": "zeros,he",
+            "iterations": "40",
+            "lr": "0.05",
+        }
+    )
+    assert not errors and cfg.query()["gate"] == "0.5" and parse_config(cfg.query())[0] == cfg
+    t = Trainer(cfg)
+    t.start()
+    t.join(60)
+    s = t.snapshot
+    assert s.done and s.iteration == 40
+    assert s.effective_width[-1][1][0] == [1, 1, 1]
+    from initlab import data
+
+    ds = data.load("circles")
+    alone = Network(
+        [2, 8, 8, 8, 1], hidden=cfg.hidden, init="he", seed=cfg.seed, residual=1, gate=0.5, norm="layernorm"
+    )
+    alone.fit(ds.X_train, ds.Y_train, lr=0.05, iterations=40)
+    assert t.result()["final_cost"][1] == alone.cost(ds.X_train, ds.Y_train)
+
+
 def wait_for(condition, seconds: float, what: str) -> None:
     """Poll ``condition`` every 10 ms for at most ``seconds``."""
     end = time.monotonic() + seconds
@@ -230,7 +280,9 @@ def test_size_is_capped_before_anything_is_allocated() -> None:
     assert peak < 50 * 2**20, f"{peak / 2**20:.0f} MiB allocated before refusing"
 
 
-@pytest.mark.parametrize("field", ["data", "layers", "hidden", "inits", "lr", "iterations", "seed"])
+@pytest.mark.parametrize(
+    "field", ["data", "layers", "hidden", "inits", "lr", "iterations", "seed", "residual", "gate", "norm"]
+)
 def test_every_field_is_bounded_and_answers_in_one_short_line(field: str) -> None:
     _, errors = parse_config({field: "9" * 5000})
     assert set(errors) == {field}

@@ -18,7 +18,9 @@ from initlab import initializers
 from initlab.dashboard.session import (
     DATASETS,
     DEFAULTS,
+    GATES,
     MAX_INITS,
+    NORM_FIELD,
     Trainer,
     parse_config,
     split_inits,
@@ -116,6 +118,26 @@ class Dashboard:
             css_classes=["initlab-hidden"],
             sizing_mode="stretch_width",
         )
+        self.residual = pn.widgets.TextInput(
+            name="Residual: layers per branch (0: plain)",
+            value=DEFAULTS["residual"],
+            css_classes=["initlab-residual"],
+            sizing_mode="stretch_width",
+        )
+        self.gate = pn.widgets.Select(
+            name="Gate per block",
+            options=list(GATES),
+            value=DEFAULTS["gate"],
+            css_classes=["initlab-gate"],
+            sizing_mode="stretch_width",
+        )
+        self.norm = pn.widgets.Select(
+            name="Norm before each branch",
+            options=list(NORM_FIELD),
+            value=DEFAULTS["norm"],
+            css_classes=["initlab-norm"],
+            sizing_mode="stretch_width",
+        )
         self.slots, self.sliders, self.formulas = [], [], []
         fmt = CustomJSTickFormatter(code="return Number(Math.pow(10, tick).toPrecision(2)).toString()")
         for k in range(MAX_INITS):
@@ -160,7 +182,7 @@ class Dashboard:
         )
         self.errors = {
             f: pn.pane.HTML("", css_classes=["initlab-error", f"initlab-error-{f}"], sizing_mode="stretch_width")
-            for f in ("data", "layers", "hidden", "inits", "lr", "iterations", "seed")
+            for f in ("data", "layers", "hidden", "residual", "gate", "norm", "inits", "lr", "iterations", "seed")
         }
         self.train_btn = pn.widgets.Button(name="Train", button_type="primary", css_classes=["initlab-train"])
         self.stop_btn = pn.widgets.Button(name="Stop", button_type="warning", css_classes=["initlab-stop"])
@@ -176,7 +198,17 @@ class Dashboard:
         self.train_btn.on_click(lambda e: self.train())
         self.stop_btn.on_click(lambda e: self.stop())
         self.reset_btn.on_click(lambda e: self.reset())
-        for w in (self.data, self.layers, self.hidden, self.lr, self.iterations, self.seed):
+        for w in (
+            self.data,
+            self.layers,
+            self.hidden,
+            self.residual,
+            self.gate,
+            self.norm,
+            self.lr,
+            self.iterations,
+            self.seed,
+        ):
             w.param.watch(lambda e: self._validate(), "value")
         self.status = pn.pane.HTML("Press Train.", css_classes=["initlab-status"], sizing_mode="stretch_width")
 
@@ -287,6 +319,12 @@ class Dashboard:
             self.errors["layers"],
             self.hidden,
             self.errors["hidden"],
+            self.residual,
+            self.errors["residual"],
+            self.gate,
+            self.errors["gate"],
+            self.norm,
+            self.errors["norm"],
             *[w for k in range(MAX_INITS) for w in (self.slots[k], self.formulas[k], self.sliders[k])],
             self.errors["inits"],
             self.lr,
@@ -333,6 +371,9 @@ class Dashboard:
             "lr": self.lr.value,
             "iterations": self.iterations.value,
             "seed": self.seed.value,
+            "residual": self.residual.value,
+            "gate": self.gate.value,
+            "norm": self.norm.value,
         }
 
     def _apply_args(self, args: dict[str, str]) -> None:
@@ -347,6 +388,11 @@ class Dashboard:
             self.hidden.value = name
         self.layers.value, self.lr.value = v["layers"], v["lr"]
         self.iterations.value, self.seed.value = v["iterations"], v["seed"]
+        self.residual.value = v["residual"]
+        for select, value in ((self.gate, v["gate"]), (self.norm, v["norm"])):
+            if value not in select.options:  # a URL's gate 0.5 (or a bad word): shown with its message, not lost
+                select.options = [*select.options, value]
+            select.value = value
         specs = split_inits(v["inits"])[:MAX_INITS]
         for k, slot in enumerate(self.slots):
             slot.value = specs[k] if k < len(specs) else ""

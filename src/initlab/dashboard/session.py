@@ -54,7 +54,13 @@ DEFAULTS = {
     "lr": "0.01",
     "iterations": "3000",
     "seed": "1",
+    "residual": "0",
+    "gate": "none",
+    "norm": "none",
 }
+#: The gate field's words (a number is a starting value too) and the norm field's.
+GATES = ("none", "learned")
+NORM_FIELD = ("none", "layernorm")
 SNAPSHOT_EVERY = 0.08  # seconds between measured snapshots while training (about 12 a second)
 #: Training runs in chunks (one `Network.fit` call each), Stop checked between them. A chunk
 #: doubles its steps while it takes under CHUNK_SECONDS and halves them when it takes over
@@ -87,11 +93,32 @@ class Config:
     lr: float
     iterations: int
     seed: int
+    #: a residual network's weight layers per branch (None: plain), its gate (None, True or a
+    #: starting value) and norm (`initlab.nn.residual`)
+    residual: int | None = None
+    gate: bool | float | None = None
+    norm: str | None = None
+
+    def structure(self) -> dict:
+        """`RunConfig`'s residual keywords (none for a plain network)."""
+        if self.residual is None:
+            return {}
+        return {"residual": self.residual, "gate": self.gate, "norm": self.norm}
 
     def runs(self) -> list[RunConfig]:
         """One `RunConfig` per init (this tab's ensemble), trained in chunks by `Training.step`."""
         return [
-            RunConfig(self.data, self.layers, self.hidden, None, init, self.lr, self.iterations, self.seed)
+            RunConfig(
+                self.data,
+                self.layers,
+                self.hidden,
+                None,
+                init,
+                self.lr,
+                self.iterations,
+                self.seed,
+                **self.structure(),
+            )
             for init in self.inits
         ]
 
@@ -105,6 +132,15 @@ class Config:
             "lr": f"{self.lr:g}",
             "iterations": str(self.iterations),
             "seed": str(self.seed),
+            **(
+                {}
+                if self.residual is None
+                else {
+                    "residual": str(self.residual),
+                    "gate": "none" if self.gate is None else "learned" if self.gate is True else f"{self.gate:g}",
+                    "norm": self.norm or "none",
+                }
+            ),
         }
 
 
@@ -273,9 +309,72 @@ def parse_config(values: dict[str, str]) -> tuple[Config | None, dict[str, str]]
                 seed = _integer("seed", v[f], 0, MAX_SEED, "a non-negative integer")
         except InitlabError as exc:
             errors[f] = str(exc)
+    residual, gate, norm = _structure(v, layers, errors)
+    if "inits" not in errors and not {"residual", "gate", "norm", "layers"} & set(errors):
+        _check_recipes(inits, layers, residual, gate, norm, errors)
     if errors:
         return None, errors
-    return Config(v["data"], layers, v["hidden"], tuple(inits), lr, iterations, seed), {}
+    return Config(v["data"], layers, v["hidden"], tuple(inits), lr, iterations, seed, residual, gate, norm), {}
+
+
+def _check_recipes(inits, layers, residual, gate, norm, errors: dict[str, str]) -> None:
+    """A recipe the network cannot take (``fixup`` on a plain network, ``t_fixup`` with branches
+    of one layer) is the Initializer field's error, said before anything is drawn."""
+    from initlab.nn.residual import Layout
+
+    for spec in inits:
+        sampler = initializers.get(spec)
+        try:
+            if residual is None:
+                refusal = getattr(sampler, "plain_refusal", None)
+                if refusal:
+                    raise InitlabError(refusal)
+            elif hasattr(sampler, "check"):
+                gated = gate is not None or getattr(sampler, "needs_gate", False)
+                sampler.check(Layout.build(layers, residual, gated, norm))
+        except InitlabError as exc:
+            errors["inits"] = str(exc) if spec in str(exc) else f"initializer {spec!r}: {exc}"
+            return
+
+
+def _structure(v: dict[str, str], layers: tuple[int, ...], errors: dict[str, str]):
+    """The residual fields: ``(residual, gate, norm)`` as `Config` holds them; a bad one gets
+    its message in ``errors`` under its own field (a layout that does not fit the layers under
+    ``residual``)."""
+    from initlab.nn.residual import Layout
+
+    residual = gate = norm = None
+    if "residual" not in errors:
+        try:
+            residual = _integer("residual", v["residual"], 0, MAX_HIDDEN_LAYERS) or None
+        except InitlabError as exc:
+            errors["residual"] = str(exc)
+    if "gate" not in errors:
+        word = v["gate"].strip().lower()
+        if word in GATES:
+            gate = None if word == "none" else True
+        else:
+            try:
+                gate = float(word)
+                if not np.isfinite(gate):
+                    raise ValueError
+            except ValueError:
+                errors["gate"] = f"gate: none, learned or a starting value (a number); got {_clip(v['gate'])}"
+    if "norm" not in errors:
+        norm = v["norm"].strip().lower()
+        if norm not in NORM_FIELD:
+            errors["norm"] = f"norm: choose from {', '.join(NORM_FIELD)}; got {_clip(v['norm'])}"
+        norm = None if norm == "none" else norm
+    if residual is None and "residual" not in errors:
+        for f, value in (("gate", gate), ("norm", norm)):
+            if value is not None and f not in errors:
+                errors[f] = f"{f}: belongs to a residual network; set Residual to the layers per branch"
+    elif residual is not None and layers and not {"layers", "gate", "norm"} & set(errors):
+        try:
+            Layout.build(layers, residual, gate is not None, norm)
+        except InitlabError as exc:
+            errors["residual"] = str(exc)
+    return residual, gate, norm
 
 
 @dataclass
@@ -359,6 +458,7 @@ class Trainer:
         self.variance_predicted = (
             [theory.network_variances(c.hidden, spec, c.layers, self.X).tolist() for spec in c.inits]
             if len(c.layers) >= 4
+            and c.residual is None  # a residual stream: measured only (the page's plot is per layer)
             else None
         )
         self.lock = threading.Lock()
@@ -463,7 +563,7 @@ class Trainer:
         E = len(self.config.inits)
         AL, cache = net.forward(X)
         cost = self.training.costs()  # the run's own record: the number its result holds
-        sym = symmetry(net.params)
+        sym = symmetry(net)  # a residual network's stream units grouped as one set
         reps = [sym.member(k) for k in range(E)]
         weights = [net.params["W1"][k].copy() for k in range(E)]
         check()

@@ -194,12 +194,19 @@ def _rows_sum_loop(x: np.ndarray, out: np.ndarray) -> None:
                 out[e, 0, j] = out[e, 0, j] + x[e, i, j]
 
 
-try:
-    from numba import njit
+_COMPILED: list = []
 
-    _rows_sum = njit(cache=True, nogil=True)(_rows_sum_loop)
-except ImportError:  # pragma: no cover - numba is a dependency; the loop is the same order
-    _rows_sum = _rows_sum_loop
+
+def _rows_sum(x: np.ndarray, out: np.ndarray) -> None:
+    """`_rows_sum_loop` compiled on first use (`import initlab` stays NumPy-only)."""
+    if not _COMPILED:
+        try:
+            from numba import njit
+
+            _COMPILED.append(njit(cache=True, nogil=True)(_rows_sum_loop))
+        except ImportError:  # pragma: no cover - numba is a dependency; the loop is the same order
+            _COMPILED.append(_rows_sum_loop)
+    _COMPILED[0](x, out)
 
 
 def _rows_mean(x: np.ndarray) -> np.ndarray:
