@@ -321,6 +321,55 @@ def lstm(seed: int = 0):
     return LSTMClassifier(), tokens(8, 16)
 
 
+class GRUClassifier(nn.Module):
+    """Embedding -> 1-layer GRU -> the last hidden state -> Linear; PyTorch's default init."""
+
+    def __init__(self, hidden: int = 32, classes: int = 5) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(VOCAB, 16)
+        self.gru = nn.GRU(16, hidden, batch_first=True)
+        self.fc = nn.Linear(hidden, classes)
+
+    def forward(self, idx):
+        out, _ = self.gru(self.emb(idx))
+        return self.fc(out[:, -1])
+
+
+def gru(seed: int = 0):
+    torch.manual_seed(seed)
+    return GRUClassifier(), tokens(8, 16)
+
+
+@torch.no_grad()
+def same_heads(model: nn.Module, block: int = 0, a: int = 0, b: int = 1) -> nn.Module:
+    """Bug: attention head ``b`` of block ``block`` a copy of head ``a`` (its q, k, v rows with
+    their biases and its output-projection columns), in GPT-2 (packed Conv1D), BERT or Llama."""
+    cfg = model.config
+    d = cfg.hidden_size // cfg.num_attention_heads
+    A, B = slice(a * d, (a + 1) * d), slice(b * d, (b + 1) * d)
+    if cfg.model_type == "gpt2":
+        attn = model.transformer.h[block].attn
+        W, bias = attn.c_attn.weight, attn.c_attn.bias  # (in, 3 * hidden): columns are units
+        for j in range(3):
+            off = j * cfg.hidden_size
+            W[:, off + b * d : off + (b + 1) * d] = W[:, off + a * d : off + (a + 1) * d]
+            bias[off + b * d : off + (b + 1) * d] = bias[off + a * d : off + (a + 1) * d]
+        attn.c_proj.weight[B] = attn.c_proj.weight[A]  # Conv1D (in, out): rows are the heads' inputs
+        return model
+    if cfg.model_type == "bert":
+        att = model.encoder.layer[block].attention
+        qkv, o = (att.self.query, att.self.key, att.self.value), att.output.dense
+    else:  # llama: grouped-query attention, heads a and b share a key/value head when a, b = 0, 1
+        att = model.model.layers[block].self_attn
+        qkv, o = (att.q_proj,), att.o_proj
+    for lin in qkv:
+        lin.weight[B] = lin.weight[A]
+        if lin.bias is not None:
+            lin.bias[B] = lin.bias[A]
+    o.weight[:, B] = o.weight[:, A]
+    return model
+
+
 class EncoderClassifier(nn.Module):
     """Embedding -> nn.TransformerEncoder (post-LN, GELU given as a function: F.gelu) -> mean
     -> Linear; PyTorch's default init (MultiheadAttention's xavier_uniform in_proj)."""

@@ -106,6 +106,13 @@ class LayerAudit:
     #: the normalization between it and its activation (BatchNorm), and that norm's mean bias
     norm: str | None = None
     norm_bias_mean: float | None = None
+    #: the root mean square of its input, and the normalization that made that input, if one did
+    input_rms: float | None = None
+    input_norm: str | None = None
+    #: the layer that reads the same parameter first (``lm_head`` tied to ``transformer.wte``)
+    tied_to: str | None = None
+    #: an RNN gate's weight that is constant on its own (``weight_hh_l0 = 0.1``)
+    constant_parts: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -125,6 +132,9 @@ class AuditReport:
     attention: list[dict] = field(default_factory=list)
     #: the output: its shape, std, and the initial cross-entropy against ln(classes) if logits
     output: dict = field(default_factory=dict)
+    #: per normalization with a gain: name, gain (its parameter), gain_mean, gain_zero (every entry
+    #: 0), ends_branch (its output is a residual branch), feeds (the layers reading its output)
+    norms: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -135,6 +145,7 @@ class AuditReport:
             "residual": self.residual,
             "attention": self.attention,
             "output": self.output,
+            "norms": self.norms,
             "findings": self.findings,
         }
 
@@ -546,6 +557,7 @@ def _judge(model, rec: Recorder, grad_of: dict, out: torch.Tensor, sv_mode: str,
     base_std = stds[len(stds) // 2] if stds else None
     base_round = _round_std(base_std) if base_std else None
     names_seen: dict[str, int] = {}
+    matrices: dict[str, tuple] = {}  # attention projections: (rows, bias), for the heads
     layers: list[LayerAudit] = []
     at: list[int] = []  # the event of each layer
     for i, e in enumerate(weights):
@@ -570,6 +582,8 @@ def _judge(model, rec: Recorder, grad_of: dict, out: torch.Tensor, sv_mode: str,
             at.append(e.index)
             Mp = M[sl]
             bp = bias[sl] if bias is not None and bias.dim() == 1 and bias.shape[0] == M.shape[0] else None
+            if _role(pn, e.info["kind"]) in ("q", "k", "v", "o"):
+                matrices[pn] = (Mp, bp)
             Zp = Z if sl == slice(None) else Z[..., sl]
             gp = None if g is None else (g if sl == slice(None) else g[..., sl])
             layers.append(
@@ -599,7 +613,24 @@ def _judge(model, rec: Recorder, grad_of: dict, out: torch.Tensor, sv_mode: str,
             gates = _rnn_layers(e, grad_of.get(e.index), sv_mode, fingerprints)
             layers += gates
             at += [e.index] * len(gates)
+    # a norm's output reaches a layer as itself or as a view (HF's Conv1D reshapes it): by its storage
+    norm_of = {
+        n.output.untyped_storage().data_ptr(): n for n in events if n.kind == "norm" and torch.is_tensor(n.output)
+    }
+    for i, x in zip(at, layers, strict=True):
+        src = events[i].inputs[0] if events[i].inputs else None
+        if torch.is_tensor(src) and src.is_floating_point() and events[i].kind == "weight":
+            x.input_rms = float(src.detach().double().pow(2).mean().sqrt())
+            made = norm_of.get(src.untyped_storage().data_ptr())
+            x.input_norm = (made.scope or made.op) if made is not None else None
     layers = [x for _, x in sorted(zip(at, layers, strict=True), key=lambda p: p[0])]  # stable: in call order
+    first_use: dict[str, LayerAudit] = {}
+    for x in layers:  # a tied parameter (lm_head = wte): one tensor, one label
+        key = x.param.split("[")[0]
+        if key in first_use and not x.role.startswith(("lstm", "gru")):
+            x.tied_to = first_use[key].name
+            x.looks_like, x.evidence = first_use[key].looks_like, first_use[key].evidence + f" (tied to {x.tied_to})"
+        first_use.setdefault(key, x)
     # several rules fit some layers (equal fans): name them as the model's other layers are named
     counts: dict[str, int] = {}
     for x in layers:
@@ -608,7 +639,7 @@ def _judge(model, rec: Recorder, grad_of: dict, out: torch.Tensor, sv_mode: str,
             counts[label] = counts.get(label, 0) + 1
     prefer = tuple(sorted(counts, key=lambda k: (-counts[k], "fan_out" in k)))
     for x in layers:
-        if "; also " in x.evidence and x.role in ("linear", "linear_t", "conv", "conv_transpose"):
+        if "; also " in x.evidence and x.role in ("linear", "linear_t", "conv", "conv_transpose") and not x.tied_to:
             e = next(e for e in weights if e.params[0][0] == x.param.split("[")[0])
             M, fan_in, fan_out, _ = _weight_matrix(e)
             x.looks_like, x.evidence = looks_like(
@@ -632,13 +663,89 @@ def _judge(model, rec: Recorder, grad_of: dict, out: torch.Tensor, sv_mode: str,
     ]
     attention = [_attention(e) for e in events if e.kind == "attention"]
     attention = [a for a in attention if a is not None]
+    for a in attention:
+        a["head_groups"] = _head_groups(a, layers, matrices)
     return AuditReport(
         layers,
         coverage=_coverage(model, rec, layers),
         residual=residual,
         attention=attention,
         output=_output_summary(out, rec),
+        norms=_norms(events, adds, layers),
     )
+
+
+def _head_groups(a: dict, layers: list[LayerAudit], matrices: dict) -> list[list[int]]:
+    """Groups of identical attention heads (of 2 or more) in the call ``a``: a head's signature is
+    its rows of q (with their biases), the rows of k and v of the key/value head it reads
+    (grouped-query attention), and its columns of the output projection; grouped by
+    `initlab.nn.units.group_rows`, the one definition of identical units. Identical heads compute
+    the same attention and receive the same gradient: they stay identical."""
+    from initlab.nn.units import group_rows
+    from initlab.torch.findings import _attention_block
+
+    heads, kv = a.get("heads"), a.get("kv_heads")
+    block = _attention_block(a["scope"] + ".q")
+    roles = {
+        x.role: matrices.get(x.name)
+        for x in layers
+        if x.role in ("q", "k", "v", "o") and _attention_block(x.name) == block
+    }
+    if not heads or heads < 2 or any(roles.get(r) is None for r in "qkvo"):
+        return []
+    (q, bq), (k, bk), (v, bv), (o, _) = (roles[r] for r in "qkvo")
+    d = q.shape[0] // heads
+    kv = kv or heads
+    if q.shape[0] != heads * d or k.shape[0] != kv * d or v.shape[0] != kv * d or o.shape[1] != heads * d:
+        return []
+
+    def rows(M, b, h):
+        sl = slice(h * d, (h + 1) * d)
+        return [M[sl].reshape(-1)] + ([b[sl]] if b is not None else [])
+
+    sig = torch.stack(
+        [
+            torch.cat(
+                rows(q, bq, h)
+                + rows(k, bk, h * kv // heads)
+                + rows(v, bv, h * kv // heads)
+                + [o[:, h * d : (h + 1) * d].T.reshape(-1)]
+            ).double()
+            for h in range(heads)
+        ]
+    )
+    return [g for g in group_rows(sig.cpu().numpy()) if len(g) > 1]
+
+
+GAIN_NAMES = ("weight", "scale", "gamma")
+
+
+def _norms(events: list[Event], adds: list[Event], layers: list[LayerAudit]) -> list[dict]:
+    """Each normalization with a gain: the gain's mean, whether every entry is 0 (the norm then
+    outputs its bias alone: the same vector for every position), whether it ends a residual
+    branch (its output is what the add adds: zero there is the identity-at-init convention), and
+    the layers that read its output."""
+    out = []
+    for n in events:
+        if n.kind != "norm":
+            continue
+        gains = [(pn, p) for pn, p in n.params if p.dim() == 1 and pn.rsplit(".", 1)[-1] in GAIN_NAMES]
+        if not gains:
+            continue
+        pn, gain = gains[0]
+        gain = gain.detach()
+        feeds = [x.name for x in layers if x.input_norm == (n.scope or n.op)]
+        out.append(
+            {
+                "name": n.scope or n.op,
+                "gain": pn,
+                "gain_mean": float(gain.double().mean()),
+                "gain_zero": bool((gain == 0).all()),
+                "ends_branch": any(a.inputs[1] is n.output for a in adds),
+                "feeds": feeds,
+            }
+        )
+    return out
 
 
 def _block_key(a: Event) -> str:
@@ -816,6 +923,11 @@ def _rnn_layers(e: Event, g, sv_mode: str, fingerprints: bool) -> list[LayerAudi
                 rows = torch.cat([W_ih[sl], W_hh[sl], (b_ih[sl] + b_hh[sl]).reshape(-1, 1)], 1)
                 Mg = torch.cat([W_ih[sl], W_hh[sl]], 1)
                 Zt = P[..., sl].reshape(-1, H).T
+                constant = [
+                    f"{part}_l{layer}{sfx} = {float(W[sl].reshape(-1)[0]):g}"
+                    for part, W in (("weight_ih", W_ih), ("weight_hh", W_hh))
+                    if W[sl].numel() > 1 and bool((W[sl] == W[sl].reshape(-1)[0]).all())
+                ]
                 out.append(
                     LayerAudit(
                         name=f"{name}.l{layer}{sfx}[{gate}]",
@@ -830,6 +942,7 @@ def _rnn_layers(e: Event, g, sv_mode: str, fingerprints: bool) -> list[LayerAudi
                         suits="not judged by a critical point: a recurrent gate (see the saturated fraction)",
                         param=f"{name}.weight_ih_l{layer}{sfx}, weight_hh_l{layer}{sfx} [{gate}]",
                         role=f"{rnn_type.lower()}:{gate}",
+                        constant_parts=constant,
                     )
                 )
         inp = torch.cat(outs, -1)
@@ -839,10 +952,12 @@ def _rnn_layers(e: Event, g, sv_mode: str, fingerprints: bool) -> list[LayerAudi
 def _attention(e: Event) -> dict | None:
     """The attention logits' std over the unmasked (query, key) pairs and the rows' entropy
     against uniform attention, on at most 2 examples x 64 queries (all heads)."""
+    heads = kv_heads = None
     if e.op == "sdpa":
         q, k = e.inputs
         if q.dim() < 3 or k.dim() < 3:
             return None
+        heads, kv_heads = int(q.shape[-3]), int(k.shape[-3])
         q = q[:2, ..., :64, :].double()
         k = k[:2].double()
         if k.shape[-3] != q.shape[-3] and q.dim() == 4 and q.shape[1] % k.shape[1] == 0:
@@ -871,6 +986,7 @@ def _attention(e: Event) -> dict | None:
         head_dim = q.shape[-1]
     else:
         S = e.inputs[0][:2, :, :64].double()
+        heads = int(S.shape[1])
         valid = S > -1e4
         scale = None
         head_dim = None
@@ -893,6 +1009,8 @@ def _attention(e: Event) -> dict | None:
         "max_prob": float(P.amax(-1)[rows].mean()),
         "scale": scale,
         "head_dim": head_dim,
+        "heads": heads,
+        "kv_heads": kv_heads,
     }
 
 

@@ -194,12 +194,35 @@ def findings(report: AuditReport | list[LayerAudit]) -> list[dict]:
                         f"keeping at most the output projection at zero",
                     )
                 )
+    same_heads = set()  # attention blocks with identical heads: one finding for the block, not one per q/k/v
+    for a in report.attention:
+        block = _attention_block(a["scope"] + ".q")
+        if a.get("head_groups") and not any(_attention_block(n) == block for n in paired):  # zeros: said above
+            same_heads.add(block)
+            distinct = a["heads"] - sum(len(g) - 1 for g in a["head_groups"])
+            pairs = "; ".join(" and ".join(f"{h}" for h in g) for g in a["head_groups"])
+            out.append(
+                _finding(
+                    block,
+                    "error",
+                    "symmetry",
+                    f"{block}: {distinct} of {a['heads']} attention heads distinct: heads {pairs} are identical "
+                    f"(their rows of q, k and v, biases included, and their columns of the output projection): "
+                    f"they compute the same attention and receive the same gradient, so they stay identical; "
+                    f"draw every head at random (normal std 0.02, GPT-2/BERT/Llama's initializer_range)",
+                )
+            )
     for i, x in enumerate(layers):
         last = i == len(layers) - 1
         fix = recommended(x.activation)
-        unit = "channels" if "Conv" in x.type or x.role in ("conv", "conv_transpose") else "units"
+        conv = x.role in ("conv", "conv_transpose") or (x.type.startswith("Conv") and x.role != "linear_t")
+        unit = "channels" if conv else "units"
+        if x.role in ("q", "k", "v", "o") and _attention_block(x.name) in same_heads:
+            x_sym = False  # said once for the block, by heads
+        else:
+            x_sym = True
         constant = x.looks_like == "zeros" or x.looks_like.startswith("constant")
-        if x.name in paired:
+        if x.name in paired or x.tied_to:
             pass
         elif x.branch_end and zero(x):
             out.append(
@@ -212,7 +235,7 @@ def findings(report: AuditReport | list[LayerAudit]) -> list[dict]:
                     f"gradient is not zero, so it learns",
                 )
             )
-        elif x.rounding_groups:
+        elif x.rounding_groups and x_sym:
             distinct = x.width - sum(len(g) - 1 for g in x.rounding_groups)
             out.append(
                 _finding(
@@ -224,7 +247,7 @@ def findings(report: AuditReport | list[LayerAudit]) -> list[dict]:
                     f"function but for float rounding, so they started identical; initialize with {fix}",
                 )
             )
-        elif x.effective_width is not None and x.effective_width < x.width:
+        elif x.effective_width is not None and x.effective_width < x.width and x_sym:
             why = "weights are constant" if constant else "some rows are identical"
             rfix = (
                 "reset_parameters() (PyTorch's default U(+-1/sqrt(hidden))), or orthogonal W_hh and glorot_uniform W_ih"
@@ -239,6 +262,8 @@ def findings(report: AuditReport | list[LayerAudit]) -> list[dict]:
                     f"{x.name}: {x.effective_width} of {x.width} {unit} distinct: {why}; initialize with {rfix}",
                 )
             )
+        elif x.constant_parts and not constant:
+            pass  # an RNN layer's constant weight: said once for the layer, below
         elif constant and x.role != "embedding":
             out.append(
                 _finding(
@@ -315,22 +340,10 @@ def findings(report: AuditReport | list[LayerAudit]) -> list[dict]:
             )
     out += _residual_findings(report)
     out += _attention_findings(report)
-    o = report.output
-    if o.get("logits") and o["initial_loss"] - o["uniform_loss"] > LOGIT_EXCESS_NATS:
-        head = next((x for x in reversed(layers) if x.role in ("linear", "linear_t")), None)
-        hname = head.name if head else "the output layer"
-        out.append(
-            _finding(
-                hname,
-                "warning",
-                "logits",
-                f"the output logits have std {o['std']:.3g} at init: a cross-entropy loss starts at "
-                f"{o['initial_loss']:.3g} nats against ln({o['shape'][-1]}) = {o['uniform_loss']:.3g} for a "
-                f"uniform guess, and the first steps go to shrinking them; {hname} looks like "
-                f"{head.looks_like if head else '?'}: initialize it small (normal std 0.02, or zeros as "
-                f"in muP's readout)",
-            )
-        )
+    out += _rnn_findings(layers)
+    out += _norm_findings(report)
+    out += _embedding_findings(report)
+    out += _logit_findings(report, out)
     if not report.residual:
         chain = [x for x in layers if x.role not in ("embedding",) and not x.role.startswith(("lstm", "gru"))]
         signal = [x.measured_q for x in chain if x.measured_q > 0]
@@ -481,5 +494,162 @@ def _attention_findings(report: AuditReport) -> list[dict]:
             f"to the keys it ignores.{scale_words}"
             + (f" q and k look like {looks}: " if looks else " ")
             + "initialize q and k with normal std 0.02 (initializer_range) or smaller",
+        )
+    ]
+
+
+def _logit_findings(report: AuditReport, found: list[dict]) -> list[dict]:
+    """Logits too large at init, blamed on what makes them: the readout when it amplifies (its
+    sigma_w^2 above He's 2), else its input (a norm's gain, or the layers before: the findings
+    already made); nothing more when the readout is an embedding tied to it that is already
+    reported."""
+    o = report.output
+    if not (o.get("logits") and o["initial_loss"] - o["uniform_loss"] > LOGIT_EXCESS_NATS):
+        return []
+    head = next((x for x in reversed(report.layers) if x.role in ("linear", "linear_t")), None)
+    if head is not None and head.tied_to and any(f["layer"] == head.tied_to for f in found):
+        return []  # the embedding's finding says it, naming both
+    hname = head.name if head else "the output layer"
+    size = (
+        f"the output logits have std {o['std']:.3g} at init: a cross-entropy loss starts at "
+        f"{o['initial_loss']:.3g} nats against ln({o['shape'][-1]}) = {o['uniform_loss']:.3g} for a "
+        f"uniform guess, and the first steps go to shrinking them"
+    )
+    if head is None or head.sigma_w2 > 2 or head.input_rms is None:
+        looks = head.looks_like if head else "?"
+        tied = f" (tied to {head.tied_to})" if head is not None and head.tied_to else ""
+        return [
+            _finding(
+                hname,
+                "warning",
+                "logits",
+                f"{size}; {hname}{tied} looks like {looks}: initialize it small (normal std 0.02, or zeros "
+                f"as in muP's readout)",
+            )
+        ]
+    norm = next((n for n in report.norms if n["name"] == head.input_norm), None)
+    fine = f"{hname} itself is fine ({head.looks_like}, sigma_w^2 = {head.sigma_w2:.3g})"
+    if norm is not None and abs(norm["gain_mean"]) > 2:
+        return [
+            _finding(
+                norm["name"],
+                "warning",
+                "logits",
+                f"{size}; {fine}, but its input has RMS {head.input_rms:.3g}: {norm['name']}'s gain "
+                f"({norm['gain']}) has mean {norm['gain_mean']:.3g}: set it to ones (nn.init.ones_, PyTorch's default)",
+            )
+        ]
+    before = [f["layer"] for f in found if f["severity"] != "info" and f["layer"] and f["layer"] != hname]
+    return [
+        _finding(
+            hname,
+            "info" if before else "warning",
+            "logits",
+            f"{size}; {fine}: its input has RMS {head.input_rms:.3g}"
+            + (
+                f", made by the layers found above ({', '.join(before[:3])})"
+                if before
+                else ": scale what feeds it down"
+            ),
+        )
+    ]
+
+
+def _rnn_findings(layers: list[LayerAudit]) -> list[dict]:
+    """An RNN layer with one weight constant on its own (W_hh = 0.1, W_ih random): its units stay
+    distinct by W_ih, but every unit receives the same recurrent input c * sum(h), a rank-1
+    recurrence; one finding per layer, naming the gates."""
+    out, seen = [], {}
+    for x in layers:
+        whole = x.looks_like == "zeros" or x.looks_like.startswith("constant")  # said as a symmetry
+        if x.constant_parts and not whole and (x.effective_width is None or x.effective_width == x.width):
+            seen.setdefault(x.name.split("[")[0], []).append(x)
+    for name, gates in seen.items():
+        parts = sorted({p for x in gates for p in x.constant_parts})
+        letters = ", ".join(x.name.split("[")[-1].rstrip("]") for x in gates)
+        out.append(
+            _finding(
+                gates[0].name,
+                "warning",
+                "constant",
+                f"{name}: {'; '.join(parts)}: constant in gates {letters}: every unit receives the same "
+                f"input through it (the constant times the sum of the inputs it reads), a rank-1 map that "
+                f"the units tell apart only through the other weight; initialize with reset_parameters() "
+                f"(PyTorch's default U(+-1/sqrt(hidden))), or orthogonal W_hh and glorot_uniform W_ih",
+            )
+        )
+    return out
+
+
+def _norm_findings(report: AuditReport) -> list[dict]:
+    """A normalization whose gain is zero: it outputs its bias alone, the same vector at every
+    position, so what reads it sees no signal and passes no gradient back through it. Where it
+    ends a residual branch that is the identity-at-init convention (Goyal et al. 2017's zero
+    last BatchNorm gain, torchvision's zero_init_residual)."""
+    out = []
+    for n in report.norms:
+        if not n["gain_zero"]:
+            continue
+        if n["ends_branch"]:
+            out.append(
+                _finding(
+                    n["name"],
+                    "info",
+                    "convention",
+                    f"{n['name']}: gain zero, and it ends a residual branch: the block starts as the identity "
+                    f"(Goyal et al. 2017's zero-initialized last norm gain, torchvision's zero_init_residual)",
+                )
+            )
+            continue
+        feeds = ", ".join(n["feeds"][:3]) if n["feeds"] else "the layers after it"
+        out.append(
+            _finding(
+                n["name"],
+                "error",
+                "norm",
+                f"{n['name']}: its gain ({n['gain']}) is zero: it outputs its bias alone, the same vector at "
+                f"every position, so what reads it ({feeds}) sees no signal and no gradient passes back "
+                f"through it: the branch it feeds is off; set the gain to ones (nn.init.ones_, PyTorch's default)",
+            )
+        )
+    return out
+
+
+def _embedding_findings(report: AuditReport) -> list[dict]:
+    """An embedding far larger than the model's other weights (nn.Embedding's default N(0, 1) in
+    a model initialized at normal std 0.02) makes a pre-LN residual stream the residual branches
+    barely change: every block starts as (nearly) the identity whatever its weights, and a tied
+    readout makes huge logits. Said once, naming the readout tied to it."""
+    res = [r for r in report.residual if r["pre_norm"]]
+    embs = [x for x in report.layers if x.role == "embedding"]
+    others = [x.std for x in report.layers if x.role in ("linear", "linear_t") and not x.tied_to and x.std > 0]
+    if not res or not embs or not others:
+        return []
+    rounded = [_round_std(v) or v for v in others]
+    base = max(set(rounded), key=rounded.count)  # the model's usual std (0.02)
+    big = [x for x in embs if x.std > 10 * base]
+    ratio = float(np.median([r["ratio"] for r in res]))
+    if not big or ratio >= 1 / DWARF_RATIO:
+        return []
+    worst = max(big, key=lambda x: x.std)
+    tied = [x for x in report.layers if x.tied_to == worst.name]
+    o = report.output
+    also = ""
+    if tied and o.get("logits"):
+        also = (
+            f"; {tied[0].name}, tied to it, makes output logits of std {o['std']:.3g} (a cross-entropy loss "
+            f"starts at {o['initial_loss']:.3g} nats against ln({o['shape'][-1]}) = {o['uniform_loss']:.3g})"
+        )
+    names = ", ".join(x.name for x in big) + (f" (and {tied[0].name}, tied to it)" if tied else "")
+    return [
+        _finding(
+            worst.name,
+            "warning",
+            "embedding",
+            f"{names}: std {worst.std:.3g} ({worst.looks_like}) against std {base:.3g} for the model's other "
+            f"layers: the residual stream starts at RMS {res[0]['stream_rms']:.3g} and the branches add "
+            f"{ratio:.2g} of it (median over {len(res)}), so every block starts as almost the identity and "
+            f"its updates are a small share of the stream{also}; initialize the embedding as the rest "
+            f"(normal std 0.02 in GPT-2/BERT/Llama, initializer_range)",
         )
     ]
