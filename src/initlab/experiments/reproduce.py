@@ -291,8 +291,9 @@ def fixup_2019(config: FixupConfig | None = None, *, progress=None) -> Reproduct
         f"{config.examples} training digits (full batch), {config.steps} steps of gradient descent at lr "
         f"{config.lr}, seed {config.seed}; the paper trains ResNets on CIFAR-10 and ImageNet with SGD: this is "
         "its claim at a scale this machine runs, not its figures",
-        "first gradient norm: of every parameter at init, one norm; inf where it overflows float64 (He at "
-        "1000 blocks: the stream's variance is about 2^1000 times the input's)",
+        "first gradient norm: of every parameter at init, one norm (inf where it overflows float64); theory: the "
+        "mean of the stream's second moment over networks (initlab.theory.residual_variances), of which one "
+        "network at width 16 is a single, skewed draw (docs/deep.md)",
     ]
     return Reproduction("fixup-2019", rows, notes)
 
