@@ -699,3 +699,42 @@ def test_logits_blame_what_makes_them_not_a_readout_that_is_fine():
     assert [(f["kind"], f["layer"]) for f in serious(rep)] == [("scale", "0")]
     note = next(f for f in rep.findings if f["kind"] == "logits")
     assert note["severity"] == "info" and "4 itself is fine" in note["message"]
+
+
+# ----------------------------------------------------------------------------- messages
+@pytest.mark.parametrize("content", [b"garbage", bytes(range(256)) * 3, "truncated"])
+def test_a_corrupt_npz_is_named_as_such(tmp_path, content):
+    from initlab.errors import InitlabError
+    from initlab.torch.faces import load_batch
+
+    path = tmp_path / "batch.npz"
+    if content == "truncated":
+        np.savez(path, input_ids=np.zeros((2, 8), dtype=np.int64))
+        content = path.read_bytes()[:100]
+    path.write_bytes(content)
+    with pytest.raises(InitlabError) as e:
+        load_batch(str(path))
+    msg = str(e.value)
+    assert f"--input {path} is not a readable .npz file" in msg and "pickle" not in msg
+
+
+def test_one_layer_is_one_layer_and_the_notebook_view():
+    rep = audit(nn.Linear(4, 3), torch.randn(5, 4))
+    assert rep.lines()[0].startswith("audit of 1 layer on a batch")
+    page = rep._repr_html_()
+    assert page.count("<tr>") == 2 and "audit of 1 layer" in page
+
+
+def test_a_wrong_factory_name_lists_only_factories(tmp_path):
+    from initlab.errors import InitlabError
+    from initlab.torch.faces import load_model
+
+    (tmp_path / "models.py").write_text(
+        "import dataclasses\nimport torch\nfrom torch import nn\nfrom torch.nn import Linear\n"
+        "@dataclasses.dataclass\nclass Config:\n    width: int = 4\n"
+        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = Linear(4, 2)\n"
+        "def make():\n    return Net()\n"
+    )
+    with pytest.raises(InitlabError) as e:
+        load_model(f"{tmp_path / 'models.py'}:nope")
+    assert str(e.value).endswith("it defines: Net, make")

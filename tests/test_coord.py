@@ -306,7 +306,7 @@ def test_cli_json_passes_on_mup_with_tokens(capsys):
         (["{m}:mlp_sp", "--widths", "32,64", "--input-shape", "8,10"], "on a batch of shape (8, 10) raised"),
         (["{m}:nothing", "--widths", "32,64", "--input-shape", "8,64"], "has no function 'nothing'"),
         (["{m}", "--widths", "32,64", "--input-shape", "8,64"], "FILE.py:FACTORY"),
-        (["{m}:mlp_sp", "--input-shape", "8,64", "--input-dtype", "long"], "needs --vocab"),
+        (["{m}:mlp_sp", "--input-shape", "8,64", "--input-dtype", "long"], "give their range with --vocab N"),
         (["{m}:mlp_sp", "--input-shape", "8,64", "--input-dtype", "int8"], "unknown --input-dtype 'int8'"),
         (["{m}:mlp_sp", "--input-shape", "8,64", "--optimizer", "lion"], "unknown optimizer 'lion'"),
         (["{m}:mlp_sp", "--input-shape", "8,0"], "positive sizes"),
@@ -386,3 +386,47 @@ def test_a_dict_output_is_read_as_the_audit_reads_it():
     assert wrapped.growth["b"] == pytest.approx(plain.growth["2"], rel=1e-12)
     with pytest.raises(InitlabError, match="without 'logits'"):
         coord_check(lambda w: Dict(w, key="out"), [32, 128], x, steps=2)
+
+
+def test_output_key_and_the_notebook_view(tmp_path, capsys):
+    """The model's output a dict: coord_check takes the tensor named by output_key (the CLI's
+    --output-key, as the audit's); the result shows itself in a notebook as a table."""
+
+    class Two(nn.Module):
+        def __init__(self, width):
+            super().__init__()
+            self.a, self.b = nn.Linear(4, width), nn.Linear(width, 3)
+
+        def forward(self, x):
+            h = self.a(x)
+            return {"hidden": h, "scores": self.b(torch.relu(h))}
+
+    x = torch.randn(8, 4, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(InitlabError, match="without 'logits'"):
+        coord_check(Two, [8, 32], x, steps=1)
+    r = coord_check(Two, [8, 32], x, steps=1, output_key="scores")
+    assert {rec["module"] for rec in r.records} == {"a", "b"}
+    page = r._repr_html_()
+    assert page.count("<tr>") == 1 + len(r.modules) and ("PASS" in page or "FAIL" in page)
+    (tmp_path / "m.py").write_text(
+        "import torch\nfrom torch import nn\n"
+        "class Two(nn.Module):\n"
+        "    def __init__(self, width):\n"
+        "        super().__init__()\n"
+        "        self.a, self.b = nn.Linear(4, width), nn.Linear(width, 3)\n"
+        "    def forward(self, x):\n"
+        "        return {'hidden': self.a(x), 'scores': self.b(self.a(x))}\n"
+    )
+    argv = ["coord-check", f"{tmp_path / 'm.py'}:Two", "--widths", "8,32", "--input-shape", "8,4", "--steps", "1"]
+    code, out, err = run([*argv, "--output-key", "scores"], capsys)
+    assert code in (0, 1) and "coordinate check" in out, err
+
+
+def test_vocab_missing_says_what_to_give():
+    from initlab.torch.coord import random_batch
+
+    with pytest.raises(InitlabError) as e:
+        random_batch([2, 8], dtype="long")
+    assert "None" not in str(e.value) and "--vocab N" in str(e.value)
+    with pytest.raises(InitlabError, match="got 0"):
+        random_batch([2, 8], dtype="long", vocab=0)

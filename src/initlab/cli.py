@@ -1109,6 +1109,9 @@ def coord_check_cmd(
         str | None, typer.Option(help="modules muP lets shrink at init, comma-separated globs, e.g. '*.scores'")
     ] = None,
     seed: Annotated[int, typer.Option(help="first seed of the models; the seed of the random batch")] = 0,
+    output_key: Annotated[
+        str | None, typer.Option(help="the output to train on when the model returns a dict (default: logits)")
+    ] = None,
     report: Annotated[str | None, typer.Option(help="folder for report.html (the plot) and results.json")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
@@ -1129,7 +1132,16 @@ def coord_check_cmd(
         output_folder(report)
     factory, _ = load_function(target)
     result = coord_check(
-        factory, ws, batch, steps=steps, optimizer=optimizer, lr=lr, seeds=seeds, seed=seed, exempt=patterns
+        factory,
+        ws,
+        batch,
+        steps=steps,
+        optimizer=optimizer,
+        lr=lr,
+        seeds=seeds,
+        seed=seed,
+        exempt=patterns,
+        output_key=output_key,
     )
     with writing(report, "--report"):
         paths = write_coord_report(result, report, title=target) if report else {}

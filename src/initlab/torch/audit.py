@@ -149,6 +149,25 @@ class AuditReport:
             "findings": self.findings,
         }
 
+    def _repr_html_(self) -> str:
+        """A notebook's view: the findings, the coverage and the layers' table."""
+        import html
+
+        from initlab.torch.faces import html_table
+
+        items = "".join(f"<li>[{f['severity']}] {html.escape(f['message'])}</li>" for f in self.findings)
+        rows = [
+            [x.name, x.type, x.activation or "-", x.width, "-" if x.effective_width is None else x.effective_width]
+            + [f"{x.activation_variance:.3g}", f"{x.gradient_variance:.3g}", x.looks_like, x.suits]
+            for x in self.layers
+        ]
+        head = ["layer", "type", "activation", "width", "distinct", "var(a)", "var(grad)", "looks like", "judged"]
+        return (
+            f"<p><b>{html.escape(self.lines()[0])}</b><br>{html.escape(self.coverage_line())}</p>"
+            + (f"<ul>{items}</ul>" if items else "<p>No problems found.</p>")
+            + html_table(head, rows)
+        )
+
     def coverage_line(self) -> str:
         """One line: how many parameters were audited, and what was not, and why."""
         c = self.coverage
@@ -167,7 +186,8 @@ class AuditReport:
 
     def lines(self) -> list[str]:
         out = [
-            f"audit of {len(self.layers)} layers on a batch of shape {tuple(self.input_shape)} "
+            f"audit of {len(self.layers)} layer{'' if len(self.layers) == 1 else 's'} on a batch of shape "
+            f"{tuple(self.input_shape)} "
             f"({self.passes.get('forward', 0)} forward, {self.passes.get('backward', 0)} backward pass)",
         ]
         if self.coverage:

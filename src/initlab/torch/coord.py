@@ -215,6 +215,22 @@ class CoordCheck:
     def __repr__(self) -> str:
         return "\n".join(self.lines())
 
+    def _repr_html_(self) -> str:
+        """A notebook's view: the verdict, and the growth per module and step (``*``: not judged)."""
+        import html
+
+        from initlab.torch.faces import html_table
+
+        rows = [
+            [m]
+            + [_fmt_growth(g) + ("" if self.judged(m, s) else "*") for s, g in enumerate(self.growth[m])]
+            + [self.verdict(m)]
+            for m in self.modules
+        ]
+        head = ["module"] + [f"step {s}" for s in range(self.steps)] + ["verdict"]
+        lines = [html.escape(line) for line in self.lines()]
+        return html_table(head, rows, note=f"<b>{lines[-1]}</b> ({lines[0]})")
+
     def to_dict(self) -> dict:
         return {
             "widths": self.widths,
@@ -328,6 +344,7 @@ def coord_check(
     seed: int = 0,
     target: torch.Tensor | None = None,
     exempt: Sequence[str] = (),
+    output_key: str | None = None,
 ) -> CoordCheck:
     """Train ``factory(width)`` for a few steps at each width and judge whether every module's
     output keeps its coordinate size as width grows (mup's coordinate check; see the module's
@@ -341,7 +358,9 @@ def coord_check(
     mean over seeds. ``target``: labels for the loss (integer: cross-entropy; float: mean squared
     error); default, fixed random labels (the same for every seed). ``exempt``: ``fnmatch``
     patterns of modules that muP lets change with width at initialization (attention logits),
-    beside the readout, which is found by itself.
+    beside the readout, which is found by itself. ``output_key``: which tensor of a dict,
+    ``ModelOutput`` or tuple output the loss is taken on (default: its ``logits``, or its first
+    tensor), as the audit's.
 
     Each record is ``l1 = mean(|y|)`` over every entry of the module's output ``y`` (any shape:
     ``(batch, width)``, ``(batch, seq, width)``, ...).
@@ -399,7 +418,7 @@ def coord_check(
                     finally:
                         for h in handles:
                             h.remove()
-                    y = _output_tensor(output)
+                    y = _output_tensor(output, output_key)
                     if not torch.is_floating_point(y):
                         raise InitlabError(f"the model's output has dtype {y.dtype}: coord_check needs float logits")
                     seen = rec.seen
@@ -506,8 +525,10 @@ def random_batch(shape: Sequence[int], *, dtype: str = "float", vocab: int | Non
             raise InitlabError("--vocab goes with --input-dtype long (token ids), not float inputs")
         return torch.randn(*shape, generator=g)
     if dtype == "long":
-        if vocab is None or vocab < 1:
-            raise InitlabError(f"--input-dtype long needs --vocab N (token ids in [0, N)), got {vocab!r}")
+        if vocab is None:
+            raise InitlabError("--input-dtype long draws token ids: give their range with --vocab N (ids in [0, N))")
+        if vocab < 1:
+            raise InitlabError(f"--vocab must be a positive number of tokens, got {vocab}")
         return torch.randint(0, vocab, tuple(shape), generator=g)
     raise unknown("--input-dtype", dtype, ["float", "long"])
 

@@ -40,7 +40,7 @@ def load_model(target: str, *, checkpoint: str | None = None) -> nn.Module:
         module = import_file(path)
         fn = getattr(module, factory, None)
         if fn is None:
-            names = [n for n in dir(module) if callable(getattr(module, n)) and not n.startswith("_")]
+            names = [n for n in dir(module) if _is_factory(module, n)]
             raise InitlabError(f"{path} has no {factory!r}; it defines: {', '.join(names) or 'nothing callable'}")
         with user_code(f"{path}:{factory}()"):
             model = fn()
@@ -93,6 +93,18 @@ DTYPES = {
 }
 
 
+def _is_factory(module, name: str) -> bool:
+    """A name a user may mean as FILE.py:FACTORY: a function defined in the file, or an
+    ``nn.Module`` class defined there (calling it builds the model); not what it imports, not
+    its other classes (a dataclass, an Enum, a config)."""
+    import inspect
+
+    obj = getattr(module, name, None)
+    if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+        return False
+    return inspect.isfunction(obj) or (inspect.isclass(obj) and issubclass(obj, nn.Module))
+
+
 def make_batch(
     model: nn.Module, shape: list[int], *, dtype: str = "float", vocab: int | None = None, seed: int = 0
 ) -> torch.Tensor:
@@ -131,6 +143,13 @@ def load_batch(path: str):
     if not p.is_file():
         raise InitlabError(f"--input {path} does not exist or is not a file")
     if p.suffix == ".npz":
+        import zipfile
+
+        if not zipfile.is_zipfile(p):  # np.load would read it as pickled data and say so
+            raise InitlabError(
+                f"--input {path} is not a readable .npz file: not a zip archive (np.savez writes one); "
+                f"corrupt, truncated, or another format named .npz"
+            )
         try:
             with np.load(p, allow_pickle=False) as z:
                 arrays = {k: torch.from_numpy(np.array(z[k])) for k in z.files}
@@ -160,6 +179,23 @@ def load_batch(path: str):
             f"(positional arguments) or a dict of tensors (keyword arguments)"
         )
     raise InitlabError(f"--input {path}: expected a .pt or .npz file")
+
+
+def html_table(head: list[str], rows: list[list], *, note: str = "") -> str:
+    """An HTML fragment for a notebook's ``_repr_html_``: an optional note, then a table in its own
+    scrolling box (a long name never widens the cell past it), every cell escaped."""
+    import html
+
+    cells = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return (
+        (f"<p>{note}</p>" if note else "")
+        + '<div style="max-width: 100%; overflow-x: auto"><table style="font-size: 12px">'
+        + "<tr>"
+        + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        + "</tr>"
+        + cells
+        + "</table></div>"
+    )
 
 
 def write_audit_report(report: AuditReport, out_dir) -> dict:
