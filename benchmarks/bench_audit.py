@@ -95,9 +95,49 @@ def _convs_normal(model):
     return model
 
 
+FIRST_CALL = """
+import sys, time
+import torch
+torch.set_num_threads(1)
+sys.path.insert(0, sys.argv[1])
+from tests import audit_zoo as zoo
+import initlab.torch
+model, x = zoo.gpt2(6, int(sys.argv[2]))
+def plain():
+    model.zero_grad(set_to_none=True)
+    model(x).logits.float().sum().backward()
+times = []
+for _ in range(4):
+    t = time.perf_counter(); plain(); times.append(time.perf_counter() - t)
+model.zero_grad(set_to_none=True)
+t = time.perf_counter(); initlab.torch.audit(model, x); first = time.perf_counter() - t
+t = time.perf_counter(); initlab.torch.audit(model, x); later = time.perf_counter() - t
+print(min(times[1:]), first, later)
+"""
+
+
+def first_call(width: int) -> None:
+    """The first audit in a fresh process (what a user's script pays: `initlab.torch.audit(model,
+    example)` with defaults, initlab.torch already imported) and the next, each over one plain
+    forward + backward pass, on a 6-layer GPT-2 (HF, n_embd ``width``)."""
+    import subprocess
+
+    root = str(Path(__file__).resolve().parents[1])
+    out = subprocess.run(
+        [sys.executable, "-c", FIRST_CALL, root, str(width)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    plain, first, later = map(float, out[-3:])
+    print(
+        f"6-layer GPT-2 (n_embd {width}), fresh process: one forward + backward {1000 * plain:.0f} ms; first audit "
+        f"{1000 * first:.0f} ms ({first / plain:.1f}x); the next {1000 * later:.0f} ms ({later / plain:.1f}x)"
+    )
+
+
 def main() -> None:
     torch.set_num_threads(1)
     quick = "--quick" in sys.argv
+    for width in (64, 256):
+        first_call(width)
     if not quick:
         model, x = zoo.bert(12, 768, seq=128, batch=2, vocab=30522)
         n = sum(p.numel() for p in model.parameters())
