@@ -383,6 +383,9 @@ def test_train_is_the_parsed_config_handed_to_one_trainer(board, monkeypatch):
         "lr": "0.3",
         "iterations": "20",
         "seed": "7",
+        "residual": "0",
+        "gate": "none",
+        "norm": "none",
     }
     assert board.values() == values and started == [parse_config(values)[0]]
     assert started[0].inits == ("variance_scaling:2,fan_out", "xavier")
