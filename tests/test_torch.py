@@ -443,3 +443,32 @@ def test_audit_finds_dead_gelu_units():
     x = rep.layers[0]
     assert x.activation == "gelu" and x.dead_fraction == 1.0
     assert any(f["kind"] == "dead" and "gelu units are dead" in f["message"] for f in rep.findings)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_delta_orthogonal_draws_each_kernel_in_its_own_shape(seed):
+    """Xiao et al. 2018: zero but the kernel's centre, an orthogonal (out, in) matrix there; a
+    transposed convolution's (in, out, k...) weight gets it the right way round. The flattened
+    (out, in*k*k) draw would put an orthogonal matrix across the whole kernel instead."""
+    from initlab.torch import initialize
+
+    model = nn.Sequential(nn.Conv2d(4, 6, 3), nn.ConvTranspose2d(6, 4, 5), nn.Conv1d(5, 3, 3))
+    done = initialize(model, "delta_orthogonal", seed=seed)
+    for name, module in model.named_children():
+        w = module.weight.detach().double().numpy()
+        centre = w[(slice(None), slice(None), *[k // 2 for k in w.shape[2:]])]
+        outside = np.abs(w).sum() - np.abs(centre).sum()
+        assert outside == 0.0, name
+        if isinstance(module, nn.ConvTranspose2d):
+            centre = centre.T  # (out, in) = (4, 6)
+        small = min(centre.shape)
+        gram = centre.T @ centre if centre.shape[0] >= centre.shape[1] else centre @ centre.T
+        np.testing.assert_allclose(gram, np.eye(small), atol=1e-6, err_msg=name)
+    assert done["0"]["init"] == "delta_orthogonal"
+
+
+def test_a_recipe_for_residual_blocks_is_refused_on_a_torch_model():
+    from initlab.torch import initialize
+
+    with pytest.raises(InitlabError, match="residual"):
+        initialize(nn.Sequential(nn.Linear(3, 3)), "fixup")

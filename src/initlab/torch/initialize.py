@@ -70,15 +70,26 @@ def _selected(name: str, module: nn.Module, include: Sequence[str | type] | None
     return False
 
 
-def sample_like(weight: torch.Tensor, spec: str, rng) -> torch.Tensor:
-    """A sample of the initializer ``spec`` with ``weight``'s shape, dtype, device and fans."""
+def sample_like(weight: torch.Tensor, spec: str, rng, *, transposed: bool = False) -> torch.Tensor:
+    """A sample of the initializer ``spec`` with ``weight``'s shape, dtype, device and fans.
+
+    Most samplers draw the flattened ``(out, in * k...)`` matrix with PyTorch's fans. A sampler
+    of convolution kernels (``kernel_shaped``: ``delta_orthogonal``) draws the kernel's own shape
+    ``(out, in, k...)``; a transposed convolution's weight is ``(in, out, k...)`` in PyTorch, so
+    its kernel is drawn as ``(out, in, k...)`` and swapped back (``transposed``).
+    """
     sampler = initializers.get(spec)
+    shape = tuple(int(n) for n in weight.shape)
+    if getattr(sampler, "kernel_shaped", False):
+        if transposed:
+            drawn = np.swapaxes(sampler((shape[1], shape[0], *shape[2:]), rng), 0, 1)
+        else:
+            drawn = sampler(shape, rng)
+        return torch.from_numpy(np.ascontiguousarray(drawn)).to(dtype=weight.dtype, device=weight.device)
     fan_in, fan_out = torch_fans(weight)
-    rows = int(weight.shape[0])
+    rows = shape[0]
     flat = sampler((rows, weight.numel() // rows), rng, fans=(fan_in, fan_out))
-    return torch.from_numpy(np.ascontiguousarray(flat.reshape(tuple(weight.shape)))).to(
-        dtype=weight.dtype, device=weight.device
-    )
+    return torch.from_numpy(np.ascontiguousarray(flat.reshape(shape))).to(dtype=weight.dtype, device=weight.device)
 
 
 @torch.no_grad()
@@ -112,6 +123,12 @@ def initialize(
     if not isinstance(model, nn.Module):
         raise InitlabError(f"initialize() takes a torch.nn.Module, got {type(model).__name__}")
     sampler = initializers.get(spec)
+    refusal = getattr(sampler, "plain_refusal", None)
+    if refusal:  # fixup, rezero, ...: roles in initlab's residual blocks, which a model does not have
+        raise InitlabError(
+            f"{refusal}. In a PyTorch model the blocks are the model's own: draw with its base "
+            f"({getattr(sampler, 'base', 'he')!r}) and zero or scale each branch's last layer with include="
+        )
     if bias is not None:
         initializers.get(bias)
     data_dependent = getattr(sampler, "data_dependent", False)
@@ -128,14 +145,18 @@ def initialize(
         # a Conv1D's (in, out) weight is drawn as the Linear it is, (out, in), then stored transposed
         w = module.weight.T if transposed_linear(module) else module.weight
         fan_in, fan_out = torch_fans(w)
-        w.copy_(sample_like(w, spec, rng))
+        w.copy_(sample_like(w, spec, rng, transposed=isinstance(module, nn.modules.conv._ConvTransposeNd)))
         info = {
             "type": type(module).__name__,
             "shape": list(module.weight.shape),
             "fan_in": fan_in,
             "fan_out": fan_out,
             "init": spec,
-            "std": sampler.theory((int(w.shape[0]), w.numel() // int(w.shape[0])), fans=(fan_in, fan_out)).get("std"),
+            "std": (
+                sampler.theory(tuple(int(n) for n in w.shape))
+                if getattr(sampler, "kernel_shaped", False)
+                else sampler.theory((int(w.shape[0]), w.numel() // int(w.shape[0])), fans=(fan_in, fan_out))
+            ).get("std"),
             "bias": None,
         }
         if isinstance(module, nn.Embedding) and module.padding_idx is not None:
