@@ -18,7 +18,13 @@ GRID = [
     for norm in (None, "layernorm")
 ]
 #: A few corners of the grid for `make test`; the whole grid runs in `make test-all`.
-QUICK = [("relu", "he", 1, None, None), ("relu", "he", 2, 0.5, "layernorm"), ("tanh", "xavier", 3, True, None)]
+QUICK = [
+    ("relu", "he", 1, None, None),
+    ("relu", "he", 2, 0.5, "layernorm"),
+    ("tanh", "xavier", 3, True, None),
+    ("relu", "t_fixup", 2, None, None),  # recipes: each layer's scale by its role
+    ("tanh", "gpt2", 2, None, "layernorm"),
+]
 
 
 def _dims(n_x, width, blocks, m, n_y=1):
@@ -135,3 +141,20 @@ def test_stream_variance_matches_an_ensemble(case, seed):
 @pytest.mark.parametrize("case", GRID, ids=lambda c: "-".join(map(str, c)))
 def test_stream_variance_matches_an_ensemble_whole_grid(case, seed):
     _within(_measure(*case, seed, width=128, networks=64))
+
+
+def test_scales_of_recipes_are_exact_per_role():
+    """Fixup: branch layers He times L^(-1/(2m-2)), last layers and readout 0; GPT-2: 0.02^2 fan_in,
+    last layers / N; ZerO: its deterministic matrices; ReZero: He with gates at 0."""
+    lay = Layout.of_blocks(64, 16, 10, blocks=4, m=2)
+    s = theory.layer_scales("fixup", lay)
+    np.testing.assert_allclose(s["sigma_w2"], [2, 0.5, 0, 0.5, 0, 0.5, 0, 0.5, 0, 0], rtol=1e-12)
+    s = theory.layer_scales("gpt2", lay)
+    np.testing.assert_allclose(s["sigma_w2"][:3], [0.02**2 * 64, 0.02**2 * 16, 0.02**2 * 16 / 4], rtol=1e-12)
+    s = theory.layer_scales("zero", lay)  # 16 of 64 inputs copied: fan_in * mean(W^2) = 64 * 16 / 1024
+    np.testing.assert_allclose(s["sigma_w2"], [1, 1, 0, 1, 0, 1, 0, 1, 0, 1], rtol=1e-12)
+    s = theory.layer_scales("rezero", Layout.of_blocks(64, 16, 10, blocks=4, m=2, gate=True))
+    np.testing.assert_allclose(s["sigma_w2"], 2.0)
+    np.testing.assert_array_equal(s["gate"], 0.0)
+    with pytest.raises(InitlabError, match="rezero"):  # the recipe's own refusal: it needs gates
+        theory.layer_scales("rezero", lay)

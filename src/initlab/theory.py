@@ -578,38 +578,63 @@ def layer_scales(init: str, layout, *, gate=None, draws: int = 8, seed: int = 0)
     ``sigma_b2`` per weight layer (``fan_in * Var(W[l])`` and ``E[b[l]^2]``) and the ``gate``
     per block (None without gates).
 
-    A sampler draws every layer alike: its own theory (``std``) at each layer's shape, its biases
-    from its bias spec (`initializers.bias_of`). A recipe draws by role (`initlab.initializers`):
-    the scales are read off ``draws`` draws of it (exact for a deterministic recipe such as ZerO
-    or for an exactly zero layer, within about ``sqrt(2 / (draws * fan_in * fan_out))`` otherwise).
-    ``gate``: as `initlab.nn.network.Network`'s (True or None: the init's own, a number: that).
+    A sampler draws every layer alike: its own theory (``std``) at each layer's shape. A recipe
+    draws by role (`initlab.initializers.Recipe.weight`), and each layer's scale is found exactly
+    where the recipe's draw is: all zeros (0: Fixup's and ZerO's last layers); the base sampler's
+    draw from the same generator times a constant ``c`` (``c^2`` times the base's theory: Fixup's
+    ``L^(-1/(2m-2))``, GPT-2's ``1/sqrt(N)``); or the same matrix from any generator (deterministic,
+    ZerO: its own ``mean(W^2) * fan_in``). Otherwise it is read off ``draws`` draws (within about
+    ``sqrt(2 / (draws * fan_in * fan_out))``). Biases come from the init's bias spec
+    (`initlab.initializers.bias_of`). ``gate``: as `initlab.nn.network.Network`'s (True or None:
+    the init's own start, a number: that).
     """
     from initlab import initializers
-    from initlab.nn.residual import initialize
 
     sampler = initializers.get(init)
     L, B = layout.L, layout.blocks
     value = None if gate is None or isinstance(gate, bool) else float(gate)
-    if getattr(sampler, "residual", None) is None:
-        sw, sb = np.empty(L), np.empty(L)
-        bias = initializers.get(initializers.bias_of(init))
-        for l in range(1, L + 1):
-            t = sampler.theory((layout.dims[l], layout.dims[l - 1]))
-            sw[l - 1] = float(np.float64(t["std"]) ** 2 * t["fan_in"])
-            tb = bias.theory((layout.dims[l], 1))
-            sb[l - 1] = float(tb["std"]) ** 2 + float(tb.get("value", 0.0)) ** 2
-        gates = None if not layout.gate else np.full(B, 1.0 if value is None else value)
-        return {"sigma_w2": sw, "sigma_b2": sb, "gate": gates}
-    params = [
-        initialize(layout, init, initializers.bias_of(init), np.random.default_rng([seed, k]), gate=value)
-        for k in range(draws)
-    ]
-    sw = np.array([np.mean([p[f"W{l}"] ** 2 for p in params]) * layout.dims[l - 1] for l in range(1, L + 1)])
-    sb = np.array([np.mean([p[f"b{l}"] ** 2 for p in params]) for l in range(1, L + 1)])
+    recipe = getattr(sampler, "residual", None) is not None
+    if recipe:
+        sampler.check(layout)
+    sw, sb = np.empty(L), np.empty(L)
+    bias = initializers.get(initializers.bias_of(init))
+    for role in layout.roles():
+        l = role.layer
+        shape = (layout.dims[l], layout.dims[l - 1])
+        tb = bias.theory((layout.dims[l], 1))
+        sb[l - 1] = float(tb["std"]) ** 2 + float(tb.get("value", 0.0)) ** 2
+        sw[l - 1] = _recipe_scale(sampler, role, layout, shape, draws, seed) if recipe else _theory_sw2(sampler, shape)
     gates = None
-    if "gate1" in params[0]:
-        gates = np.array([float(params[0][f"gate{b}"].ravel()[0]) for b in range(1, B + 1)])
+    if layout.gate:
+        start = float(getattr(sampler, "gate_start", 1.0)) if recipe else 1.0
+        gates = np.full(B, start if value is None else value)
     return {"sigma_w2": sw, "sigma_b2": sb, "gate": gates}
+
+
+def _theory_sw2(sampler, shape: tuple[int, int]) -> float:
+    t = sampler.theory(shape)
+    with np.errstate(over="ignore"):
+        return float(np.float64(t["std"]) ** 2 * t["fan_in"])
+
+
+def _recipe_scale(recipe, role, layout, shape: tuple[int, int], draws: int, seed: int) -> float:
+    """``fan_in * Var(W)`` of a recipe's layer (`layer_scales` says how)."""
+    W = recipe.weight(role, layout, np.random.default_rng([seed, role.layer]))
+    if not W.any():
+        return 0.0
+    base = recipe.sampler
+    if base is not recipe:  # a recipe's own base would recurse (ZerO's is itself)
+        Wb = base(shape, np.random.default_rng([seed, role.layer]))
+        nz = Wb != 0
+        if nz.any() and np.array_equal(W == 0, ~nz):
+            c = W[nz] / Wb[nz]
+            if np.allclose(c, c[0], rtol=1e-12, atol=0):
+                return float(c[0]) ** 2 * _theory_sw2(base, shape)
+    again = recipe.weight(role, layout, np.random.default_rng([seed, role.layer, 1]))
+    if np.array_equal(W, again):  # deterministic
+        return float(np.mean(W * W) * shape[1])
+    Ws = [W] + [recipe.weight(role, layout, np.random.default_rng([seed, role.layer, k])) for k in range(1, draws)]
+    return float(np.mean([np.mean(w * w) for w in Ws]) * shape[1])
 
 
 def residual_network_variances(
