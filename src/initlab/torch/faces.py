@@ -227,10 +227,10 @@ AUDIT_TEMPLATE = """{% extends "page.html" %}
 {% if r.findings %}<ul>{% for f in r.findings %}<li class="{{ f.severity }}">{{ f.message }}</li>{% endfor %}</ul>
 {% else %}<p>No problems found.</p>{% endif %}
 <h2>Layers</h2>
-<div class="scroll"><table>
+<style> table.compact th, table.compact td { padding: 0.3rem 0.3rem; } </style>
+<div class="scroll"><table class="compact">
 <tr><th>layer</th><th>type</th><th>activation</th><th>width</th><th>distinct</th><th>dead</th><th>saturated</th>
-<th>var(activation)</th><th>var(gradient)</th><th>q measured</th><th>q predicted</th><th>sv max</th><th>sv min</th>
-<th>looks like</th><th>for its activation</th></tr>
+<th>var(act)</th><th>var(grad)</th><th>q measured</th><th>q predicted</th><th>sv max</th><th>sv min</th></tr>
 {% for x in r.layers %}<tr><td>{{ x.name }}</td><td class="label">{{ x.type }}</td>
 <td class="label">{{ x.activation or "-" }}</td>
 <td>{{ x.width }}</td><td>{{ x.effective_width if x.effective_width is not none else "-" }}</td>
@@ -239,7 +239,12 @@ AUDIT_TEMPLATE = """{% extends "page.html" %}
 <td>{{ "%.3g"|format(x.activation_variance) }}</td><td>{{ "%.3g"|format(x.gradient_variance) }}</td>
 <td>{{ "%.3g"|format(x.measured_q) }}</td>
 <td>{{ "%.3g"|format(x.predicted_q) if x.predicted_q is not none else "-" }}</td>
-<td>{{ "%.3g"|format(x.sv_max) }}</td><td>{{ "%.3g"|format(x.sv_min) }}</td>
+<td>{{ "%.3g"|format(x.sv_max) }}</td><td>{{ "%.3g"|format(x.sv_min) }}</td></tr>{% endfor %}
+</table></div>
+<h2>Each layer's initialization</h2>
+<div class="scroll"><table>
+<tr><th>layer</th><th>looks like</th><th>for its activation</th></tr>
+{% for x in r.layers %}<tr><td>{{ x.name }}</td>
 <td class="text">{{ x.looks_like }}</td><td class="text">{{ x.suits }}</td></tr>{% endfor %}
 </table></div>
 {% if r.residual %}<h2>Residual streams</h2>
