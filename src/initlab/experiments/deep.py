@@ -142,14 +142,15 @@ class DeepResult:
     def _residual_lines(self) -> list[str]:
         c = self.config
         B = c.blocks
-        mid = max(1, B // 2)
+        cols = sorted({1, max(1, B // 2), B})  # first, middle, last block (each once)
         out = [
             f"{c.describe()} on {c.data}: {c.iterations} iterations at lr {c.lr} on "
             f"{self.runs[0]['m_train']} training examples, seed {c.seed}",
             "",
             "stream variance: mean S^2 after a block at initialization, measured (theory)",
             f"{'init':<14}{'train acc':>10}{'test acc':>10}{'final cost':>12}"
-            f"{'block 1':>20}{f'block {mid}':>22}{f'block {B}':>22}{'grad norm':>11}  verdict",
+            + "".join(f"{f'block {b}':>22}" for b in cols)
+            + f"{'grad norm':>11}  verdict",
         ]
 
         def pair(r, b):
@@ -158,8 +159,9 @@ class DeepResult:
         for r in self.runs:
             out.append(
                 f"{r['init']:<14}{100 * r['train_accuracy']:>9.1f}%{100 * r['test_accuracy']:>9.1f}%"
-                f"{r['final_cost']:>12.4g}{pair(r, 1):>20}{pair(r, mid):>22}{pair(r, B):>22}"
-                f"{r['gradient_norm']:>11.3g}  {r['verdict']}"
+                f"{r['final_cost']:>12.4g}"
+                + "".join(f"{pair(r, b):>22}" for b in cols)
+                + f"{r['gradient_norm']:>11.3g}  {r['verdict']}"
             )
         out.append("")
         out.append(
