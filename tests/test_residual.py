@@ -195,3 +195,23 @@ def test_fast_engine_refuses_and_auto_trains_on_numpy():
         net.fit(X, Y, lr=0.1, iterations=2, engine="fast")
     h = net.fit(X, Y, lr=0.1, iterations=3, track=("symmetry", "saturation"))
     assert h.costs.shape == (4,)
+
+
+def test_compare_trains_residual_networks_as_each_alone_and_refuses_mixed_gates():
+    """compare --residual: one ensemble of one kind of network; rezero beside ungated inits is
+    refused with what to do; with --gate every member is the network trained alone."""
+    from initlab.data import load
+    from initlab.experiments.compare import CompareConfig, compare
+
+    kw = dict(layers=(2, 6, 6, 6, 1), residual=1, norm="layernorm", iterations=30, seeds=(0,), lr=0.05)
+    with pytest.raises(InitlabError, match="--gate"):
+        CompareConfig(inits=("he", "rezero"), **kw)
+    result = compare(CompareConfig(inits=("he", "rezero"), gate=True, **kw))
+    ds = load("circles")
+    for run in result.runs:
+        alone = Network(
+            [2, 6, 6, 6, 1], hidden="relu", init=run.config.init, seed=0, residual=1, gate=True, norm="layernorm"
+        )
+        alone.fit(ds.X_train, ds.Y_train, lr=0.05, iterations=30)
+        assert run.final_cost == alone.cost(ds.X_train, ds.Y_train)
+    assert CompareConfig().hash() == CompareConfig(residual=None).hash()

@@ -451,8 +451,9 @@ def print_compare(result, *, course_table: bool) -> None:
     cfg = result.config
     widths = list(cfg.layers[1:-1])
     t = Table(
-        title=f"{cfg.data}, {'-'.join(map(str, cfg.layers))} {cfg.hidden}, lr {cfg.lr}, "
-        f"{cfg.iterations} iterations, {len(cfg.seeds)} seed(s)"
+        title=f"{cfg.data}, {'-'.join(map(str, cfg.layers))} {cfg.hidden}"
+        + ("" if result.net.layout is None else f" (residual: {result.net.layout.describe()})")
+        + f", lr {cfg.lr}, {cfg.iterations} iterations, {len(cfg.seeds)} seed(s)"
     )
     for col in [
         "init",
@@ -508,6 +509,10 @@ def compare(
     report: Annotated[str | None, typer.Option(help="folder for report.html and results.json")] = None,
     course_table: Annotated[bool, typer.Option("--course-table", help="add the course's zero-vs-random table")] = False,
     data_seed: Annotated[int | None, typer.Option(help="seed of the data draw (default: the course's sets)")] = None,
+    residual: ResidualOption = None,
+    gate: GateOption = False,
+    gate_value: GateValueOption = None,
+    norm: NormOption = None,
     max_memory: MaxMemory = None,
     max_work: MaxWork = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
@@ -528,6 +533,9 @@ def compare(
         iterations=iterations,
         seeds=parse_seeds(seeds),
         data_seed=data_seed,
+        residual=residual,
+        gate=parse_gate(gate, gate_value),
+        norm=norm,
     )
     with budget(max_memory, max_work):
         result, paths = compare_run(config, report=report, course_table=course_table, progress=not as_json)

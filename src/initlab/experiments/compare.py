@@ -36,6 +36,10 @@ class CompareConfig:
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     track_every: int | None = None  # default: about 100 tracked steps
     data_seed: int | None = None
+    #: a residual MLP (`initlab.nn.residual`): weight layers per branch, gates, norm
+    residual: int | None = None
+    gate: bool | float | None = None
+    norm: str | None = None
 
     def __post_init__(self) -> None:
         check_layer_dims(self.layers)
@@ -50,6 +54,13 @@ class CompareConfig:
             raise InitlabError(f"inits repeat an initializer (compared in canonical form): {list(self.inits)}")
         if len(set(self.seeds)) != len(self.seeds):
             raise InitlabError(f"seeds repeat a seed: {list(self.seeds)}")
+        gated = [s for s in self.inits if getattr(initializers.get(s), "needs_gate", False)]
+        if self.residual is not None and self.gate in (None, False) and gated and len(gated) < len(self.inits):
+            raise InitlabError(
+                f"{', '.join(gated)} start(s) each block's gate at 0, so its networks have gates and the others "
+                f"would not: one comparison trains one kind of network; add --gate (every init gets gates, "
+                f"starting where it puts them: 1 for a sampler) or compare {gated[0]} apart"
+            )
 
     def runs(self) -> list[RunConfig]:
         """One `RunConfig` per (init, seed), inits outer."""
@@ -66,14 +77,24 @@ class CompareConfig:
                 ("weights",),
                 self.track_every,
                 self.data_seed,
+                **self.structure(),
             )
             for init in self.inits
             for seed in self.seeds
         ]
 
+    def structure(self) -> dict:
+        """`RunConfig`'s residual keywords (none for a plain network)."""
+        if self.residual is None:
+            return {}
+        return {"residual": self.residual, "gate": self.gate, "norm": self.norm}
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["layers"], d["inits"], d["seeds"] = list(self.layers), list(self.inits), list(self.seeds)
+        if self.residual is None:  # a plain comparison keeps the hash it had
+            for k in ("residual", "gate", "norm"):
+                del d[k]
         return d
 
     def hash(self) -> str:

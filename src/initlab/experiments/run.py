@@ -216,9 +216,11 @@ class RunConfig:
             self.residual,
             (type(self.gate).__name__, self.gate),  # gate True (the init's own) is not gate 1.0
             self.norm,
-            # a recipe that sets gates (rezero) gives its whole ensemble gates: it trains apart from
-            # ungated inits, so He stays the plain residual network it is alone
-            self.residual is not None and bool(getattr(initializers.get(self.init), "needs_gate", False)),
+            # a recipe that sets gates (rezero) gives its whole ensemble gates: without --gate it
+            # trains apart from ungated inits, so He stays the plain residual network it is alone
+            self.residual is not None
+            and self.gate is None
+            and bool(getattr(initializers.get(self.init), "needs_gate", False)),
         )
 
     @property
