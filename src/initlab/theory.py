@@ -454,6 +454,69 @@ def network_variances(
     return np.array(q)
 
 
+@dataclass(frozen=True)
+class JacobianMoments:
+    """The predicted spectrum of ``J J^T`` (`initlab.diagnose.jacobian`) for one input: per layer
+    ``q`` (the pre-activation variance), ``mu1 = E[g'(h)^2]``, ``mu2 = E[g'(h)^4]`` with
+    ``h ~ N(0, q)``; ``mean`` the mean eigenvalue ``prod_l sigma_w2 mu1_l``; ``normalized_variance``
+    the variance of the eigenvalues divided by their mean squared."""
+
+    weights: str
+    q: np.ndarray
+    mu1: np.ndarray
+    mu2: np.ndarray
+    mean: float
+    normalized_variance: float
+
+    def to_dict(self) -> dict:
+        return {
+            "weights": self.weights,
+            "q": self.q.tolist(),
+            "mu1": self.mu1.tolist(),
+            "mu2": self.mu2.tolist(),
+            "mean": self.mean,
+            "normalized_variance": self.normalized_variance,
+        }
+
+
+def jacobian_moments(
+    activation: str, sigma_w2: float, sigma_b2: float, depth: int, *, q1: float | None = None, weights: str = "gaussian"
+) -> JacobianMoments:
+    """The first two moments of the spectrum of ``J J^T``, ``J = D[L] W[L] ... D[1] W[1]`` over
+    ``depth`` square layers (Pennington, Schoenholz & Ganguli 2017), from free probability.
+
+    Each factor ``W W^T`` and ``D^2`` is asymptotically free of the others, so the S-transforms
+    multiply; for a factor with mean 1 the S-transform is ``1 - v z + O(z^2)``, ``v`` its variance,
+    so the *variances of the mean-normalized factors add*::
+
+        mean(lambda)               = prod_l sigma_w2 * mu1_l
+        Var(lambda) / mean^2       = sum_l [ mu2_l / mu1_l^2 - 1 + v_W ]
+
+    ``v_W = 1`` for Gaussian weights (Marchenko-Pastur at ratio 1) and ``0`` for orthogonal ones
+    (``W W^T = sigma_w2 I``). ``mu_k = E[g'(h)^(2k)]``, ``h ~ N(0, q_l)``, ``q_1 = q1`` (default the
+    fixed point ``q*``, the paper's setting), ``q_{l+1} = F(q_l)``. So the variance grows linearly
+    with depth: ``L`` for a linear Gaussian network, ``0`` for a linear orthogonal one (exact
+    isometry), ``L`` for orthogonal ReLU (``mu2 / mu1^2 = 2``: ReLU cannot reach isometry) and
+    ``2 L`` for Gaussian ReLU; orthogonal tanh with ``q* -> 0`` has ``mu2 / mu1^2 -> 1``.
+    """
+    if weights not in ("gaussian", "orthogonal"):
+        raise InitlabError(f"weights must be 'gaussian' or 'orthogonal', got {weights!r}")
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
+        raise InitlabError(f"depth must be a positive integer, got {depth!r}")
+    sw, sb = _check(sigma_w2, sigma_b2)
+    g = _activation(activation)
+    if q1 is None:
+        q1 = float(fixed_point(activation, sw, sb))
+    q = variance_by_layer(activation, float(sw), float(sb), q1, int(depth))
+    mu1 = np.array([float(_expect(lambda u: g.grad(u) ** 2, qi)) for qi in q])
+    mu2 = np.array([float(_expect(lambda u: g.grad(u) ** 4, qi)) for qi in q])
+    v_w = 1.0 if weights == "gaussian" else 0.0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        mean = float(np.prod(float(sw) * mu1))
+        variance = float(np.sum(mu2 / mu1**2 - 1.0 + v_w))
+    return JacobianMoments(weights, q, mu1, mu2, mean, variance)
+
+
 def finite_width_spread(widths: Sequence[int]) -> float:
     """Predicted variance, across ReLU networks with He-scaled Gaussian weights, of
     ``log ||z_L(x)||^2`` for one input (Hanin & Rolnick 2018).
