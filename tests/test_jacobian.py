@@ -105,3 +105,26 @@ def test_errors_name_the_problem():
         initlab.jacobian_spectrum(Network([2, 3, 1]), np.ones((5, 1)))
     with pytest.raises(InitlabError, match="weights must be"):
         theory.jacobian_moments("relu", 2.0, 0.0, 3, weights="uniform")
+
+
+def test_reproduce_pennington_2017_small():
+    """The command's rows at a tiny size: the spectrum beside the prediction (linear orthogonal an
+    isometry, the rest within 5 SE + 15% at width 32), and the learning race's two runs."""
+    from initlab.experiments.reproduce import PenningtonConfig, reproduce
+
+    c = dict(depths=(2, 4), width=32, networks=3, inputs=2, learn_depth=6, learn_width=8, examples=64, steps=20)
+    rep = reproduce("pennington-2017", **c)
+    spectrum = [r for r in rep.rows if r["part"] == "spectrum"]
+    assert len(spectrum) == 3 * 2 * 2
+    for r in spectrum:
+        pred, got, se = r["predicted_normalized_variance"], r["normalized_variance"], r["normalized_variance_se"]
+        if r["activation"] == "identity" and r["weights"] == "orthogonal":
+            assert got < 1e-20 and abs(pred) < 1e-9
+        else:
+            assert abs(got - pred) <= 5 * se + 0.15 * pred, r
+    learning = [r for r in rep.rows if r["part"] == "learning"]
+    assert [r["weights"] for r in learning] == ["orthogonal", "gaussian"]
+    assert all(np.isfinite(r["final_cost"]) for r in learning)
+    text = "\n".join(rep.lines())
+    assert "the paper's claims" in text and "orthogonal, depth 6" in text
+    assert PenningtonConfig().depths[-1] == 128

@@ -559,16 +559,24 @@ def compare(
 
 @app.command()
 def reproduce(
-    name: Annotated[str, typer.Argument(help="course-initialization, course-planar or fixup-2019")],
+    name: Annotated[str, typer.Argument(help="course-initialization, course-planar, fixup-2019 or pennington-2017")],
     seed: Annotated[int | None, typer.Option(help="seed of the initialization (fixup-2019; default 0)")] = None,
     depths: Annotated[
-        str | None, typer.Option(help="fixup-2019: residual blocks, comma-separated (default 10,100,1000)")
+        str | None,
+        typer.Option(
+            help="fixup-2019: residual blocks (default 10,100,1000); pennington-2017: depths of the spectrum "
+            "(default 1,2,4,...,128); comma-separated"
+        ),
     ] = None,
-    width: Annotated[int | None, typer.Option(help="fixup-2019: units per layer (default 16)")] = None,
+    width: Annotated[
+        int | None,
+        typer.Option(help="fixup-2019: units per layer (default 16); pennington-2017: of the spectrum (128)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Follow a publication's procedure exactly; print its figures beside the measured ones.
-    fixup-2019 runs the Fixup paper's claim at this machine's scale (He vs Fixup vs ReZero)."""
+    fixup-2019 runs the Fixup paper's claim at this machine's scale (He vs Fixup vs ReZero);
+    pennington-2017 the Jacobian spectrum against depth beside free probability, and its learning race."""
     from initlab.experiments.reproduce import reproduce as run
 
     options: dict = {}
