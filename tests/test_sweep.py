@@ -124,6 +124,9 @@ BAD_SPECS = [
     ('norm = "layernorm"', "norm", "belongs to residual networks"),
     ('residual = 1\nnorm = "batchnorm"', "norm", "layernorm"),
     ('residual = 1\ngate = "yes"', "gate", "true, false or a gate's starting value"),
+    ('bias = ["zeros", "randomm:0.1"]', "bias", "randomm:0.1"),
+    ("examples = 0", "examples", "positive integer"),
+    ("examples = 100000", "examples", "more than the"),
 ]
 
 
@@ -188,6 +191,29 @@ def test_grid_crosses_scales_seeds_and_architectures() -> None:
     tasks = make_tasks(runs, chunk=7)
     assert sum(len(t.runs) for t in tasks) == len(runs) and max(len(t.runs) for t in tasks) <= 7
     assert all(len({r.group for r in t.runs}) == 1 for t in tasks)
+
+
+def test_bias_is_a_grid_axis_and_examples_trains_on_the_first_examples() -> None:
+    text = (
+        "[sweep]\nname = 'b'\ndata = 'circles'\nlayers = [2, 4, 1]\nhidden = 'tanh'\n"
+        "inits = ['variance_scaling:1.5']\nlr = 0.1\niterations = 20\nseeds = [1, 2]\n"
+    )
+    plain = parse_spec(text).runs()
+    spec = parse_spec(text + "bias = ['zeros', 'random:0.2']\nexamples = 50\n")
+    runs = spec.runs()
+    assert spec.size == len(runs) == 4 and {r.bias for r in runs} == {"zeros", "random:0.2"}
+    assert all(r.examples == 50 for r in runs) and len({r.id for r in runs}) == 4
+    assert not {r.id for r in plain} & {r.id for r in runs}  # other runs, other ids
+    # bias "zeros" is each init's own here: without examples its runs are the plain sweep's
+    again = parse_spec(text + "bias = 'zeros'\n").runs()
+    assert [r.id for r in again] == [r.id for r in plain]
+    chosen = [r for r in runs if r.bias == "random:0.2"]
+    result = run_task(make_tasks(chosen, chunk=8)[0])
+    ds = datasets.load("circles")
+    for r, res in zip(chosen, result["results"], strict=True):
+        net = Network([2, 4, 1], hidden="tanh", init=r.init, bias="random:0.2", seed=r.seed)
+        h = net.fit(ds.X_train[:, :50], ds.Y_train[:, :50], lr=0.1, iterations=20)
+        assert res.final_cost == h.final_cost
 
 
 def test_residual_keys_are_grid_axes_and_a_run_is_the_network_trained_alone() -> None:

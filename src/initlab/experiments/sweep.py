@@ -12,6 +12,8 @@ A spec file's ``[sweep]`` table names the grid::
     iterations = 15000
     seeds = 32                        # a count (0..31) or a list [3, 7]
     track = ["symmetry", "saturation"]
+    bias = "random:0.2236"            # optional: the biases' init (or a list: a grid axis); default: each init's own
+    examples = 256                    # optional: train on the first 256 training examples only
 
 Every combination is one run (`RunConfig`), whose hash is its identity in the store; an init is
 written in its canonical form (`initializers.canonical`: ``HE`` is ``he``, ``random`` and
@@ -78,6 +80,10 @@ class SweepSpec:
     residual: tuple[int | None, ...] = (None,)
     gate: tuple[bool | float, ...] = (False,)
     norm: tuple[str | None, ...] = (None,)
+    #: the biases' initializer specs, a grid axis (None: each init's own, `initializers.bias_of`)
+    bias: tuple[str | None, ...] = (None,)
+    #: train on the first ``examples`` training examples only (None: all)
+    examples: int | None = None
 
     def init_specs(self) -> list[str]:
         """``inits`` crossed with ``scales``, in canonical form, each once: an init that takes a
@@ -102,6 +108,7 @@ class SweepSpec:
             * len(self.lr)
             * len(self.seeds)
             * len(self.structures())
+            * len(self.bias)
         )
 
     def structures(self) -> list[dict]:
@@ -133,8 +140,9 @@ class SweepSpec:
             self.init_specs(),
             self.lr,
             self.seeds,
+            self.bias,
         )
-        for layers, structure, hidden, iterations, init, lr, seed in grid:
+        for layers, structure, hidden, iterations, init, lr, seed, bias in grid:
             out.append(
                 RunConfig(
                     data=self.data,
@@ -148,6 +156,8 @@ class SweepSpec:
                     track=self.track,
                     track_every=self.track_every,
                     data_seed=self.data_seed,
+                    bias=bias,
+                    examples=self.examples,
                     **structure,
                 )
             )
@@ -173,6 +183,8 @@ SPEC_KEYS: dict[str, tuple[bool, str]] = {
     "residual": (False, "weight layers per residual branch, a positive integer or a list of them (0: plain)"),
     "gate": (False, "true, false or a gate's starting value (a number), or a list of them; needs residual"),
     "norm": (False, '"layernorm" or "none", or a list of them; needs residual'),
+    "bias": (False, "an initializer spec for the biases or a list of them (default: each init's own, mostly zeros)"),
+    "examples": (False, "a positive integer: train on the first N training examples (default: all)"),
     "chunk": (False, "a positive integer: most networks in one ensemble task (default 256)"),
     "retries": (False, "a non-negative integer: attempts after the first (default 2)"),
 }
@@ -325,6 +337,16 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
             )
     track_every = _positive_int(c, "track_every") if "track_every" in t else None
     residual, gate, norm = _residual_keys(c, layers)
+    bias = c.items("bias", str, (None,))
+    for spec in bias:
+        if spec is not None:
+            try:
+                initializers.get(spec)
+            except InitlabError as exc:
+                raise c.error("bias", f"has a bad initializer {spec!r}: {exc}") from None
+    examples = _positive_int(c, "examples") if "examples" in t else None
+    if examples is not None and examples > ds.X_train.shape[1]:
+        raise c.error("examples", f"is {examples}, more than the {ds.X_train.shape[1]} training examples of {ds.name}")
     chunk = _positive_int(c, "chunk") if "chunk" in t else 256
     retries = _nonneg(c, "retries") if "retries" in t else 2
     return SweepSpec(
@@ -346,6 +368,8 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
         residual=residual,
         gate=gate,
         norm=norm,
+        bias=tuple(dict.fromkeys(bias)),
+        examples=examples,
     )
 
 
