@@ -83,8 +83,13 @@ def test_activation_names_from_a_field_or_url_are_read_by_the_table() -> None:
     names = menu_names()
     assert "critical" not in names and "constant" not in names and "sparse" not in names
     assert {"zeros", "random", "he", "lsuv", "variance_scaling"} <= set(names)
-    for name in names:  # every name offered is a spec as it stands
-        assert parse_config({"inits": name})[1] == {}, name
+    residual = {"layers": "2,8,8,8,8,8,1", "residual": "2"}  # recipes name a residual network's layers
+    for name in names:  # every name offered is a spec as it stands: on a plain network, or a recipe on a residual one
+        errors = parse_config({"inits": name})[1]
+        assert errors == {} or ("residual" in errors["inits"] and parse_config({"inits": name, **residual})[1] == {}), (
+            name,
+            errors,
+        )
 
 
 def test_inits_split_on_registry_names_only() -> None:

@@ -21,6 +21,8 @@ from initlab.dashboard.session import (
     GATES,
     MAX_INITS,
     NORM_FIELD,
+    PICTURES_EVERY,
+    PRESETS,
     Trainer,
     parse_config,
     split_inits,
@@ -37,11 +39,19 @@ HIST_BINS = 30  # bins of the activation and gradient histograms
 #: Seconds an update waits for the page to say it applied the previous one (then it is sent
 #: anyway: a page that reconnected never answers the update it lost).
 ACK_SECONDS = 5.0
+#: Seconds between redraws of the heavy pictures (unit tiles, boundaries, histograms, weights,
+#: variance; `session.PICTURES_EVERY`, the rate the trainer measures the grid pictures at):
+#: every update carries the status line, the cost and width curves and the table; the pictures
+#: come with an update at most this often, and always with the last one.
+#: Points a history line (cost, effective width, unit weights) is thinned to: it grows with
+#: every snapshot, and the page is sent all of it each time.
+MAX_POINTS = 300
 
 CSS = """
 .initlab-error { color: #b00020; font-size: 0.85em; margin-top: -6px; }
 .initlab-formula { color: #555; font-size: 0.8em; margin-top: -8px; }
 .initlab-status { font-size: 0.9em; }
+.initlab-status .initlab-fix { color: #b00020; }
 table.initlab-results { border-collapse: collapse; font-size: 0.85em; }
 table.initlab-results td, table.initlab-results th {
   padding: 2px 6px; border-bottom: 1px solid #eee; text-align: right; }
@@ -49,6 +59,27 @@ table.initlab-results td:first-child, table.initlab-results th:first-child { tex
 .initlab-swatch { display: inline-block; width: 10px; height: 10px; margin-right: 4px; border-radius: 2px; }
 ul.initlab-sentences { margin: 0; padding-left: 1.1em; font-size: 0.85em; }
 """
+
+
+#: A field whose value is wrong: its box outlined in red (a widget's own stylesheet: Panel draws
+#: each widget in a shadow root, where the page's CSS does not reach).
+BAD_CSS = """
+.bk-input, select, input { border: 2px solid #b00020 !important; box-shadow: 0 0 0 1px #b00020 !important; }
+"""
+#: The fields' names as the page labels them (the status line names the fields to fix).
+LABELS = {
+    "data": "Data set",
+    "layers": "Layers",
+    "hidden": "Hidden activation",
+    "residual": "Residual",
+    "gate": "Gate per block",
+    "norm": "Norm before each branch",
+    "inits": "Initializers",
+    "lr": "Learning rate",
+    "iterations": "Iterations",
+    "seed": "Seed",
+}
+PRESET_PROMPT = "(pick a lesson)"
 
 
 def _fig(title: str, *, y_log: bool = False, x_label: str = "", y_label: str = "", **kw):
@@ -70,6 +101,12 @@ def _positive(x: list, y: list) -> tuple[list, list]:
     """Points with y > 0 (a log axis cannot show the rest)."""
     keep = [(a, b) for a, b in zip(x, y, strict=True) if b is not None and b > 0 and math.isfinite(b)]
     return [a for a, _ in keep], [b for _, b in keep]
+
+
+def _thin(seq: list) -> list:
+    """At most about `MAX_POINTS` of ``seq``, evenly spaced, the last always kept."""
+    step = -(-len(seq) // MAX_POINTS)
+    return seq if step <= 1 else seq[::step] + ([seq[-1]] if (len(seq) - 1) % step else [])
 
 
 def _fmt_fracs(vals: list) -> str:
@@ -94,9 +131,18 @@ class Dashboard:
         self.trainer: Trainer | None = None
         self.seen_version = -1
         self.update_times: list[float] = []
+        self.pictures_at = 0.0
         names = menu_names()
 
         # ------------------------------------------------------------- controls
+        self.preset = pn.widgets.Select(
+            name="Lesson",
+            options=[PRESET_PROMPT, *PRESETS],
+            value=PRESET_PROMPT,
+            css_classes=["initlab-preset"],
+            sizing_mode="stretch_width",
+        )
+        self.preset.param.watch(lambda e: self._preset_changed(), "value")
         self.data = pn.widgets.Select(
             name="Data set",
             options=DATASETS,
@@ -313,6 +359,7 @@ class Dashboard:
                 "<h2 style='margin:0'>initlab</h2><div style='font-size:0.85em;color:#555'>"
                 "initialization, measured</div>"
             ),
+            self.preset,
             self.data,
             self.errors["data"],
             self.layers,
@@ -338,6 +385,8 @@ class Dashboard:
             width=320,
             css_classes=["initlab-controls"],
         )
+        self.controls = controls
+        self.units = pn.pane.HTML("", css_classes=["initlab-units"], sizing_mode="stretch_width")
         pictures = pn.FlexBox(
             pn.pane.Bokeh(self.cost_fig),
             pn.pane.Bokeh(self.width_fig),
@@ -352,6 +401,7 @@ class Dashboard:
             self.status,
             self.results,
             self.sentences,
+            self.units,
             pictures,
             sizing_mode="stretch_width",
             min_width=340,
@@ -396,25 +446,100 @@ class Dashboard:
         specs = split_inits(v["inits"])[:MAX_INITS]
         for k, slot in enumerate(self.slots):
             slot.value = specs[k] if k < len(specs) else ""
-        _, errors = parse_config(v)
-        self._show_errors(errors)
+        where: dict[str, int] = {}
+        _, errors = parse_config(v, where=where)
+        self._show_errors(errors, where)
+        if errors:  # the page opened from an address with bad values: say so, not "Press Train."
+            self.status.object = self._fix_message(errors, "The address carried values this page cannot train")
 
-    def _show_errors(self, errors: dict[str, str]) -> None:
+    def _init_slot(self, index: int) -> int | None:
+        """The Initializer field (0-3) holding spec ``index`` of the joined inits (blank fields
+        are skipped, and one field may hold several specs)."""
+        seen = 0
+        for k, slot in enumerate(self.slots):
+            text = (slot.value or "").strip()
+            n = len(split_inits(text)) if text else 0
+            if index < seen + n:
+                return k
+            seen += n
+        return None
+
+    def _show_errors(self, errors: dict[str, str], where: dict[str, int] | None = None) -> None:
+        """Each message under its own field, and that field outlined in red; the inits' message
+        goes under the Initializer field it is about (the last one when it is about them all)."""
+        slot = self._init_slot(where["inits"]) if where and "inits" in where and "inits" in errors else None
         for f, pane in self.errors.items():
             msg = errors.get(f, "")
             pane.object = (
-                f"<div class='initlab-msg' data-field='{f}' style='color:#b00020;font-size:0.85em'>"
-                f"{html.escape(msg)}</div>"
+                f"<div class='initlab-msg' data-field='{f}'"
+                + (f" data-slot='{slot}'" if f == "inits" and slot is not None else "")
+                + f" style='color:#b00020;font-size:0.85em'>{html.escape(msg)}</div>"
                 if msg
                 else ""
             )
+        widgets = {
+            "data": [self.data],
+            "layers": [self.layers],
+            "hidden": [self.hidden],
+            "residual": [self.residual],
+            "gate": [self.gate],
+            "norm": [self.norm],
+            "lr": [self.lr],
+            "iterations": [self.iterations],
+            "seed": [self.seed],
+        }
+        filled = [s for s in self.slots if (s.value or "").strip()] or self.slots[:1]
+        widgets["inits"] = [self.slots[slot]] if slot is not None else filled
+        bad = {id(w) for f in errors for w in widgets.get(f, [])}
+        for w in [*self.slots, *(w for f, ws in widgets.items() if f != "inits" for w in ws)]:
+            wrong = id(w) in bad
+            classes = [c for c in w.css_classes if c != "initlab-bad"] + (["initlab-bad"] if wrong else [])
+            if classes != list(w.css_classes):
+                w.css_classes = classes
+            sheets = [BAD_CSS] if wrong else []
+            if list(w.stylesheets) != sheets:
+                w.stylesheets = sheets
+        self._place_inits_error(slot)
 
-    def _validate(self):
-        cfg, errors = parse_config(self.values())
-        self._show_errors(errors)
+    def _place_inits_error(self, slot: int | None) -> None:
+        """Put the inits' message right under Initializer ``slot + 1`` (after the last one when
+        it is about the list as a whole: a count, or a recipe the network cannot take)."""
+        pane = self.errors["inits"]
+        objects = [o for o in self.controls.objects if o is not pane]
+        anchor = self.sliders[slot if slot is not None else MAX_INITS - 1]
+        at = next(i for i, o in enumerate(objects) if o is anchor) + 1
+        objects.insert(at, pane)
+        if objects != list(self.controls.objects):
+            self.controls.objects = objects
+
+    def _fix_message(self, errors: dict[str, str], head: str = "") -> str:
+        """The status line for bad fields: which ones (by their labels), marked in red below."""
+        fields = [f for f in self.errors if f in errors]
+        names = ", ".join(LABELS.get(f, f) for f in fields)
+        lead = f"{head}: fix" if head else "Fix"
+        return (
+            f"<span class='initlab-fix' data-fields='{','.join(fields)}'>{html.escape(lead)} the fields "
+            f"marked in red ({html.escape(names)}), then press Train.</span>"
+        )
+
+    def _validate(self, errors_out: dict | None = None):
+        where: dict[str, int] = {}
+        cfg, errors = parse_config(self.values(), where=where)
+        if self.__dict__.get("controls") is not None:
+            self._show_errors(errors, where)
+        if errors_out is not None:
+            errors_out.update(errors)
         if cfg is not None and self.pn.state.location is not None:
             self.pn.state.location.update_query(**cfg.query())
         return cfg
+
+    def _preset_changed(self) -> None:
+        """A lesson fills every field (`PRESETS`: the rest at `DEFAULTS`) and the address."""
+        name = self.preset.value
+        if name not in PRESETS:
+            return
+        self._apply_args({**DEFAULTS, **PRESETS[name]})
+        self._validate()
 
     def _slot_changed(self, k: int) -> None:
         spec = (self.slots[k].value or "").strip()
@@ -450,9 +575,10 @@ class Dashboard:
 
     # ------------------------------------------------------------------- actions
     def train(self) -> None:
-        cfg = self._validate()
+        errors: dict[str, str] = {}
+        cfg = self._validate(errors)
         if cfg is None:
-            self.status.object = "Fix the fields marked in red, then press Train."
+            self.status.object = self._fix_message(errors)
             return
         self.stop()
         try:  # the size caps and the count of runs training at once, checked before allocating
@@ -465,6 +591,7 @@ class Dashboard:
         self.trainer = trainer
         self.seen_version = -1
         self.update_times = []
+        self.pictures_at = 0.0
         self.inspect.options = list(cfg.inits)
         self.inspect.value = cfg.inits[-1]
         self.status.object = f"training {', '.join(cfg.inits)} ..."
@@ -485,7 +612,7 @@ class Dashboard:
             for pane in self.boundary_figs:  # a Bokeh pane sets its figure's visible at once
                 pane.visible = pane.figure.visible = False
             self.var_pane.visible = self.var_fig.visible = False
-            self.results.object = self.sentences.object = ""
+            self.results.object = self.sentences.object = self.units.object = ""
             self.status.object = "Press Train."
 
         self._on_document(clear)
@@ -515,10 +642,16 @@ class Dashboard:
         self._redraw()
 
     def _drawn(self, data: dict) -> None:
+        """The page applied update ``n``: draw the next snapshot now when there is one (this runs
+        as a change of the document, under its lock), not at the next tick: waiting up to
+        `REFRESH_MS` for it was a fifth of an update's round trip."""
         try:
             self.drawn_count = max(self.drawn_count, int(list(data.get("n", [0]))[-1]))
         except (TypeError, ValueError, IndexError):  # whatever a page sends, it is not a count
-            pass
+            return
+        t = self.trainer
+        if self.drawn_count >= self.sent_count and t is not None and t.version != self.seen_version:
+            self._redraw()
 
     def _redraw(self, force: bool = False) -> None:
         import time
@@ -533,15 +666,17 @@ class Dashboard:
             s, version = t.snapshot, t.version
         self.seen_version = version
         now = time.monotonic()
+        heavy = force or s.done or s.error is not None or now - self.pictures_at >= PICTURES_EVERY
+        costs, widths_seen = _thin(s.costs), _thin(s.effective_width)
         self.update_times = [x for x in self.update_times if now - x < 2.0] + [now]
         cfg = t.config
         inits = list(cfg.inits)
         colours = [COLOURS[k % len(COLOURS)] for k in range(len(inits))]
-        its = [i for i, _ in s.costs]
+        its = [i for i, _ in costs]
         self.src["cost"].data = _lines(
             *zip(
                 *[
-                    (*_positive(its, [c[k] for _, c in s.costs]), colours[k], "solid", init)
+                    (*_positive(its, [c[k] for _, c in costs]), colours[k], "solid", init)
                     for k, init in enumerate(inits)
                 ],
                 strict=True,
@@ -553,14 +688,37 @@ class Dashboard:
             for l, w in enumerate(s.widths):
                 rows.append(
                     (
-                        [i for i, _ in s.effective_width],
-                        [ew[k][l] / w for _, ew in s.effective_width],
+                        [i for i, _ in widths_seen],
+                        [ew[k][l] / w for _, ew in widths_seen],
                         colours[k],
                         dashes[l % len(dashes)],
                         f"{init} L{l + 1}",
                     )
                 )
         self.src["width"].data = _lines(*zip(*rows, strict=True))
+        self._draw_tables(s, inits, colours)
+        if heavy:
+            self.pictures_at = now
+            self._draw_pictures(s, inits, colours)
+        rate = (
+            (len(self.update_times) - 1) / max(1e-9, self.update_times[-1] - self.update_times[0])
+            if len(self.update_times) > 1
+            else 0.0
+        )
+        state = ("error: " + s.error) if s.error else ("stopped" if s.stopped else "done" if s.done else "training")
+        self.status.object = (
+            f"<span class='initlab-state' data-state='{state.split(':')[0]}'>{html.escape(state)}"
+            f"</span> &middot; iteration <span class='initlab-iteration'>{s.iteration}</span> of "
+            f"{cfg.iterations} &middot; {rate:.1f} updates/s"
+        )
+        self.sent_count += 1
+        self.sent_at = time.monotonic()
+        self.sent.data = {"n": [self.sent_count]}
+
+    def _draw_pictures(self, s, inits: list[str], colours: list[str]) -> None:
+        """The heavy pictures (`PICTURES_EVERY`): the inspected init's plots, the boundaries and
+        the unit tiles."""
+        t = self.trainer
         k = inits.index(self.inspect.value) if self.inspect.value in inits else len(inits) - 1
         self._draw_inspected(s, k, colours[k])
         for j, pane in enumerate(self.boundary_figs):
@@ -582,21 +740,18 @@ class Dashboard:
                         "y": t.X[1].tolist(),
                         "c": plots.class_score(t.Y).tolist(),
                     }
-        self._draw_tables(s, inits, colours)
-        rate = (
-            (len(self.update_times) - 1) / max(1e-9, self.update_times[-1] - self.update_times[0])
-            if len(self.update_times) > 1
-            else 0.0
-        )
-        state = ("error: " + s.error) if s.error else ("stopped" if s.stopped else "done" if s.done else "training")
-        self.status.object = (
-            f"<span class='initlab-state' data-state='{state.split(':')[0]}'>{html.escape(state)}"
-            f"</span> &middot; iteration <span class='initlab-iteration'>{s.iteration}</span> of "
-            f"{cfg.iterations} &middot; {rate:.1f} updates/s"
-        )
-        self.sent_count += 1
-        self.sent_at = time.monotonic()
-        self.sent.data = {"n": [self.sent_count]}
+        if s.tiles is not None:
+            self.units.object = (
+                "<div class='initlab-units-row' style='display:flex;flex-wrap:wrap;gap:6px 22px'>"
+                + "".join(
+                    f"<div data-init='{html.escape(init)}'>{h}</div>" for init, h in zip(inits, s.tiles, strict=True)
+                )
+                + "</div><div style='color:#666;font-size:11px'>Hidden units: each tile is one unit's activation "
+                "over the input plane (dark low, bright high, on its layer's range); identical units are boxed "
+                "together (one symmetry group).</div>"
+            )
+        elif self.units.object:
+            self.units.object = ""
 
     def _draw_inspected(self, s, k: int, colour: str) -> None:
         palette = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"]
@@ -617,8 +772,9 @@ class Dashboard:
 
         self.hist_src["act"].data = hist(s.activations[k], "layer ")
         self.hist_src["grad"].data = hist(s.gradients[k], "dW")
-        its = [i for i, _ in s.weights]
-        W = np.array([w[k] for _, w in s.weights])  # (steps, n1, n0)
+        weights = _thin(s.weights)
+        its = [i for i, _ in weights]
+        W = np.array([w[k] for _, w in weights])  # (steps, n1, n0)
         rows = []
         for j in range(W.shape[1]):
             for i in range(min(2, W.shape[2])):

@@ -46,17 +46,60 @@ MAX_LAYERS_CHARS = 2000
 #: Runs training at once in one server, all tabs together.
 MAX_RUNNING = 4
 COURSE_STORY = ("zeros", "random:0.01", "random:10", "he")
+#: The defaults tell the course's story within seconds (measured, `initlab.experiments.train`,
+#: seeds 0 to 5): at lr 0.3 and 2000 iterations He reaches 97.7-99.3% train while zeros stays at
+#: 50.0%, random:0.01 at 50.3-59.7% and random:10 at 50.0-69.3%; the whole run trains in about
+#: 0.3 s of CPU, so the page shows the end within a few seconds. (At the old lr 0.01 and 3000
+#: iterations He reached 58-65% and looked no better than zeros.)
 DEFAULTS = {
     "data": "circles",
     "layers": "2,10,5,1",
     "hidden": "relu",
     "inits": ",".join(COURSE_STORY),
-    "lr": "0.01",
-    "iterations": "3000",
+    "lr": "0.3",
+    "iterations": "2000",
     "seed": "1",
     "residual": "0",
     "gate": "none",
     "norm": "none",
+}
+#: Lessons, each a whole configuration (missing fields take `DEFAULTS`), chosen from
+#: measurements (seeds 0-3 unless said; docs/dashboard.md gives the numbers):
+PRESETS: dict[str, dict[str, str]] = {
+    # circles 2-10-5-1 ReLU: zeros 50%, random:0.01 at chance, random:10 slow, He ~99%
+    "the course's story: zeros, random:0.01, random:10, he": {},
+    # the course's planar network (2-4-1 tanh, lr 1.2): zeros stays one unit at 50.0% train;
+    # random:0.01 reaches 88.5-89.7% in 1000 iterations
+    "the course's zero vs random": {
+        "data": "flower",
+        "layers": "2,4,1",
+        "hidden": "tanh",
+        "inits": "zeros,random:0.01",
+        "lr": "1.2",
+        "iterations": "1000",
+    },
+    # the same network from randn * 0.01 to randn * 100: saturated at init 0%, 17-38%, 79-89%,
+    # 97-99% of layer 1's (unit, example) pairs; random:100 ends at 71-88% train after 2000
+    # iterations where the others reach 88-91%
+    "large weights saturate": {
+        "data": "flower",
+        "layers": "2,4,1",
+        "hidden": "tanh",
+        "inits": "random:0.01,random:1,random:10,random:100",
+        "lr": "1.2",
+        "iterations": "2000",
+    },
+    # 15 ReLU layers of 16: xavier (the course's, randn * sqrt(1/n)) halves the signal's
+    # variance at every layer, He keeps it; in 1000 iterations at lr 0.05 He reaches 95-100%
+    # train at 3 of 4 seeds, xavier 58-66% at 3 of 4 (the variance plot shows why at once)
+    "deep ReLU: He vs Xavier": {
+        "data": "circles",
+        "layers": "2," + ",".join(["16"] * 15) + ",1",
+        "hidden": "relu",
+        "inits": "he,xavier",
+        "lr": "0.05",
+        "iterations": "1000",
+    },
 }
 #: The gate field's words (a number is a starting value too) and the norm field's.
 GATES = ("none", "learned")
@@ -65,11 +108,14 @@ SNAPSHOT_EVERY = 0.08  # seconds between measured snapshots while training (abou
 #: Training runs in chunks (one `Network.fit` call each), Stop checked between them. A chunk
 #: doubles its steps while it takes under CHUNK_SECONDS and halves them when it takes over
 #: CHUNK_SECONDS_MAX, measured on each chunk: not steps x a time per step, because a fit call
-#: also has a fixed cost (about 45 ms measured on the course's network with the compiled
-#: engine, as long as some 80 of its steps), which a rate alone would read as slow steps: chunks
-#: stayed at 1 step, and the page at iteration 1.
-CHUNK_SECONDS = 0.1
-CHUNK_SECONDS_MAX = 0.25
+#: also has a fixed cost (about 16 ms measured on the course's network with the compiled engine,
+#: 45 ms on an earlier build), which a rate alone would read as slow steps: chunks stayed at 1
+#: step, and the page at iteration 1. A snapshot is taken between chunks only, so the chunk's
+#: length bounds the page's update rate: at 0.1 to 0.25 s a chunk the page got 2-4 updates a
+#: second (measured in Chromium on a busy 2-core machine); at 0.04 to 0.1 s it gets 5 or more
+#: for a fixed cost of at most 16 ms in 40 (the steps themselves run at the same speed).
+CHUNK_SECONDS = 0.04
+CHUNK_SECONDS_MAX = 0.1
 MAX_CHUNK = 100_000  # steps in one chunk, however fast they are
 #: Stop measures the network once more where it stopped only when a measurement takes less
 #: than this; otherwise the last picture stays (Stop answers within 0.5 s either way).
@@ -82,6 +128,14 @@ FINAL_MEASURE_SECONDS = 0.1
 TRAIN_THREADS = 1
 BOUNDARY_GRID = 60  # the decision boundary's grid is BOUNDARY_GRID^2 points ...
 BOUNDARY_BATCH = 400  # ... measured this many points at a time, Stop checked between
+#: Seconds between measurements of the grid pictures (decision boundary, unit tiles): the page
+#: draws them at most this often (`initlab.dashboard.app`), and they were most of a
+#: measurement's time (the tiles' PNGs 60% of it, profiled on the course's story), which bounds
+#: how often the page gets the status, the cost and the table.
+PICTURES_EVERY = 0.3
+#: The unit tiles' grid: at most this many points a side (`initlab.report.tiles`)
+TILE_GRID = 28
+TILE_PX = 22  # CSS pixels a tile is drawn at: four inits of 10 units side by side at 1280 px
 
 
 @dataclass(frozen=True)
@@ -236,9 +290,14 @@ def _integer(name: str, text: str, lo: int, hi: int, what: str = "an integer") -
     return value
 
 
-def parse_config(values: dict[str, str]) -> tuple[Config | None, dict[str, str]]:
+def parse_config(
+    values: dict[str, str], *, where: dict[str, int] | None = None
+) -> tuple[Config | None, dict[str, str]]:
     """Check every field of ``values`` (strings, from the page or the URL; missing ones take the
-    defaults). Returns the config, or None and ``{field: message}`` for each bad field."""
+    defaults). Returns the config, or None and ``{field: message}`` for each bad field.
+    ``where``, when given, gets ``{"inits": k}``: the inits' message is about spec ``k`` of the
+    field (from 0), so the page can say it under that initializer's own field."""
+    where = {} if where is None else where
     v = {**DEFAULTS, **{k: str(x) for k, x in values.items() if x is not None}}
     errors: dict[str, str] = {}
     for f in DEFAULTS:  # before any parse: bounds the work of every check and every message
@@ -272,11 +331,12 @@ def parse_config(values: dict[str, str]) -> tuple[Config | None, dict[str, str]]
     inits = split_inits(v["inits"]) if "inits" not in errors else []
     if "inits" not in errors and not 1 <= len(inits) <= MAX_INITS:
         errors["inits"] = f"give 1 to {MAX_INITS} initializers, got {len(inits)}"
-    for spec in inits if "inits" not in errors else ():
+    for k, spec in enumerate(inits if "inits" not in errors else ()):
         try:
             initializers.parse_spec(spec)
         except InitlabError as exc:
             errors["inits"] = str(exc) if spec in str(exc) else f"initializer {spec!r}: {exc}"
+            where["inits"] = k
             break
     if "inits" not in errors:  # "random" and "random:0.01" draw the same weights
         forms = [initializers.canonical(spec) for spec in inits]
@@ -285,6 +345,7 @@ def parse_config(values: dict[str, str]) -> tuple[Config | None, dict[str, str]]
             first = inits[forms.index(forms[k])]
             same = "" if first == inits[k] else f" ({first!r} and {inits[k]!r} are both {forms[k]!r})"
             errors["inits"] = f"an initializer appears twice: {inits[k]!r}{same}"
+            where["inits"] = k
     if layers and "layers" not in errors:
         try:  # from the sizes alone: nothing is allocated for a network refused here
             check_size(layers, max(1, min(len(inits), MAX_INITS)), ds.X_train.shape[1] if ds else 1)
@@ -311,18 +372,18 @@ def parse_config(values: dict[str, str]) -> tuple[Config | None, dict[str, str]]
             errors[f] = str(exc)
     residual, gate, norm = _structure(v, layers, errors)
     if "inits" not in errors and not {"residual", "gate", "norm", "layers"} & set(errors):
-        _check_recipes(inits, layers, residual, gate, norm, errors)
+        _check_recipes(inits, layers, residual, gate, norm, errors, where)
     if errors:
         return None, errors
     return Config(v["data"], layers, v["hidden"], tuple(inits), lr, iterations, seed, residual, gate, norm), {}
 
 
-def _check_recipes(inits, layers, residual, gate, norm, errors: dict[str, str]) -> None:
+def _check_recipes(inits, layers, residual, gate, norm, errors: dict[str, str], where: dict[str, int]) -> None:
     """A recipe the network cannot take (``fixup`` on a plain network, ``t_fixup`` with branches
     of one layer) is the Initializer field's error, said before anything is drawn."""
     from initlab.nn.residual import Layout
 
-    for spec in inits:
+    for k, spec in enumerate(inits):
         sampler = initializers.get(spec)
         try:
             if residual is None:
@@ -334,6 +395,7 @@ def _check_recipes(inits, layers, residual, gate, norm, errors: dict[str, str]) 
                 sampler.check(Layout.build(layers, residual, gated, norm))
         except InitlabError as exc:
             errors["inits"] = str(exc) if spec in str(exc) else f"initializer {spec!r}: {exc}"
+            where["inits"] = k
             return
 
 
@@ -390,6 +452,7 @@ class Snapshot:
     dead: list[list[float | None]]
     boundary: list[np.ndarray] | None  # [member] (g, g) grid of P(class 1) or class
     grid: tuple[float, float, float, float] | None  # x0, x1, y0, y1
+    tiles: list[str] | None  # [member] HTML of its unit tiles (`report.tiles.tiles_html`), 2-D data only
     activations: list[list[np.ndarray]]  # [member][hidden layer] values of A
     gradients: list[list[np.ndarray]]  # [member][layer] log10 max(|dW|, 1e-12)
     weights: list[tuple[int, list[np.ndarray]]]  # (iteration, [member] W1 (n1, n0))
@@ -466,6 +529,8 @@ class Trainer:
         self.measure_seconds = 0.0  # how long the last whole measurement took
         self.trained = 0  # iterations trained (the snapshot may be a little behind)
         self.measuring = False  # a measurement is under way (Stop interrupts it)
+        self.pictures = None  # the last (boundary, grid, tiles), measured at most every PICTURES_EVERY
+        self.pictures_at = 0.0
 
     @property
     def net(self) -> Network:
@@ -582,7 +647,11 @@ class Trainer:
         gradients = [
             [np.log10(np.maximum(np.abs(grads[f"dW{l}"][k]).ravel(), 1e-12)) for l in range(1, L + 1)] for k in range(E)
         ]
-        boundary, grid = self._boundary(check=check)
+        if done or stopped or self.pictures is None or time.monotonic() - self.pictures_at >= PICTURES_EVERY:
+            # the grid pictures: the page draws them at most this often (and at the end)
+            self.pictures = (*self._boundary(check=check), self._tiles(sym, check=check))
+            self.pictures_at = time.monotonic()
+        boundary, grid, tiles = self.pictures
         measured = None
         if hidden >= 2:
             prop = propagation(net, X)
@@ -606,6 +675,7 @@ class Trainer:
             dead=per_layer("dead_fraction"),
             boundary=boundary,
             grid=grid,
+            tiles=tiles,
             activations=acts,
             gradients=gradients,
             weights=list(self.weights_seen),
@@ -638,6 +708,19 @@ class Trainer:
             between=check,
         )
         return list(s.values), s.extent
+
+    def _tiles(self, sym, check=lambda: None) -> list[str] | None:
+        """Each member's unit tiles as HTML (`initlab.report.tiles`), drawn here in the trainer's
+        thread so the page's event loop only swaps text; None for data that is not 2-D."""
+        if self.ds.n_x != 2:
+            return None
+        from initlab.report.tiles import tiles_html, unit_tiles
+
+        t = unit_tiles(self.net, self.X, steps=TILE_GRID, batch=BOUNDARY_BATCH, between=check, sym=sym)
+        return [
+            tiles_html(t.member(k), title=init, colour=plots.COLOURS[k % len(plots.COLOURS)], note=False, px=TILE_PX)
+            for k, init in enumerate(self.config.inits)
+        ]
 
     def result(self) -> dict:
         """The run as JSON: ``runs``, one ``initlab train --json`` object (`RunResult.to_dict`)
