@@ -165,6 +165,94 @@ def test_histograms_share_bins_and_the_static_one_draws_the_same_counts() -> Non
     assert [p.get_height() for p in ax.patches] == [1, 0, 0, 2]  # b alone: its own range, 2 to 4
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_unit_tiles_are_one_picture_under_zeros_and_differ_under_he(seed: int) -> None:
+    """Each tile is the unit's activation on `decision_surface`'s grid, from the network's own
+    forward pass; a symmetric layer's tiles are bit for bit one picture, boxed as one group."""
+    from initlab import data
+    from initlab.report.tiles import tiles_html, unit_tiles
+
+    ds = data.load("moons")
+    inits = ["zeros", "constant:0.3", "he"]
+    net = Network([2, 10, 5, 1], hidden="sigmoid", init=inits, seed=[seed] * 3)
+    net.fit(ds.X_train, ds.Y_train, lr=0.5, iterations=30)  # trained a little: zeros' units move, together
+    t = unit_tiles(net, ds.X_train, steps=20)
+    grid = plots.decision_surface(lambda P: P[0], ds.X_train, pad=0.5, steps=20)
+    assert np.array_equal(t.x, grid.x) and np.array_equal(t.y, grid.y)
+    for k, init in enumerate(inits):
+        m = t.member(k)
+        alone = net.member(k)
+        i, j = 5, 9
+        _, cache = alone.forward(np.array([[grid.x[j]], [grid.y[i]]]))
+        assert m.layers[0].values[:, i, j] == pytest.approx(cache[1][0][:, 0], rel=1e-12)
+        html = tiles_html(m)
+        if init == "he":
+            assert not m.identical(1) and not m.identical(2) and m.layers[0].effective_width == 10
+            assert "tl-group tl-shared" not in html and "1 of 10 distinct" not in html
+        else:
+            assert m.identical(1) and m.identical(2) and m.layers[0].groups == [list(range(10))]
+            # constant:0.3's one picture is not blank; zeros' is (balanced classes: the output's
+            # gradient at 0 is mean(sigmoid(0) - y) = 0, so nothing ever moves)
+            assert (np.ptp(m.layers[0].values) > 0) == (init != "zeros")
+            assert html.count("tl-group tl-shared") == 2 and "layer 1 (sigmoid): 1 of 10 distinct" in html
+            pictures = {src.split("'")[0] for src in html.split("src='")[1:11]}
+            assert len(pictures) == 1  # the same PNG bytes: the same pixels
+
+
+def test_unit_tiles_read_a_residual_network_through_its_cache() -> None:
+    """A residual net's stream units are one group across layers (`symmetry`); a tile shows
+    g(P[l]), P[l] = cache[l-1][1], what the next layer reads."""
+    from initlab import data
+    from initlab.report.tiles import unit_tiles
+
+    ds = data.load("circles")
+    net = Network([2, 8, 8, 8, 1], hidden="tanh", init=["zeros", "he"], seed=[0, 0], residual=1)
+    t = unit_tiles(net, ds.X_train, steps=12)
+    zeros, he = t.member(0), t.member(1)
+    assert [lt.effective_width for lt in zeros.layers] == [1, 1, 1] and all(zeros.identical(l) for l in (1, 2, 3))
+    assert [lt.effective_width for lt in he.layers] == [8, 8, 8] and not he.identical(3)
+    _, cache = net.member(1).forward(np.array([[t.x[3]], [t.y[4]]]))
+    for l in (1, 2, 3):
+        assert he.layers[l - 1].values[:, 4, 3] == pytest.approx(np.tanh(cache[l - 1][1][:, 0]), rel=1e-12)
+    with pytest.raises(InitlabError, match="64 inputs, not 2"):
+        unit_tiles(Network([64, 4, 1]), np.zeros((64, 3)))
+
+
+def test_a_bad_initializer_is_located_in_its_own_field() -> None:
+    from initlab.dashboard.app import Dashboard
+
+    where: dict = {}
+    _, errors = parse_config({"inits": "zeros,hee,he"}, where=where)
+    assert "did you mean he" in errors["inits"] and where == {"inits": 1}
+    where = {}
+    assert "appears twice" in parse_config({"inits": "he,xavier,random,random:0.01"}, where=where)[1]["inits"]
+    assert where == {"inits": 3}
+    page = Dashboard({"inits": "zeros,hee,he"})
+    order = page.controls.objects
+    assert order.index(page.errors["inits"]) == order.index(page.sliders[1]) + 1  # right under Initializer 2
+    assert "initlab-bad" in page.slots[1].css_classes and "initlab-bad" not in page.slots[0].css_classes
+    assert "address carried values" in page.status.object and "Initializers" in page.status.object
+    page.slots[1].value = "xavier"
+    assert page.errors["inits"].object == "" and "initlab-bad" not in page.slots[1].css_classes
+    page.layers.value = "2,0,1"
+    page.train()
+    assert "Fix the fields marked in red (Layers)" in page.status.object
+    assert "initlab-bad" in page.layers.css_classes and page.layers.stylesheets
+
+
+def test_lessons_fill_every_field() -> None:
+    from initlab.dashboard.app import Dashboard
+    from initlab.dashboard.session import DEFAULTS, PRESETS
+
+    page = Dashboard({})
+    for name, values in PRESETS.items():
+        page.preset.value = name
+        want = {**DEFAULTS, **values}
+        got = page.values()
+        assert {k: got[k] for k in want} == want, name
+        assert parse_config(got)[1] == {}, name
+
+
 def test_trainer_measures_symmetry_and_stops() -> None:
     cfg, _ = parse_config({"inits": "zeros,he", "iterations": "300", "lr": "0.05"})
     t = Trainer(cfg)
@@ -771,6 +859,36 @@ def browser():
         b.close()
 
 
+#: Runs in the page: the distinct iteration numbers it showed over ``ms`` milliseconds, read every
+#: 15 ms (Panel draws each pane in a shadow root: the search walks into them).
+COUNT_UPDATES = """async (ms) => {
+  const find = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.classList && el.classList.contains('initlab-iteration')) return el;
+      if (el.shadowRoot) { const f = find(el.shadowRoot); if (f) return f; }
+    }
+    return null;
+  };
+  const seen = new Set(), t0 = performance.now();
+  while (performance.now() - t0 < ms) {
+    const e = find(document);
+    if (e) seen.add(e.textContent);
+    await new Promise(r => setTimeout(r, 15));
+  }
+  return Array.from(seen);
+}"""
+
+
+#: Runs in the page on an <img>: its pixels as decoded, as one string of RGBA bytes.
+PIXELS = """img => {
+  const c = document.createElement('canvas');
+  c.width = img.naturalWidth; c.height = img.naturalHeight;
+  const g = c.getContext('2d');
+  g.drawImage(img, 0, 0);
+  return c.width + 'x' + c.height + ':' + Array.from(g.getImageData(0, 0, c.width, c.height).data).join(',');
+}"""
+
+
 class Page:
     """A tab with everything it requested and every console error recorded; requests that
     would leave 127.0.0.1 are recorded and aborted."""
@@ -870,17 +988,14 @@ def test_live_updates_and_the_compare_view_at_two_widths(server, browser) -> Non
     p = Page(browser).open(server.url + "?iterations=1000000&lr=0.05")  # the course's story, 4 inits
     p.page.locator(".initlab-train button").click()
     p.wait_state("training")
-    seen, start = set(), time.monotonic()
-    while time.monotonic() - start < 2.0:
-        seen.add(p.page.locator(".initlab-iteration").inner_text())
-        p.page.wait_for_timeout(40)
-    elapsed = time.monotonic() - start
+    seen = p.page.evaluate(COUNT_UPDATES, 3000)  # counted in the page, every 15 ms, for 3 s
     assert p.state() == "training"
-    rate = len(seen) / elapsed
+    rate = len(seen) / 3.0
     # live: the page changes while training runs. The rate itself is a speed, printed (and
-    # depends on the machine: 4-12 a second measured on the same 2-core machine on two days),
-    # not asserted: speed belongs in `make bench`, never in a timed test.
-    print(f"dashboard: {rate:.1f} page updates a second")
+    # depends on the machine and its load: 5-8 a second on an idle 2-core machine, 2-3 with
+    # four other jobs on its 2 cores), not asserted: speed belongs in `make bench`, never in a
+    # timed test.
+    print(f"dashboard: {rate:.1f} page updates a second (iteration shown changed {len(seen)} times in 3 s)")
     assert len(seen) >= 2, f"the page did not change while training: {seen}"
     p.page.locator(".initlab-stop button").click()
     took = p.wait_state("stopped", timeout=60)
@@ -977,3 +1092,82 @@ def test_stop_mid_run_and_two_tabs_do_not_share_runs(server, browser) -> None:
     assert 0 < int(stopped_at) < 1_000_000
     a.close()
     b.close()
+
+
+def test_unit_tiles_in_the_page_zeros_one_picture_boxed_he_distinct(server, browser) -> None:
+    p = Page(browser).open(
+        server.url
+        + "?data=moons&layers=2,10,5,1&hidden=sigmoid&inits=zeros,constant:0.3,he&lr=0.5&iterations=60&seed=0"
+    )
+    p.page.locator(".initlab-train button").click()
+    p.wait_state("done")
+    units = p.page.locator(".initlab-units")
+    for init, symmetric in (("zeros", True), ("constant:0.3", True), ("he", False)):
+        layer = units.locator(f"[data-init='{init}'] .tl-layer[data-layer='1']")
+        tiles = layer.locator("img.initlab-tile")
+        assert tiles.count() == 10, init
+        # the pixels Chromium decoded, read back through a canvas (a screenshot of each <img>
+        # would also differ by where its edge falls between device pixels)
+        shots = {tiles.nth(j).evaluate(PIXELS) for j in range(10)}
+        boxed = layer.locator(".tl-group.tl-shared")
+        if symmetric:
+            assert len(shots) == 1, f"{init}: {len(shots)} different tiles in a symmetric layer"
+            assert boxed.count() == 1 and boxed.locator("img").count() == 10
+            assert layer.get_attribute("data-distinct") == "1" and "1 of 10 distinct" in layer.inner_text()
+        else:
+            assert len(shots) == 10, f"{init}: only {len(shots)} different tiles"
+            assert boxed.count() == 0 and layer.get_attribute("data-distinct") == "10"
+    assert p.errors == []
+    p.close()
+
+
+def test_a_lesson_loads_every_field_and_the_address(server, browser) -> None:
+    from initlab.dashboard.session import PRESETS
+
+    p = Page(browser).open(server.url)
+    name = "large weights saturate"
+    p.page.locator(".initlab-preset select").select_option(label=name)
+    want = PRESETS[name]["inits"].split(",")
+    end = time.monotonic() + 20
+    while [p.page.locator(f".initlab-init-{k} input").input_value() for k in range(4)] != want:
+        assert time.monotonic() < end, "the lesson did not fill the initializers"
+        p.page.wait_for_timeout(100)
+    assert p.page.locator(".initlab-data select").input_value() == "flower"
+    assert p.page.locator(".initlab-lr input").input_value() == "1.2"
+    assert p.page.locator(".initlab-hidden select").input_value() == "tanh"
+    p.page.wait_for_timeout(300)
+    assert "data=flower" in p.page.url and "lr=1.2" in p.page.url
+    p.page.locator(".initlab-train button").click()
+    p.wait_state("done")
+    assert set(p.rows()) == set(want)
+    assert p.errors == []
+    p.close()
+
+
+def test_an_error_sits_under_its_own_field_outlined(server, browser) -> None:
+    """A bad Initializer 2 is said under Initializer 2 (it was under Initializer 4), the field is
+    outlined in red, and a URL with bad values says so in the status (it said 'Press Train.')."""
+    p = Page(browser).open(server.url + "?inits=zeros,hee,he,xavier")
+    msg = p.page.locator(".initlab-msg[data-field=inits]")
+    assert "did you mean he" in msg.inner_text() and msg.get_attribute("data-slot") == "1"
+    y = msg.bounding_box()["y"]
+    slot = [p.page.locator(f".initlab-init-{k} input").bounding_box()["y"] for k in range(4)]
+    assert slot[1] < y < slot[2], (slot, y)
+
+    def border(sel: str) -> str:
+        return p.page.locator(sel).evaluate("e => getComputedStyle(e).borderTopColor")
+
+    assert border(".initlab-init-1 input") == "rgb(176, 0, 32)"
+    assert border(".initlab-init-0 input") != "rgb(176, 0, 32)"
+    status = p.page.locator(".initlab-fix")
+    assert "address carried values" in status.inner_text() and "Initializers" in status.inner_text()
+    lr = p.page.locator(".initlab-lr input")
+    lr.fill("fast")
+    lr.press("Enter")
+    p.page.locator(".initlab-msg[data-field=lr]").wait_for(timeout=10_000)
+    p.page.locator(".initlab-train button").click()
+    p.page.wait_for_timeout(500)
+    assert "Initializers, Learning rate" in p.page.locator(".initlab-fix").inner_text()
+    assert border(".initlab-lr input") == "rgb(176, 0, 32)"
+    assert p.state() == ""
+    p.close()
