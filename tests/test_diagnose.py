@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import initlab
@@ -424,3 +424,46 @@ def test_tracked_fields_keep_their_shapes_and_equal_each_member_tracked_alone(fl
         for name in ("saturated_fraction", "dead_fraction"):
             np.testing.assert_allclose(arr[name][:, k], one.arrays()[name], rtol=1e-12, atol=0)
     assert np.isnan(arr["saturated_fraction"][:, :, 0]).all() and np.isnan(arr["dead_fraction"][:, :, 1:]).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    widths=st.lists(st.integers(1, 9), min_size=1, max_size=3),
+    E=st.sampled_from([None, 1, 3]),
+    copies=st.integers(0, 4),
+    residual=st.booleans(),
+    negzero=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_the_trackers_count_is_symmetrys_count(widths, E, copies, residual, negzero, seed):
+    """`effective_widths` (the tracker's, for a whole ensemble at once) equals `symmetry`'s
+    effective width, member by member, with units copied, -0.0 beside 0.0, and residual streams;
+    `fractions_of` equals `saturation_of`'s per-layer fractions."""
+    from initlab.diagnose.saturation import fractions_of, saturation_of
+    from initlab.diagnose.symmetry import effective_widths
+
+    rng = np.random.default_rng(seed)
+    if residual:
+        widths = [widths[0]] * (1 + len(widths))
+    dims = [2, *widths, 1]
+    net = Network(dims, hidden="relu", init="he", seed=seed, ensemble=E, residual=1 if residual else None)
+    p = net.params
+    if negzero:  # biases 0.0 and -0.0 alternating: one function, two byte patterns
+        p["b1"][...] = 0.0
+        p["b1"][..., ::2, :] = -0.0
+    for _ in range(copies):  # copy a unit's incoming row onto another in a random layer
+        l = int(rng.integers(1, len(dims) - 1))
+        i, j = rng.integers(0, dims[l], 2)
+        p[f"W{l}"][..., j, :] = p[f"W{l}"][..., i, :]
+        if not (negzero and l == 1):
+            p[f"b{l}"][..., j, :] = p[f"b{l}"][..., i, :]
+        p[f"W{l + 1}"][..., :, j] = p[f"W{l + 1}"][..., :, i]
+    got = effective_widths(net)
+    want = symmetry(net).effective_widths
+    np.testing.assert_array_equal(got, np.asarray(want))
+    X = rng.standard_normal((2, 7))
+    _, cache = net.forward(X)
+    fr = fractions_of(net.activations, cache)
+    rep = saturation_of(net.activations, cache)
+    for name in ("saturated_fraction", "dead_fraction"):
+        np.testing.assert_array_equal(fr[name], rep.per_layer(name))

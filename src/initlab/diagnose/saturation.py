@@ -111,19 +111,29 @@ def _scalar(v: np.ndarray) -> float | np.ndarray:
     return float(v) if np.ndim(v) == 0 else v
 
 
+def weak_fractions(g: Activation, Z: np.ndarray, threshold: float) -> tuple[object, object]:
+    """``(saturated, dead)`` of one layer from ``Z: ([E,] n, m)``, the module's one rule: the
+    fraction of (unit, example) pairs whose ``|g'(z)|`` is weak (activations that saturate), and
+    the fraction of units weak on every example (activations that can die); None where the
+    activation does neither. Counts over a count: the same number in any order of the units."""
+    if g.grad is None or not (g.saturating or g.dying):
+        return None, None
+    weak = g.weak(Z, threshold)
+    sat = _scalar(weak.mean(axis=(-2, -1))) if g.saturating else None
+    dead = _scalar(weak.all(axis=-1).mean(axis=-1)) if g.dying else None
+    return sat, dead
+
+
 def layer_saturation(
     l: int, g: Activation, Z: np.ndarray, threshold: float, dW: np.ndarray | None = None
 ) -> LayerSaturation:
     """The numbers of one layer from its pre-activations ``Z: (n, m)`` or ``(E, n, m)``."""
     axes = (-2, -1)
-    sat = dead = None
     if g.grad is not None:
         mean_grad = _scalar(np.abs(g.grad(Z)).mean(axis=axes))
-        if g.saturating or g.dying:
-            weak = g.weak(Z, threshold)
-            sat = _scalar(weak.mean(axis=axes)) if g.saturating else None
-            dead = _scalar(weak.all(axis=-1).mean(axis=-1)) if g.dying else None
+        sat, dead = weak_fractions(g, Z, threshold)
     else:  # softmax: no elementwise derivative
+        sat = dead = None
         mean_grad = _scalar(np.full(Z.shape[:-2], np.nan))
     norm = None if dW is None else _scalar(np.sqrt((dW**2).sum(axis=axes)))
     return LayerSaturation(l, g.name, sat, mean_grad, dead, _scalar(np.abs(Z).mean(axis=axes)), norm)
@@ -145,6 +155,20 @@ def saturation_of(
     ]
     Z = cache[-1][1]
     return SaturationReport(layers, threshold, ensemble=Z.shape[0] if Z.ndim == 3 else None)
+
+
+def fractions_of(activations: list[Activation], cache: list, threshold: float = SATURATION_THRESHOLD) -> dict:
+    """``{"saturated_fraction", "dead_fraction"}``, each ``([E,] L)`` (nan where the layer's
+    activation has no such measurement): `SaturationReport.per_layer` of `saturation_of` on the
+    same cache, by the same rule (`weak_fractions`), without the report's other numbers (what a
+    tracker records at every tracked step)."""
+    Z = cache[-1][1]
+    lead = Z.shape[:-2]
+    cols: dict[str, list] = {"saturated_fraction": [], "dead_fraction": []}
+    for g, (_, Z) in zip(activations, cache, strict=True):
+        for name, v in zip(cols, weak_fractions(g, Z, threshold), strict=True):
+            cols[name].append(np.full(lead, np.nan) if v is None else np.broadcast_to(v, lead))
+    return {k: np.stack(v, axis=-1).astype(float) for k, v in cols.items()}
 
 
 def saturation(

@@ -192,6 +192,28 @@ def _check_params(params: object) -> dict[str, np.ndarray]:
     return out
 
 
+def effective_widths(params: dict, layout=None) -> np.ndarray:
+    """Exact effective width of every hidden layer, ``([E,] L-1)`` ints: the number of groups
+    `symmetry` finds at ``atol = 0`` (the same rule: equal signature bytes after ``-0.0 -> 0.0``,
+    `initlab.nn.units.signatures`), counted for the whole ensemble at once by sorting each
+    member's signatures, not grouped member by member (what a tracker records at every step)."""
+    full = getattr(params, "params", params)
+    if layout is None:
+        layout = getattr(params, "layout", None)
+    L = sum(1 for k in full if str(k).startswith("W"))
+    single = np.ndim(full["W1"]) == 2
+    out = []
+    for l in range(1, L):
+        sig = np.asarray(signatures(full, l, layout), dtype=np.float64)
+        sig = np.ascontiguousarray(sig[None] if single else sig) + 0.0  # (E, n, d)
+        E, n, d = sig.shape
+        rows = sig.view(np.dtype((np.void, 8 * d))).reshape(E, n)
+        s = np.sort(rows, axis=1)
+        out.append(1 + (s[:, 1:] != s[:, :-1]).sum(axis=1))
+    widths = np.stack(out, axis=-1) if out else np.zeros((1 if single else np.shape(full["W1"])[0], 0), dtype=int)
+    return widths[0] if single else widths
+
+
 def symmetry(params: dict, *, atol: float = 0.0, layout=None) -> SymmetryReport:
     """Per hidden layer: ``width``, ``groups``, ``effective_width`` and the row ``spread``.
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from initlab.diagnose.saturation import SATURATION_THRESHOLD, saturation_of
-from initlab.diagnose.symmetry import symmetry
+from initlab.diagnose.saturation import SATURATION_THRESHOLD, fractions_of
+from initlab.diagnose.symmetry import effective_widths
 from initlab.errors import InitlabError
 
 TRACKABLE = ("symmetry", "saturation", "weights")
@@ -70,18 +70,24 @@ class Tracker:
         self.layout = layout  # a residual network's (its stream's units are grouped as one)
         self.result = Tracked()
 
+    @property
+    def needs_order(self) -> bool:
+        """Whether `record` needs the units in the user's order: only for copies of the weights;
+        effective widths and saturated/dead fractions count units, whatever their order."""
+        return "weights" in self.track
+
     def record(self, i: int, params: dict, cache: list) -> None:
         r = self.result
         r.iterations.append(i)
         if "symmetry" in self.track:
-            rep = symmetry(
-                params, layout=self.layout
-            )  # one network's lists, or (E, ...) arrays: as plain lists either way
-            r.effective_width.append(np.asarray(rep.effective_widths, dtype=int).tolist())
-            r.symmetric.append(np.asarray(rep.symmetric).tolist())
+            # `symmetry`'s exact count, for the whole ensemble at once (one rule: tested equal)
+            widths = effective_widths(params, self.layout)
+            full = np.array([params[f"W{l}"].shape[-2] for l in range(1, widths.shape[-1] + 1)], dtype=int)
+            r.effective_width.append(widths.tolist())
+            r.symmetric.append((widths < full).any(axis=-1).tolist())
         if "saturation" in self.track:
-            sat = saturation_of(self.activations, cache, threshold=SATURATION_THRESHOLD)
-            r.saturated_fraction.append(sat.per_layer("saturated_fraction"))
-            r.dead_fraction.append(sat.per_layer("dead_fraction"))
+            sat = fractions_of(self.activations, cache, threshold=SATURATION_THRESHOLD)
+            r.saturated_fraction.append(sat["saturated_fraction"])
+            r.dead_fraction.append(sat["dead_fraction"])
         if "weights" in self.track:
             r.weights.append({f"W{l}": params[f"W{l}"].copy() for l in range(1, self.hidden_layers + 1)})

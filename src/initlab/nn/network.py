@@ -658,7 +658,10 @@ class Network:
                 for call in schedule.calls(eng.per_call):
                     if call.tracks:  # in the user's order of units
                         _, cache = eng.forward()
-                        tracker.record(call.start, *_user_order(self.params, cache, perms))
+                        if tracker.needs_order:  # copies of the weights: in the user's order
+                            tracker.record(call.start, *_user_order(self.params, cache, perms))
+                        else:  # counts of units and groups: the same in any order of the units
+                            tracker.record(call.start, self.params, cache)
                     for event, c in zip(call.costed, eng.step(call.steps, record=call.offsets), strict=True):
                         if event.records:
                             its.append(event.i)
