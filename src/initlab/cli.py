@@ -559,34 +559,96 @@ def compare(
 
 @app.command()
 def reproduce(
-    name: Annotated[str, typer.Argument(help="course-initialization, course-planar, fixup-2019 or pennington-2017")],
-    seed: Annotated[int | None, typer.Option(help="seed of the initialization (fixup-2019; default 0)")] = None,
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="course-initialization, course-planar, fixup-2019, pennington-2017, schoenholz-2017, "
+            "saxe-2014, glorot-2010 or he-2015"
+        ),
+    ],
+    seed: Annotated[
+        int | None, typer.Option(help="seed of the initialization (fixup-2019, pennington-2017; default 0)")
+    ] = None,
+    seeds: Annotated[
+        str | None,
+        typer.Option(help="schoenholz-2017, saxe-2014, glorot-2010, he-2015: seeds, comma-separated"),
+    ] = None,
     depths: Annotated[
         str | None,
         typer.Option(
             help="fixup-2019: residual blocks (default 10,100,1000); pennington-2017: depths of the spectrum "
-            "(default 1,2,4,...,128); comma-separated"
+            "(default 1,2,4,...,128); schoenholz-2017: hidden layers (4,8,12,16,24,32,48); saxe-2014: weight "
+            "layers (1,2,...,32); he-2015: one depth (30); comma-separated"
         ),
     ] = None,
     width: Annotated[
         int | None,
-        typer.Option(help="fixup-2019: units per layer (default 16); pennington-2017: of the spectrum (128)"),
+        typer.Option(help="units per hidden layer (fixup-2019 16, pennington-2017's spectrum 128, schoenholz 32, ...)"),
+    ] = None,
+    steps: Annotated[
+        int | None, typer.Option(help="steps of gradient descent (every experiment that trains; its default)")
+    ] = None,
+    sigma_w2: Annotated[
+        str | None,
+        typer.Option("--sigma-w2", help="schoenholz-2017: the grid of sigma_w^2, comma-separated (1,1.25,...,4)"),
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(help="schoenholz-2017: keep the sweep's runs in this DuckDB file; a rerun resumes it"),
+    ] = None,
+    executor: Annotated[str, typer.Option(help="schoenholz-2017: local or dask")] = "local",
+    address: Annotated[str | None, typer.Option(help="schoenholz-2017: the Dask scheduler (--executor dask)")] = None,
+    workers: Annotated[int | None, typer.Option(help="schoenholz-2017: worker processes (default: one a core)")] = None,
+    report: Annotated[
+        str | None,
+        typer.Option(help="pennington-2017 and later papers: write report.html (the figure redrawn) here"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Follow a publication's procedure exactly; print its figures beside the measured ones.
     fixup-2019 runs the Fixup paper's claim at this machine's scale (He vs Fixup vs ReZero);
-    pennington-2017 the Jacobian spectrum against depth beside free probability, and its learning race."""
+    pennington-2017 the Jacobian spectrum against depth beside free probability, and its learning race;
+    schoenholz-2017 the trainability phase diagram (a sweep: --store, --executor dask); saxe-2014 deep
+    linear learning times; glorot-2010 sigmoid saturation and Jacobians; he-2015 a 30-layer ReLU net."""
     from initlab.experiments.reproduce import reproduce as run
 
     options: dict = {}
     if seed is not None:
         options["seed"] = seed
+    if seeds is not None:
+        options["seeds"] = tuple(parse_ints(seeds, "--seeds"))
     if depths is not None:
-        options["depths"] = tuple(parse_ints(depths, "--depths"))
+        ds = tuple(parse_ints(depths, "--depths"))
+        if name == "he-2015":
+            if len(ds) != 1:
+                raise InitlabError(f"he-2015 trains one depth: give --depths 30, got {depths}")
+            options["depth"] = ds[0]
+        else:
+            options["depths"] = ds
     if width is not None:
         options["width"] = width
-    _print_story(run(name, **options), as_json)
+    if steps is not None:
+        options["steps"] = steps
+    if sigma_w2 is not None:
+        try:
+            options["sigma_w2"] = tuple(float(v) for v in sigma_w2.split(","))
+        except ValueError:
+            raise InitlabError(f"--sigma-w2 takes numbers separated by commas, got {sigma_w2!r}") from None
+    if name == "schoenholz-2017":
+        options.update(executor=executor, address=address, workers=workers)
+        if store is not None:
+            options["store"] = store
+    elif store is not None or executor != "local" or address is not None or workers is not None:
+        raise InitlabError("--store, --executor, --address and --workers are schoenholz-2017's (it runs a sweep)")
+    if report:
+        output_folder(report)
+    story = run(name, **options)
+    if report:
+        from initlab.report.papers import write_paper_report
+
+        paths = write_paper_report(story, report)
+        print(f"wrote {paths['html']}", file=sys.stderr if as_json else sys.stdout)
+    _print_story(story, as_json)
 
 
 @app.command("theory")

@@ -451,6 +451,7 @@ def pennington_2017(config: PenningtonConfig | None = None, *, progress=None) ->
                 "final_cost": res.final_cost,
                 "train_accuracy": res.train_accuracy,
                 "test_accuracy": res.test_accuracy,
+                "costs": [[int(i), float(v)] for i, v in zip(res.iterations, res.costs, strict=True)],
             }
         )
     notes = [
@@ -520,11 +521,11 @@ class SchoenholzConfig:
     ``chance + trainable * (1 - chance)``."""
 
     sigma_w2: tuple[float, ...] = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0)
-    depths: tuple[int, ...] = (5, 10, 20, 35, 50, 75, 100)
+    depths: tuple[int, ...] = (4, 8, 12, 16, 24, 32, 48)
     width: int = 32
     sigma_b2: float = 0.05
     examples: int = 256
-    steps: int = 150
+    steps: int = 200
     lr: float = 0.1
     seeds: tuple[int, ...] = (0,)
     trainable: float = 0.5
