@@ -755,7 +755,7 @@ class TFixup(Recipe):
         return T_FIXUP_ENCODER * layout.blocks**-0.25 if layout.blocks else 1.0
 
     def check(self, layout) -> None:
-        if layout.m != 2:
+        if layout.blocks and layout.m != 2:  # no blocks: nothing to scale, as fixup and rezero
             raise InitlabError(
                 f"{self.spec!r} scales the two weight matrices of each Transformer MLP block (linear1, linear2) by "
                 f"0.67 N^(-1/4); a branch of {layout.m} weight layer(s) has no T-Fixup rule: use residual=2, "

@@ -381,18 +381,11 @@ def parse_config(
 def _check_recipes(inits, layers, residual, gate, norm, errors: dict[str, str], where: dict[str, int]) -> None:
     """A recipe the network cannot take (``fixup`` on a plain network, ``t_fixup`` with branches
     of one layer) is the Initializer field's error, said before anything is drawn."""
-    from initlab.nn.residual import Layout
+    from initlab.nn.residual import check_init
 
     for k, spec in enumerate(inits):
-        sampler = initializers.get(spec)
         try:
-            if residual is None:
-                refusal = getattr(sampler, "plain_refusal", None)
-                if refusal:
-                    raise InitlabError(refusal)
-            elif hasattr(sampler, "check"):
-                gated = gate is not None or getattr(sampler, "needs_gate", False)
-                sampler.check(Layout.build(layers, residual, gated, norm))
+            check_init(spec, layers, residual, gate, norm)  # the one check every face makes
         except InitlabError as exc:
             errors["inits"] = str(exc) if spec in str(exc) else f"initializer {spec!r}: {exc}"
             where["inits"] = k

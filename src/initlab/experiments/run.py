@@ -148,6 +148,9 @@ class RunConfig:
         ):
             raise InitlabError(f"examples must be a positive number of training examples, got {self.examples!r}")
         self._check_structure()
+        from initlab.nn.residual import check_init
+
+        check_init(self.init, self.layers, self.residual, self.gate, self.norm)  # a recipe that cannot apply
 
     def _check_structure(self) -> None:
         """``residual``, ``gate``, ``norm`` in their normal forms (an int, None/True/a float, a

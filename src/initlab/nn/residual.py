@@ -330,6 +330,24 @@ def backward(
     return grads
 
 
+def check_init(init, layer_dims: Sequence[int], residual=None, gate=None, norm=None) -> None:
+    """Refuse, before anything is drawn, an init that cannot draw this network: a recipe with no
+    plain form (``fixup``, ``rezero``, ...) on a plain network, or a residual layout the recipe
+    has no rule for (``t_fixup`` with branches of 1 layer). The one check every face makes
+    (`Network`, `RunConfig`, sweeps, the dashboard); the error says what to pass."""
+    from initlab.initializers import get
+
+    sampler = get(init)
+    if residual is None or residual is False:
+        refusal = getattr(sampler, "plain_refusal", None)
+        if refusal:
+            raise InitlabError(refusal)
+        return
+    if hasattr(sampler, "check"):
+        gated = (gate is not None and gate is not False) or getattr(sampler, "needs_gate", False)
+        sampler.check(Layout.build(layer_dims, residual, gated, norm))
+
+
 def initialize(layout: Layout, init, bias, rng: np.random.Generator, *, gate: float | None = None) -> Params:
     """One network's parameters. A recipe (an initializer with ``residual``, `initlab.initializers`)
     draws by each layer's role; a sampler draws every ``W[l]`` by its fans and ``b[l]`` from
