@@ -162,7 +162,8 @@ def test_histograms_share_bins_and_the_static_one_draws_the_same_counts() -> Non
 
     ax = Figure().subplots()
     plots.histogram(ax, b, bins=4)
-    assert [p.get_height() for p in ax.patches] == [1, 0, 0, 2]  # b alone: its own range, 2 to 4
+    assert [p.get_height() for p in ax.patches] == pytest.approx([1 / 3, 0, 0, 2 / 3])  # b alone: its own range, 2 to 4
+    assert ax.get_ylabel() == "share of values"
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -251,6 +252,18 @@ def test_lessons_fill_every_field() -> None:
         got = page.values()
         assert {k: got[k] for k in want} == want, name
         assert parse_config(got)[1] == {}, name
+
+
+def test_the_compare_report_shows_the_tiles_at_init_and_at_the_end() -> None:
+    from initlab.experiments.compare import CompareConfig, compare
+    from initlab.report.html import render
+
+    result = compare(CompareConfig(layers=(2, 6, 1), inits=("zeros", "he"), lr=0.3, iterations=50, seeds=(0,)))
+    page = render(result)
+    assert page.count(">zeros: at initialization<") == 1 and page.count(">he: at the end<") == 1
+    assert page.count("layer 1 (relu): 1 of 6 distinct") == 2 and page.count("layer 1 (relu): 6 of 6 distinct") == 2
+    assert result.tiles_init.member(0).identical(1) and not result.tiles_end.member(1).identical(1)
+    assert "P(class 1)" in page and page.count("<figure>") >= 3 * 2  # one picture per init, stacked on a phone
 
 
 def test_trainer_measures_symmetry_and_stops() -> None:

@@ -114,6 +114,10 @@ class CompareResult:
     #: its initial forward pass.
     net: Network = field(repr=False, default=None)
     init_cache: list = field(repr=False, default_factory=list)
+    #: Each hidden unit over the input plane (2-D data; `initlab.report.tiles`), the whole
+    #: ensemble at initialization and at the end (member k is run k); None for other data.
+    tiles_init: object = field(repr=False, default=None)
+    tiles_end: object = field(repr=False, default=None)
 
     def of(self, init: str) -> list[int]:
         """Indices of ``init``'s runs (one per seed)."""
@@ -231,9 +235,11 @@ def compare(config: CompareConfig, *, progress: Callable[[int, object], None] | 
     # a run that overflows is reported (RunResult.diverged_at), not warned about by NumPy
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         _, init_cache = net.forward(X)  # the report's pictures of the initialization
+        tiles_init = _tiles(net, X)
         grads = net.gradients(X, Y)
         runs = training.run(progress)
         _, end_cache = net.forward(X)
+        tiles_end = _tiles(net, X)
         gradients = [
             {
                 "grad_row_spread_init": [float(np.ptp(grads[f"dW{l}"][k], axis=0).max()) for l in hidden],
@@ -242,7 +248,18 @@ def compare(config: CompareConfig, *, progress: Callable[[int, object], None] | 
             }
             for k in range(len(runs))
         ]
-    return CompareResult(config, ds, runs, gradients, net=net, init_cache=init_cache)
+    return CompareResult(
+        config, ds, runs, gradients, net=net, init_cache=init_cache, tiles_init=tiles_init, tiles_end=tiles_end
+    )
+
+
+def _tiles(net: Network, X: np.ndarray):
+    """`initlab.report.tiles.unit_tiles` of the ensemble on 2-D data, else None."""
+    if X.shape[0] != 2:
+        return None
+    from initlab.report.tiles import unit_tiles
+
+    return unit_tiles(net, X)
 
 
 #: Seeds a count may ask for: a count is a typo long before the memory check could see it.

@@ -54,10 +54,21 @@ layers that cannot saturate). Dead: fraction of ReLU units with z &le; 0 on ever
 </table></div>
 {% endif %}
 
+{% if tiles %}
+<h2>Every hidden unit, at initialization and at the end</h2>
+<p class="note">Each tile is one hidden unit's activation over the input plane (seed {{ config.seeds[0] }}; dark
+low, bright high, on its layer's range). Units boxed together are one symmetry group: they compute the
+same function and get the same gradient, so they stay together. Under zeros or constant:C every tile of a
+layer is the same picture; under a random init they differ, and move apart as training goes.</p>
+<div class="panels tiles">{% for t in tiles %}<div class="tiles-init">{{ t|safe }}</div>{% endfor %}</div>
+{% endif %}
+
 {% for fig in figures %}
 <h2>{{ fig.title }}</h2>
 <p class="note">{{ fig.caption }}</p>
-<img alt="{{ fig.title }}" src="data:image/png;base64,{{ fig.png }}">
+{% if fig.panels %}<div class="panels">{% for p in fig.panels %}<figure><img alt="{{ fig.title }}: {{ p.label }}"
+src="data:image/png;base64,{{ p.png }}"></figure>{% endfor %}</div>
+{% else %}<img alt="{{ fig.title }}" src="data:image/png;base64,{{ fig.png }}">{% endif %}
 {% endfor %}
 {% endblock %}
 """
@@ -81,6 +92,10 @@ PAGE = """<!DOCTYPE html>
  td.text { text-align: left; white-space: normal; min-width: 14rem; }
  @media (max-width: 600px) { td.text { min-width: 9rem; } body { padding: 0.6rem; } }
  img { max-width: 100%; height: auto; display: block; margin: 0.5rem 0; }
+ .panels { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: flex-start; }
+ .panels figure { margin: 0; flex: 1 1 280px; max-width: 26rem; }
+ .panels.tiles > div { flex: 0 1 auto; }
+ @media (max-width: 600px) { .panels figure { flex-basis: 100%; max-width: 100%; } }
  .note { color: #555; font-size: 0.9rem; }
  .swatch { display: inline-block; width: 0.8rem; height: 0.8rem; border-radius: 2px; margin-right: 0.3rem; }
  td.label { text-align: left; }
@@ -152,65 +167,81 @@ def figures(result) -> list[dict]:
         }
     )
 
-    if ds.n_x == 2:
-        fig, ax = figure(len(inits))
+    def panels(draw, width: float = 4.2, height: float = 3.4) -> list[dict]:
+        """One PNG per init (``draw(ax, c, init)``): the page lays them side by side, or one
+        under another on a phone, instead of one wide picture shrunk to the screen."""
+        out = []
         for c, init in enumerate(inits):
+            fig, ax = figure(1, width=width, height=height)
+            draw(ax[0, 0], c, init)
+            out.append({"label": init, "png": png(fig)})
+        return out
+
+    if ds.n_x == 2:
+
+        def boundary(ax, c, init):
             member = result.net.member(result.member(init))
-            plots.decision_boundary(
-                ax[0, c], lambda x, m=member: m.predict(x.T)[0], ds.X_train, ds.Y_train, h=None, pad=0.5
+            plots.probability_surface(
+                ax, lambda P, m=member: plots.class_score(m.forward(P)[0]), ds.X_train, plots.class_score(ds.Y_train)
             )
-            ax[0, c].set_title(init, color=plots.COLOURS[c % len(plots.COLOURS)])
+            ax.set_title(init, color=plots.COLOURS[c % len(plots.COLOURS)])
+
         out.append(
             {
                 "title": "Decision boundaries",
-                "png": png(fig),
-                "caption": f"After training, seed {cfg.seeds[0]}, on the training data.",
+                "panels": panels(boundary),
+                "caption": f"After training, seed {cfg.seeds[0]}, on the training data: the colour is the "
+                "network's P(class 1) (the predicted class over the classes less one, for more than two), "
+                "white at 0.5, the boundary; points coloured by their true class.",
             }
         )
 
-    fig, ax = figure(len(inits))
-    for c, init in enumerate(inits):
+    def weights(ax, c, init):
         curves = result.runs[result.member(init)].curves
-        plots.unit_weights(ax[0, c], curves["iteration"], [w["W1"] for w in curves["weights"]], title=init)
+        plots.unit_weights(ax, curves["iteration"], [w["W1"] for w in curves["weights"]], title=init)
+
     out.append(
         {
             "title": "Each hidden unit's weights over iterations",
-            "png": png(fig),
-            "caption": f"Layer 1, seed {cfg.seeds[0]}: one colour per unit, one line style per "
-            "input. Under a symmetric initialization all units' lines lie on top of "
+            "panels": panels(weights),
+            "caption": f"Layer 1, seed {cfg.seeds[0]}: one colour per unit (every unit its own), one line "
+            "style per input. Under a symmetric initialization all units' lines lie on top of "
             "each other; a random one separates them from the start.",
         }
     )
 
     hidden = len(cfg.layers) - 2
-    fig, ax = figure(len(inits), hidden, width=3.6, height=2.4)
-    for c, init in enumerate(inits):
+
+    def hists(ax, c, init):
         k = result.member(init)
-        for l in range(hidden):
-            A = result.init_cache[l + 1][0][k]
-            plots.histogram(
-                ax[l, c], A, colour=plots.COLOURS[c % len(plots.COLOURS)], title=f"{init}: layer {l + 1} activations"
-            )
+        h = plots.histograms([np.ravel(result.init_cache[l + 1][0][k]) for l in range(hidden)], bins=40)
+        for l, share in enumerate(h.shares()):
+            ax.stairs(share, h.edges, label=f"layer {l + 1}", fill=l == 0, alpha=0.5 if l == 0 else 1, lw=1.5)
+        ax.set_title(f"{init}: activations at init", fontsize=10, color=plots.COLOURS[c % len(plots.COLOURS)])
+        ax.set_xlabel("a")
+        ax.set_ylabel("share of values")
+        ax.legend(frameon=False, fontsize=8)
+
     out.append(
         {
             "title": "Activation histograms at initialization",
-            "png": png(fig),
+            "panels": panels(hists, height=3.0),
             "caption": "Per hidden layer, the distribution of A[l] over all units and training "
-            "examples before training.",
+            "examples before training, on bins shared by the layers (heights: share of each layer's values).",
         }
     )
 
-    fig, ax = figure(len(inits))
     act = result.net.activations[0]
-    for c, init in enumerate(inits):
-        k = result.member(init)
-        Z = result.init_cache[0][1][k]
-        plots.activation_curve(ax[0, c], act.fn, Z, name=act.name, colour=plots.COLOURS[c % len(plots.COLOURS)])
-        ax[0, c].set_title(f"{init}: layer 1 z values", fontsize=10)
+
+    def curve(ax, c, init):
+        Z = result.init_cache[0][1][result.member(init)]
+        plots.activation_curve(ax, act.fn, Z, name=act.name, colour=plots.COLOURS[c % len(plots.COLOURS)])
+        ax.set_title(f"{init}: layer 1 z values", fontsize=10)
+
     out.append(
         {
             "title": "Where the z values fall on the activation",
-            "png": png(fig),
+            "panels": panels(curve, height=3.0),
             "caption": f"The hidden activation {act.name}(z) and a histogram of layer 1's "
             "pre-activations at initialization: on the flat parts of sigmoid/tanh "
             "a unit is saturated; below 0, a ReLU passes nothing back.",
@@ -245,7 +276,25 @@ def render(result, *, course_table: bool = False) -> str:
         course_table=result.course_table() if course_table else None,
         course_rows=COURSE_ROWS,
         figures=figures(result),
+        tiles=tiles_panels(result),
     )
+
+
+def tiles_panels(result) -> list[str]:
+    """Per init (its first seed), its unit tiles at initialization and at the end, as HTML
+    (`initlab.report.tiles.tiles_html`); [] for data that is not 2-D."""
+    from initlab.report.tiles import tiles_html
+
+    if result.tiles_init is None or result.tiles_end is None:
+        return []
+    out = []
+    for c, init in enumerate(result.config.inits):
+        k, colour = result.member(init), plots.COLOURS[c % len(plots.COLOURS)]
+        out.append(
+            tiles_html(result.tiles_init.member(k), title=f"{init}: at initialization", colour=colour, note=False)
+            + tiles_html(result.tiles_end.member(k), title=f"{init}: at the end", colour=colour, note=False)
+        )
+    return out
 
 
 def write_report(result, out_dir: str | Path, *, course_table: bool = False) -> dict[str, Path]:

@@ -103,6 +103,35 @@ def decision_boundary(
     return ax
 
 
+def probability_surface(ax, score: Callable[[np.ndarray], np.ndarray], X: np.ndarray, y: np.ndarray, *, pad=0.5):
+    """What `class_score` gives over the plane (``score`` takes columns ``(2, k)``, returns
+    ``(k,)`` in [0, 1]), filled on fixed levels from 0 to 1 with a colorbar, the points ``X: (2, m)``
+    coloured by ``y`` on the same scale: a boundary's colour says how sure the network is."""
+    import matplotlib
+
+    s = decision_surface(score, X, pad=pad, steps=120)
+    cmap = matplotlib.colormaps["RdBu_r"]
+    mesh = ax.contourf(s.x, s.y, s.values, levels=np.linspace(0, 1, 11), cmap=cmap, vmin=0, vmax=1)
+    ax.scatter(X[0], X[1], c=np.ravel(y), cmap=cmap, vmin=0, vmax=1, s=10, edgecolors="k", linewidths=0.3)
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    ax.figure.colorbar(mesh, ax=ax, label="P(class 1)" if np.ptp(np.ravel(y)) <= 1 else "class", ticks=[0, 0.5, 1])
+    return ax
+
+
+def unit_colours(n: int) -> list:
+    """``n`` colours, all different: Okabe-Ito's 8 for up to 8 units, tab20's pairs split for up
+    to 20, evenly spaced hues beyond (10 units shared 8 colours before)."""
+    import matplotlib
+
+    if n <= len(COLOURS):
+        return COLOURS[:n]
+    if n <= 20:
+        tab = matplotlib.colormaps["tab20"].colors
+        return [matplotlib.colors.to_hex(c) for c in (tab[0::2] + tab[1::2])[:n]]
+    return [matplotlib.colors.to_hex(matplotlib.colormaps["hsv"](i / n)) for i in range(n)]
+
+
 def cost_curves(ax, curves: dict[str, list[np.ndarray]], iterations: np.ndarray):
     """Cost against iteration: per label a bold mean over its runs and a thin line per run."""
     for c, (label, runs) in enumerate(curves.items()):
@@ -128,8 +157,9 @@ def unit_weights(ax, iterations: Sequence[int], weights: Sequence[np.ndarray], *
     the units' lines lie on top of each other; under a random one they separate."""
     W = np.array(weights)  # (k, n, n_prev)
     styles = ["-", "--", ":", "-."]
+    colours = unit_colours(W.shape[1])
     for i in range(W.shape[1]):
-        colour = COLOURS[i % len(COLOURS)]
+        colour = colours[i]
         for j in range(min(W.shape[2], len(styles))):
             ax.plot(
                 iterations, W[:, i, j], color=colour, ls=styles[j], lw=1.2, label=f"unit {i + 1}" if j == 0 else None
@@ -169,13 +199,15 @@ def histograms(values: Sequence[np.ndarray], *, bins: int = 30) -> Histograms:
     return Histograms(edges, [np.histogram(v, bins=edges)[0] for v in finite], [int(v.size) for v in finite])
 
 
-def histogram(ax, values: np.ndarray, *, title: str = "", colour: str = COLOURS[1], bins: int = 40):
+def histogram(ax, values: np.ndarray, *, title: str = "", colour: str = COLOURS[1], bins: int = 40, x_label=""):
     """A histogram of measured values (activations, pre-activations, gradients), binned by
-    `histograms`."""
+    `histograms`; bar heights are shares of the finite values (the y axis says so)."""
     h = histograms([values], bins=bins)
-    ax.hist(h.edges[:-1], bins=h.edges, weights=h.counts[0], color=colour, alpha=0.85)
+    ax.hist(h.edges[:-1], bins=h.edges, weights=h.shares()[0], color=colour, alpha=0.85)
     ax.set_title(title, fontsize=10)
-    ax.set_yticks([])
+    ax.set_ylabel("share of values")
+    if x_label:
+        ax.set_xlabel(x_label)
     return ax
 
 
