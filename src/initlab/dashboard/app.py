@@ -776,13 +776,14 @@ class Dashboard:
         its = [i for i, _ in weights]
         W = np.array([w[k] for _, w in weights])  # (steps, n1, n0)
         rows = []
+        units = plots.unit_colours(W.shape[1])  # every unit its own colour
         for j in range(W.shape[1]):
             for i in range(min(2, W.shape[2])):
                 rows.append(
                     (
                         its,
                         W[:, j, i].tolist(),
-                        palette[j % len(palette)],
+                        units[j],
                         ["solid", "dashed"][i],
                         f"w[{i}]" if j == 0 else f"unit {j + 1}" if i == 0 else "",
                     )
