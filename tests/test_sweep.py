@@ -676,3 +676,25 @@ def test_a_second_driver_on_the_same_store_is_refused(tmp_path: Path) -> None:
             run_sweep(spec, Store(tmp_path / "s.duckdb"), workers=1)
     assert not (tmp_path / "s.duckdb").exists()
     assert run_sweep(spec, store, workers=1).done == 24  # the lock is gone with its holder
+
+
+def test_a_recipe_that_cannot_draw_a_grid_point_is_left_out_and_said(tmp_path: Path) -> None:
+    """fixup crossed with residual = 0 (a plain network) cannot be drawn: it is left out of the
+    runs and listed, and the plain he runs beside it are made (a trial found every plain run of
+    such a grid stored as failed with fixup's error)."""
+    spec = parse_spec(
+        "[sweep]\nname = 'r'\ndata = 'circles'\nlayers = [2, 6, 6, 6, 6, 6, 1]\nhidden = 'relu'\n"
+        "inits = ['he', 'fixup', 't_fixup']\nlr = 0.1\niterations = 5\nseeds = [1, 2]\nresidual = [0, 1, 2]\n"
+    )
+    runs = spec.runs()
+    made = {(r.init.partition(":")[0], r.residual) for r in runs}  # canonical: fixup:he
+    assert made == {("he", None), ("he", 1), ("he", 2), ("fixup", 1), ("fixup", 2), ("t_fixup", 2)}
+    assert spec.size == len(runs) == 2 * len(made)
+    left = {(s["init"].partition(":")[0], s.get("residual")) for s in spec.skipped()}
+    assert left == {("fixup", None), ("t_fixup", None), ("t_fixup", 1)}
+    assert all("residual" in s["reason"] or "branch" in s["reason"] for s in spec.skipped())
+    with pytest.raises(InitlabError, match="none of the grid's networks"):
+        parse_spec(
+            "[sweep]\nname = 'r'\ndata = 'circles'\nlayers = [2, 6, 6, 1]\nhidden = 'relu'\n"
+            "inits = ['fixup']\nlr = 0.1\niterations = 5\nseeds = 1\n"
+        )

@@ -1026,6 +1026,9 @@ def sweep_run(
         )
         for err in dict.fromkeys(out.errors):
             print(f"  failed: {err}")
+        for s in sweep.skipped():  # a grid crosses every axis: what it cannot build is said, not failed
+            where = "a plain network" if s.get("residual") is None else f"residual {s['residual']}"
+            print(f"  not run: {s['init']} on layers {','.join(map(str, s['layers']))} ({where}): {s['reason']}")
     if out.from_journal:
         print(f"{out.from_journal} finished runs that waited in {out.journal} are stored now", file=sys.stderr)
     if out.unstored:

@@ -99,17 +99,27 @@ class SweepSpec:
 
     @property
     def size(self) -> int:
-        """How many runs the grid holds, counted without making them."""
-        return (
-            len(self.layers)
-            * len(self.hidden)
-            * len(self.iterations)
-            * len(self.init_specs())
-            * len(self.lr)
-            * len(self.seeds)
-            * len(self.structures())
-            * len(self.bias)
-        )
+        """How many runs the grid holds, counted without making them (the networks an init
+        cannot draw, `skipped`, left out)."""
+        per_network = len(self.hidden) * len(self.iterations) * len(self.lr) * len(self.seeds) * len(self.bias)
+        networks = len(self.layers) * len(self.structures()) * len(self.init_specs()) - len(self.skipped())
+        return networks * per_network
+
+    def skipped(self) -> list[dict]:
+        """The (layers, structure, init) points of the grid that no run can be made of, with
+        why: a recipe with no plain form crossed with ``residual = 0`` (``fixup`` on a plain
+        network), or a layout the recipe has no rule for (`initlab.nn.residual.check_init`, the
+        check every face makes). A grid crosses every axis, so these are left out and said, not
+        trained to fail beside the runs that can."""
+        from initlab.nn.residual import check_init
+
+        out = []
+        for layers, structure, init in itertools.product(self.layers, self.structures(), self.init_specs()):
+            try:
+                check_init(init, layers, **structure)
+            except InitlabError as exc:
+                out.append({"layers": list(layers), "init": init, **structure, "reason": str(exc)})
+        return out
 
     def structures(self) -> list[dict]:
         """The networks' residual keywords, each once: a plain network (``residual`` 0) has no
@@ -132,6 +142,9 @@ class SweepSpec:
         ds = datasets.load(self.data, seed=self.data_seed)
         output = self.output or ds.output
         out = []
+        cannot = {
+            (tuple(s["layers"]), s.get("residual"), s.get("gate"), s.get("norm"), s["init"]) for s in self.skipped()
+        }
         grid = itertools.product(
             self.layers,
             self.structures(),
@@ -143,6 +156,9 @@ class SweepSpec:
             self.bias,
         )
         for layers, structure, hidden, iterations, init, lr, seed, bias in grid:
+            point = (tuple(layers), structure.get("residual"), structure.get("gate"), structure.get("norm"), init)
+            if point in cannot:
+                continue
             out.append(
                 RunConfig(
                     data=self.data,
@@ -349,7 +365,7 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
         raise c.error("examples", f"is {examples}, more than the {ds.X_train.shape[1]} training examples of {ds.name}")
     chunk = _positive_int(c, "chunk") if "chunk" in t else 256
     retries = _nonneg(c, "retries") if "retries" in t else 2
-    return SweepSpec(
+    spec = SweepSpec(
         name=name.strip(),
         data=data,
         layers=tuple(layers),
@@ -371,6 +387,9 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
         bias=tuple(dict.fromkeys(bias)),
         examples=examples,
     )
+    if spec.size == 0 and spec.skipped():  # nothing the grid names can be built
+        raise c.error("inits", f"can draw none of the grid's networks: {spec.skipped()[0]['reason']}")
+    return spec
 
 
 def _residual_keys(c: _Checker, layers: list[tuple[int, ...]]) -> tuple[tuple, tuple, tuple]:
