@@ -698,3 +698,16 @@ def test_a_recipe_that_cannot_draw_a_grid_point_is_left_out_and_said(tmp_path: P
             "[sweep]\nname = 'r'\ndata = 'circles'\nlayers = [2, 6, 6, 1]\nhidden = 'relu'\n"
             "inits = ['fixup']\nlr = 0.1\niterations = 5\nseeds = 1\n"
         )
+
+
+def test_a_learned_gate_and_a_gate_starting_at_1_are_told_apart_in_the_store(tmp_path: Path) -> None:
+    """gate = true (rezero: learned, starting at 0) and gate = 1.0 are two runs; the store's gate
+    column said 1.0 for both (a trial found the two experiments mixed by GROUP BY gate)."""
+    spec = parse_spec(
+        "[sweep]\nname = 'g'\ndata = 'circles'\nlayers = [2, 6, 6, 1]\nhidden = 'relu'\n"
+        "inits = ['rezero']\nlr = 0.1\niterations = 5\nseeds = [1]\nresidual = 1\ngate = [true, 1.0]\n"
+    )
+    store = Store(tmp_path / "g.duckdb")
+    run_sweep(spec, store, workers=1)
+    _, rows = store.query("SELECT gate, count(*) FROM runs GROUP BY gate ORDER BY gate")
+    assert rows == [("1", 1), ("learned", 1)]

@@ -1235,6 +1235,11 @@ def canonical(spec: str) -> str:
     return p.entry.name + (":" + ",".join(texts[:keep]) if keep else "")
 
 
+def number_text(value: float) -> str:
+    """The shortest text that reads back as ``value`` (``_number_text``, public for the store)."""
+    return _number_text(value)
+
+
 def _number_text(value: float) -> str:
     """The shortest text that reads back as ``value``: 1e-2 -> ``0.01``, 10.0 -> ``10``."""
     text = repr(float(value))

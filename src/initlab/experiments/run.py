@@ -260,7 +260,12 @@ class RunConfig:
             "seed": self.seed,
             "track": ",".join(self.track),
             "residual": self.residual,
-            "gate": None if self.gate is None else float(self.gate),
+            # "learned": a gate starting where the init puts it (0 for rezero); else its start
+            "gate": None
+            if self.gate is None
+            else "learned"
+            if self.gate is True
+            else initializers.number_text(self.gate),
             "norm": self.norm,
         }
 
@@ -282,7 +287,7 @@ CONFIG_COLUMNS = {
     "seed": "UBIGINT",
     "track": "VARCHAR",
     "residual": "INTEGER",
-    "gate": "DOUBLE",  # 1.0 for True (a learned gate at the init's own start): the config's JSON tells them apart
+    "gate": "VARCHAR",  # "learned" (the init's own start) or the start ("0.5"): gate true is not gate 1.0
     "norm": "VARCHAR",
 }
 

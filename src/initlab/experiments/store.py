@@ -508,7 +508,7 @@ def _widen(con) -> None:
             "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'runs'"
         ).fetchall()
     )
-    for column in ("seed", "data_seed"):
+    for column in ("seed", "data_seed", "gate"):  # gate: a DOUBLE for a day, which read true as 1.0
         want = RUN_TYPES[column]
         if have.get(column, want) != want:
             con.execute(f"ALTER TABLE runs ALTER COLUMN {column} SET DATA TYPE {want}")
