@@ -184,7 +184,7 @@ def test_layout_errors_name_the_problem():
     with pytest.raises(InitlabError, match="positive integer"):
         Network([2, 4, 4, 1], residual=0)
     with pytest.raises(InitlabError, match="gate1"):
-        Network.from_params(Network([2, 4, 4, 1], residual=1, gate=True).params)  # a plain net with gates
+        Network.from_params(Network([2, 4, 4, 1], residual=1, gate=True).params, gate=False)  # refused gates
     assert Layout.of_blocks(2, 8, 1, blocks=3, m=2).dims == (2, 8, 8, 8, 8, 8, 8, 8, 1)
 
 
@@ -215,3 +215,17 @@ def test_compare_trains_residual_networks_as_each_alone_and_refuses_mixed_gates(
         alone.fit(ds.X_train, ds.Y_train, lr=0.05, iterations=30)
         assert run.final_cost == alone.cost(ds.X_train, ds.Y_train)
     assert CompareConfig().hash() == CompareConfig(residual=None).hash()
+
+
+@pytest.mark.parametrize(
+    "m, blocks, gate, norm", [(1, 3, True, None), (2, 2, None, "layernorm"), (3, 1, 0.5, "layernorm")]
+)
+def test_from_params_reads_a_residual_network_from_its_parameters(m, blocks, gate, norm):
+    """Gates and norms name the network they belong to (a trial had from_params refuse them)."""
+    net = Network(
+        [2] + [5] * (1 + m * blocks) + [1], hidden="tanh", init="he", seed=0, residual=m, gate=gate, norm=norm
+    )
+    back = Network.from_params(net.params, hidden="tanh")
+    assert back.layout == net.layout
+    X = np.random.default_rng(0).standard_normal((2, 6))
+    np.testing.assert_array_equal(back.forward(X)[0], net.forward(X)[0])

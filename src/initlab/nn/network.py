@@ -482,11 +482,30 @@ class Network:
 
     @classmethod
     def from_params(cls, params: Params, **kwargs: object) -> Network:
-        """A network around existing parameters (the course's dict, or stacked ``(E, ...)``)."""
+        """A network around existing parameters (the course's dict, or stacked ``(E, ...)``).
+
+        A residual network's parameters say what they are: ``gate{b}`` keys give ``gate=True``,
+        ``norm_gain{k}`` keys ``norm="layernorm"``, and their count the blocks, hence
+        ``residual`` (weight layers per branch); keywords given win. Without gates or norms the
+        parameters of a residual network are a plain network's: pass ``residual=m``."""
         W1 = np.asarray(params["W1"])
         L = num_layers(params)
         dims = [W1.shape[-1]] + [np.asarray(params[f"W{l}"]).shape[-2] for l in range(1, L + 1)]
         ensemble = W1.shape[0] if W1.ndim == 3 else None
+        gates = sum(1 for k in params if str(k).startswith("gate"))
+        norms = sum(1 for k in params if str(k).startswith("norm_gain"))
+        if gates and kwargs.get("gate") is None:
+            kwargs["gate"] = True
+        if norms and kwargs.get("norm") is None:
+            kwargs["norm"] = "layernorm"
+        blocks = gates or max(norms - 1, 0)
+        if kwargs.get("residual") is None and (gates or norms):
+            if not blocks or (L - 2) % blocks:
+                raise InitlabError(
+                    f"parameters with {gates} gate(s) and {norms} norm(s) do not fit {L} weight layers as blocks "
+                    f"of one branch length: pass residual=m (weight layers per branch)"
+                )
+            kwargs["residual"] = (L - 2) // blocks
         return cls(dims, params=params, ensemble=ensemble, **kwargs)
 
     def member(self, k: int) -> Network:
