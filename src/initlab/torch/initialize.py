@@ -70,21 +70,25 @@ def _selected(name: str, module: nn.Module, include: Sequence[str | type] | None
     return False
 
 
-def sample_like(weight: torch.Tensor, spec: str, rng, *, transposed: bool = False) -> torch.Tensor:
+def sample_like(weight: torch.Tensor, spec: str, rng, *, transposed: bool = False, groups: int = 1) -> torch.Tensor:
     """A sample of the initializer ``spec`` with ``weight``'s shape, dtype, device and fans.
 
     Most samplers draw the flattened ``(out, in * k...)`` matrix with PyTorch's fans. A sampler
     of convolution kernels (``kernel_shaped``: ``delta_orthogonal``) draws the kernel's own shape
     ``(out, in, k...)``; a transposed convolution's weight is ``(in, out, k...)`` in PyTorch, so
-    its kernel is drawn as ``(out, in, k...)`` and swapped back (``transposed``).
+    its kernel is drawn as ``(out, in, k...)`` and swapped back (``transposed``). A grouped
+    convolution (``groups``; depthwise: one group per channel) is ``groups`` convolutions side by
+    side: each group's kernel is drawn on its own, so each is orthogonal on its channels.
     """
     sampler = initializers.get(spec)
     shape = tuple(int(n) for n in weight.shape)
     if getattr(sampler, "kernel_shaped", False):
-        if transposed:
-            drawn = np.swapaxes(sampler((shape[1], shape[0], *shape[2:]), rng), 0, 1)
-        else:
-            drawn = sampler(shape, rng)
+        out, inn, k = (shape[1], shape[0], shape[2:]) if transposed else (shape[0], shape[1], shape[2:])
+        if transposed:  # PyTorch's (in, out / groups, k...): each group's (out / groups, in / groups)
+            per = [sampler((out, inn // groups, *k), rng) for _ in range(groups)]
+            drawn = np.concatenate([np.swapaxes(p, 0, 1) for p in per], axis=0)
+        else:  # (out, in / groups, k...): each group's (out / groups, in / groups)
+            drawn = np.concatenate([sampler((out // groups, inn, *k), rng) for _ in range(groups)], axis=0)
         return torch.from_numpy(np.ascontiguousarray(drawn)).to(dtype=weight.dtype, device=weight.device)
     fan_in, fan_out = torch_fans(weight)
     rows = shape[0]
@@ -145,7 +149,15 @@ def initialize(
         # a Conv1D's (in, out) weight is drawn as the Linear it is, (out, in), then stored transposed
         w = module.weight.T if transposed_linear(module) else module.weight
         fan_in, fan_out = torch_fans(w)
-        w.copy_(sample_like(w, spec, rng, transposed=isinstance(module, nn.modules.conv._ConvTransposeNd)))
+        w.copy_(
+            sample_like(
+                w,
+                spec,
+                rng,
+                transposed=isinstance(module, nn.modules.conv._ConvTransposeNd),
+                groups=int(getattr(module, "groups", 1)),
+            )
+        )
         info = {
             "type": type(module).__name__,
             "shape": list(module.weight.shape),
