@@ -133,7 +133,7 @@ def test_nonfinite_numbers_are_strings(tmp_path, capsys):
     (tmp_path / "models.py").write_text(MODELS)
     code, out, _ = run(["audit", f"{tmp_path}/models.py:zero_model", "--input-shape", "16,6", "--json"], capsys)
     conds = [layer.get("condition") for layer in strict(out)["layers"]]
-    assert code == 0 and "Infinity" in conds
+    assert code == 1 and "Infinity" in conds  # the zero model's error findings: exit 1
 
 
 def test_jsonable_spells_every_nonfinite_float():

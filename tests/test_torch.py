@@ -216,7 +216,7 @@ def test_cli_audit_json_keys_and_report(models, capsys, tmp_path):
         ["audit", f"{models}:zero_model", "--input-shape", "16,3,6,6", "--json", "--report", str(tmp_path / "rep")],
         capsys,
     )
-    assert code == 0
+    assert code == 1  # a constant layer is an error finding: exit 1, a gate for CI
     r = json.loads(out)
     for layer in r["layers"]:
         assert {
@@ -249,7 +249,8 @@ def test_cli_audit_checkpoint(models, capsys, tmp_path):
     code, out, _ = run(
         ["audit", f"{models}:make_model", "--input-shape", "8,3,6,6", "--checkpoint", str(ckpt), "--json"], capsys
     )
-    assert code == 0 and next(x for x in json.loads(out)["layers"] if x["name"] == "3")["effective_width"] == 1
+    # the zero model's constant layer is an error finding: exit 1
+    assert code == 1 and next(x for x in json.loads(out)["layers"] if x["name"] == "3")["effective_width"] == 1
 
 
 @pytest.mark.parametrize(
@@ -262,7 +263,10 @@ def test_cli_audit_checkpoint(models, capsys, tmp_path):
         (["{m}:make_model", "--input-shape", "8,4,6,6"], "rejects an input of shape (8, 4, 6, 6)"),
         (["{m}:make_model", "--input-shape", "8,3,6,6", "--checkpoint", "{d}/list.pt"], "not a state dict"),
         (["{m}:make_model", "--input-shape", "8,3,6,6", "--checkpoint", "{d}/module.pt"], "weights_only=True"),
-        (["{m}:make_model", "--input-shape", "8,3,6,6", "--checkpoint", "{d}/other.pt"], "does not fit the model"),
+        (
+            ["{m}:make_model", "--input-shape", "8,3,6,6", "--checkpoint", "{d}/other.pt"],
+            'does not fit the model: Missing key(s) in state_dict: "0.weight"',
+        ),
         (["{m}", "--input-shape", "8,3,6,6"], "FILE.py:FACTORY"),
     ],
 )

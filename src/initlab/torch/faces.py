@@ -75,9 +75,11 @@ def load_model(target: str, *, checkpoint: str | None = None) -> nn.Module:
         try:
             model.load_state_dict(state)
         except RuntimeError as e:
-            raise InitlabError(
-                f"checkpoint {checkpoint} does not fit the model: {str(e).strip().splitlines()[0]}"
-            ) from None
+            lines = [x.strip() for x in str(e).strip().splitlines() if x.strip()]
+            detail = "; ".join(lines[1:]) or lines[0]  # the missing and unexpected keys, not only the heading
+            if len(detail) > 600:
+                detail = detail[:600] + " ..."
+            raise InitlabError(f"checkpoint {checkpoint} does not fit the model: {detail}") from None
     return model
 
 
