@@ -259,3 +259,20 @@ def test_zero_gradient_factors_names_g_prime_when_w2_is_not_zero():
     assert zero_gradient_factors(Network([1, 2, 1], hidden="tanh", params=alive), X, Y)["reason"] == (
         "no factor of dW1 or dW2 is 0 at the start"
     )
+
+
+def test_version_and_notebook_tables(capsys):
+    """`initlab --version`; results show as tables in a notebook without install()."""
+    import numpy as np
+
+    import initlab
+    from initlab import Network, saturation, symmetry
+
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out.strip() == f"initlab {initlab.__version__}"
+    net = Network([2, 3, 1], init="zeros", seed=0)
+    X, Y = np.ones((2, 4)), np.ones((1, 4))
+    h = net.fit(X, Y, lr=0.1, iterations=3)
+    for obj in (h, symmetry(net), saturation(net, X)):
+        page = obj._repr_html_()
+        assert "<table" in page, type(obj).__name__

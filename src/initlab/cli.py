@@ -34,6 +34,24 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from initlab import __version__
+
+        print(f"initlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="print initlab's version and exit", is_eager=True, callback=_print_version),
+    ] = False,
+) -> None:
+    """initlab: neural-network weight initialization, measured."""
+
+
 # ----------------------------------------------------------------------------- helpers
 def emit_json(obj: dict) -> None:
     """One strict JSON object on stdout (see ``to_json``)."""

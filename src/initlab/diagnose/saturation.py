@@ -88,6 +88,12 @@ class SaturationReport:
     def to_dict(self) -> dict:
         return {"threshold": self.threshold, "ensemble": self.ensemble, "layers": [s.to_dict() for s in self.layers]}
 
+    def _repr_html_(self) -> str:
+        """The notebook's table (`initlab.report.notebook`)."""
+        from initlab.report.notebook import saturation_html
+
+        return saturation_html(self)
+
     def __repr__(self) -> str:
         parts = []
         for s in self.layers:

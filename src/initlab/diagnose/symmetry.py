@@ -114,6 +114,12 @@ class SymmetryReport:
             "layers": [s.to_dict() for s in self.layers],
         }
 
+    def _repr_html_(self) -> str:
+        """The notebook's table (`initlab.report.notebook`)."""
+        from initlab.report.notebook import symmetry_html
+
+        return symmetry_html(self)
+
     def __repr__(self) -> str:
         head = [] if self.ensemble is None else [f"{self.ensemble} networks"]
         return "SymmetryReport(" + "; ".join(head + [s.sentence() for s in self.layers]) + ")"

@@ -119,6 +119,12 @@ class CompareResult:
     tiles_init: object = field(repr=False, default=None)
     tiles_end: object = field(repr=False, default=None)
 
+    def _repr_html_(self) -> str:
+        """The notebook's table (`initlab.report.notebook`)."""
+        from initlab.report.notebook import compare_html
+
+        return compare_html(self)
+
     def of(self, init: str) -> list[int]:
         """Indices of ``init``'s runs (one per seed)."""
         i, S = self.config.inits.index(init), len(self.config.seeds)

@@ -176,6 +176,12 @@ class History:
                 out["symmetric_every_step"] = out["tracked"]["symmetric_every_step"]
         return out
 
+    def _repr_html_(self) -> str:
+        """The notebook's table (`initlab.report.notebook`)."""
+        from initlab.report.notebook import history_html
+
+        return history_html(self)
+
     def __repr__(self) -> str:
         d = self.diverged_at
         diverged = "" if d is None or d == [None] * len(d or []) else f", diverged at {d}"
