@@ -229,3 +229,15 @@ def test_from_params_reads_a_residual_network_from_its_parameters(m, blocks, gat
     assert back.layout == net.layout
     X = np.random.default_rng(0).standard_normal((2, 6))
     np.testing.assert_array_equal(back.forward(X)[0], net.forward(X)[0])
+
+
+def test_the_compare_report_names_the_residual_layout(tmp_path):
+    """The report read as a plain MLP's (trial): its heading names the blocks, gates and norm."""
+    from initlab.experiments.compare import CompareConfig, compare
+    from initlab.report.html import render
+
+    cfg = CompareConfig(
+        layers=(2, 6, 6, 6, 1), residual=1, gate=True, norm="layernorm", inits=("he",), iterations=5, seeds=(0,)
+    )
+    page = render(compare(cfg))
+    assert "residual: 2 block(s) of 1 layer(s), width 6, gated, layernorm" in page

@@ -264,7 +264,9 @@ def render(result, *, course_table: bool = False) -> str:
     return render_page(
         TEMPLATE,
         config=cfg,
-        layers="-".join(map(str, cfg.layers)),
+        # a residual network says so: its layers read as a plain MLP's otherwise (trial)
+        layers="-".join(map(str, cfg.layers))
+        + ("" if result.net is None or result.net.layout is None else f" (residual: {result.net.layout.describe()})"),
         data=result.dataset.summary(),
         hash=cfg.hash(),
         summary=result.summary(),
