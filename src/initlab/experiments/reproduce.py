@@ -587,7 +587,7 @@ def schoenholz_2017(
     from pathlib import Path
 
     from initlab import data as datasets
-    from initlab import theory
+    from initlab import initializers, theory
     from initlab.experiments.store import Store
     from initlab.experiments.sweep import run_sweep
 
@@ -618,12 +618,9 @@ def schoenholz_2017(
     threshold = chance + c.trainable * (1 - chance)
     cells = []
     for sw2 in c.sigma_w2:
+        init = initializers.canonical(f"variance_scaling:{float(sw2)!r}")  # as the sweep writes it
         for depth in c.depths:
-            mine = [
-                got[r.id]
-                for r in runs
-                if r.layers[1:-1] == (c.width,) * depth and r.init == f"variance_scaling:{float(sw2)!r}"
-            ]
+            mine = [got[r.id] for r in runs if r.layers[1:-1] == (c.width,) * depth and r.init == init]
             accs = [float(m.train_accuracy) if m.train_accuracy == m.train_accuracy else chance for m in mine]
             cells.append(
                 {
@@ -726,7 +723,7 @@ class SaxeConfig:
     keeps its fastest (the paper tunes the rate per network); the learning time is the first
     step whose cost reaches ``criterion``."""
 
-    depths: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+    depths: tuple[int, ...] = (1, 2, 4, 8, 16)
     width: int = 16
     examples: int = 256
     steps: int = 300
@@ -877,7 +874,7 @@ class GlorotConfig:
     width: int = 64
     examples: int = 256
     steps: int = 600
-    lr: float = 0.5
+    lr: float = 3.0
     seeds: tuple[int, ...] = (0, 1, 2)
     jacobian_inputs: int = 16
     inits: tuple[str, ...] = ("pytorch_default", "glorot_uniform")
@@ -1014,7 +1011,6 @@ HE_CLAIMS = {
     "deep": "He, Zhang, Ren & Sun 2015 (Delving Deep into Rectifiers, ICCV), sec. 2.2, Figure 3: a 30-layer "
     "ReLU network initialized with Xavier (std sqrt(1/n)) stalls completely (does not learn), while their "
     "init (std sqrt(2/n)) converges",
-    "shallow": "Figure 2: at 22 layers both converge, theirs sooner",
 }
 
 
@@ -1025,11 +1021,11 @@ class HeConfig:
     ``steps`` steps at ``lr`` on ``examples`` digits, one run per seed."""
 
     depth: int = 30
-    width: int = 64
-    examples: int = 600
+    width: int = 32
+    examples: int = 300
     steps: int = 800
-    lr: float = 0.01
-    seeds: tuple[int, ...] = (0, 1, 2)
+    lr: float = 0.02
+    seeds: tuple[int, ...] = (0, 1)
 
 
 def he_2015(config: HeConfig | None = None, *, progress=None) -> Reproduction:
@@ -1062,6 +1058,9 @@ def he_2015(config: HeConfig | None = None, *, progress=None) -> Reproduction:
         f"plain ReLU MLP of {c.depth} weight layers, width {c.width}, the first {c.examples} training digits, "
         f"{c.steps} steps of full-batch gradient descent at lr {c.lr}, seeds {', '.join(map(str, c.seeds))}, through "
         "initlab deep; the paper: 30 convolutional layers on ImageNet, SGD: its claim at this machine's scale",
+        "verdicts are initlab deep's: trains (90% or more), slow (learning: above chance + 10 points), stalls "
+        "(within 10 points of chance); at lr 0.02 full-batch gradient descent on He sits near the edge of "
+        "stability (the cost spikes and recovers): the race is about whether a network learns at all",
     ]
     return Reproduction("he-2015", rows, notes, extra={"costs": costs, "claims": HE_CLAIMS, "config": _config_dict(c)})
 
