@@ -686,8 +686,8 @@ def _schoenholz_lines(rep: Reproduction) -> list[str]:
             f"{d:>6}"
             + "".join(f"{100 * acc[(s, d)]:>7.0f}{'*' if acc[(s, d)] >= x['threshold'] else ' '}" for s in sws)
         )
-    out.append(f"{'xi_c':>6}" + "".join(f"{x['xi_c'][s]:>8.3g}" for s in sws))
-    out.append(f"{'6xi_c':>6}" + "".join(f"{6 * x['xi_c'][s]:>8.3g}" for s in sws))
+    out.append(f"{'xi_c':>6}" + "".join(f"{x['xi_c'][s]:>8.4g}" for s in sws))
+    out.append(f"{'6xi_c':>6}" + "".join(f"{6 * x['xi_c'][s]:>8.4g}" for s in sws))
     f = x["fit"]
     out += [
         "",
