@@ -204,16 +204,37 @@ def write_audit_report(report: AuditReport, out_dir) -> dict:
     """``report.html`` (findings, the per-layer table, variance per layer) and ``results.json``."""
     from initlab.report.html import figure, png, render_page, write_page
 
-    fig, ax = figure(1, width=7.5, height=3.6)
+    fig, ax = figure(1, width=9.5, height=3.8)
     idx = np.arange(1, len(report.layers) + 1)
-    ax[0, 0].plot(idx, [x.activation_variance for x in report.layers], "o-", label="activation variance")
-    ax[0, 0].plot(idx, [max(x.gradient_variance, 1e-300) for x in report.layers], "s-", label="gradient variance")
-    pred = [x.predicted_q if x.predicted_q is not None else np.nan for x in report.layers]
-    ax[0, 0].plot(idx, [x.measured_q for x in report.layers], "^-", label="pre-activation q (measured)")
-    ax[0, 0].plot(idx, pred, "k--", label="q predicted from the layer's input")
+    series = [
+        ([x.activation_variance for x in report.layers], "o-", "activation variance"),
+        ([x.gradient_variance for x in report.layers], "s-", "gradient variance"),
+        ([x.measured_q for x in report.layers], "^-", "pre-activation q (measured)"),
+        ([np.nan if x.predicted_q is None else x.predicted_q for x in report.layers], "k--", "q predicted"),
+    ]
+    # a zero (a dead or constant layer: when the audit matters most) has no place on a log axis;
+    # plotted as 1e-300 it squashed every real value into a line: the axis fits the values that
+    # are not zero, and each zero is a marker on the axis' floor
+    values = np.array([v for ys, _, _ in series for v in ys], dtype=float)
+    positive = values[np.isfinite(values) & (values > 0)]
+    floor = positive.min() / 10 if positive.size else 1e-12
+    for k, (ys, style, label) in enumerate(series):
+        y = np.array(ys, dtype=float)
+        ax[0, 0].plot(idx, np.where(y > 0, y, np.nan), style, label=label)
+        zero = np.isfinite(y) & (y <= 0)
+        if zero.any():
+            ax[0, 0].plot(
+                idx[zero],
+                np.full(zero.sum(), floor),
+                "v",
+                color=f"C{k}",
+                markersize=8,
+                label=f"{label} = 0 (on the floor)",
+            )
     ax[0, 0].set_yscale("log")
+    ax[0, 0].set_ylim(bottom=floor / 2)
     ax[0, 0].set_xticks(idx, [x.name for x in report.layers], rotation=45, ha="right", fontsize=7)
-    ax[0, 0].legend(frameon=False, fontsize=8)
+    ax[0, 0].legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside, not over
     ax[0, 0].grid(alpha=0.3)
     page = render_page(AUDIT_TEMPLATE, r=report, png=png(fig))
     return write_page(out_dir, page, report.to_dict())
