@@ -738,3 +738,17 @@ def test_a_wrong_factory_name_lists_only_factories(tmp_path):
     with pytest.raises(InitlabError) as e:
         load_model(f"{tmp_path / 'models.py'}:nope")
     assert str(e.value).endswith("it defines: Net, make")
+
+
+def test_a_pre_ln_branch_end_is_judged_with_its_branch_not_skipped_for_the_next_norm():
+    """GPT-2's c_proj adds into the stream; ln_2 after it in op order reads the stream for the next
+    branch only, so the layer is judged against the stream (trial: 'not judged: a normalization
+    layer follows'); BERT's post-LN output dense is still not judged by scale."""
+    from initlab.torch import audit
+
+    r = audit(*zoo.gpt2(), seed=0)
+    ends = [layer for layer in r.layers if layer.name.endswith("c_proj")]
+    assert ends and all("residual branch" in layer.suits for layer in ends)
+    rb = audit(*zoo.bert(), seed=0)
+    outs = [layer for layer in rb.layers if layer.name.endswith("output.dense")]
+    assert outs and all(layer.suits.startswith("not judged") for layer in outs)

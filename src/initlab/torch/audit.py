@@ -816,7 +816,9 @@ def _layer(
     crit = None  # found only for the layers judged by it (`critical`: a search, once per activation)
     if embedding:
         suits = f"an embedding: its output's second moment is mean(W^2) = {mean_w2:.3g}; no fan-in to judge by"
-    elif norm_e is not None:
+    elif norm_e is not None and not (is_end and add is not None and add.info.get("stream_normed")):
+        # a pre-LN branch end adds into the stream, which every later layer reads: the norm after
+        # it in op order reads the stream for the next branch only (trial: said "not judged")
         suits = "not judged: a normalization layer follows, so its scale does not propagate"
     elif add is not None:
         suits = "judged with its residual branch, against the stream it is added to"
