@@ -595,7 +595,9 @@ def plot_coord_check(result: CoordCheck, *, title: str | None = None):
     verdict = "pass" if result.passed else f"FAIL, {len(result.flagged)} of {len(result.modules)} modules flagged"
     fig.suptitle(
         (title + ": " if title else "")
-        + f"{result.optimizer} lr={result.lr:g}, seeds {', '.join(map(str, result.seeds))}: {verdict}",
+        + f"{result.optimizer} lr={result.lr:g}, "
+        + (f"seed {result.seeds[0]}" if len(result.seeds) == 1 else f"seeds {', '.join(map(str, result.seeds))}")
+        + f": {verdict}",
         fontsize=9,
     )
     return fig
@@ -619,7 +621,7 @@ COORD_TEMPLATE = """{% extends "page.html" %}
 (l1) of every module at widths {{ r.widths|join(", ") }}, in the forward pass of the first {{ r.steps }} steps
 (step 0 at initialization), {{ r.optimizer }} at learning rate {{ "%g"|format(r.lr) }}{% if r.lr_scaled %}
 (changed by the model's lr_scales for {{ r.lr_scaled|length }} tensors){% endif %}, one fixed batch,
-dropout off, mean over seeds {{ r.seeds|join(", ") }}. Growth: the change of l1 per 4x of width (4<sup>b</sup>,
+dropout off, {% if r.seeds|length == 1 %}seed {{ r.seeds[0] }}{% else %}mean over seeds {{ r.seeds|join(", ") }}{% endif %}. Growth: the change of l1 per 4x of width (4<sup>b</sup>,
 b the slope of log l1 against log width); a module is flagged outside ({{ "%.3g"|format(1 / r.threshold) }},
 {{ r.threshold }}) at any step, mup's own test criterion.</p>
 <h2>{% if r.passed %}Pass: every module keeps its size{% else %}Fail: {{ r.flagged|length }} of
