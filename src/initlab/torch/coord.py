@@ -621,7 +621,9 @@ COORD_TEMPLATE = """{% extends "page.html" %}
 (l1) of every module at widths {{ r.widths|join(", ") }}, in the forward pass of the first {{ r.steps }} steps
 (step 0 at initialization), {{ r.optimizer }} at learning rate {{ "%g"|format(r.lr) }}{% if r.lr_scaled %}
 (changed by the model's lr_scales for {{ r.lr_scaled|length }} tensors){% endif %}, one fixed batch,
-dropout off, {% if r.seeds|length == 1 %}seed {{ r.seeds[0] }}{% else %}mean over seeds {{ r.seeds|join(", ") }}{% endif %}. Growth: the change of l1 per 4x of width (4<sup>b</sup>,
+dropout off, {% if r.seeds|length == 1 %}seed {{ r.seeds[0] }}
+{%- else %}mean over seeds {{ r.seeds|join(", ") }}{% endif %}.
+Growth: the change of l1 per 4x of width (4<sup>b</sup>,
 b the slope of log l1 against log width); a module is flagged outside ({{ "%.3g"|format(1 / r.threshold) }},
 {{ r.threshold }}) at any step, mup's own test criterion.</p>
 <h2>{% if r.passed %}Pass: every module keeps its size{% else %}Fail: {{ r.flagged|length }} of
