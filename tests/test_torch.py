@@ -493,3 +493,19 @@ def test_delta_orthogonal_keeps_the_norm_of_grouped_and_depthwise_convolutions(g
     with torch.no_grad():
         ratio = float(m.double()(x).norm() / x.norm())
     assert abs(ratio - 1.0) < 1e-6
+
+
+def test_recurrent_layers_are_said_never_skipped_without_a_word():
+    """initialize does not draw an LSTM's gates: it says so (a warning, or the error when nothing
+    else matched) instead of leaving 99% of a classifier's parameters silently as they were."""
+    import warnings
+
+    from initlab.torch import initialize
+
+    m = nn.Sequential(nn.Embedding(10, 4), nn.LSTM(4, 8))
+    with pytest.raises(InitlabError, match="recurrent layer.*'1'.*reset_parameters"):
+        initialize(m, "he_normal", include=[nn.LSTM])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        done = initialize(m, "he_normal", seed=0)
+    assert list(done) == ["0"] and any("recurrent" in str(w.message) for w in caught)

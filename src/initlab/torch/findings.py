@@ -222,6 +222,12 @@ def findings(report: AuditReport | list[LayerAudit]) -> list[dict]:
         else:
             x_sym = True
         constant = x.looks_like == "zeros" or x.looks_like.startswith("constant")
+        # an LSTM/GRU gate is drawn by the module itself: initlab.torch.initialize does not reach it
+        rfix = (
+            "reset_parameters() (PyTorch's default U(+-1/sqrt(hidden))), or orthogonal W_hh and glorot_uniform W_ih"
+            if x.role.startswith(("lstm", "gru"))
+            else fix
+        )
         if x.name in paired or x.tied_to:
             pass
         elif x.branch_end and zero(x):
@@ -244,16 +250,11 @@ def findings(report: AuditReport | list[LayerAudit]) -> list[dict]:
                     "symmetry",
                     f"{x.name}: {distinct} of {x.width} {unit} distinct up to rounding "
                     f"(largest difference {x.rounding_difference:.3g}): they compute the same "
-                    f"function but for float rounding, so they started identical; initialize with {fix}",
+                    f"function but for float rounding, so they started identical; initialize with {rfix}",
                 )
             )
         elif x.effective_width is not None and x.effective_width < x.width and x_sym:
             why = "weights are constant" if constant else "some rows are identical"
-            rfix = (
-                "reset_parameters() (PyTorch's default U(+-1/sqrt(hidden))), or orthogonal W_hh and glorot_uniform W_ih"
-                if x.role.startswith(("lstm", "gru"))
-                else fix
-            )
             out.append(
                 _finding(
                     x.name,

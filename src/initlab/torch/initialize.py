@@ -179,12 +179,27 @@ def initialize(
             b.copy_(torch.from_numpy(sample.reshape(b.shape)).to(dtype=b.dtype, device=b.device))
             info["bias"] = bias
         done[name] = info
+    # recurrent layers draw their own gates: said, never skipped without a word (trial: an LSTM
+    # classifier's LSTM, 99% of its parameters, was left as it was)
+    rnns = [n for n, m in model.named_modules() if isinstance(m, nn.RNNBase)]
+    rnn_note = (
+        f"; the recurrent layer(s) {', '.join(repr(n) for n in rnns[:3])}{' ...' if len(rnns) > 3 else ''} draw "
+        "their own weights per gate: call their reset_parameters(), or set weight_ih_l*/weight_hh_l* with "
+        "torch.nn.init"
+        if rnns
+        else ""
+    )
     if not done:
         kinds = ", ".join([t.__name__ for t in SUPPORTED] + ["Hugging Face Conv1D"])
         raise InitlabError(
             f"no module was initialized: none of the model's modules is a {kinds}"
             + ("" if include is None else f" matching include={list(include)}")
+            + rnn_note
         )
+    if rnns:
+        import warnings
+
+        warnings.warn(f"initialize left the recurrent layers as they are{rnn_note}", stacklevel=2)
     if data_dependent:
         _lsuv(model, batch, done, tol=sampler.tol, max_iter=sampler.max_iter)
     return done
