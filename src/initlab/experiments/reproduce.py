@@ -986,13 +986,16 @@ def _glorot_lines(rep: Reproduction) -> list[str]:
     sat = [r for r in rep.rows if r["part"] == "saturation"]
     out = [
         "top hidden layer, mean sigmoid activation (0.5: the unsaturated middle; near 0: saturated)",
-        f"{'init':<18}{'seed':>5}{'at init':>9}{'early':>9}{'at end':>9}{'train acc':>11}",
+        f"{'init':<18}{'seed':>5}{'at init':>9}{'early':>9}{'at end':>9}{'train acc':>11}{'final cost':>12}"
+        "  lower layers at end",
     ]
     for r in sat:
+        lower = ", ".join(f"{v:.2f}" for v in r["mean_activation"][-1][:-1])
         out.append(
             f"{r['init']:<18}{r['seed']:>5}{r['top_mean_activation_init']:>9.3f}{r['top_mean_activation_early']:>9.3f}"
-            f"{r['top_mean_activation_end']:>9.3f}{r['train_accuracy']:>11.3f}"
+            f"{r['top_mean_activation_end']:>9.3f}{r['train_accuracy']:>11.3f}{r['final_cost']:>12.4g}  {lower}"
         )
+    out.append("(early: the mean over the first sixth of training)")
     out += ["", f"{'jacobian (tanh, at init)':<26}{'published':>10}{'measured':>10}   per layer"]
     for r in rep.rows:
         if r["part"] == "jacobian":
