@@ -180,3 +180,37 @@ def test_every_paper_report_renders(schoenholz, tmp_path: Path) -> None:
         html = paths["html"].read_text()
         assert "data:image/png;base64," in html and "http://" not in html and "https://" not in html
         assert json.loads(paths["json"].read_text())["name"] == rep.name
+
+
+def test_cli_maps_its_options_to_the_library_call(monkeypatch, capsys, tmp_path: Path) -> None:
+    from .conftest import run
+
+    calls = []
+
+    class Story:
+        def lines(self) -> list[str]:
+            return ["a story"]
+
+    def fake(name, **options):
+        calls.append((name, options))
+        return Story()
+
+    monkeypatch.setattr(rp, "reproduce", fake)
+    argv = ["reproduce", "schoenholz-2017", "--sigma-w2", "1,2.5", "--depths", "3,4", "--steps", "5"]
+    code, out, _ = run([*argv, "--store", str(tmp_path / "s.duckdb"), "--workers", "1", "--seeds", "0,1"], capsys)
+    assert code == 0 and out == "a story\n"
+    name, options = calls[-1]
+    assert name == "schoenholz-2017" and options == {
+        "sigma_w2": (1.0, 2.5),
+        "depths": (3, 4),
+        "steps": 5,
+        "seeds": (0, 1),
+        "store": str(tmp_path / "s.duckdb"),
+        "executor": "local",
+        "address": None,
+        "workers": 1,
+    }
+    run(["reproduce", "he-2015", "--depths", "12", "--width", "16"], capsys)
+    assert calls[-1] == ("he-2015", {"depth": 12, "width": 16})
+    code, _, err = run(["reproduce", "course-planar", "--report", str(tmp_path / "r")], capsys)
+    assert code == 2 and "has no report" in err and len(calls) == 2

@@ -659,6 +659,10 @@ def reproduce(
     elif store is not None or executor != "local" or address is not None or workers is not None:
         raise InitlabError("--store, --executor, --address and --workers are schoenholz-2017's (it runs a sweep)")
     if report:
+        from initlab.report.papers import PAGES
+
+        if name not in PAGES:  # before minutes of training, not after
+            raise InitlabError(f"{name} has no report: --report is for {', '.join(PAGES)}")
         output_folder(report)
     story = run(name, **options)
     if report:
