@@ -396,8 +396,12 @@ class Network:
             raise InitlabError(f"ensemble must be a positive number of networks, got {ensemble}")
         self.ensemble = None if ensemble is None else int(ensemble)
 
-        inits = _as_list(init, self.ensemble or 1, "initializers")
-        samplers = [get(spec) for spec in inits]  # validate before drawing
+        # the specs as given (one, or one per member): checked once each, and nothing the size of
+        # the ensemble is made before the limits have seen it (ensemble=10**9 is refused at once)
+        given = list(init) if isinstance(init, (list, tuple)) else [init]
+        if len(given) > 1 or isinstance(init, (list, tuple)):
+            _as_list(given, self.ensemble or 1, "initializers")  # one per member: the count is checked
+        samplers = [get(spec) for spec in given]  # validate before drawing
         self.layout = self._layout(residual, gate, norm, samplers)
         self.gate = gate if isinstance(gate, bool) or gate is None else float(gate)
 
@@ -406,6 +410,7 @@ class Network:
             self.init = list(init) if isinstance(init, (list, tuple)) else init
             return
         limits.check(limits.network(self.layer_dims, ensemble=self.ensemble))  # before drawing
+        inits = _as_list(init, self.ensemble or 1, "initializers")
         rngs = [seed] if self.ensemble is None else spawn(seed, self.ensemble)
         members = [
             self._draw(spec, bias_of(spec) if bias is None else bias, rng)
