@@ -235,7 +235,9 @@ def test_a_name_is_read_as_every_spec_is_in_one_canonical_form():
         assert HIDDEN.canonical(written) == name
     with pytest.raises(InitlabError, match=r"unknown hidden activation 'relux' \(did you mean relu"):
         HIDDEN.canonical("relux")
-    with pytest.raises(InitlabError, match=r"unknown activation 'softmax'; choose from: .*leaky_relu\[:SLOPE\]"):
+    with pytest.raises(
+        InitlabError, match=r"softmax is an output activation only.*choose a hidden one from: .*leaky_relu\[:SLOPE\]"
+    ):
         HIDDEN.canonical("softmax", "activation")
 
 

@@ -60,6 +60,9 @@ def test_train_maps_arguments(monkeypatch, capsys):
         "seed": 7,
         "data_seed": None,
         "progress": False,
+        "residual": None,
+        "gate": None,
+        "norm": None,
     }
 
 

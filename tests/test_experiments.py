@@ -12,7 +12,7 @@ from initlab.experiments import CompareConfig, compare
 from initlab.experiments.compare import parse_seeds
 from initlab.experiments.demos import saturation_story, symmetry_story, walkthrough
 from initlab.experiments.reproduce import PUBLISHED_PLANAR, reproduce
-from initlab.report.html import write_report
+from initlab.report.html import figures, write_report
 
 from .test_json import strict
 
@@ -93,7 +93,11 @@ def test_report_is_valid_self_contained_and_json_matches(circles, tmp_path):
     c = Checker()
     c.feed(html)
     assert c.errors == [] and c.stack == []
-    assert c.images == 5  # cost curves, boundaries, unit weights, histograms, activation curve
+    # one picture per figure or per panel of one (an init's boundary, its histograms), and one
+    # tile per hidden unit per init at the start and the end (2-10-5-1: 15 units, 3 inits)
+    tiles = html.count("class='initlab-tile'")
+    pictures = sum(len(f.get("panels", [])) or 1 for f in figures(circles))
+    assert tiles == 2 * 3 * 15 and c.images == pictures + tiles
     assert all(u.startswith("data:") for u in c.urls)
     assert "http://" not in html and "https://" not in html
     results = json.loads(paths["json"].read_text())

@@ -90,8 +90,12 @@ def train(net, case, **kw):
 
 
 def bits(a):
-    """The bit patterns of a float64 array (a NaN equals the same NaN; -0.0 is not 0.0)."""
-    return np.ascontiguousarray(a).view(np.int64)
+    """The bit patterns of a float64 array (-0.0 is not 0.0), every NaN as one NaN: a diverged
+    network's NaN carries no value, and its sign bit is whatever the operation that made it left
+    (inf - inf gives the x86 "indefinite", negative NaN; NumPy's vector and scalar loops can
+    propagate another), which no law of initlab's is about."""
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    return np.where(np.isnan(a), np.nan, a).view(np.int64)
 
 
 def hidden_keys(dims):

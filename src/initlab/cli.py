@@ -963,7 +963,7 @@ def audit_cmd(
     _print_story(result, as_json)
     for path in paths.values():
         print(f"wrote {path}", file=sys.stderr if as_json else sys.stdout)
-    errors = [f for f in result.findings if f["severity"] == "error"]
+    errors = [f for f in getattr(result, "findings", []) if f["severity"] == "error"]
     if errors:  # a gate for CI, as coord-check's flagged modules and train's divergence
         print(f"{len(errors)} error finding(s): exit 1", file=sys.stderr)
         raise typer.Exit(1)
