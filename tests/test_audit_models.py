@@ -752,3 +752,22 @@ def test_a_pre_ln_branch_end_is_judged_with_its_branch_not_skipped_for_the_next_
     rb = audit(*zoo.bert(), seed=0)
     outs = [layer for layer in rb.layers if layer.name.endswith("output.dense")]
     assert outs and all(layer.suits.startswith("not judged") for layer in outs)
+
+
+def test_a_branch_layer_off_scale_is_told_the_models_own_convention():
+    """A ResNet conv x100 is told to look like the model's other branch convs, not GPT-2's std
+    0.02 (trial); GPT-2 with a c_fc x100 is still told its own 0.02."""
+    import torch
+
+    from initlab.torch import audit
+
+    m, x = zoo.resnet()
+    with torch.no_grad():
+        m.layers[1].conv1.weight.mul_(100)
+    fixes = [f["message"] for f in audit(m, x, seed=0).findings if f["kind"] in ("scale", "residual")]
+    assert fixes and not any("0.02" in f for f in fixes) and any("model's other branch layers" in f for f in fixes)
+    g, t = zoo.gpt2()
+    with torch.no_grad():
+        g.transformer.h[0].mlp.c_fc.weight.mul_(100)
+    fixes = [f["message"] for f in audit(g, t, seed=0).findings if f["kind"] in ("scale", "residual")]
+    assert fixes and all("0.02" in f for f in fixes)
