@@ -162,6 +162,7 @@ def _convention_fix(report, bad: list) -> str:
         for x in report.layers
         if (x.branch is not None or x.role in ("q", "k", "v", "o"))
         and id(x) not in skip
+        and x.sigma_w2 <= BRANCH_SIGMA_W2  # off scale too: not a convention to follow (all N(0, 1))
         and x.looks_like != "zeros"
         and not x.looks_like.startswith("constant")
         and not x.tied_to
