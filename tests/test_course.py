@@ -370,6 +370,7 @@ def test_deep_initializers_course_values():
     np.testing.assert_array_equal(p["W2"], rs.randn(3, 4) * 0.01)
 
 
+@pytest.mark.slow  # 20 s, and `reproduce course-initialization` (test_experiments) checks the same runs stricter
 def test_initialization_model_reproduces_course_accuracies(capsys):
     train_X, train_Y, test_X, test_Y = initialization.load_dataset()
     assert train_X.shape == (2, 300) and test_Y.shape == (1, 100)

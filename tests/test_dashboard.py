@@ -996,6 +996,7 @@ def test_zeros_against_he_on_circles(server, browser) -> None:
     p.close()
 
 
+@pytest.mark.slow  # 13 s: the update rate measured in the browser (make test-all)
 def test_live_updates_and_the_compare_view_at_two_widths(server, browser) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     p = Page(browser).open(server.url + "?iterations=1000000&lr=0.05")  # the course's story, 4 inits

@@ -166,6 +166,7 @@ def test_cli_refuses_sweep_options_for_other_papers(tmp_path: Path) -> None:
     assert r.returncode != 0 and "schoenholz-2017's" in r.stderr
 
 
+@pytest.mark.slow  # 10 s: every report's figure drawn (make test-all); each paper's mechanism stays in make test
 def test_every_paper_report_renders(schoenholz, tmp_path: Path) -> None:
     from initlab.report.papers import write_paper_report
 
