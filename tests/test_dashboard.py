@@ -727,6 +727,7 @@ def test_binds_to_loopback_by_default_and_reports_a_busy_port(server) -> None:
     ]
 
 
+@pytest.mark.slow  # 8 s: a second server; the loopback rule stays in make test (only_loopback_host_names)
 def test_another_host_is_served_with_a_warning() -> None:
     srv = Server("--host", "127.0.0.2")
     try:
@@ -809,6 +810,7 @@ def time_wait_on(port: int) -> list:
     ]
 
 
+@pytest.mark.slow  # 10 s: a restart on a port in TIME_WAIT (make test-all)
 def test_a_port_whose_old_connections_wait_in_time_wait_is_served() -> None:
     """What a server stopped a moment ago leaves on its port, made here in a few milliseconds:
     a connection this side closed first waits in TIME-WAIT for a minute. The dashboard must
@@ -1072,6 +1074,7 @@ def test_buttons_change_the_plots_under_the_document_lock(server, browser) -> No
     p.close()
 
 
+@pytest.mark.slow  # 7 s in the browser; parse_config(cfg.query()) == cfg is checked in make test
 def test_a_url_carrying_a_configuration_is_restored(server, browser) -> None:
     p = Page(browser).open(
         server.url + "?data=moons&layers=2,8,1&hidden=tanh&inits=xavier,random:0.1&lr=0.2&iterations=123&seed=7"

@@ -267,10 +267,10 @@ def test_a_store_freed_during_the_sweep_gets_every_run(tmp_path: Path, monkeypat
     assert st.query("SELECT count(*) FROM curves c JOIN runs r ON c.run = r.id WHERE r.sweep = 'w'")[1] == [(4,)]
 
 
-BAD_STORES = [
+BAD_STORES = [  # each starts the CLI (8 s): one in make test, the others in make test-all
     ("text", "hello\n", "not a DuckDB file"),
-    ("csv", "a,b\n1,2\n", "not a DuckDB file"),
-    ("empty", "", "not a DuckDB file"),
+    pytest.param("csv", "a,b\n1,2\n", "not a DuckDB file", marks=pytest.mark.slow),
+    pytest.param("empty", "", "not a DuckDB file", marks=pytest.mark.slow),
 ]
 
 

@@ -136,8 +136,13 @@ COURSE_ROWS = [
 
 
 def png(fig) -> str:
+    """The figure as base64 PNG. A figure laid out by matplotlib's constrained layout (every one
+    `figure` makes) is saved as laid out: ``bbox_inches="tight"`` on top drew each figure twice
+    (measured on the compare report's 13 figures, one process: 5.5-5.8 s -> 4.0-5.5 s)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    engine = fig.get_layout_engine()
+    tight = None if engine is not None and type(engine).__name__ == "ConstrainedLayoutEngine" else "tight"
+    fig.savefig(buf, format="png", dpi=110, bbox_inches=tight)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
