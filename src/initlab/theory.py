@@ -713,12 +713,9 @@ def residual_network_variances(
     """`residual_variances` of the network ``Network(layer_dims, init=init, residual=residual,
     gate=gate, norm=norm)`` just drawn: each layer's scale as the init draws it (`layer_scales`),
     gates as it sets them. Shape ``(B+1,)``: ``q_S[0]`` (the input projection) then block 1..B."""
-    from initlab import initializers
     from initlab.nn.residual import Layout
 
-    needs_gate = getattr(initializers.get(init), "needs_gate", False)
-    gated = (gate is not None and gate is not False) or needs_gate  # gate=0.0 is a gate (ReZero)
-    layout = Layout.build(layer_dims, residual, gated, norm)
+    layout = Layout.of_init(layer_dims, residual, gate, norm, [init])  # gate=0.0 is a gate (ReZero)
     s = layer_scales(init, layout, gate=gate)
     return residual_variances(
         activation,

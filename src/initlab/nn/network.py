@@ -399,7 +399,7 @@ class Network:
         # the specs as given (one, or one per member): checked once each, and nothing the size of
         # the ensemble is made before the limits have seen it (ensemble=10**9 is refused at once)
         given = list(init) if isinstance(init, (list, tuple)) else [init]
-        if len(given) > 1 or isinstance(init, (list, tuple)):
+        if isinstance(init, (list, tuple)):
             _as_list(given, self.ensemble or 1, "initializers")  # one per member: the count is checked
         samplers = [get(spec) for spec in given]  # validate before drawing
         self.layout = self._layout(residual, gate, norm, samplers)
@@ -439,8 +439,7 @@ class Network:
                 raise InitlabError(f"gate must be None, True or a starting value (a number), got {gate!r}") from None
             if not np.isfinite(gate):
                 raise InitlabError(f"gate must be a finite number, got {gate}")
-        gated = gate is not None and gate is not False or any(getattr(s, "needs_gate", False) for s in samplers)
-        return Layout.build(self.layer_dims, residual, gated, norm)
+        return Layout.of_init(self.layer_dims, residual, gate, norm, samplers)
 
     def _draw(self, spec: SpecLike, bias: SpecLike, seed: Seed) -> Params:
         """One network's parameters: the plain draw (`initialize_parameters_deep`) or the

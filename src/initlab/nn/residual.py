@@ -114,6 +114,15 @@ class Layout:
         return cls(dims, m, bool(gate), norm)
 
     @classmethod
+    def of_init(cls, layer_dims: Sequence[int], m: object, gate=None, norm: str | None = None, inits=()) -> Layout:
+        """The layout `Network` builds for these keywords: gates when ``gate`` names them (True or
+        a starting value, 0.0 included) or an init of ``inits`` sets them (``rezero``)."""
+        from initlab.initializers import get
+
+        needs = any(getattr(get(i), "needs_gate", False) for i in inits)
+        return cls.build(layer_dims, m, (gate is not None and gate is not False) or needs, norm)
+
+    @classmethod
     def of_blocks(
         cls, n_x: int, width: int, n_y: int, *, blocks: int, m: int, gate: bool = False, norm: str | None = None
     ) -> Layout:
@@ -344,8 +353,7 @@ def check_init(init, layer_dims: Sequence[int], residual=None, gate=None, norm=N
             raise InitlabError(refusal)
         return
     if hasattr(sampler, "check"):
-        gated = (gate is not None and gate is not False) or getattr(sampler, "needs_gate", False)
-        sampler.check(Layout.build(layer_dims, residual, gated, norm))
+        sampler.check(Layout.of_init(layer_dims, residual, gate, norm, [sampler]))
 
 
 def initialize(layout: Layout, init, bias, rng: np.random.Generator, *, gate: float | None = None) -> Params:
