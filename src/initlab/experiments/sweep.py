@@ -102,7 +102,7 @@ class SweepSpec:
         """How many runs the grid holds, counted without making them (the networks an init
         cannot draw, `skipped`, left out)."""
         per_network = len(self.hidden) * len(self.iterations) * len(self.lr) * len(self.seeds) * len(self.bias)
-        networks = len(self.layers) * len(self.structures()) * len(self.init_specs()) - len(self.skipped())
+        networks = len(self.layers) * len(self.structures()) * len(self.init_specs()) - len(self._refusals())
         return networks * per_network
 
     def skipped(self) -> list[dict]:
@@ -111,14 +111,22 @@ class SweepSpec:
         network), or a layout the recipe has no rule for (`initlab.nn.residual.check_init`, the
         check every face makes). A grid crosses every axis, so these are left out and said, not
         trained to fail beside the runs that can."""
+        return [
+            {"layers": list(layers), "init": init, **json.loads(structure), "reason": why}
+            for (layers, structure, init), why in self._refusals().items()
+        ]
+
+    def _refusals(self) -> dict[tuple, str]:
+        """``(layers, structure as JSON, init) -> why`` for the points `skipped` lists: the one
+        key `runs` looks a point up by."""
         from initlab.nn.residual import check_init
 
-        out = []
+        out = {}
         for layers, structure, init in itertools.product(self.layers, self.structures(), self.init_specs()):
             try:
                 check_init(init, layers, **structure)
             except InitlabError as exc:
-                out.append({"layers": list(layers), "init": init, **structure, "reason": str(exc)})
+                out[(tuple(layers), json.dumps(structure, sort_keys=True), init)] = str(exc)
         return out
 
     def structures(self) -> list[dict]:
@@ -142,9 +150,7 @@ class SweepSpec:
         ds = datasets.load(self.data, seed=self.data_seed)
         output = self.output or ds.output
         out = []
-        cannot = {
-            (tuple(s["layers"]), s.get("residual"), s.get("gate"), s.get("norm"), s["init"]) for s in self.skipped()
-        }
+        refused = self._refusals()
         grid = itertools.product(
             self.layers,
             self.structures(),
@@ -156,8 +162,7 @@ class SweepSpec:
             self.bias,
         )
         for layers, structure, hidden, iterations, init, lr, seed, bias in grid:
-            point = (tuple(layers), structure.get("residual"), structure.get("gate"), structure.get("norm"), init)
-            if point in cannot:
+            if (tuple(layers), json.dumps(structure, sort_keys=True), init) in refused:
                 continue
             out.append(
                 RunConfig(
