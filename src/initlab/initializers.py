@@ -1235,15 +1235,14 @@ def canonical(spec: str) -> str:
     return p.entry.name + (":" + ",".join(texts[:keep]) if keep else "")
 
 
-def number_text(value: float) -> str:
-    """The shortest text that reads back as ``value`` (``_number_text``, public for the store)."""
-    return _number_text(value)
-
-
 def _number_text(value: float) -> str:
     """The shortest text that reads back as ``value``: 1e-2 -> ``0.01``, 10.0 -> ``10``."""
     text = repr(float(value))
     return text[:-2] if text.endswith(".0") else text
+
+
+#: `_number_text` under a public name (the store writes a gate's start with it): one function
+number_text = _number_text
 
 
 def _is_number(text: str) -> bool:

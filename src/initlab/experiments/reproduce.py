@@ -349,6 +349,11 @@ def _fixup_summary(rows: list[dict], init: str) -> str:
     )
 
 
+def _claims_and_notes(claims: dict, rep: Reproduction) -> list[str]:
+    """The end of every paper's table: its claims, one a line, then the run's notes."""
+    return ["the paper's claims:", *(f"  {k}: {v}" for k, v in claims.items()), "", *(f"note: {n}" for n in rep.notes)]
+
+
 PENNINGTON_CLAIMS = {
     "spectrum": "Pennington, Schoenholz & Ganguli 2017, sec. 2-3: the variance of J J^T's eigenvalues (mean "
     "normalized) grows linearly with depth, by sum_l (mu2/mu1^2 - 1) plus 1 per layer for Gaussian weights",
@@ -493,11 +498,7 @@ def _pennington_lines(rep: Reproduction) -> list[str]:
                 f"{r['final_cost']:>10.4g}{r['train_accuracy']:>11.3f}"
             )
     out.append("")
-    out.append("the paper's claims:")
-    out += [f"  {k}: {v}" for k, v in PENNINGTON_CLAIMS.items()]
-    out.append("")
-    out += [f"note: {n}" for n in rep.notes]
-    return out
+    return out + _claims_and_notes(PENNINGTON_CLAIMS, rep)
 
 
 # ------------------------------------------------------------------------ schoenholz-2017
@@ -696,12 +697,8 @@ def _schoenholz_lines(rep: Reproduction) -> list[str]:
         f"  (any c in {f['c_low']:.3g}-{f['c_high']:.3g}: {f['misclassified']} of {f['cells']} cells misclassified)",
         f"{'chance':<34}{'':>12}{x['chance']:>12.3f}",
         "",
-        "the paper's claims:",
     ]
-    out += [f"  {k}: {v}" for k, v in x["claims"].items()]
-    out.append("")
-    out += [f"note: {n}" for n in rep.notes]
-    return out
+    return out + _claims_and_notes(x["claims"], rep)
 
 
 # ----------------------------------------------------------------------------- saxe-2014
@@ -844,11 +841,7 @@ def _saxe_lines(rep: Reproduction) -> list[str]:
             f">{steps}" if s["median_learning_time"] is None else f"{s['median_learning_time']:.0f}" for s in mine
         )
         out.append(f"{w:<12}{claim:<44}{ts} (depths {', '.join(str(s['depth']) for s in mine)})")
-    out += ["", "the paper's claims:"]
-    out += [f"  {k}: {v}" for k, v in rep.extra["claims"].items()]
-    out.append("")
-    out += [f"note: {n}" for n in rep.notes]
-    return out
+    return out + ["", *_claims_and_notes(rep.extra["claims"], rep)]
 
 
 # --------------------------------------------------------------------------- glorot-2010
@@ -1002,11 +995,7 @@ def _glorot_lines(rep: Reproduction) -> list[str]:
             pub = "-" if r["published"] is None else f"{r['published']:g}"
             per = ", ".join(f"{v:.3f}" for v in r["mean_singular_value_per_layer"])
             out.append(f"{r['init']:<26}{pub:>10}{r['mean_singular_value']:>10.3f}   {per}")
-    out += ["", "the paper's claims:"]
-    out += [f"  {k}: {v}" for k, v in rep.extra["claims"].items()]
-    out.append("")
-    out += [f"note: {n}" for n in rep.notes]
-    return out
+    return out + ["", *_claims_and_notes(rep.extra["claims"], rep)]
 
 
 # ------------------------------------------------------------------------------ he-2015
@@ -1081,11 +1070,7 @@ def _he_lines(rep: Reproduction) -> list[str]:
     for init, pub in (("he", "converges"), ("xavier", "stalls (does not learn)")):
         v = [r["verdict"] for r in rep.rows if r["init"] == init]
         out.append(f"{init:<8}{pub:<26}{', '.join(v)}")
-    out += ["", "the paper's claims:"]
-    out += [f"  {k}: {v}" for k, v in rep.extra["claims"].items()]
-    out.append("")
-    out += [f"note: {n}" for n in rep.notes]
-    return out
+    return out + ["", *_claims_and_notes(rep.extra["claims"], rep)]
 
 
 EXPERIMENTS = {
