@@ -241,3 +241,17 @@ def test_the_compare_report_names_the_residual_layout(tmp_path):
     )
     page = render(compare(cfg))
     assert "residual: 2 block(s) of 1 layer(s), width 6, gated, layernorm" in page
+
+
+@pytest.mark.parametrize("norm", [None, "layernorm"])
+def test_propagation_and_the_theorys_measurement_read_the_stream_alike(norm):
+    """Two tools measure the stream's second moment: `propagation` at the stream's layers and
+    `theory.stream_second_moments`; they agree exactly, member by member."""
+    from initlab import propagation, theory
+
+    net = Network([3] + [8] * 5 + [1], hidden="relu", init="he", seed=0, residual=2, ensemble=3, norm=norm)
+    X = np.random.default_rng(0).standard_normal((3, 20))
+    a = theory.stream_second_moments(net, X)
+    r = propagation(net, X)
+    b = np.array([[r.member(k).layers[l - 1].z_q for l in net.layout.stream_layers()] for k in range(3)])
+    np.testing.assert_array_equal(a, b)
